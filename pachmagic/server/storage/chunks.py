@@ -1,0 +1,243 @@
+"""Content-addressed chunk storage: pack files on disk (or memory) plus an index.
+
+File contents are cut into chunks of ``CHUNK_SIZE`` bytes (the last one shorter)
+counted from the start of the file, so equal contents always give equal chunk
+ids (SHA-256) and are stored once, whichever repo or commit they belong to.
+
+Chunk bytes are appended to pack files; the index (chunk id → pack, offset,
+size) lives in the metadata database. A ``ChunkWriter`` appends while a write is
+under way and hands back index rows that the caller inserts in the *same*
+transaction as the tree change that references them, after ``sync()``: a crash
+before that transaction leaves only unreferenced bytes at the end of a pack,
+which ``recover()`` trims at the next start. Every read is verified against the
+chunk id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from pathlib import Path
+from typing import Protocol
+
+from ...errors import DataLoss
+from .db import Database
+
+__all__ = ["CHUNK_SIZE", "Packs", "DiskPacks", "MemoryPacks", "ChunkStore", "ChunkWriter"]
+
+CHUNK_SIZE = 4 * 1024 * 1024
+_WRITE_BUFFER = 1024 * 1024
+
+
+class Packs(Protocol):
+    """Append-only byte storage addressed by (pack number, offset)."""
+
+    def append(self, data: bytes) -> tuple[int, int]: ...
+
+    def read(self, pack: int, offset: int, size: int) -> bytes: ...
+
+    def sync(self) -> None: ...
+
+    def trim(self, ends: dict[int, int]) -> int: ...
+
+    def sizes(self) -> dict[int, int]: ...
+
+
+class MemoryPacks:
+    """Packs held in memory (tests, throwaway servers)."""
+
+    def __init__(self) -> None:
+        self._data = bytearray()
+        self._lock = threading.Lock()
+
+    def append(self, data: bytes) -> tuple[int, int]:
+        with self._lock:
+            offset = len(self._data)
+            self._data += data
+            return 0, offset
+
+    def read(self, pack: int, offset: int, size: int) -> bytes:
+        return bytes(self._data[offset : offset + size])
+
+    def sync(self) -> None:
+        pass
+
+    def trim(self, ends: dict[int, int]) -> int:
+        return 0
+
+    def sizes(self) -> dict[int, int]:
+        return {0: len(self._data)}
+
+
+class DiskPacks:
+    """Pack files ``NNNNNN.pack`` in one directory, rolled over at ``max_size``."""
+
+    def __init__(self, directory: Path, max_size: int = 1 << 30) -> None:
+        self.directory = directory
+        self.max_size = max_size
+        directory.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._read_fds: dict[int, int] = {}
+        existing = sorted(int(p.stem) for p in directory.glob("*.pack") if p.stem.isdigit())
+        self._current = existing[-1] if existing else 1
+        self._fd = self._open_append(self._current)
+        self._size = os.fstat(self._fd).st_size
+        self._dirty: set[int] = set()
+
+    def _path(self, pack: int) -> Path:
+        return self.directory / f"{pack:06d}.pack"
+
+    def _open_append(self, pack: int) -> int:
+        return os.open(self._path(pack), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+
+    def append(self, data: bytes) -> tuple[int, int]:
+        with self._lock:
+            if self._size and self._size + len(data) > self.max_size:
+                os.fsync(self._fd)
+                os.close(self._fd)
+                self._current += 1
+                self._fd = self._open_append(self._current)
+                self._size = 0
+            offset = self._size
+            view = memoryview(data)
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+            self._size += len(data)
+            self._dirty.add(self._current)
+            return self._current, offset
+
+    def read(self, pack: int, offset: int, size: int) -> bytes:
+        fd = self._read_fds.get(pack)
+        if fd is None:
+            with self._lock:
+                fd = self._read_fds.get(pack)
+                if fd is None:
+                    fd = os.open(self._path(pack), os.O_RDONLY)
+                    self._read_fds[pack] = fd
+        data = os.pread(fd, size, offset)
+        if len(data) != size:
+            raise DataLoss(f"pack {pack} is shorter than the index says (offset {offset}, size {size})")
+        return data
+
+    def sync(self) -> None:
+        with self._lock:
+            if self._current in self._dirty:
+                os.fdatasync(self._fd)
+            self._dirty.clear()
+
+    def sizes(self) -> dict[int, int]:
+        return {int(p.stem): p.stat().st_size for p in self.directory.glob("*.pack") if p.stem.isdigit()}
+
+    def trim(self, ends: dict[int, int]) -> int:
+        """Cut every pack back to the end of its last indexed chunk; return bytes cut."""
+        cut = 0
+        with self._lock:
+            for pack, size in self.sizes().items():
+                end = ends.get(pack, 0)
+                if size > end:
+                    os.truncate(self._path(pack), end)
+                    cut += size - end
+            self._size = os.fstat(self._fd).st_size
+        return cut
+
+    def close(self) -> None:
+        with self._lock:
+            os.close(self._fd)
+            for fd in self._read_fds.values():
+                os.close(fd)
+            self._read_fds.clear()
+
+
+class ChunkStore:
+    """Chunk ids → bytes, verified on every read."""
+
+    def __init__(self, db: Database, packs: Packs) -> None:
+        self.db = db
+        self.packs = packs
+
+    def location(self, chunk_id: bytes) -> tuple[int, int, int] | None:
+        row = self.db.one("SELECT pack, offset, size FROM chunks WHERE id = ?", (chunk_id,))
+        return None if row is None else (row[0], row[1], row[2])
+
+    def read(self, chunk_id: bytes) -> bytes:
+        loc = self.location(chunk_id)
+        if loc is None:
+            raise DataLoss(f"chunk {chunk_id.hex()} is missing from the store")
+        return self._read_verified(chunk_id, *loc)
+
+    def _read_verified(self, chunk_id: bytes, pack: int, offset: int, size: int) -> bytes:
+        data = self.packs.read(pack, offset, size)
+        if hashlib.sha256(data).digest() != chunk_id:
+            raise DataLoss(f"chunk {chunk_id.hex()} failed verification (pack {pack} offset {offset})")
+        return data
+
+    def writer(self) -> "ChunkWriter":
+        return ChunkWriter(self)
+
+    def recover(self) -> int:
+        """Trim pack bytes that no committed index row covers; return bytes cut."""
+        ends = {
+            pack: end
+            for pack, end in self.db.all("SELECT pack, MAX(offset + size) FROM chunks GROUP BY pack")
+        }
+        return self.packs.trim(ends)
+
+
+class ChunkWriter:
+    """Collects new chunks for one atomic change; see the module docstring."""
+
+    def __init__(self, store: ChunkStore) -> None:
+        self.store = store
+        self._pending: dict[bytes, tuple[int, int, int]] = {}
+        self._buffer = bytearray()
+        self._buffered: list[tuple[bytes, int, int]] = []  # id, offset in buffer, size
+        self._buffer_data: dict[bytes, bytes] = {}
+
+    def put(self, data: bytes) -> bytes:
+        """Store one chunk (at most ``CHUNK_SIZE`` bytes) and return its id."""
+        chunk_id = hashlib.sha256(data).digest()
+        if chunk_id in self._pending or chunk_id in self._buffer_data:
+            return chunk_id
+        if self.store.location(chunk_id) is not None:
+            return chunk_id
+        if len(data) >= _WRITE_BUFFER:
+            pack, offset = self.store.packs.append(data)
+            self._pending[chunk_id] = (pack, offset, len(data))
+            return chunk_id
+        self._buffered.append((chunk_id, len(self._buffer), len(data)))
+        self._buffer_data[chunk_id] = data
+        self._buffer += data
+        if len(self._buffer) >= _WRITE_BUFFER:
+            self._flush_buffer()
+        return chunk_id
+
+    def _flush_buffer(self) -> None:
+        if not self._buffer:
+            return
+        pack, base = self.store.packs.append(bytes(self._buffer))
+        for chunk_id, offset, size in self._buffered:
+            self._pending[chunk_id] = (pack, base + offset, size)
+        self._buffer.clear()
+        self._buffered.clear()
+        self._buffer_data.clear()
+
+    def read(self, chunk_id: bytes) -> bytes:
+        """Read a chunk written by this writer (not yet indexed) or already stored."""
+        data = self._buffer_data.get(chunk_id)
+        if data is not None:
+            return data
+        loc = self._pending.get(chunk_id)
+        if loc is not None:
+            return self.store._read_verified(chunk_id, *loc)
+        return self.store.read(chunk_id)
+
+    def finish(self) -> list[tuple[bytes, int, int, int]]:
+        """Write out buffered chunks, sync the packs, and return the index rows."""
+        self._flush_buffer()
+        if self._pending:
+            self.store.packs.sync()
+        rows = [(cid, pack, off, size) for cid, (pack, off, size) in self._pending.items()]
+        self._pending.clear()
+        return rows

@@ -1,0 +1,400 @@
+"""File operations on commit trees: atomic write sessions and every kind of read.
+
+A ``WriteSession`` collects one ModifyFile stream's operations — add (append to
+what the change set holds so far), delete (file, or a directory with a trailing
+``/``), copy — while file data is cut into chunks and written to packs. Nothing
+is visible until ``Storage`` applies the session: then the operations are
+replayed, in order, against the open commit's current tree inside one database
+transaction, together with the chunk index rows. A stream that breaks off
+applies nothing.
+
+Reads take a ``Tree`` (one commit's files) and answer Pachyderm's file queries:
+implicit directories, lexicographic listings, glob patterns, diffs. No gRPC here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+from wcmatch import glob as wcglob
+
+from ...errors import FailedPrecondition, InvalidArgument, NotFound
+from .chunks import CHUNK_SIZE, ChunkWriter
+from .model import DIR, FILE, CommitKey, FileInfo, clean_path, validate_write_path
+from .tree import Changes, Entry, Tree
+
+__all__ = [
+    "WriteSession",
+    "replay",
+    "file_hash",
+    "Reader",
+    "GLOB_FLAGS",
+    "compile_glob",
+    "has_glob",
+]
+
+GLOB_FLAGS = wcglob.GLOBSTAR | wcglob.BRACE | wcglob.EXTGLOB | wcglob.DOTGLOB
+_GLOB_CHARS = set("*?[]{}!()@+")
+
+
+def file_hash(chunks: tuple[bytes, ...]) -> bytes:
+    """A file's content hash: BLAKE2b-256 over its chunk ids (chunking is canonical)."""
+    h = hashlib.blake2b(digest_size=32)
+    for chunk in chunks:
+        h.update(chunk)
+    return h.digest()
+
+
+def has_glob(pattern: str) -> bool:
+    return any(ch in _GLOB_CHARS for ch in pattern)
+
+
+def compile_glob(pattern: str) -> Callable[[str], bool]:
+    """Compile a Pachyderm glob (``*`` and ``?`` stop at ``/``; ``**`` crosses it)."""
+    cleaned = clean_path(pattern)
+    include, exclude = wcglob.translate(cleaned, flags=GLOB_FLAGS)
+    inc = [re.compile(p) for p in include]
+    exc = [re.compile(p) for p in exclude]
+
+    def match(path: str) -> bool:
+        return any(p.fullmatch(path) for p in inc) and not any(p.fullmatch(path) for p in exc)
+
+    return match
+
+
+# --- writes --------------------------------------------------------------------
+
+
+@dataclass
+class _Write:
+    path: str
+    chunks: list[bytes]
+    size: int
+    datum: str
+
+
+@dataclass
+class _Delete:
+    path: str
+    directory: bool
+
+
+@dataclass
+class _Copy:
+    src: Tree
+    src_path: str
+    dst_path: str
+    append: bool
+    datum: str
+
+
+@dataclass
+class WriteSession:
+    """The operations of one atomic change, recorded in order."""
+
+    writer: ChunkWriter
+    ops: list[_Write | _Delete | _Copy] = field(default_factory=list)
+    bytes_written: int = 0
+    _current: _Write | None = None
+    _buffer: bytearray = field(default_factory=bytearray)
+
+    def add(self, path: str, data: bytes, datum: str = "default") -> None:
+        """Append ``data`` to ``path`` (consecutive adds to one path form one write)."""
+        cleaned = validate_write_path(path)
+        datum = datum or "default"
+        cur = self._current
+        if cur is None or cur.path != cleaned or cur.datum != datum:
+            self._close_current()
+            cur = self._current = _Write(cleaned, [], 0, datum)
+        self._buffer += data
+        cur.size += len(data)
+        self.bytes_written += len(data)
+        while len(self._buffer) >= CHUNK_SIZE:
+            cur.chunks.append(self.writer.put(bytes(self._buffer[:CHUNK_SIZE])))
+            del self._buffer[:CHUNK_SIZE]
+
+    def _close_current(self) -> None:
+        cur = self._current
+        if cur is None:
+            return
+        if self._buffer:
+            cur.chunks.append(self.writer.put(bytes(self._buffer)))
+            self._buffer.clear()
+        self.ops.append(cur)
+        self._current = None
+
+    def delete(self, path: str) -> None:
+        self._close_current()
+        directory = path.endswith("/")
+        cleaned = clean_path(path)
+        if cleaned != "/":
+            validate_write_path(cleaned)
+        self.ops.append(_Delete(cleaned, directory))
+
+    def copy(self, src: Tree, src_path: str, dst_path: str, *, append: bool = False, datum: str = "default") -> None:
+        self._close_current()
+        self.ops.append(_Copy(src, clean_path(src_path), validate_write_path(dst_path), append, datum or "default"))
+
+    def close(self) -> list[_Write | _Delete | _Copy]:
+        self._close_current()
+        return self.ops
+
+
+def _dir_range(path: str) -> tuple[str, str]:
+    """The key range of everything below directory ``path``."""
+    prefix = "/" if path == "/" else path + "/"
+    return prefix, prefix[:-1] + "0"  # "0" sorts right after "/"
+
+
+def replay(base: Tree, ops: list[_Write | _Delete | _Copy], writer: ChunkWriter) -> Changes:
+    """Turn recorded operations into tree changes against ``base``, checking collisions."""
+    changes = Changes()
+    for op in ops:
+        if isinstance(op, _Write):
+            existing = changes.get(base, op.path)
+            if existing is not None and existing.size:
+                chunks = _join(existing.chunks, existing.size, op.chunks, op.size, writer)
+            else:
+                chunks = tuple(op.chunks)
+            size = (existing.size if existing is not None else 0) + op.size
+            _check_collision(base, changes, op.path)
+            changes.put(Entry(op.path, size, file_hash(chunks), chunks, op.datum))
+        elif isinstance(op, _Delete):
+            lo, hi = _dir_range(op.path)
+            if op.path == "/":
+                changes.delete_range("", "\uffff")
+                continue
+            if not op.directory:
+                changes.delete(op.path)
+            if op.directory or changes.get(base, op.path) is None:
+                changes.delete_range(lo, hi)
+        else:
+            _apply_copy(base, changes, op, writer)
+    return changes
+
+
+def _join(
+    old: tuple[bytes, ...], old_size: int, new: list[bytes], new_size: int, writer: ChunkWriter
+) -> tuple[bytes, ...]:
+    """Append chunks; small results are merged into one chunk so hashes stay canonical."""
+    if old_size + new_size <= CHUNK_SIZE and len(old) + len(new) > 1:
+        data = b"".join(writer.read(c) for c in (*old, *new))
+        return (writer.put(data),)
+    return (*old, *new)
+
+
+def _check_collision(base: Tree, changes: Changes, path: str) -> None:
+    parts = path.split("/")
+    for i in range(2, len(parts)):
+        ancestor = "/".join(parts[:i])
+        if changes.get(base, ancestor) is not None:
+            raise InvalidArgument(f"file / directory path collision ({path}): {ancestor} is a file")
+    lo, hi = _dir_range(path)
+    for key, entry in changes.puts.items():
+        if lo <= key < hi and entry is not None:
+            raise InvalidArgument(f"file / directory path collision ({path}): it is a directory")
+    for entry in base.iter_range(lo, hi):
+        if changes.get(base, entry.path) is not None:
+            raise InvalidArgument(f"file / directory path collision ({path}): it is a directory")
+
+
+def _apply_copy(base: Tree, changes: Changes, op: _Copy, writer: ChunkWriter) -> None:
+    src_entry = op.src.get(op.src_path) if op.src_path != "/" else None
+    if src_entry is not None:
+        sources = [(op.dst_path, src_entry)]
+    else:
+        lo, hi = _dir_range(op.src_path)
+        prefix_len = len(lo)
+        sources = [(op.dst_path + "/" + e.path[prefix_len:], e) for e in op.src.iter_range(lo, hi)]
+        if not sources:
+            raise NotFound(f"file {op.src_path} not found in the source commit of the copy")
+    if not op.append:
+        changes.delete(op.dst_path)
+        dlo, dhi = _dir_range(op.dst_path)
+        changes.delete_range(dlo, dhi)
+    for dst, entry in sources:
+        existing = changes.get(base, dst) if op.append else None
+        if existing is not None and existing.size:
+            chunks = _join(existing.chunks, existing.size, list(entry.chunks), entry.size, writer)
+            size = existing.size + entry.size
+        else:
+            chunks, size = entry.chunks, entry.size
+        _check_collision(base, changes, dst)
+        changes.put(Entry(dst, size, file_hash(chunks), chunks, op.datum))
+
+
+# --- reads ---------------------------------------------------------------------
+
+
+class Reader:
+    """Pachyderm's file queries over one commit's tree."""
+
+    def __init__(self, tree: Tree, commit: CommitKey, committed: float | None) -> None:
+        self.tree = tree
+        self.commit = commit
+        self.committed = committed
+
+    def not_found(self, path: str) -> NotFound:
+        commit_id = self.commit.id
+        return NotFound(f"file {path} not found in repo {self.commit.repo} at commit {commit_id}")
+
+    def _file(self, entry: Entry) -> FileInfo:
+        return FileInfo(self.commit, entry.path, FILE, entry.size, entry.hash, self.committed, entry.datum)
+
+    def _dir(self, path: str) -> FileInfo:
+        lo, hi = _dir_range(path)
+        h = hashlib.blake2b(digest_size=32)
+        size = 0
+        for entry in self.tree.iter_range(lo, hi):
+            h.update(entry.path[len(lo) :].encode())
+            h.update(entry.hash)
+            size += entry.size
+        name = path if path == "/" else path + "/"
+        return FileInfo(self.commit, name, DIR, size, h.digest(), self.committed)
+
+    def is_dir(self, path: str) -> bool:
+        if path == "/":
+            return True
+        lo, hi = _dir_range(path)
+        first = self.tree.first_at_or_after(lo)
+        return first is not None and first.path < hi
+
+    def inspect(self, path: str) -> FileInfo:
+        cleaned = clean_path(path)
+        entry = self.tree.get(cleaned) if cleaned != "/" else None
+        if entry is not None:
+            return self._file(entry)
+        if self.is_dir(cleaned):
+            return self._dir(cleaned)
+        raise self.not_found(path)
+
+    def children(self, path: str, *, with_dir_details: bool = True) -> Iterator[FileInfo]:
+        """Immediate children of a directory in path order (or the file itself)."""
+        cleaned = clean_path(path)
+        entry = self.tree.get(cleaned) if cleaned != "/" else None
+        if entry is not None:
+            yield self._file(entry)
+            return
+        if not self.is_dir(cleaned):
+            if cleaned == "/":
+                return
+            raise self.not_found(path)
+        lo, hi = _dir_range(cleaned)
+        key = lo
+        while True:
+            nxt = self.tree.first_at_or_after(key)
+            if nxt is None or nxt.path >= hi:
+                return
+            rest = nxt.path[len(lo) :]
+            if "/" in rest:
+                child = lo + rest.split("/", 1)[0]
+                if with_dir_details:
+                    yield self._dir(child)
+                else:
+                    yield FileInfo(self.commit, child + "/", DIR, 0, b"", self.committed)
+                key = child + "0"  # skip the rest of that subdirectory
+            else:
+                # A run of plain files: stream them until the next subdirectory.
+                for entry in self.tree.iter_range(key, hi):
+                    if "/" in entry.path[len(lo) :]:
+                        key = entry.path
+                        break
+                    yield self._file(entry)
+                else:
+                    return
+
+    def walk(self, path: str) -> Iterator[FileInfo]:
+        """The directory itself and everything below it, in path order."""
+        cleaned = clean_path(path)
+        entry = self.tree.get(cleaned) if cleaned != "/" else None
+        if entry is not None:
+            yield self._file(entry)
+            return
+        if not self.is_dir(cleaned):
+            if cleaned == "/":
+                return
+            raise self.not_found(path)
+        yield self._dir(cleaned)
+        lo, hi = _dir_range(cleaned)
+        emitted: set[str] = set()
+        for entry in self.tree.iter_range(lo, hi):
+            parts = entry.path.split("/")
+            for i in range(len(lo.split("/")), len(parts)):
+                d = "/".join(parts[:i])
+                if d not in emitted:
+                    emitted.add(d)
+                    yield self._dir(d)
+            yield self._file(entry)
+
+    def glob(self, pattern: str) -> Iterator[FileInfo]:
+        """Every file and directory whose path matches ``pattern``, in path order."""
+        cleaned = clean_path(pattern)
+        if cleaned == "/":
+            yield self._dir("/")
+            return
+        match = compile_glob(cleaned)
+        literal = _literal_prefix(cleaned)
+        lo = literal.rsplit("/", 1)[0] + "/" if "/" in literal else "/"
+        seen_dirs: set[str] = set()
+        for entry in self.tree.iter_range(lo, lo[:-1] + "0" if lo != "/" else None):
+            parts = entry.path.split("/")
+            for i in range(2, len(parts)):
+                d = "/".join(parts[:i])
+                if d not in seen_dirs:
+                    seen_dirs.add(d)
+                    if match(d):
+                        yield self._dir(d)
+            if match(entry.path):
+                yield self._file(entry)
+
+    def get_entry(self, path: str) -> Entry:
+        """The one regular file ``path`` (a glob allowed) names, as GetFile needs."""
+        cleaned = clean_path(path)
+        if has_glob(cleaned):
+            matches = list(self.glob(cleaned))
+            if not matches:
+                raise self.not_found(path)
+            if len(matches) > 1:
+                raise FailedPrecondition("matched multiple files. Use GetFileTAR instead")
+            if matches[0].type != FILE:
+                raise FailedPrecondition("cannot get directory or non-regular file. Use GetFileTAR instead")
+            entry = self.tree.get(matches[0].path)
+            assert entry is not None
+            return entry
+        entry = self.tree.get(cleaned) if cleaned != "/" else None
+        if entry is None:
+            if self.is_dir(cleaned):
+                raise FailedPrecondition("cannot get directory or non-regular file. Use GetFileTAR instead")
+            raise self.not_found(path)
+        return entry
+
+    def files_under(self, path: str) -> Iterator[Entry]:
+        """Every file at or below ``path`` (GetFileTAR, copies, downloads)."""
+        cleaned = clean_path(path)
+        entry = self.tree.get(cleaned) if cleaned != "/" else None
+        if entry is not None:
+            yield entry
+            return
+        lo, hi = _dir_range(cleaned)
+        yield from self.tree.iter_range(lo, hi if cleaned != "/" else None)
+
+
+def _literal_prefix(pattern: str) -> str:
+    for i, ch in enumerate(pattern):
+        if ch in _GLOB_CHARS or ch == "\\":
+            return pattern[:i]
+    return pattern
+
+
+def diff(new: Reader, old: Reader, new_path: str, old_path: str) -> Iterator[tuple[FileInfo | None, FileInfo | None]]:
+    """Files that differ between two trees under the given paths: (new, old) pairs."""
+    new_entries = {e.path[len(new_path.rstrip("/")) :]: e for e in new.files_under(new_path)}
+    old_entries = {e.path[len(old_path.rstrip("/")) :]: e for e in old.files_under(old_path)}
+    for rel in sorted(set(new_entries) | set(old_entries)):
+        n, o = new_entries.get(rel), old_entries.get(rel)
+        if n is not None and o is not None and n.hash == o.hash:
+            continue
+        yield (new._file(n) if n else None, old._file(o) if o else None)

@@ -1,0 +1,291 @@
+"""``Storage``: the embedded server's versioned file system, in one object.
+
+It ties together the metadata catalog (projects, repos, branches, commits),
+the chunk store and the commit trees, and tells watchers when something
+changed (waits, subscriptions and the pipeline engine listen). Servicers call
+it; it raises ``pachmagic.errors`` exceptions and never imports gRPC.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from ...errors import FailedPrecondition, InvalidArgument, NotFound
+from .catalog import Catalog, CommitRef, CommitRow
+from .chunks import ChunkStore, DiskPacks, MemoryPacks, Packs
+from .db import Database
+from .files import Reader, WriteSession, diff, replay
+from .model import (
+    BranchInfo,
+    BranchKey,
+    CommitInfo,
+    CommitKey,
+    FileInfo,
+    ProjectInfo,
+    RepoInfo,
+    RepoKey,
+)
+from .nodes import SqliteNodeStore
+from .tree import NodeCache, Tree
+
+__all__ = ["Storage"]
+
+Listener = Callable[[], None]
+
+
+class Storage:
+    """The versioned file system of one data directory (or of memory).
+
+    Parameters
+    ----------
+    data_dir:
+        Directory holding ``pfs.sqlite`` and ``packs/``; ``None`` keeps
+        everything in memory (tests, throwaway servers).
+    """
+
+    def __init__(self, data_dir: Path | None = None) -> None:
+        self.data_dir = data_dir
+        packs: Packs
+        if data_dir is None:
+            self.db = Database(None)
+            packs = MemoryPacks()
+        else:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            self.db = Database(data_dir / "pfs.sqlite")
+            packs = DiskPacks(data_dir / "packs")
+        self.packs = packs
+        self.catalog = Catalog(self.db)
+        self.chunks = ChunkStore(self.db, packs)
+        self.nodes = SqliteNodeStore(self.db)
+        self.node_cache = NodeCache(self.nodes)
+        self._listeners: list[Listener] = []
+        self._listeners_lock = threading.Lock()
+        self.recovered_bytes = self.chunks.recover()
+        self.catalog.ensure_default_project()
+
+    def close(self) -> None:
+        if isinstance(self.packs, DiskPacks):
+            self.packs.close()
+        self.db.close()
+
+    # --- change notification ---------------------------------------------------
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener()`` (from any thread) after every committed change."""
+        with self._listeners_lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._listeners_lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def notify(self) -> None:
+        with self._listeners_lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener()
+
+    @contextmanager
+    def _changing(self) -> Iterator[None]:
+        with self.db.transaction():
+            yield
+        self.notify()
+
+    # --- projects and repos ----------------------------------------------------
+
+    def create_project(self, name: str, description: str = "", update: bool = False) -> None:
+        with self._changing():
+            self.catalog.create_project(name, description, update)
+
+    def inspect_project(self, name: str) -> ProjectInfo:
+        return self.catalog.inspect_project(name)
+
+    def list_projects(self) -> list[ProjectInfo]:
+        return self.catalog.list_projects()
+
+    def delete_project(self, name: str, force: bool = False) -> None:
+        with self._changing():
+            self.catalog.delete_project(name, force)
+
+    def create_repo(self, key: RepoKey, description: str = "", update: bool = False) -> bool:
+        with self._changing():
+            return self.catalog.create_repo(key, description, update)
+
+    def inspect_repo(self, key: RepoKey) -> RepoInfo:
+        return self.catalog.inspect_repo(key)
+
+    def list_repos(self, repo_type: str = "", projects: Iterable[str] = ()) -> list[RepoInfo]:
+        return self.catalog.list_repos(repo_type, projects)
+
+    def delete_repo(self, key: RepoKey, force: bool = False) -> bool:
+        with self._changing():
+            return self.catalog.delete_repo(key, force)
+
+    def delete_all(self) -> None:
+        with self._changing():
+            self.catalog.delete_all()
+
+    # --- branches --------------------------------------------------------------
+
+    def create_branch(
+        self,
+        key: BranchKey,
+        head: CommitRef | None = None,
+        provenance: Iterable[BranchKey] = (),
+        trigger: str = "",
+        commit_set: str | None = None,
+    ) -> str | None:
+        with self._changing():
+            return self.catalog.create_branch(key, head, provenance, trigger, commit_set)
+
+    def inspect_branch(self, key: BranchKey) -> BranchInfo:
+        return self.catalog.inspect_branch(key)
+
+    def list_branches(self, repo: RepoKey) -> list[BranchInfo]:
+        return self.catalog.list_branches(repo)
+
+    def delete_branch(self, key: BranchKey, force: bool = False) -> None:
+        with self._changing():
+            self.catalog.delete_branch(key, force)
+
+    # --- commits ---------------------------------------------------------------
+
+    def start_commit(self, branch: BranchKey, parent: CommitRef | None = None, description: str = "") -> CommitInfo:
+        with self._changing():
+            row = self.catalog.start_commit(branch, parent, description)
+        return self.catalog.commit_info(row)
+
+    def resolve(self, ref: CommitRef) -> CommitRow:
+        return self.catalog.resolve(ref)
+
+    def inspect_commit(self, ref: CommitRef) -> CommitInfo:
+        return self.catalog.commit_info(self.catalog.resolve(ref))
+
+    def commit_info(self, row: CommitRow) -> CommitInfo:
+        return self.catalog.commit_info(row)
+
+    def finish_commit(
+        self, ref: CommitRef, *, description: str | None = None, error: str = "", force: bool = False
+    ) -> CommitInfo:
+        with self._changing():
+            row = self.catalog.resolve(ref)
+            self.catalog.finish_commit(row, description=description, error=error, force=force)
+        return self.catalog.commit_info(self.catalog.commit_row(row.seq))
+
+    def list_commits(self, repo: RepoKey, **kwargs: object) -> list[CommitInfo]:
+        rows = self.catalog.list_commits(repo, **kwargs)  # type: ignore[arg-type]
+        return [self.catalog.commit_info(r) for r in rows]
+
+    def commit_set(self, set_id: str) -> list[CommitInfo]:
+        return [self.catalog.commit_info(r) for r in self.catalog.commit_set(set_id)]
+
+    def list_commit_sets(self) -> list[tuple[str, list[CommitInfo]]]:
+        return [(sid, [self.catalog.commit_info(r) for r in rows]) for sid, rows in self.catalog.list_commit_sets()]
+
+    # --- files: writes ---------------------------------------------------------
+
+    def write_session(self) -> WriteSession:
+        """Start recording one atomic change (see ``files.WriteSession``)."""
+        return WriteSession(self.chunks.writer())
+
+    def apply(self, ref: CommitRef, session: WriteSession) -> CommitInfo:
+        """Apply a recorded change to the commit ``ref`` names, atomically.
+
+        ``ref`` naming an open commit (by id, or a branch whose head is open)
+        writes into it. A branch whose head is finished, or that does not exist
+        yet, gets a new commit that is started, written and finished at once, as
+        pachd does for one-off puts. Naming a finished commit by id is an error.
+        """
+        ops = session.close()
+        with self._changing():
+            row, one_off = self._writable_commit(ref)
+            base = self.tree(row)
+            changes = replay(base, ops, session.writer)
+            rows = session.writer.finish()
+            if rows:
+                self.db.executemany(
+                    "INSERT OR IGNORE INTO chunks(id, pack, offset, size) VALUES (?, ?, ?, ?)", rows
+                )
+            new = base.apply(changes)
+            size = new.stats()[1]
+            self.catalog.set_commit_root(row.seq, base.root, new.root, size)
+            if one_off:
+                self.catalog.finish_commit(self.catalog.commit_row(row.seq), size=size)
+            result = self.catalog.commit_row(row.seq)
+        return self.catalog.commit_info(result)
+
+    def _writable_commit(self, ref: CommitRef) -> tuple[CommitRow, bool]:
+        """The open commit a write goes to, and whether it is a one-off commit."""
+        if ref.id:
+            row = self.catalog.resolve(ref)
+            if not row.is_open:
+                raise FailedPrecondition(f"commit {self.catalog.commit_key(row.seq)} has already finished")
+            return row, False
+        if not ref.branch:
+            raise InvalidArgument(f"a write to repo {ref.repo} must name a branch or a commit")
+        branch = BranchKey(ref.repo, ref.branch)
+        try:
+            head = self.catalog.resolve(ref)
+        except NotFound as err:
+            if "not found in repo" not in str(err):
+                raise
+            head = None
+        if head is not None and head.is_open:
+            return head, False
+        return self.catalog.start_commit(branch), True
+
+    def set_root(self, ref: CommitRef, root: bytes | None) -> None:
+        """Replace an open commit's whole tree (the pipeline engine's output merge)."""
+        with self._changing():
+            row = self.catalog.resolve(ref)
+            size = Tree(self.nodes, root, self.node_cache).stats()[1]
+            self.catalog.set_commit_root(row.seq, row.root, root, size)
+
+    # --- files: reads ----------------------------------------------------------
+
+    def tree(self, row: CommitRow) -> Tree:
+        return Tree(self.nodes, row.root, self.node_cache)
+
+    def reader(self, ref: CommitRef) -> Reader:
+        row = self.catalog.resolve(ref)
+        return self.reader_for(row)
+
+    def reader_for(self, row: CommitRow) -> Reader:
+        return Reader(self.tree(row), self.catalog.commit_key(row.seq), row.finishing)
+
+    def read_chunks(self, chunks: Iterable[bytes], offset: int = 0) -> Iterator[bytes]:
+        """Yield a file's bytes chunk by chunk, starting at ``offset``."""
+        for chunk_id in chunks:
+            data = self.chunks.read(chunk_id)
+            if offset >= len(data):
+                offset -= len(data)
+                continue
+            yield data[offset:] if offset else data
+            offset = 0
+
+    def diff(self, new: CommitRef, new_path: str, old: CommitRef | None, old_path: str | None) -> Iterator[tuple[FileInfo | None, FileInfo | None]]:
+        new_row = self.catalog.resolve(new)
+        new_reader = self.reader_for(new_row)
+        if old is None:
+            if new_row.parent_seq is None:
+                old_reader = Reader(Tree(self.nodes, None, self.node_cache), new_reader.commit, None)
+            else:
+                old_reader = self.reader_for(self.catalog.commit_row(new_row.parent_seq))
+        else:
+            old_reader = self.reader(old)
+        return diff(new_reader, old_reader, new_path, old_path or new_path)
+
+    # --- waiting helpers (used by servicers through threads) --------------------
+
+    def now(self) -> float:
+        return time.time()
+
+    def keys(self, row: CommitRow) -> CommitKey:
+        return self.catalog.commit_key(row.seq)
