@@ -408,6 +408,52 @@ class Catalog:
                 return set_id
             return None
 
+    def ensure_branch(self, key: BranchKey, set_id: str) -> int:
+        """Return the branch's id, creating it with an empty finished commit if missing."""
+        validate_name(key.name)
+        with self.db.transaction():
+            repo_id = self.repo_id(key.repo)
+            row = self.db.one("SELECT id FROM branches WHERE repo_id = ? AND name = ?", (repo_id, key.name))
+            if row is not None:
+                return int(row[0])
+            branch_id = self._insert_branch(repo_id, key.name)
+            self._new_commit(branch_id, set_id, ORIGIN_AUTO, finished=True)
+            return branch_id
+
+    def declare_branch(self, key: BranchKey) -> int:
+        """Return the branch's id, creating it without any commit if missing."""
+        validate_name(key.name)
+        with self.db.transaction():
+            repo_id = self.repo_id(key.repo)
+            row = self.db.one("SELECT id FROM branches WHERE repo_id = ? AND name = ?", (repo_id, key.name))
+            return int(row[0]) if row is not None else self._insert_branch(repo_id, key.name)
+
+    def set_provenance(self, key: BranchKey, provenance: Iterable[BranchKey]) -> None:
+        """Replace a branch's direct provenance without creating commits."""
+        with self.db.transaction():
+            branch_id = self.branch_id(key)
+            prov_ids = [self.branch_id(p) for p in dict.fromkeys(provenance)]
+            for prov_id in prov_ids:
+                if prov_id == branch_id or branch_id in self.provenance_ids(prov_id):
+                    raise InvalidArgument(f"branch {key} cannot be in its own provenance")
+            self.db.execute("DELETE FROM branch_provenance WHERE branch_id = ?", (branch_id,))
+            self.db.executemany(
+                "INSERT INTO branch_provenance(branch_id, prov_id) VALUES (?, ?)", [(branch_id, p) for p in prov_ids]
+            )
+
+    def make_commit(
+        self, key: BranchKey, set_id: str, *, finished: bool, origin: int = ORIGIN_AUTO, propagate: bool = True
+    ) -> CommitRow:
+        """Add an empty commit in ``set_id`` on ``key`` (creating the branch) and propagate it."""
+        with self.db.transaction():
+            repo_id = self.repo_id(key.repo)
+            row = self.db.one("SELECT id FROM branches WHERE repo_id = ? AND name = ?", (repo_id, key.name))
+            branch_id = int(row[0]) if row is not None else self._insert_branch(repo_id, key.name)
+            seq = self._new_commit(branch_id, set_id, origin, finished=finished)
+            if propagate:
+                self.propagate([branch_id], set_id)
+            return self.commit_row(seq)
+
     def _insert_branch(self, repo_id: int, name: str) -> int:
         cur = self.db.execute(
             "INSERT INTO branches(repo_id, name, created) VALUES (?, ?, ?)", (repo_id, name, time.time())
@@ -704,6 +750,15 @@ class Catalog:
         if reverse:
             rows.reverse()
         return rows
+
+    def commits_after(self, repo: RepoKey, branch: str, after_seq: int) -> list[CommitRow]:
+        """Commits made on ``branch`` after ``after_seq``, oldest first (the pipeline engine's feed)."""
+        repo_id = self.repo_id(repo)
+        rows = self.db.all(
+            f"SELECT {_COMMIT_COLS} FROM commits WHERE repo_id = ? AND branch = ? AND seq > ? ORDER BY seq",
+            (repo_id, branch, after_seq),
+        )
+        return [CommitRow(*r) for r in rows]
 
     def commit_set(self, set_id: str) -> list[CommitRow]:
         rows = [CommitRow(*r) for r in self.db.all(f"SELECT {_COMMIT_COLS} FROM commits WHERE id = ? ORDER BY seq", (set_id,))]

@@ -170,6 +170,11 @@ class Database:
         with self._lock:
             self._conn.executemany(sql, rows)
 
+    def executescript(self, script: str) -> None:
+        """Run DDL (other layers add their own tables to this database)."""
+        with self._lock:
+            self._conn.executescript(script)
+
     def close(self) -> None:
         with self._lock:
             self._conn.close()

@@ -93,7 +93,7 @@ class Storage:
             listener()
 
     @contextmanager
-    def _changing(self) -> Iterator[None]:
+    def changing(self) -> Iterator[None]:
         with self.db.transaction():
             yield
         self.notify()
@@ -101,7 +101,7 @@ class Storage:
     # --- projects and repos ----------------------------------------------------
 
     def create_project(self, name: str, description: str = "", update: bool = False) -> None:
-        with self._changing():
+        with self.changing():
             self.catalog.create_project(name, description, update)
 
     def inspect_project(self, name: str) -> ProjectInfo:
@@ -111,11 +111,11 @@ class Storage:
         return self.catalog.list_projects()
 
     def delete_project(self, name: str, force: bool = False) -> None:
-        with self._changing():
+        with self.changing():
             self.catalog.delete_project(name, force)
 
     def create_repo(self, key: RepoKey, description: str = "", update: bool = False) -> bool:
-        with self._changing():
+        with self.changing():
             return self.catalog.create_repo(key, description, update)
 
     def inspect_repo(self, key: RepoKey) -> RepoInfo:
@@ -125,11 +125,11 @@ class Storage:
         return self.catalog.list_repos(repo_type, projects)
 
     def delete_repo(self, key: RepoKey, force: bool = False) -> bool:
-        with self._changing():
+        with self.changing():
             return self.catalog.delete_repo(key, force)
 
     def delete_all(self) -> None:
-        with self._changing():
+        with self.changing():
             self.catalog.delete_all()
 
     # --- branches --------------------------------------------------------------
@@ -142,7 +142,7 @@ class Storage:
         trigger: str = "",
         commit_set: str | None = None,
     ) -> str | None:
-        with self._changing():
+        with self.changing():
             return self.catalog.create_branch(key, head, provenance, trigger, commit_set)
 
     def inspect_branch(self, key: BranchKey) -> BranchInfo:
@@ -152,13 +152,13 @@ class Storage:
         return self.catalog.list_branches(repo)
 
     def delete_branch(self, key: BranchKey, force: bool = False) -> None:
-        with self._changing():
+        with self.changing():
             self.catalog.delete_branch(key, force)
 
     # --- commits ---------------------------------------------------------------
 
     def start_commit(self, branch: BranchKey, parent: CommitRef | None = None, description: str = "") -> CommitInfo:
-        with self._changing():
+        with self.changing():
             row = self.catalog.start_commit(branch, parent, description)
         return self.catalog.commit_info(row)
 
@@ -174,7 +174,7 @@ class Storage:
     def finish_commit(
         self, ref: CommitRef, *, description: str | None = None, error: str = "", force: bool = False
     ) -> CommitInfo:
-        with self._changing():
+        with self.changing():
             row = self.catalog.resolve(ref)
             self.catalog.finish_commit(row, description=description, error=error, force=force)
         return self.catalog.commit_info(self.catalog.commit_row(row.seq))
@@ -204,7 +204,7 @@ class Storage:
         pachd does for one-off puts. Naming a finished commit by id is an error.
         """
         ops = session.close()
-        with self._changing():
+        with self.changing():
             row, one_off = self._writable_commit(ref)
             base = self.tree(row)
             changes = replay(base, ops, session.writer)
@@ -243,7 +243,7 @@ class Storage:
 
     def set_root(self, ref: CommitRef, root: bytes | None) -> None:
         """Replace an open commit's whole tree (the pipeline engine's output merge)."""
-        with self._changing():
+        with self.changing():
             row = self.catalog.resolve(ref)
             size = Tree(self.nodes, root, self.node_cache).stats()[1]
             self.catalog.set_commit_root(row.seq, row.root, root, size)

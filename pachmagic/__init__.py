@@ -1,0 +1,26 @@
+"""pachmagic: Pachyderm inside Jupyter.
+
+``%load_ext pachmagic`` adds the ``%pach`` magics; ``pachmagic.connect()``
+returns a client for a Pachyderm cluster or the embedded server;
+``pachmagic.server.LocalServer`` runs that server on this machine.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "connect", "load_ipython_extension"]
+
+
+def connect(address: str | None = None, **kwargs):  # type: ignore[no-untyped-def]
+    """Connect to pachd (see ``pachmagic.client.connect``)."""
+    from .client import connect as _connect
+
+    return _connect(address, **kwargs)
+
+
+def load_ipython_extension(ipython):  # type: ignore[no-untyped-def]
+    """Register the ``%pach`` magics (``%load_ext pachmagic``)."""
+    from .magics import load_ipython_extension as _load
+
+    _load(ipython)

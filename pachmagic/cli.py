@@ -1,0 +1,107 @@
+"""The ``pachmagic`` command: ``serve``, ``demo``, ``fsck`` and ``version``.
+
+Thin wrappers: the work is done by ``pachmagic.server`` and ``pachmagic.demo``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import click
+
+from . import __version__
+
+__all__ = ["main"]
+
+
+def _exit_with_parent() -> None:
+    """Make this process end when the process that started it ends."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+@click.group()
+@click.version_option(__version__, prog_name="pachmagic")
+def main() -> None:
+    """pachmagic: Pachyderm inside Jupyter, with an embedded server."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on; non-loopback needs --auth-token.")
+@click.option("--port", default=30650, show_default=True, type=int, help="TCP port (0 picks a free one).")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where state is kept [default: the user data dir, or $PACHMAGIC_DATA_DIR].",
+)
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where relative transform commands run [default: the current directory].",
+)
+@click.option("--auth-token", envvar="PACHMAGIC_AUTH_TOKEN", default=None, help="Require this authn-token on every call.")
+@click.option("--exit-with-parent", is_flag=True, hidden=True)
+@click.option("-v", "--verbose", is_flag=True, help="Log server activity.")
+def serve(
+    host: str, port: int, data_dir: Path | None, workdir: Path | None, auth_token: str | None,
+    exit_with_parent: bool, verbose: bool,
+) -> None:
+    """Run the embedded Pachyderm-compatible server in the foreground."""
+    from .errors import PachError
+    from .server import default_data_dir
+    from .server.app import ServerApp
+    from .server.local import READY_PREFIX
+
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    if exit_with_parent:
+        _exit_with_parent()
+    data_dir = data_dir or default_data_dir()
+    try:
+        app = ServerApp(data_dir, host=host, port=port, auth_token=auth_token, workdir=(workdir or Path.cwd()).resolve())
+    except PachError as err:
+        raise click.ClickException(str(err)) from None
+
+    async def run() -> None:
+        await app.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        click.echo(f"{READY_PREFIX}{app.address} (data dir {data_dir})", nl=True)
+        sys.stdout.flush()
+        await stop.wait()
+        await app.stop()
+
+    asyncio.run(run())
+
+
+@main.command()
+def version() -> None:
+    """Print pachmagic's version and the pachd version the server emulates."""
+    from .server.servicers.misc import VERSION
+
+    click.echo(f"pachmagic {__version__} (serves the Pachyderm {'.'.join(map(str, VERSION))} API)")

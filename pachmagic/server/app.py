@@ -1,0 +1,245 @@
+"""Assemble and run the embedded server: storage, pipelines and gRPC services.
+
+``ServerApp`` owns one data directory's ``Storage``, the pipeline ``Engine`` and
+a ``grpc.aio`` server with every servicer registered. It is used in two ways:
+``pachmagic serve`` runs it in the foreground, and ``LocalServer`` runs it in a
+background thread or child process. Everything that listens on a socket is
+decided here: 127.0.0.1 by default, and any other address only with a token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import secrets
+import threading
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1.health import aio as health_aio
+
+from .. import __version__
+from .._proto import (
+    admin_pb2_grpc,
+    auth_pb2_grpc,
+    enterprise_pb2_grpc,
+    identity_pb2_grpc,
+    license_pb2_grpc,
+    pfs_pb2_grpc,
+    pps_pb2_grpc,
+    transaction_pb2_grpc,
+    version_pb2_grpc,
+)
+from ..errors import InvalidArgument
+from .pipelines import Engine
+from .servicers import misc
+from .servicers._base import Runtime
+from .servicers.pfs import PfsServicer
+from .servicers.pps import PpsServicer
+from .storage import Storage
+
+__all__ = ["ServerApp", "MAX_MESSAGE", "is_loopback"]
+
+log = logging.getLogger("pachmagic.server")
+
+# pachd's limit; clients send up to 19 MiB chunks.
+MAX_MESSAGE = 20 * 1024 * 1024 + 64 * 1024
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return host == "localhost"
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class _TokenInterceptor(grpc.aio.ServerInterceptor):
+    """Reject every call whose ``authn-token`` metadata is not the server's token."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        metadata = dict(details.invocation_metadata or ())
+        given = metadata.get("authn-token", "")
+        if isinstance(given, bytes):
+            given = given.decode(errors="replace")
+        if secrets.compare_digest(given, self.token):
+            return await continuation(details)
+        handler = await continuation(details)
+        message = "missing authn-token" if not given else "invalid authn-token"
+
+        async def deny(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
+
+        async def deny_stream(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
+            yield  # pragma: no cover - makes this an async generator
+
+        if handler is None:
+            return None  # type: ignore[return-value]
+        if handler.unary_unary:
+            return grpc.unary_unary_rpc_method_handler(deny, handler.request_deserializer, handler.response_serializer)
+        if handler.unary_stream:
+            return grpc.unary_stream_rpc_method_handler(deny_stream, handler.request_deserializer, handler.response_serializer)
+        if handler.stream_unary:
+            return grpc.stream_unary_rpc_method_handler(deny, handler.request_deserializer, handler.response_serializer)
+        return grpc.stream_stream_rpc_method_handler(deny_stream, handler.request_deserializer, handler.response_serializer)
+
+
+class ServerApp:
+    """One embedded server: storage + pipeline engine + gRPC services.
+
+    Parameters
+    ----------
+    data_dir:
+        Where state lives; ``None`` keeps everything in memory.
+    host, port:
+        Where to listen; port 0 picks a free port (see ``port`` after ``start``).
+    auth_token:
+        Required on every call when set; required when ``host`` is not loopback.
+    workdir:
+        Where relative transform commands are resolved when a pipeline sets no
+        ``working_dir``.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path | None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        auth_token: str | None = None,
+        workdir: Path | None = None,
+    ) -> None:
+        if not is_loopback(host) and not auth_token:
+            raise InvalidArgument(
+                f"refusing to serve on {host}: a non-loopback address needs an auth token "
+                "(--auth-token or PACHMAGIC_AUTH_TOKEN)"
+            )
+        self.data_dir = data_dir
+        self.host = host
+        self.requested_port = port
+        self.port = 0
+        self.auth_token = auth_token or None
+        self.workdir = workdir or Path.cwd()
+        self.storage = Storage(data_dir)
+        self.runtime = Runtime()
+        self.storage.subscribe(self.runtime.changed)
+        self.engine = Engine(self.storage, data_dir=data_dir, workdir=self.workdir, on_change=self.runtime.changed)
+        self._server: grpc.aio.Server | None = None
+
+    @property
+    def address(self) -> str:
+        host = self.host if ":" not in self.host else f"[{self.host}]"
+        return f"{host}:{self.port}"
+
+    def cluster_id(self) -> str:
+        row = self.storage.db.one("SELECT value FROM meta WHERE key = 'cluster_id'")
+        if row is not None:
+            return str(row[0])
+        new = secrets.token_hex(16)
+        self.storage.db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('cluster_id', ?)", (new,))
+        return str(self.storage.db.one("SELECT value FROM meta WHERE key = 'cluster_id'")[0])
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.runtime.bind(loop)
+        interceptors = [_TokenInterceptor(self.auth_token)] if self.auth_token else []
+        server = grpc.aio.server(
+            interceptors=interceptors,
+            options=[
+                ("grpc.max_receive_message_length", MAX_MESSAGE),
+                ("grpc.max_send_message_length", MAX_MESSAGE),
+                ("grpc.so_reuseport", 0),
+            ],
+        )
+        build = f"pachmagic {__version__}"
+        cluster_id = self.cluster_id()
+        pfs_pb2_grpc.add_APIServicer_to_server(
+            PfsServicer(
+                self.storage,
+                self.runtime,
+                guard_repo_delete=self.engine.guard_repo_delete,
+                on_delete_all=self.engine.delete_all,
+            ),
+            server,
+        )
+        pps_pb2_grpc.add_APIServicer_to_server(PpsServicer(self.engine, self.storage, self.runtime), server)
+        version_pb2_grpc.add_APIServicer_to_server(misc.VersionServicer(build), server)
+        admin_pb2_grpc.add_APIServicer_to_server(misc.AdminServicer(cluster_id, build), server)
+        auth_pb2_grpc.add_APIServicer_to_server(misc.AuthServicer(), server)
+        identity_pb2_grpc.add_APIServicer_to_server(misc.IdentityServicer(), server)
+        license_pb2_grpc.add_APIServicer_to_server(misc.LicenseServicer(), server)
+        enterprise_pb2_grpc.add_APIServicer_to_server(misc.EnterpriseServicer(), server)
+        transaction_pb2_grpc.add_APIServicer_to_server(misc.TransactionServicer(), server)
+        health = health_aio.HealthServicer()
+        await health.set("", health_pb2.HealthCheckResponse.SERVING)
+        health_pb2_grpc.add_HealthServicer_to_server(health, server)
+        self.port = server.add_insecure_port(f"{self.host}:{self.requested_port}")
+        if not self.port:
+            raise OSError(f"could not listen on {self.host}:{self.requested_port}")
+        await server.start()
+        self._server = server
+        self.engine.start()
+        log.info("pachmagic server listening on %s (data dir %s)", self.address, self.data_dir or "memory")
+
+    async def wait(self) -> None:
+        assert self._server is not None
+        await self._server.wait_for_termination()
+
+    async def stop(self, grace: float = 1.0) -> None:
+        self.engine.stop()
+        if self._server is not None:
+            await self._server.stop(grace)
+        self.runtime.close()
+        self.storage.close()
+
+
+def run_forever(app: ServerApp, ready: Callable[[ServerApp], None] | None = None) -> None:
+    """Run ``app`` on a new event loop until interrupted (``pachmagic serve``)."""
+
+    async def main() -> None:
+        await app.start()
+        if ready is not None:
+            ready(app)
+        try:
+            await app.wait()
+        finally:
+            await app.stop()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+
+
+class ThreadedApp:
+    """Run a ``ServerApp`` on its own event loop in a daemon thread."""
+
+    def __init__(self, app: ServerApp) -> None:
+        self.app = app
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="pachmagic-server", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.app.start(), self._loop).result()
+
+    def stop(self) -> None:
+        if not self._thread.is_alive():
+            return
+        asyncio.run_coroutine_threadsafe(self.app.stop(), self._loop).result()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()
+

@@ -1,0 +1,383 @@
+"""Pipeline, job, datum and log records in the server's SQLite database.
+
+The pipeline engine keeps its state next to PFS's metadata (same database) so
+that a job's end — output commit finished and job marked done — is one
+transaction. Specs are stored as serialized ``CreatePipelineRequest`` messages.
+No gRPC, no pipeline behaviour: just rows in, records out.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from ..._proto import pps_pb2
+from ..storage.db import Database
+
+__all__ = [
+    "PipelineStore",
+    "PipelineRecord",
+    "JobRecord",
+    "DatumRecord",
+    "LogRecord",
+    "JOB_CREATED",
+    "JOB_STARTING",
+    "JOB_RUNNING",
+    "JOB_FAILURE",
+    "JOB_SUCCESS",
+    "JOB_KILLED",
+    "JOB_FINISHING",
+    "JOB_UNRUNNABLE",
+    "TERMINAL",
+]
+
+# pps_v2.JobState values.
+JOB_CREATED, JOB_STARTING, JOB_RUNNING, JOB_FAILURE, JOB_SUCCESS = 1, 2, 3, 4, 5
+JOB_KILLED, JOB_EGRESSING, JOB_FINISHING, JOB_UNRUNNABLE = 6, 7, 8, 9
+TERMINAL = frozenset({JOB_FAILURE, JOB_SUCCESS, JOB_KILLED, JOB_UNRUNNABLE})
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS pipelines (
+    project TEXT NOT NULL,
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    spec BLOB NOT NULL,
+    user_spec TEXT NOT NULL DEFAULT '',
+    salt TEXT NOT NULL,
+    spec_commit TEXT NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (project, name, version)
+);
+CREATE TABLE IF NOT EXISTS pipeline_state (
+    project TEXT NOT NULL,
+    name TEXT NOT NULL,
+    state INTEGER NOT NULL,
+    stopped INTEGER NOT NULL DEFAULT 0,
+    reason TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (project, name)
+);
+CREATE TABLE IF NOT EXISTS jobs (
+    project TEXT NOT NULL,
+    pipeline TEXT NOT NULL,
+    id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    state INTEGER NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    created REAL NOT NULL,
+    started REAL,
+    finished REAL,
+    restart INTEGER NOT NULL DEFAULT 0,
+    processed INTEGER NOT NULL DEFAULT 0,
+    skipped INTEGER NOT NULL DEFAULT 0,
+    failed INTEGER NOT NULL DEFAULT 0,
+    recovered INTEGER NOT NULL DEFAULT 0,
+    total INTEGER NOT NULL DEFAULT 0,
+    stats TEXT NOT NULL DEFAULT '{}',
+    PRIMARY KEY (project, pipeline, id)
+);
+CREATE INDEX IF NOT EXISTS jobs_by_id ON jobs(id);
+CREATE TABLE IF NOT EXISTS datums (
+    project TEXT NOT NULL,
+    pipeline TEXT NOT NULL,
+    job_id TEXT NOT NULL,
+    datum_id TEXT NOT NULL,
+    state INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    inputs TEXT NOT NULL,
+    outputs TEXT NOT NULL DEFAULT '[]',
+    stats TEXT NOT NULL DEFAULT '{}',
+    PRIMARY KEY (project, pipeline, job_id, datum_id)
+);
+CREATE TABLE IF NOT EXISTS logs (
+    seq INTEGER PRIMARY KEY,
+    project TEXT NOT NULL,
+    pipeline TEXT NOT NULL,
+    job_id TEXT NOT NULL,
+    datum_id TEXT NOT NULL,
+    ts REAL NOT NULL,
+    user INTEGER NOT NULL,
+    message TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS logs_by_pipeline ON logs(project, pipeline, job_id);
+"""
+
+
+@dataclass
+class PipelineRecord:
+    project: str
+    name: str
+    version: int
+    spec: pps_pb2.CreatePipelineRequest
+    user_spec: str
+    salt: str
+    spec_commit: str
+    created: float
+    updated: float
+    state: int
+    stopped: bool
+    reason: str
+    last_job_state: int = 0
+
+
+@dataclass
+class JobRecord:
+    project: str
+    pipeline: str
+    id: str
+    version: int
+    state: int
+    reason: str
+    created: float
+    started: float | None
+    finished: float | None
+    restart: int
+    processed: int
+    skipped: int
+    failed: int
+    recovered: int
+    total: int
+    stats: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class DatumRecord:
+    project: str
+    pipeline: str
+    job_id: str
+    datum_id: str
+    state: int
+    hash: str
+    inputs: list[dict[str, Any]]
+    outputs: list[str]
+    stats: dict[str, float]
+
+
+@dataclass
+class LogRecord:
+    seq: int
+    project: str
+    pipeline: str
+    job_id: str
+    datum_id: str
+    ts: float
+    user: bool
+    message: str
+
+
+_JOB_COLS = (
+    "project, pipeline, id, version, state, reason, created, started, finished, restart, "
+    "processed, skipped, failed, recovered, total, stats"
+)
+
+
+class PipelineStore:
+    """Rows of the pipeline engine, over the shared ``Database``."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        db.executescript(_SCHEMA)
+
+    # --- pipelines ---------------------------------------------------------------
+
+    def put_version(
+        self,
+        project: str,
+        name: str,
+        version: int,
+        spec: pps_pb2.CreatePipelineRequest,
+        user_spec: str,
+        salt: str,
+        spec_commit: str,
+        *,
+        stopped: bool,
+        state: int,
+    ) -> None:
+        with self.db.transaction():
+            self.db.execute(
+                "INSERT INTO pipelines(project, name, version, spec, user_spec, salt, spec_commit, created) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (project, name, version, spec.SerializeToString(), user_spec, salt, spec_commit, time.time()),
+            )
+            self.db.execute(
+                "INSERT INTO pipeline_state(project, name, state, stopped, reason) VALUES (?, ?, ?, ?, '') "
+                "ON CONFLICT(project, name) DO UPDATE SET state = excluded.state, stopped = excluded.stopped, reason = ''",
+                (project, name, state, int(stopped)),
+            )
+
+    def set_state(self, project: str, name: str, *, state: int | None = None, stopped: bool | None = None, reason: str | None = None) -> None:
+        sets, params = [], []  # type: list[str], list[Any]
+        if state is not None:
+            sets.append("state = ?")
+            params.append(state)
+        if stopped is not None:
+            sets.append("stopped = ?")
+            params.append(int(stopped))
+        if reason is not None:
+            sets.append("reason = ?")
+            params.append(reason)
+        if sets:
+            self.db.execute(
+                f"UPDATE pipeline_state SET {', '.join(sets)} WHERE project = ? AND name = ?", [*params, project, name]
+            )
+
+    def _pipeline(self, row: Any) -> PipelineRecord:
+        project, name, version, spec, user_spec, salt, spec_commit, created, state, stopped, reason, first = row
+        msg = pps_pb2.CreatePipelineRequest()
+        msg.ParseFromString(spec)
+        last = self.db.one(
+            "SELECT state FROM jobs WHERE project = ? AND pipeline = ? ORDER BY created DESC LIMIT 1", (project, name)
+        )
+        return PipelineRecord(
+            project, name, version, msg, user_spec, salt, spec_commit, first, created, state, bool(stopped), reason,
+            last[0] if last else 0,
+        )
+
+    _PIPELINE_SQL = (
+        "SELECT p.project, p.name, p.version, p.spec, p.user_spec, p.salt, p.spec_commit, p.created, "
+        "s.state, s.stopped, s.reason, "
+        "(SELECT MIN(created) FROM pipelines f WHERE f.project = p.project AND f.name = p.name) "
+        "FROM pipelines p JOIN pipeline_state s ON s.project = p.project AND s.name = p.name "
+    )
+
+    def get(self, project: str, name: str, version: int | None = None) -> PipelineRecord | None:
+        if version is None:
+            row = self.db.one(
+                self._PIPELINE_SQL + "WHERE p.project = ? AND p.name = ? ORDER BY p.version DESC LIMIT 1", (project, name)
+            )
+        else:
+            row = self.db.one(
+                self._PIPELINE_SQL + "WHERE p.project = ? AND p.name = ? AND p.version = ?", (project, name, version)
+            )
+        return self._pipeline(row) if row else None
+
+    def history(self, project: str, name: str) -> list[PipelineRecord]:
+        rows = self.db.all(self._PIPELINE_SQL + "WHERE p.project = ? AND p.name = ? ORDER BY p.version DESC", (project, name))
+        return [self._pipeline(r) for r in rows]
+
+    def list(self, projects: Iterable[str] = ()) -> list[PipelineRecord]:
+        projects = list(projects)
+        sql = self._PIPELINE_SQL + (
+            "WHERE p.version = (SELECT MAX(version) FROM pipelines v WHERE v.project = p.project AND v.name = p.name) "
+        )
+        params: list[Any] = []
+        if projects:
+            sql += f"AND p.project IN ({','.join('?' * len(projects))}) "
+            params = projects
+        sql += "ORDER BY p.project, p.name"
+        return [self._pipeline(r) for r in self.db.all(sql, params)]
+
+    def delete(self, project: str, name: str) -> None:
+        with self.db.transaction():
+            for table, col in (("pipelines", "name"), ("pipeline_state", "name"), ("jobs", "pipeline"), ("datums", "pipeline"), ("logs", "pipeline")):
+                self.db.execute(f"DELETE FROM {table} WHERE project = ? AND {col} = ?", (project, name))
+
+    # --- jobs --------------------------------------------------------------------
+
+    def _job(self, row: Any) -> JobRecord:
+        values = list(row)
+        values[-1] = json.loads(values[-1])
+        return JobRecord(*values)
+
+    def add_job(self, project: str, pipeline: str, job_id: str, version: int) -> bool:
+        cur = self.db.execute(
+            "INSERT OR IGNORE INTO jobs(project, pipeline, id, version, state, created) VALUES (?, ?, ?, ?, ?, ?)",
+            (project, pipeline, job_id, version, JOB_CREATED, time.time()),
+        )
+        return cur.rowcount == 1
+
+    def job(self, project: str, pipeline: str, job_id: str) -> JobRecord | None:
+        row = self.db.one(f"SELECT {_JOB_COLS} FROM jobs WHERE project = ? AND pipeline = ? AND id = ?", (project, pipeline, job_id))
+        return self._job(row) if row else None
+
+    def jobs(
+        self, *, project: str | None = None, pipeline: str | None = None, job_id: str | None = None, states: Iterable[int] = ()
+    ) -> list[JobRecord]:
+        where, params = [], []  # type: list[str], list[Any]
+        for col, value in (("project", project), ("pipeline", pipeline), ("id", job_id)):
+            if value is not None:
+                where.append(f"{col} = ?")
+                params.append(value)
+        states = list(states)
+        if states:
+            where.append(f"state IN ({','.join('?' * len(states))})")
+            params.extend(states)
+        sql = f"SELECT {_JOB_COLS} FROM jobs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created DESC, rowid DESC"
+        return [self._job(r) for r in self.db.all(sql, params)]
+
+    def update_job(self, project: str, pipeline: str, job_id: str, **values: Any) -> None:
+        if "stats" in values:
+            values["stats"] = json.dumps(values["stats"])
+        sets = ", ".join(f"{k} = ?" for k in values)
+        self.db.execute(
+            f"UPDATE jobs SET {sets} WHERE project = ? AND pipeline = ? AND id = ?",
+            [*values.values(), project, pipeline, job_id],
+        )
+
+    # --- datums ------------------------------------------------------------------
+
+    def put_datums(self, records: Iterable[DatumRecord]) -> None:
+        self.db.executemany(
+            "INSERT OR REPLACE INTO datums(project, pipeline, job_id, datum_id, state, hash, inputs, outputs, stats) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (d.project, d.pipeline, d.job_id, d.datum_id, d.state, d.hash, json.dumps(d.inputs), json.dumps(d.outputs), json.dumps(d.stats))
+                for d in records
+            ],
+        )
+
+    def datums(self, project: str, pipeline: str, job_id: str, datum_id: str | None = None) -> list[DatumRecord]:
+        sql = "SELECT project, pipeline, job_id, datum_id, state, hash, inputs, outputs, stats FROM datums WHERE project = ? AND pipeline = ? AND job_id = ?"
+        params: list[Any] = [project, pipeline, job_id]
+        if datum_id is not None:
+            sql += " AND datum_id = ?"
+            params.append(datum_id)
+        sql += " ORDER BY datum_id"
+        return [
+            DatumRecord(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), json.loads(r[7]), json.loads(r[8]))
+            for r in self.db.all(sql, params)
+        ]
+
+    # --- logs --------------------------------------------------------------------
+
+    def add_logs(self, rows: Iterable[tuple[str, str, str, str, float, bool, str]]) -> None:
+        self.db.executemany(
+            "INSERT INTO logs(project, pipeline, job_id, datum_id, ts, user, message) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(p, n, j, d, ts, int(u), m) for p, n, j, d, ts, u, m in rows],
+        )
+
+    def logs(
+        self,
+        *,
+        project: str,
+        pipeline: str | None = None,
+        job_id: str | None = None,
+        datum_id: str | None = None,
+        after_seq: int = 0,
+        user_only: bool = False,
+        since: float | None = None,
+    ) -> list[LogRecord]:
+        where, params = ["project = ?", "seq > ?"], [project, after_seq]  # type: list[str], list[Any]
+        for col, value in (("pipeline", pipeline), ("job_id", job_id), ("datum_id", datum_id)):
+            if value:
+                where.append(f"{col} = ?")
+                params.append(value)
+        if user_only:
+            where.append("user = 1")
+        if since is not None:
+            where.append("ts >= ?")
+            params.append(since)
+        rows = self.db.all(
+            f"SELECT seq, project, pipeline, job_id, datum_id, ts, user, message FROM logs WHERE {' AND '.join(where)} ORDER BY seq",
+            params,
+        )
+        return [LogRecord(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7]) for r in rows]
+
+    def delete_all(self) -> None:
+        with self.db.transaction():
+            for table in ("pipelines", "pipeline_state", "jobs", "datums", "logs"):
+                self.db.execute(f"DELETE FROM {table}")

@@ -1,0 +1,171 @@
+"""What every servicer shares: the error table, thread hand-off and waiting.
+
+* ``rpc`` wraps a servicer method (unary, client-streaming or
+  server-streaming) so that a ``PachError`` raised anywhere below becomes a gRPC
+  status with the matching code and the error's text, and anything else becomes
+  INTERNAL with a short message (the traceback goes to the server log). This is
+  the one place where domain errors meet gRPC.
+* ``blocking`` runs storage/pipeline calls (plain synchronous code) on the
+  server's thread pool so the event loop never blocks on disk or SQLite.
+* ``Waiter`` lets a coroutine sleep until storage or the pipeline engine
+  reports a change, without holding a thread: any number of clients can wait
+  on commits and jobs at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import itertools
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, AsyncIterator, Callable, Iterable, Iterator, TypeVar
+
+import grpc
+
+from ...errors import PachError
+
+__all__ = ["rpc", "Runtime", "status_code"]
+
+log = logging.getLogger("pachmagic.server")
+T = TypeVar("T")
+
+
+def status_code(err: PachError) -> grpc.StatusCode:
+    """The one table: a PachError's code name is the gRPC status code's name."""
+    try:
+        return grpc.StatusCode[err.code]
+    except KeyError:
+        return grpc.StatusCode.UNKNOWN
+
+
+async def _abort(context: grpc.aio.ServicerContext, err: BaseException) -> None:
+    if isinstance(err, PachError):
+        await context.abort(status_code(err), err.details)
+    log.exception("internal error in RPC", exc_info=err)
+    await context.abort(grpc.StatusCode.INTERNAL, f"internal error: {type(err).__name__}: {err}")
+
+
+def rpc(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Translate errors for an async servicer method or async-generator method."""
+    if inspect.isasyncgenfunction(method):
+
+        @functools.wraps(method)
+        async def stream_wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            try:
+                async for item in method(self, request, context):
+                    yield item
+            except (asyncio.CancelledError, grpc.aio.AbortError):
+                raise
+            except Exception as err:  # noqa: BLE001 - translated, never swallowed
+                await _abort(context, err)
+
+        return stream_wrapper
+
+    @functools.wraps(method)
+    async def unary_wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            return await method(self, request, context)
+        except (asyncio.CancelledError, grpc.aio.AbortError):
+            raise
+        except Exception as err:  # noqa: BLE001 - translated, never swallowed
+            await _abort(context, err)
+
+    return unary_wrapper
+
+
+class Runtime:
+    """The event loop's helpers: a thread pool for blocking work and change waits.
+
+    Parameters
+    ----------
+    threads:
+        Size of the pool for blocking calls. Waits do not use it.
+    """
+
+    def __init__(self, threads: int = 16) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="pachmagic-rpc")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._events: set[asyncio.Event] = set()
+        self._lock = threading.Lock()
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    async def blocking(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.pool, functools.partial(fn, *args))
+
+    async def stream(self, make: Callable[[], Iterable[T]], batch: int = 512) -> AsyncIterator[T]:
+        """Iterate a blocking iterable on the pool, ``batch`` items per hop."""
+        holder: list[Iterator[T]] = []
+
+        def next_batch() -> list[T]:
+            if not holder:
+                holder.append(iter(make()))
+            return list(itertools.islice(holder[0], batch))
+
+        while True:
+            items = await self.blocking(next_batch)
+            for item in items:
+                yield item
+            if len(items) < batch:
+                return
+
+    def changed(self) -> None:
+        """Wake every waiter; safe to call from any thread."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        with self._lock:
+            events = list(self._events)
+        for event in events:
+            loop.call_soon_threadsafe(event.set)
+
+    async def wait_for(
+        self,
+        fetch: Callable[[], T],
+        done: Callable[[T], bool],
+        *,
+        recheck: float = 2.0,
+    ) -> T:
+        """Return ``fetch()`` once ``done`` holds for it, re-checking on every change."""
+        event = asyncio.Event()
+        with self._lock:
+            self._events.add(event)
+        try:
+            while True:
+                event.clear()
+                value = await self.blocking(fetch)
+                if done(value):
+                    return value
+                try:
+                    await asyncio.wait_for(event.wait(), timeout=recheck)
+                except asyncio.TimeoutError:
+                    pass
+        finally:
+            with self._lock:
+                self._events.discard(event)
+
+    async def changes(self, recheck: float = 2.0) -> AsyncIterator[None]:
+        """Yield once now and then after every change (for subscriptions)."""
+        event = asyncio.Event()
+        with self._lock:
+            self._events.add(event)
+        try:
+            while True:
+                event.clear()
+                yield None
+                try:
+                    await asyncio.wait_for(event.wait(), timeout=recheck)
+                except asyncio.TimeoutError:
+                    pass
+        finally:
+            with self._lock:
+                self._events.discard(event)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+

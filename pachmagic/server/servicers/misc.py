@@ -1,0 +1,114 @@
+"""The small services clients touch besides PFS and PPS.
+
+``versionpb_v2`` and ``admin_v2`` describe the server; ``auth_v2``,
+``identity_v2``, ``license_v2`` and ``enterprise_v2`` answer as a pachd without
+auth or enterprise does (python-pachyderm's ``delete_all()`` relies on the exact
+"not activated" answer); ``transaction_v2`` supports ``DeleteAll`` and says
+plainly that batched transactions are not supported.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import grpc
+from google.protobuf import empty_pb2
+
+from ..._proto import (
+    admin_pb2,
+    admin_pb2_grpc,
+    auth_pb2_grpc,
+    enterprise_pb2,
+    enterprise_pb2_grpc,
+    identity_pb2_grpc,
+    license_pb2_grpc,
+    transaction_pb2,
+    transaction_pb2_grpc,
+    version_pb2,
+    version_pb2_grpc,
+)
+
+__all__ = [
+    "VERSION",
+    "VersionServicer",
+    "AdminServicer",
+    "AuthServicer",
+    "IdentityServicer",
+    "LicenseServicer",
+    "EnterpriseServicer",
+    "TransactionServicer",
+]
+
+# The pachd version we emulate: the 2.12 API that pachyderm-sdk 2.12.2 speaks.
+VERSION = (2, 12, 2)
+AUTH_NOT_ACTIVATED = "the auth service is not activated"
+
+
+class VersionServicer(version_pb2_grpc.APIServicer):
+    def __init__(self, build: str) -> None:
+        self.build = build
+
+    async def GetVersion(self, request: empty_pb2.Empty, context: Any) -> version_pb2.Version:
+        major, minor, micro = VERSION
+        return version_pb2.Version(
+            major=major, minor=minor, micro=micro, git_commit=self.build, platform="pachmagic"
+        )
+
+
+class AdminServicer(admin_pb2_grpc.APIServicer):
+    def __init__(self, cluster_id: str, build: str) -> None:
+        self.cluster_id = cluster_id
+        self.build = build
+
+    async def InspectCluster(self, request: admin_pb2.InspectClusterRequest, context: Any) -> admin_pb2.ClusterInfo:
+        # warnings_ok keeps pachctl from printing its "server too old" warning.
+        return admin_pb2.ClusterInfo(
+            id=self.cluster_id,
+            deployment_id=self.cluster_id,
+            warnings_ok=True,
+            metadata={"server": "pachmagic", "pachmagic_version": self.build},
+        )
+
+
+def _refusing(base: type, code: grpc.StatusCode, message: str) -> type:
+    """A servicer class whose every RPC fails with ``code``/``message``."""
+
+    def make(name: str) -> Any:
+        async def method(self: Any, request: Any, context: Any) -> Any:
+            await context.abort(code, message)
+
+        method.__name__ = name
+        return method
+
+    names = [n for n, v in inspect.getmembers(base, inspect.isfunction) if n[0].isupper()]
+    return type(base.__name__.replace("APIServicer", "") + "Refusing", (base,), {n: make(n) for n in names})
+
+
+AuthServicer = _refusing(auth_pb2_grpc.APIServicer, grpc.StatusCode.UNIMPLEMENTED, AUTH_NOT_ACTIVATED)
+IdentityServicer = _refusing(identity_pb2_grpc.APIServicer, grpc.StatusCode.UNIMPLEMENTED, AUTH_NOT_ACTIVATED)
+LicenseServicer = _refusing(license_pb2_grpc.APIServicer, grpc.StatusCode.UNIMPLEMENTED, AUTH_NOT_ACTIVATED)
+_EnterpriseBase = _refusing(
+    enterprise_pb2_grpc.APIServicer, grpc.StatusCode.UNIMPLEMENTED, "enterprise features are not activated"
+)
+
+
+class EnterpriseServicer(_EnterpriseBase):  # type: ignore[misc, valid-type]
+    async def GetState(self, request: Any, context: Any) -> enterprise_pb2.GetStateResponse:
+        return enterprise_pb2.GetStateResponse(state=enterprise_pb2.NONE)
+
+
+_TransactionBase = _refusing(
+    transaction_pb2_grpc.APIServicer,
+    grpc.StatusCode.UNIMPLEMENTED,
+    "transactions are not supported by the pachmagic embedded server",
+)
+
+
+class TransactionServicer(_TransactionBase):  # type: ignore[misc, valid-type]
+    async def DeleteAll(self, request: Any, context: Any) -> empty_pb2.Empty:
+        return empty_pb2.Empty()
+
+    async def ListTransaction(self, request: Any, context: Any) -> transaction_pb2.TransactionInfos:
+        return transaction_pb2.TransactionInfos()
+
