@@ -1,0 +1,1 @@
+"""Tutorial assets: sample photos, the contour/histogram pipeline scripts and their specs."""
