@@ -1,0 +1,64 @@
+"""pachmagic.client: a typed client for the Pachyderm v2 gRPC API.
+
+    >>> from pachmagic.client import connect, to_frame
+    >>> client = connect()                       # doctest: +SKIP
+    >>> to_frame(client.pfs.list_repo())         # doctest: +SKIP
+
+``connect()`` resolves the address (argument, ``PACHD_ADDRESS``, pachctl's
+config, ``localhost:30650``) without connecting. ``client.pfs``,
+``client.pps`` and ``client.admin`` take refs (``Repo``, ``Branch``,
+``Commit``, ``File``, ``Pipeline``, ``Job``) or pachctl URI strings, and
+return records (``RepoInfo``, ``CommitInfo``...). ``to_frame`` turns a listing
+into a DataFrame. Every failure is a ``pachmagic.errors.PachError``.
+
+This package imports only ``pachmagic._proto``, ``pachmagic.errors`` and
+third-party libraries: never the server, magics or widgets.
+"""
+
+from __future__ import annotations
+
+from pachmagic.client.client import Client, connect
+from pachmagic.client.frames import to_frame
+from pachmagic.client.records import (
+    BranchInfo,
+    ClusterInfo,
+    CommitInfo,
+    DatumInfo,
+    FileDiff,
+    FileInfo,
+    JobInfo,
+    LogMessage,
+    PipelineInfo,
+    ProjectInfo,
+    RecordList,
+    RepoInfo,
+    Version,
+)
+from pachmagic.client.refs import Branch, Commit, File, Job, Pipeline, Repo
+
+__all__ = [
+    "Client",
+    "connect",
+    "to_frame",
+    # refs
+    "Repo",
+    "Branch",
+    "Commit",
+    "File",
+    "Pipeline",
+    "Job",
+    # records
+    "RecordList",
+    "ProjectInfo",
+    "RepoInfo",
+    "BranchInfo",
+    "CommitInfo",
+    "FileInfo",
+    "FileDiff",
+    "PipelineInfo",
+    "JobInfo",
+    "DatumInfo",
+    "LogMessage",
+    "Version",
+    "ClusterInfo",
+]

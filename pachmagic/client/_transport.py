@@ -1,0 +1,81 @@
+"""The transport: one gRPC channel, the generated stubs, auth metadata, error seam.
+
+The API classes (``pfs.py``, ``pps.py``, ``admin.py``) never touch grpc
+directly; they call ``unary``/``stream``/``client_stream`` here with a stub
+method and a request message. Creating a ``Transport`` does not connect (gRPC
+channels connect on the first call).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, Iterator, TypeVar
+
+import grpc
+
+from pachmagic._proto import (
+    admin_pb2_grpc,
+    pfs_pb2_grpc,
+    pps_pb2_grpc,
+    version_pb2_grpc,
+)
+from pachmagic.client import _errors
+from pachmagic.client._config import Endpoint
+
+__all__ = ["Transport", "MAX_MESSAGE_BYTES"]
+
+T = TypeVar("T")
+
+# Pachyderm's limit is 20 MiB both ways (chunks of at most 19 MiB); a little slack
+# so that a full-size message plus framing is never rejected on our side.
+MAX_MESSAGE_BYTES = 20 * 1024 * 1024 + 256 * 1024
+
+_CHANNEL_OPTIONS = [
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.primary_user_agent", "pachmagic"),
+]
+
+
+class Transport:
+    """One channel to pachd and the stubs bound to it.
+
+    Parameters
+    ----------
+    endpoint:
+        Where to connect and with which token.
+    """
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+        if endpoint.tls:
+            credentials = grpc.ssl_channel_credentials(root_certificates=endpoint.root_certs)
+            self.channel = grpc.secure_channel(endpoint.target, credentials, options=_CHANNEL_OPTIONS)
+        else:
+            self.channel = grpc.insecure_channel(endpoint.target, options=_CHANNEL_OPTIONS)
+        self.pfs = pfs_pb2_grpc.APIStub(self.channel)  # type: ignore[no-untyped-call]
+        self.pps = pps_pb2_grpc.APIStub(self.channel)  # type: ignore[no-untyped-call]
+        self.admin = admin_pb2_grpc.APIStub(self.channel)  # type: ignore[no-untyped-call]
+        self.version = version_pb2_grpc.APIStub(self.channel)  # type: ignore[no-untyped-call]
+        self._metadata: _errors.Metadata = (
+            (("authn-token", endpoint.token),) if endpoint.token else ()
+        )
+        self._context = _errors.CallContext(endpoint.target, endpoint.hint)
+        self.closed = False
+
+    def unary(self, method: Callable[..., T], request: Any) -> T:
+        """Call a unary method; errors become ``PachError``."""
+        return _errors.unary(method, request, metadata=self._metadata, context=self._context)
+
+    def stream(self, method: Callable[..., Any], request: Any) -> Iterator[Any]:
+        """Iterate a server-streaming method lazily; errors (also mid-stream) become ``PachError``."""
+        return _errors.server_stream(method, request, metadata=self._metadata, context=self._context)
+
+    def client_stream(self, method: Callable[..., T], requests: Iterable[Any]) -> T:
+        """Call a client-streaming method with a lazily consumed request iterator."""
+        return _errors.client_stream(method, requests, metadata=self._metadata, context=self._context)
+
+    def close(self) -> None:
+        """Close the channel; later calls fail."""
+        if not self.closed:
+            self.closed = True
+            self.channel.close()

@@ -1,0 +1,209 @@
+"""Pipeline specs: pachctl's JSON/YAML text to ``CreatePipelineRequest`` messages.
+
+Like pachctl (``ppsutil`` decoder, protojson): JSON or YAML; several YAML
+documents, a JSON array or concatenated JSON objects give several pipelines;
+field names may be snake_case proto names or lowerCamelCase JSON names;
+unknown fields are an error that names the field and where it is
+(``unknown field "imagee" in pipeline spec (transform)``); syntax errors say
+the line and column. All errors are ``InvalidArgument``.
+
+This module parses only; sending is ``pps.py``'s job.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import re
+from typing import Any, Iterable
+
+import yaml
+from google.protobuf import json_format
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
+
+from pachmagic._proto import pps_pb2
+from pachmagic.errors import InvalidArgument
+
+__all__ = ["parse_pipeline_specs", "parse_pipeline_spec", "spec_to_json", "spec_to_dict"]
+
+
+def _load_documents(text: str) -> list[Any]:
+    stripped = text.lstrip()
+    if stripped.startswith(("{", "[")):
+        return _load_json_stream(text)
+    try:
+        return [doc for doc in yaml.safe_load_all(text) if doc is not None]
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = exc.problem or exc.context or "syntax error"
+        raise InvalidArgument(f"invalid YAML in pipeline spec{where}: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise InvalidArgument(f"invalid YAML in pipeline spec: {exc}") from None
+
+
+def _load_json_stream(text: str) -> list[Any]:
+    decoder = json.JSONDecoder()
+    docs: list[Any] = []
+    pos = 0
+    while True:
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+        if pos >= len(text):
+            return docs
+        try:
+            value, pos = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as exc:
+            raise InvalidArgument(
+                f"invalid JSON in pipeline spec at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+            ) from None
+        docs.extend(value if isinstance(value, list) else [value])
+
+
+def _plain(value: Any) -> Any:
+    """YAML may produce dates; protojson wants strings."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, (_dt.datetime, _dt.date)):
+        return value.isoformat()
+    return value
+
+
+def _fields_by_name(descriptor: Descriptor) -> dict[str, FieldDescriptor]:
+    by_name: dict[str, FieldDescriptor] = {}
+    for f in descriptor.fields:
+        by_name[f.name] = f
+        by_name[f.json_name] = f
+    return by_name
+
+
+def _where(path: str) -> str:
+    return f" ({path})" if path else ""
+
+
+_GO_DURATION = re.compile(r"^([0-9]+(?:\.[0-9]*)?(?:ns|us|µs|ms|s|m|h))+$")
+_GO_PART = re.compile(r"([0-9]+(?:\.[0-9]*)?)(ns|us|µs|ms|s|m|h)")
+_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def _duration(value: Any) -> Any:
+    """Accept Go durations (``1m30s``, ``100ms``) where protojson wants ``90s``."""
+    if isinstance(value, str) and _GO_DURATION.match(value) and not re.fullmatch(r"[0-9.]+s", value):
+        seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in _GO_PART.findall(value))
+        return f"{seconds:.9f}".rstrip("0").rstrip(".") + "s"
+    return value
+
+
+def _normalize(value: Any, descriptor: Descriptor, path: str) -> Any:
+    """Check field names (protojson rejects unknown ones too) and normalise durations.
+
+    Raises ``InvalidArgument`` naming the first unknown field and where it is.
+    """
+    if descriptor.full_name == "google.protobuf.Duration":
+        return _duration(value)
+    if descriptor.full_name.startswith("google.protobuf.") or not isinstance(value, dict):
+        return value  # json_format reports type errors
+    known = _fields_by_name(descriptor)
+    result: dict[str, Any] = {}
+    for key, item in value.items():
+        field = known.get(key)
+        if field is None:
+            raise InvalidArgument(f'unknown field "{key}" in pipeline spec{_where(path)}')
+        result[key] = item
+        if field.message_type is None or item is None:
+            continue
+        child = f"{path}.{field.name}" if path else field.name
+        if field.message_type.GetOptions().map_entry:
+            value_field = field.message_type.fields_by_name["value"]
+            if value_field.message_type is not None and isinstance(item, dict):
+                result[key] = {
+                    k: _normalize(v, value_field.message_type, f"{child}[{k}]") for k, v in item.items()
+                }
+        elif field.is_repeated and isinstance(item, list):
+            result[key] = [
+                _normalize(element, field.message_type, f"{child}[{i}]") for i, element in enumerate(item)
+            ]
+        else:
+            result[key] = _normalize(item, field.message_type, child)
+    return result
+
+
+def _to_request(doc: Any, index: int, total: int) -> pps_pb2.CreatePipelineRequest:
+    which = f" (document {index + 1} of {total})" if total > 1 else ""
+    if not isinstance(doc, dict):
+        raise InvalidArgument(f"pipeline spec{which} must be a mapping, not {type(doc).__name__}")
+    doc = _plain(doc)
+    try:
+        doc = _normalize(doc, pps_pb2.CreatePipelineRequest.DESCRIPTOR, "")
+    except InvalidArgument as exc:
+        raise InvalidArgument(exc.details + which) from None
+    request = pps_pb2.CreatePipelineRequest()
+    try:
+        json_format.ParseDict(doc, request)
+    except json_format.ParseError as exc:
+        message = str(exc).split("\n")[0]
+        raise InvalidArgument(f"invalid pipeline spec{which}: {message}") from None
+    if not request.pipeline.name:
+        raise InvalidArgument(f"pipeline spec{which} has no pipeline.name")
+    return request
+
+
+def parse_pipeline_specs(
+    spec: str | bytes | dict[str, Any] | Iterable[dict[str, Any]] | pps_pb2.CreatePipelineRequest,
+) -> list[pps_pb2.CreatePipelineRequest]:
+    """Parse one or more pipeline specs.
+
+    Parameters
+    ----------
+    spec:
+        JSON or YAML text (several documents allowed), a dict, a list of dicts
+        or a ``CreatePipelineRequest``.
+
+    Returns
+    -------
+    list[CreatePipelineRequest]
+        One request per pipeline, in order.
+
+    Raises
+    ------
+    InvalidArgument
+        For syntax errors (with line/column), unknown fields (named), wrong
+        value types, or a spec without ``pipeline.name``.
+    """
+    if isinstance(spec, pps_pb2.CreatePipelineRequest):
+        return [spec]
+    if isinstance(spec, bytes):
+        spec = spec.decode("utf-8")
+    if isinstance(spec, str):
+        docs = _load_documents(spec)
+    elif isinstance(spec, dict):
+        docs = [spec]
+    else:
+        docs = list(spec)
+    if not docs:
+        raise InvalidArgument("empty pipeline spec")
+    return [_to_request(doc, i, len(docs)) for i, doc in enumerate(docs)]
+
+
+def parse_pipeline_spec(
+    spec: str | bytes | dict[str, Any] | pps_pb2.CreatePipelineRequest,
+) -> pps_pb2.CreatePipelineRequest:
+    """Parse exactly one pipeline spec (see ``parse_pipeline_specs``)."""
+    requests = parse_pipeline_specs(spec)
+    if len(requests) != 1:
+        raise InvalidArgument(f"expected one pipeline spec, found {len(requests)}")
+    return requests[0]
+
+
+def spec_to_json(request: pps_pb2.CreatePipelineRequest) -> str:
+    """Serialise a request as protojson (lowerCamelCase), as pachctl sends to CreatePipelineV2."""
+    text: str = json_format.MessageToJson(request, indent=None)
+    return text
+
+
+def spec_to_dict(request: pps_pb2.CreatePipelineRequest) -> dict[str, Any]:
+    """A request as a dict with proto (snake_case) field names."""
+    value: dict[str, Any] = json_format.MessageToDict(request, preserving_proto_field_name=True)
+    return value
