@@ -105,3 +105,20 @@ def version() -> None:
     from .server.servicers.misc import VERSION
 
     click.echo(f"pachmagic {__version__} (serves the Pachyderm {'.'.join(map(str, VERSION))} API)")
+
+
+@main.command()
+@click.option(
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("pachmagic-demo-output"),
+    show_default=True,
+    help="Where to write the contour and histogram images.",
+)
+def demo(output: Path) -> None:
+    """Run the photos → contour → histogram tutorial on a temporary embedded server."""
+    from .demo import run_demo
+
+    code = run_demo(output, echo=click.echo)
+    if code:
+        sys.exit(code)
