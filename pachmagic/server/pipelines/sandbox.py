@@ -1,0 +1,448 @@
+"""The pipeline sandbox: run a transform so it sees ``/pfs/<input>`` and ``/pfs/out``.
+
+User code hard-codes ``/pfs/...`` paths, as it would in a Pachyderm pod. On Linux a
+``Sandbox`` keeps one long-lived worker process (``_nsworker.py``) inside a private
+mount namespace (and user namespace, when not root) whose root is the host's root
+re-assembled from bind mounts plus a private ``/pfs``. The namespace is built once
+per worker; per datum the worker only bind-mounts the datum's host directories at
+``/pfs/<name>`` and spawns the command, so the command runs with the server's uid
+and sees every other host path unchanged.
+
+Where namespaces are refused (not Linux, user namespaces disabled, no
+CAP_SYS_ADMIN) the sandbox falls back to *path substitution*: ``/pfs/...`` in the
+command, stdin, environment values and working directory is rewritten to the host
+directories, and ``Sandbox.warning`` says why. ``PACHMAGIC_SANDBOX=substitute``
+forces that; ``PACHMAGIC_SANDBOX=namespace`` makes the fallback an error.
+
+The engine talks to the worker over a Unix socket (length-prefixed JSON, the
+command's stdio pipes passed as descriptors), and reads the command's output
+directly. This module is POSIX-only. It must not import grpc or anything of
+``pachmagic.client``, ``magics`` or ``widgets``; it knows nothing of datums or jobs.
+"""
+
+from __future__ import annotations
+
+import array
+import errno
+import functools
+import json
+import os
+import re
+import selectors
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from pachmagic.errors import FailedPrecondition, Internal
+
+__all__ = ["RunResult", "Sandbox", "SandboxUnavailable", "sandbox_available", "ENV_VAR"]
+
+ENV_VAR = "PACHMAGIC_SANDBOX"
+_WORKER = Path(__file__).with_name("_nsworker.py")
+_HEADER = struct.Struct(">I")
+_START_TIMEOUT = 60.0  # a cold interpreter on a loaded CI machine can be slow
+_CANCEL_POLL = 0.05  # threading.Event cannot be selected on; poll it this often
+# After the command exits, output still buffered in the pipes is read to the end,
+# but a background process it left holding them open must not hold up the datum.
+_DRAIN_GRACE = 0.5
+_MAX_LINE = 1 << 20  # a "line" this long without a newline is passed on as is
+_NAME = re.compile(r"[^/\x00]+")
+# A worker that died must surface as EPIPE, not a SIGPIPE that kills an embedding
+# process which did not ignore it (Python itself does).
+_NOSIGNAL = getattr(socket, "MSG_NOSIGNAL", 0)
+
+
+class SandboxUnavailable(FailedPrecondition):
+    """Namespaces were required (``PACHMAGIC_SANDBOX=namespace``) but are refused."""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """How a command ended.
+
+    ``exit_code`` is negative for a signal; a command killed for a timeout or a
+    cancel reports ``-9`` (SIGKILL), with ``timed_out`` set for the timeout.
+    """
+
+    exit_code: int
+    timed_out: bool = False
+
+
+@functools.lru_cache(maxsize=None)
+def sandbox_available() -> tuple[bool, str]:
+    """Whether namespace mode works here, and if not, why (probed once per process)."""
+    if not sys.platform.startswith("linux"):
+        return False, f"private mount namespaces need Linux (this is {sys.platform})"
+    try:
+        with tempfile.TemporaryDirectory(prefix="pachmagic-sandbox-probe-") as scratch:
+            _Worker.start("namespace", Path(scratch)).close()
+    except SandboxUnavailable as e:
+        return False, e.details
+    return True, ""
+
+
+class Sandbox:
+    """One datum slot: runs one command at a time with ``/pfs/<name>`` in place.
+
+    Parameters
+    ----------
+    scratch_root:
+        A directory for the sandbox's own bookkeeping (an empty mount-point
+        directory for the worker's private root); created if missing.
+
+    Attributes
+    ----------
+    mode:
+        ``"namespace"`` or ``"substitute"``.
+    warning:
+        Why the sandbox fell back to substitution (for the job logs), else None.
+    """
+
+    def __init__(self, scratch_root: Path) -> None:
+        self._scratch = Path(scratch_root)
+        self._scratch.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._closed = False
+        want = (os.environ.get(ENV_VAR) or "auto").strip().lower()
+        if want not in ("auto", "namespace", "substitute"):
+            raise ValueError(f"{ENV_VAR} must be 'namespace', 'substitute' or 'auto', not {want!r}")
+        self.warning: str | None = None
+        self._worker: _Worker | None = None
+        if want == "substitute":
+            reason = f"{ENV_VAR}=substitute is set"
+        elif not sys.platform.startswith("linux"):
+            reason = sandbox_available()[1]
+            if want == "namespace":
+                raise SandboxUnavailable(f"{ENV_VAR}=namespace, but {reason}")
+        else:
+            try:
+                self._worker = _Worker.start("namespace", self._scratch)
+            except SandboxUnavailable as e:
+                if want == "namespace":
+                    raise SandboxUnavailable(f"{ENV_VAR}=namespace, but {e.details}") from None
+                reason = e.details
+        if self._worker is not None:
+            self.mode = "namespace"
+        else:
+            self.mode = "substitute"
+            self.warning = (
+                f"pipeline sandbox: {reason}; falling back to path substitution: /pfs/... is "
+                "rewritten to host directories in the command, stdin, environment and working "
+                "directory only, so /pfs paths written inside scripts will not resolve")
+            self._worker = _Worker.start("plain", self._scratch)
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the worker (killing any command it is running)."""
+        self._closed = True
+        if self._worker is not None:
+            self._worker.close()
+
+    def run(
+        self,
+        *,
+        cmd: list[str],
+        stdin: str | None,
+        env: dict[str, str],
+        cwd: str | None,
+        mounts: Mapping[str, Path],
+        timeout: float | None,
+        on_output: Callable[[str, str], None],
+        cancel: threading.Event | None = None,
+    ) -> RunResult:
+        """Run ``cmd`` with ``mounts`` at ``/pfs/<name>``; stream its output lines.
+
+        ``cmd[0]`` is looked up on ``env["PATH"]`` (relative paths against ``cwd``)
+        and exec'd directly. A command that cannot be started reports the reason on
+        stderr and exits 127 (not found) or 126 (other errors), as a shell would.
+        """
+        if not cmd:
+            raise ValueError("empty command")
+        for name in mounts:
+            if not _NAME.fullmatch(name) or name in (".", ".."):
+                raise ValueError(f"invalid /pfs name {name!r}")
+        hosts = {name: os.path.abspath(os.fspath(p)) for name, p in mounts.items()}
+        with self._lock:
+            if self._closed:
+                raise FailedPrecondition("sandbox is closed")
+            assert self._worker is not None
+            if not self._worker.alive():  # it died with a previous run: start afresh
+                self._worker.close()
+                self._worker = _Worker.start(
+                    "namespace" if self.mode == "namespace" else "plain", self._scratch)
+            request: dict[str, Any]
+            if self.mode == "substitute":
+                sub = _substitution(hosts)
+                request = {"cmd": [sub(a) for a in cmd], "env": {k: sub(v) for k, v in env.items()},
+                           "cwd": None if cwd is None else sub(cwd), "mounts": {}}
+                stdin = None if stdin is None else sub(stdin)
+            else:
+                request = {"cmd": list(cmd), "env": dict(env), "cwd": cwd, "mounts": hosts}
+            return self._worker.run(request, (stdin or "").encode(), timeout, on_output, cancel)
+
+
+def _substitution(hosts: Mapping[str, str]) -> Callable[[str], str]:
+    """A function rewriting ``/pfs/<name>`` (as a whole path component) to host paths."""
+    if not hosts:
+        return lambda s: s
+    parents = {os.path.dirname(h) for h in hosts.values()}
+    if len(parents) == 1 and all(os.path.basename(h) == n for n, h in hosts.items()):
+        # The usual layout (<datum>/<name> for every name): /pfs itself maps too.
+        root = parents.pop()
+        pattern = re.compile(r"(?<![\w.-])/pfs(?![\w.-])")
+        return lambda s: pattern.sub(lambda m: root, s)
+    names = "|".join(re.escape(n) for n in sorted(hosts, key=len, reverse=True))
+    pattern = re.compile(rf"(?<![\w.-])/pfs/({names})(?![\w.-])")
+    return lambda s: pattern.sub(lambda m: hosts[m.group(1)], s)
+
+
+class _Lines:
+    """Splits one stream's bytes into lines for ``on_output``."""
+
+    def __init__(self, stream: str, on_output: Callable[[str, str], None]) -> None:
+        self.stream = stream
+        self.on_output = on_output
+        self.buf = b""
+
+    def feed(self, data: bytes) -> None:
+        self.buf += data
+        *lines, self.buf = self.buf.split(b"\n")
+        for line in lines:
+            self._emit(line)
+        if len(self.buf) > _MAX_LINE:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.buf:
+            self._emit(self.buf)
+            self.buf = b""
+
+    def _emit(self, line: bytes) -> None:
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        self.on_output(self.stream, line.decode("utf-8", errors="replace"))
+
+
+class _Worker:
+    """The engine's handle on one worker process and its control socket."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], sock: socket.socket, root_dir: str) -> None:
+        self.proc = proc
+        self.sock = sock
+        self.root_dir = root_dir
+        self.buf = b""
+
+    @classmethod
+    def start(cls, mode: str, scratch: Path) -> _Worker:
+        """Start a worker; raise SandboxUnavailable if it cannot set up ``mode``."""
+        # The worker mounts its private root on this (host-side empty) directory.
+        root_dir = tempfile.mkdtemp(prefix="sandbox-root-", dir=scratch)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            proc = subprocess.Popen(
+                [sys.executable or "python3", "-I", "-S", str(_WORKER),
+                 str(theirs.fileno()), mode, root_dir],
+                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                # Its own session: a Ctrl-C meant for the server's terminal must not
+                # reach it; it leaves when the server does (socket EOF, PDEATHSIG).
+                start_new_session=True)
+        except OSError as e:
+            ours.close()
+            os.rmdir(root_dir)
+            raise SandboxUnavailable(f"cannot start the sandbox worker: {e}") from None
+        finally:
+            theirs.close()
+        worker = cls(proc, ours, root_dir)
+        reply = worker._next_message(time.monotonic() + _START_TIMEOUT)
+        if reply is None or reply.get("op") != "ready":
+            worker.close()
+            reason = "the sandbox worker exited" if reply is None else reply.get("reason", reply)
+            raise SandboxUnavailable(f"cannot set up a private /pfs ({reason})")
+        return worker
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None and self.sock.fileno() >= 0
+
+    def close(self) -> None:
+        if self.sock.fileno() >= 0:
+            try:
+                self.sock.shutdown(socket.SHUT_RDWR)  # EOF: the worker kills its command, exits
+            except OSError:
+                pass
+            self.sock.close()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        try:
+            os.rmdir(self.root_dir)
+        except OSError:
+            pass
+
+    # --- framing ---
+
+    def _send(self, obj: dict[str, Any], fds: tuple[int, ...] = ()) -> None:
+        body = json.dumps(obj).encode()
+        data = _HEADER.pack(len(body)) + body
+        sent = 0
+        if fds:
+            sent = self.sock.sendmsg(
+                [data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))], _NOSIGNAL)
+        self.sock.sendall(data[sent:], _NOSIGNAL)
+
+    def _parse(self) -> dict[str, Any] | None:
+        if len(self.buf) < _HEADER.size:
+            return None
+        size = _HEADER.unpack_from(self.buf)[0]
+        if len(self.buf) < _HEADER.size + size:
+            return None
+        body = self.buf[_HEADER.size:_HEADER.size + size]
+        self.buf = self.buf[_HEADER.size + size:]
+        msg: dict[str, Any] = json.loads(body)
+        return msg
+
+    def _read(self) -> bool:
+        """Read what the socket has (it is readable); False on EOF."""
+        try:
+            data = self.sock.recv(65536)
+        except ConnectionResetError:
+            data = b""
+        self.buf += data
+        return bool(data)
+
+    def _next_message(self, deadline: float) -> dict[str, Any] | None:
+        """Block until a whole message arrives; None on EOF or timeout."""
+        while True:
+            msg = self._parse()
+            if msg is not None:
+                return msg
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            self.sock.settimeout(remaining)
+            try:
+                if not self._read():
+                    return None
+            except socket.timeout:
+                return None
+            finally:
+                self.sock.settimeout(None)
+
+    # --- one command ---
+
+    def run(self, request: dict[str, Any], stdin: bytes, timeout: float | None,
+            on_output: Callable[[str, str], None], cancel: threading.Event | None) -> RunResult:
+        in_r, in_w = os.pipe()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        try:
+            self._send({"op": "run", **request}, (in_r, out_w, err_w))
+        except OSError:
+            for fd in (in_w, out_r, err_r):
+                os.close(fd)
+            raise Internal("the sandbox worker is gone") from None
+        finally:
+            for fd in (in_r, out_w, err_w):
+                os.close(fd)  # the worker has its own copies now
+        streams = {out_r: _Lines("stdout", on_output), err_r: _Lines("stderr", on_output)}
+        sel = selectors.DefaultSelector()
+        reply: dict[str, Any] | None = None
+        killed = timed_out = False
+        try:
+            sel.register(self.sock, selectors.EVENT_READ)
+            for fd in streams:
+                sel.register(fd, selectors.EVENT_READ)
+            pending = memoryview(stdin)
+            if pending:
+                os.set_blocking(in_w, False)
+                sel.register(in_w, selectors.EVENT_WRITE)
+            else:
+                os.close(in_w)
+                in_w = -1
+            deadline = None if timeout is None else time.monotonic() + timeout
+            drain_until: float | None = None
+            while reply is None or streams:
+                now = time.monotonic()
+                waits: list[float] = []
+                if reply is None and not killed:
+                    if deadline is not None and now >= deadline:
+                        killed = timed_out = True
+                    elif cancel is not None and cancel.is_set():
+                        killed = True
+                    if killed:
+                        self._send({"op": "kill"})
+                    else:
+                        if deadline is not None:
+                            waits.append(deadline - now)
+                        if cancel is not None:
+                            waits.append(_CANCEL_POLL)
+                if reply is not None:
+                    drain_until = drain_until or now + _DRAIN_GRACE
+                    if now >= drain_until:
+                        break
+                    waits.append(drain_until - now)
+                for key, _ in sel.select(min(waits) if waits else None):
+                    fd = key.fd
+                    if fd == in_w:
+                        try:
+                            pending = pending[os.write(in_w, pending):]
+                        except BrokenPipeError:  # the command stopped reading: fine
+                            pending = pending[:0]
+                        if not pending:
+                            sel.unregister(in_w)
+                            os.close(in_w)
+                            in_w = -1
+                    elif fd in streams:
+                        data = os.read(fd, 65536)
+                        if data:
+                            streams[fd].feed(data)
+                        else:
+                            sel.unregister(fd)
+                            streams.pop(fd).flush()
+                    elif reply is None:
+                        if not self._read():
+                            raise Internal("the sandbox worker died while running a command")
+                        reply = self._parse()
+            for lines in streams.values():
+                lines.flush()
+        except BaseException:
+            if reply is None:
+                self._abandon()
+            raise
+        finally:
+            sel.close()
+            for fd in (in_w, out_r, err_r):
+                if fd >= 0:
+                    os.close(fd)
+        return self._result(reply, timed_out, on_output, request["cmd"][0])
+
+    def _abandon(self) -> None:
+        """A run is being left early (callback raised, worker died): stop the worker."""
+        self.close()
+
+    @staticmethod
+    def _result(reply: dict[str, Any], timed_out: bool,
+                on_output: Callable[[str, str], None], program: str) -> RunResult:
+        if reply.get("op") == "exit":
+            code = int(reply["code"])
+            # A command that ended on its own just as the deadline passed did not time out.
+            return RunResult(code, timed_out and code == -signal.SIGKILL)
+        if reply.get("op") == "error" and reply.get("stage") == "spawn":
+            # The command never started; report it where its own errors would go.
+            on_output("stderr", f"pachmagic: cannot run {program!r}: {reply.get('message')}")
+            return RunResult(127 if reply.get("errno") == errno.ENOENT else 126)
+        raise Internal(f"sandbox could not prepare /pfs: {reply.get('message', reply)}")

@@ -1,0 +1,574 @@
+"""The pipeline sandbox, with real processes: /pfs in a private namespace, and the fallback.
+
+Namespace tests skip (with the reason) only where ``sandbox_available()`` is False.
+Tests that need another uid run it through ``su`` when we are root.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from pachmagic.server.pipelines.sandbox import (
+    ENV_VAR,
+    RunResult,
+    Sandbox,
+    SandboxUnavailable,
+    sandbox_available,
+)
+
+REPO = Path(__file__).resolve().parents[3]
+AVAILABLE, WHY_NOT = sandbox_available()
+needs_ns = pytest.mark.skipif(not AVAILABLE, reason=f"namespaces unavailable: {WHY_NOT}")
+UNPRIVILEGED = "pmtest"
+PATH = "/usr/local/bin:/usr/bin:/bin"
+
+# A transform written as for a Pachyderm cluster: fixed /pfs paths, nothing passed in.
+TRANSFORM = textwrap.dedent("""
+    import os
+    names = []
+    for root, _dirs, files in os.walk("/pfs/in"):
+        for f in files:
+            rel = os.path.relpath(os.path.join(root, f), "/pfs/in")
+            names.append(rel)
+            with open(os.path.join(root, f)) as src, open("/pfs/out/" + rel.replace("/", "_"), "w") as dst:
+                dst.write(src.read().upper())
+    print(" ".join(sorted(names)))
+    print("uid", os.getuid())
+""")
+
+
+class Collect:
+    """An ``on_output`` that records (stream, line) pairs."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, str]] = []
+
+    def __call__(self, stream: str, line: str) -> None:
+        self.lines.append((stream, line))
+
+    def of(self, stream: str) -> list[str]:
+        return [line for s, line in self.lines if s == stream]
+
+
+@pytest.fixture
+def datum(tmp_path: Path) -> Callable[..., dict[str, Path]]:
+    """Make host directories for one datum: ``in`` with the given files, empty ``out``."""
+    count = 0
+
+    def make(**files: str) -> dict[str, Path]:
+        nonlocal count
+        count += 1
+        base = tmp_path / f"datum{count}"
+        (base / "out").mkdir(parents=True)
+        (base / "in").mkdir()
+        for rel, text in files.items():
+            path = base / "in" / rel.replace("__", "/")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        return {"in": base / "in", "out": base / "out"}
+
+    return make
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    with Sandbox(tmp_path / "scratch") as sb:
+        yield sb
+
+
+@pytest.fixture
+def substitute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+    monkeypatch.setenv(ENV_VAR, "substitute")
+    with Sandbox(tmp_path / "scratch") as sb:
+        yield sb
+
+
+def run(sb: Sandbox, cmd: list[str], *, mounts: dict[str, Path] | None = None,
+        stdin: str | None = None, env: dict[str, str] | None = None, cwd: str | None = None,
+        timeout: float | None = 30, cancel: threading.Event | None = None) -> tuple[RunResult, Collect]:
+    out = Collect()
+    result = sb.run(cmd=cmd, stdin=stdin, env={"PATH": PATH} if env is None else env, cwd=cwd,
+                    mounts=mounts or {}, timeout=timeout, on_output=out, cancel=cancel)
+    return result, out
+
+
+def gone(pid: int) -> bool:
+    """The process no longer exists (or is a zombie nobody has reaped yet)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def wait_gone(pid: int, within: float = 10) -> bool:
+    end = time.monotonic() + within
+    while not gone(pid):
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+# --- namespace mode ----------------------------------------------------------------
+
+
+@needs_ns
+def test_hard_coded_pfs_paths_work(sandbox: Sandbox, datum: Callable[..., dict[str, Path]]) -> None:
+    assert sandbox.mode == "namespace" and sandbox.warning is None
+    mounts = datum(a="alpha", sub__b="beta")
+    result, out = run(sandbox, [sys.executable, "-c", TRANSFORM], mounts=mounts)
+    assert result == RunResult(0), out.lines
+    assert out.of("stdout") == ["a sub/b", f"uid {os.getuid()}"]
+    assert (mounts["out"] / "a").read_text() == "ALPHA"
+    assert (mounts["out"] / "sub_b").read_text() == "BETA"
+    assert (mounts["out"] / "a").stat().st_uid == os.getuid()  # the server's uid on the host
+    assert not Path("/pfs/in").exists()  # nothing leaked into the host's root
+
+
+@needs_ns
+def test_pfs_is_repointed_between_runs(sandbox: Sandbox, datum: Callable[..., dict[str, Path]]) -> None:
+    first, second = datum(one="1"), datum(two="2")
+    run(sandbox, [sys.executable, "-c", TRANSFORM], mounts=first)
+    result, out = run(sandbox, [sys.executable, "-c", TRANSFORM], mounts=second)
+    assert result.exit_code == 0
+    assert out.of("stdout")[0] == "two"
+    assert [p.name for p in first["out"].iterdir()] == ["one"]
+    assert [p.name for p in second["out"].iterdir()] == ["two"]
+    # Without mounts, /pfs is there but empty: nothing is left over from a datum.
+    _, out = run(sandbox, ["ls", "-A", "/pfs"])
+    assert out.of("stdout") == []
+
+
+@needs_ns
+def test_pfs_entries_are_real_directories(sandbox: Sandbox, datum: Callable[..., dict[str, Path]]) -> None:
+    # Bind mounts, not symlinks: `find /pfs/in` descends and realpath stays under /pfs.
+    _, out = run(sandbox, ["sh", "-c", "find /pfs/in -type f; test ! -L /pfs/out && realpath /pfs/out"],
+                 mounts=datum(x="1"))
+    assert out.of("stdout") == ["/pfs/in/x", "/pfs/out"]
+
+
+@needs_ns
+def test_host_paths_stay_visible(sandbox: Sandbox, tmp_path: Path) -> None:
+    (tmp_path / "host.txt").write_text("on the host")
+    _, out = run(sandbox, ["sh", "-c", f"cat {tmp_path}/host.txt; echo; echo x > {tmp_path}/w.txt; ls -A /"])
+    assert out.of("stdout")[0] == "on the host"
+    assert (tmp_path / "w.txt").read_text() == "x\n"
+    assert set(os.listdir("/")) | {"pfs"} == set(out.of("stdout")[1:])
+
+
+@needs_ns
+def test_env_values_are_not_rewritten_in_namespace_mode(sandbox: Sandbox,
+                                                        datum: Callable[..., dict[str, Path]]) -> None:
+    _, out = run(sandbox, ["sh", "-c", 'echo "$in"; cat "$in/f"'], mounts=datum(f="data"),
+                 env={"PATH": PATH, "in": "/pfs/in"})
+    assert out.of("stdout") == ["/pfs/in", "data"]
+
+
+@needs_ns
+def test_concurrent_sandboxes_see_only_their_own_pfs(tmp_path: Path,
+                                                      datum: Callable[..., dict[str, Path]]) -> None:
+    script = "sleep 0.5; ls /pfs/in; echo done > /pfs/out/$(ls /pfs/in)"
+    results: dict[str, list[str]] = {}
+
+    def slot(name: str, mounts: dict[str, Path]) -> None:
+        with Sandbox(tmp_path / f"scratch-{name}") as sb:
+            for _ in range(3):
+                _, out = run(sb, ["sh", "-c", script], mounts=mounts)
+                results.setdefault(name, []).extend(out.of("stdout"))
+
+    a, b = datum(fileA="a"), datum(fileB="b")
+    threads = [threading.Thread(target=slot, args=(n, m)) for n, m in (("a", a), ("b", b))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == {"a": ["fileA"] * 3, "b": ["fileB"] * 3}
+    assert [p.name for p in a["out"].iterdir()] == ["fileA"]
+    assert [p.name for p in b["out"].iterdir()] == ["fileB"]
+
+
+@needs_ns
+def test_namespace_mode_as_unprivileged_user(datum: Callable[..., dict[str, Path]]) -> None:
+    script = textwrap.dedent(f"""
+        import importlib.util, json, os, sys, tempfile
+        from pathlib import Path
+
+        def load(name, rel):
+            # By path: the package's own __init__ may need dependencies this
+            # interpreter lacks; the sandbox needs only the standard library.
+            spec = importlib.util.spec_from_file_location(name, {str(REPO)!r} + "/" + rel)
+            mod = importlib.util.module_from_spec(spec)
+            sys.modules[name] = mod
+            spec.loader.exec_module(mod)
+            return mod
+
+        load("pachmagic.errors", "pachmagic/errors.py")
+        sb_mod = load("pachmagic.server.pipelines.sandbox", "pachmagic/server/pipelines/sandbox.py")
+        base = Path(sys.argv[1])
+        (base / "in").mkdir(); (base / "out").mkdir(); (base / "in" / "f.txt").write_text("hello")
+        lines = []
+        with sb_mod.Sandbox(base / "scratch") as sb:
+            r = sb.run(cmd=[sys.executable, "-c", {TRANSFORM!r}], stdin=None,
+                       env={{"PATH": {PATH!r}}}, cwd=None,
+                       mounts={{"in": base / "in", "out": base / "out"}}, timeout=60,
+                       on_output=lambda s, l: lines.append(l))
+            mode, warning = sb.mode, sb.warning
+        out = base / "out" / "f.txt"
+        print(json.dumps({{"mode": mode, "warning": warning, "exit": r.exit_code, "lines": lines,
+                          "uid": os.getuid(), "written": out.read_text(), "owner": out.stat().st_uid}}))
+    """)
+    report = run_unprivileged(script)
+    assert report["uid"] != 0
+    assert report["mode"] == "namespace" and report["warning"] is None
+    assert report["exit"] == 0 and report["lines"] == ["f.txt", f"uid {report['uid']}"]
+    assert report["written"] == "HELLO" and report["owner"] == report["uid"]
+
+
+# --- running commands (both modes) ---------------------------------------------------
+
+MODES = ["sandbox", "substitute"]
+
+
+@pytest.fixture(params=MODES)
+def any_sandbox(request: pytest.FixtureRequest) -> Sandbox:
+    if request.param == "sandbox" and not AVAILABLE:
+        pytest.skip(f"namespaces unavailable: {WHY_NOT}")
+    sb: Sandbox = request.getfixturevalue(request.param)
+    return sb
+
+
+def test_output_lines_arrive_per_stream_in_order(any_sandbox: Sandbox) -> None:
+    script = ("import sys\n"
+              "for i in range(3):\n"
+              "    print('out', i, flush=True); print('err', i, file=sys.stderr, flush=True)\n"
+              "sys.stdout.buffer.write(b'crlf\\r\\nbad \\xff\\nno newline'); sys.stdout.flush()\n")
+    result, out = run(any_sandbox, [sys.executable, "-c", script])
+    assert result.exit_code == 0
+    assert out.of("stdout") == ["out 0", "out 1", "out 2", "crlf", "bad \ufffd", "no newline"]
+    assert out.of("stderr") == ["err 0", "err 1", "err 2"]
+
+
+def test_exit_codes(any_sandbox: Sandbox) -> None:
+    assert run(any_sandbox, ["true"])[0] == RunResult(0)
+    assert run(any_sandbox, ["sh", "-c", "exit 3"])[0] == RunResult(3)
+    assert run(any_sandbox, ["sh", "-c", "kill -TERM $$"])[0] == RunResult(-signal.SIGTERM)
+
+
+def test_missing_command_reports_127(any_sandbox: Sandbox) -> None:
+    result, out = run(any_sandbox, ["no-such-command-pachmagic"])
+    assert result == RunResult(127)
+    assert "no-such-command-pachmagic" in out.of("stderr")[0]
+    assert run(any_sandbox, ["true"])[0] == RunResult(0)  # and the sandbox carries on
+
+
+def test_timeout_kills_the_process_group(any_sandbox: Sandbox) -> None:
+    start = time.monotonic()
+    result, out = run(any_sandbox, ["sh", "-c", "sleep 100 & echo $!; sleep 100"], timeout=0.5)
+    assert result == RunResult(-signal.SIGKILL, timed_out=True)
+    assert time.monotonic() - start < 10
+    assert wait_gone(int(out.of("stdout")[0]))  # the background child went too
+
+
+def test_cancel_kills_the_command(any_sandbox: Sandbox) -> None:
+    cancel = threading.Event()
+    threading.Timer(0.3, cancel.set).start()
+    start = time.monotonic()
+    result, _ = run(any_sandbox, ["sleep", "100"], cancel=cancel, timeout=None)
+    assert result == RunResult(-signal.SIGKILL, timed_out=False)
+    assert time.monotonic() - start < 10
+
+
+def test_cancel_set_before_the_run(any_sandbox: Sandbox) -> None:
+    cancel = threading.Event()
+    cancel.set()
+    result, _ = run(any_sandbox, ["sleep", "100"], cancel=cancel, timeout=None)
+    assert result == RunResult(-signal.SIGKILL)
+
+
+def test_stdin_is_delivered_then_closed(any_sandbox: Sandbox) -> None:
+    _, out = run(any_sandbox, ["cat"], stdin="first\nsecond\n")
+    assert out.of("stdout") == ["first", "second"]
+    big = "x" * 1_000_000  # more than a pipe holds: written as the command reads
+    _, out = run(any_sandbox, ["wc", "-c"], stdin=big)
+    assert out.of("stdout") == ["1000000"]
+    assert run(any_sandbox, ["true"], stdin=big)[0] == RunResult(0)  # broken pipe ignored
+    _, out = run(any_sandbox, ["wc", "-c"], stdin=None)
+    assert out.of("stdout") == ["0"]
+
+
+def test_env_is_exactly_what_was_given(any_sandbox: Sandbox) -> None:
+    _, out = run(any_sandbox, ["env"], env={"PATH": PATH, "PACH_JOB_ID": "abc", "EMPTY": ""})
+    assert sorted(out.of("stdout")) == ["EMPTY=", "PACH_JOB_ID=abc", f"PATH={PATH}"]
+
+
+def test_cwd_and_relative_command_paths(any_sandbox: Sandbox, tmp_path: Path) -> None:
+    tool = tmp_path / "code" / "bin" / "tool.sh"
+    tool.parent.mkdir(parents=True)
+    tool.write_text("#!/bin/sh\necho tool ran in $(pwd)\n")
+    tool.chmod(0o755)
+    code = str(tmp_path / "code")
+    assert run(any_sandbox, ["pwd"], cwd=code)[1].of("stdout") == [code]
+    assert run(any_sandbox, ["./bin/tool.sh"], cwd=code)[1].of("stdout") == [f"tool ran in {code}"]
+    assert run(any_sandbox, ["bin/tool.sh"], cwd=code)[1].of("stdout") == [f"tool ran in {code}"]
+    # A bare name is looked up on the given PATH, not the server's.
+    _, out = run(any_sandbox, ["tool.sh"], env={"PATH": f"{tool.parent}:{PATH}"})
+    assert out.of("stdout") == [f"tool ran in {os.getcwd()}"]
+
+
+def test_a_raising_callback_leaves_the_sandbox_usable(any_sandbox: Sandbox) -> None:
+    def boom(stream: str, line: str) -> None:
+        raise RuntimeError("callback failed")
+
+    with pytest.raises(RuntimeError, match="callback failed"):
+        any_sandbox.run(cmd=["sh", "-c", "echo hi; sleep 100"], stdin=None, env={"PATH": PATH},
+                        cwd=None, mounts={}, timeout=30, on_output=boom)
+    assert run(any_sandbox, ["echo", "again"])[1].of("stdout") == ["again"]
+
+
+def test_a_dead_worker_is_replaced(any_sandbox: Sandbox) -> None:
+    _, out = run(any_sandbox, ["sh", "-c", "echo $PPID"])
+    worker = int(out.of("stdout")[0])
+    os.kill(worker, signal.SIGKILL)
+    assert wait_gone(worker)
+    _, out = run(any_sandbox, ["sh", "-c", "echo $PPID"])
+    assert out.of("stdout") != [str(worker)]
+
+
+def test_bad_mount_names_are_refused(any_sandbox: Sandbox, tmp_path: Path) -> None:
+    for name in ("a/b", "..", ""):
+        with pytest.raises(ValueError):
+            run(any_sandbox, ["true"], mounts={name: tmp_path})
+
+
+def test_sandbox_made_in_a_finished_thread_keeps_working(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # PDEATHSIG fires when the *thread* that started the worker exits; the worker
+    # must tell that apart from the server process dying.
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    made: list[Sandbox] = []
+    t = threading.Thread(target=lambda: made.append(Sandbox(tmp_path / "scratch")))
+    t.start()
+    t.join()
+    with made[0] as sb:
+        time.sleep(0.2)
+        assert run(sb, ["echo", "alive"])[1].of("stdout") == ["alive"]
+
+
+def test_worker_and_command_die_with_the_server(tmp_path: Path) -> None:
+    script = textwrap.dedent("""
+        import sys, threading
+        from pathlib import Path
+        from pachmagic.server.pipelines.sandbox import Sandbox
+        sb = Sandbox(Path(sys.argv[1]))
+        sb.run(cmd=["sh", "-c", "echo $PPID $$; exec sleep 100"], stdin=None,
+               env={"PATH": "/usr/bin:/bin"}, cwd=None, mounts={}, timeout=None,
+               on_output=lambda s, l: print(l, flush=True))
+    """)
+    server = subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "scratch")],
+                              stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": os.pathsep.join(
+                                  filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))})
+    assert server.stdout is not None
+    worker, command = map(int, server.stdout.readline().split())
+    server.kill()
+    server.wait()
+    assert wait_gone(worker) and wait_gone(command)
+
+
+def test_close_stops_the_worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    sb = Sandbox(tmp_path / "scratch")
+    _, out = run(sb, ["sh", "-c", "echo $PPID"])
+    sb.close()
+    assert wait_gone(int(out.of("stdout")[0]))
+    assert list((tmp_path / "scratch").iterdir()) == []
+
+
+# --- substitution ---------------------------------------------------------------------
+
+
+def test_substitute_rewrites_cmd_stdin_env_and_cwd(substitute: Sandbox,
+                                                    datum: Callable[..., dict[str, Path]]) -> None:
+    assert substitute.mode == "substitute"
+    assert substitute.warning is not None and ENV_VAR in substitute.warning
+    mounts = datum(f="content")
+    script = textwrap.dedent("""
+        import os, sys
+        src = sys.argv[1]
+        print(src); print(os.environ["in"]); print(os.getcwd()); print(sys.stdin.read().strip())
+        with open(src) as f, open(os.path.join(sys.argv[2], "g"), "w") as g:
+            g.write(f.read())
+    """)
+    result, out = run(substitute, [sys.executable, "-c", script, "/pfs/in/f", "/pfs/out"],
+                      mounts=mounts, stdin="/pfs/in and /pfs/out", cwd="/pfs/in",
+                      env={"PATH": PATH, "in": "/pfs/in", "other": "/data/pfs/in"})
+    assert result.exit_code == 0, out.lines
+    assert out.of("stdout") == [str(mounts["in"] / "f"), str(mounts["in"]), str(mounts["in"]),
+                                f"{mounts['in']} and {mounts['out']}"]
+    assert (mounts["out"] / "g").read_text() == "content"
+
+
+def test_substitute_only_whole_path_components(substitute: Sandbox, tmp_path: Path) -> None:
+    # Inputs in unrelated places: each /pfs/<name> maps on its own.
+    mounts = {"in": tmp_path / "x" / "one", "in2": tmp_path / "y" / "two", "out": tmp_path / "o"}
+    args = ["/pfs/in/a", "/pfs/in2/b", "/pfs/input", "/data/pfs/in", "--to=/pfs/out", "/pfs/in"]
+    _, out = run(substitute, ["printf", "%s\\n", *args], mounts=mounts)
+    assert out.of("stdout") == [f"{tmp_path}/x/one/a", f"{tmp_path}/y/two/b", "/pfs/input",
+                                "/data/pfs/in", f"--to={tmp_path}/o", f"{tmp_path}/x/one"]
+
+
+def test_explicit_namespace_mode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV_VAR, "namespace")
+    if not AVAILABLE:
+        with pytest.raises(SandboxUnavailable):
+            Sandbox(tmp_path / "scratch")
+        return
+    with Sandbox(tmp_path / "scratch") as sb:
+        assert sb.mode == "namespace"
+
+
+def test_bad_mode_setting_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV_VAR, "chroot")
+    with pytest.raises(ValueError, match=ENV_VAR):
+        Sandbox(tmp_path / "scratch")
+
+
+def test_falls_back_when_user_namespaces_are_refused() -> None:
+    """A real refusal: an unprivileged user in a user namespace whose limit is 0."""
+    if os.geteuid() != 0:
+        pytest.skip("setting up a user namespace with max_user_namespaces=0 needs root")
+    script = textwrap.dedent(f"""
+        import importlib.util, json, os, sys
+        from pathlib import Path
+        def load(name, rel):
+            spec = importlib.util.spec_from_file_location(name, {str(REPO)!r} + "/" + rel)
+            mod = importlib.util.module_from_spec(spec)
+            sys.modules[name] = mod
+            spec.loader.exec_module(mod)
+            return mod
+        load("pachmagic.errors", "pachmagic/errors.py")
+        m = load("pachmagic.server.pipelines.sandbox", "pachmagic/server/pipelines/sandbox.py")
+        base = Path(sys.argv[1])
+        (base / "in").mkdir(); (base / "in" / "f").write_text("x")
+        lines = []
+        with m.Sandbox(base / "scratch") as sb:
+            r = sb.run(cmd=["cat", "/pfs/in/f"], stdin=None, env={{"PATH": {PATH!r}}}, cwd=None,
+                       mounts={{"in": base / "in"}}, timeout=60, on_output=lambda s, l: lines.append(l))
+            mode, warning = sb.mode, sb.warning
+        os.environ[m.ENV_VAR] = "namespace"
+        try:
+            m.Sandbox(base / "scratch2")
+            required = "no error"
+        except m.SandboxUnavailable as e:
+            required = str(e)
+        print(json.dumps({{"available": m.sandbox_available(), "mode": mode, "warning": warning,
+                          "lines": lines, "required": required}}))
+    """)
+    report = run_unprivileged(script, deny_userns=True)
+    assert report["available"][0] is False and report["available"][1]
+    assert report["mode"] == "substitute" and report["lines"] == ["x"]
+    assert "falling back to path substitution" in report["warning"]
+    assert report["required"].startswith(f"{ENV_VAR}=namespace, but")
+
+
+# --- running a script as another user -------------------------------------------------
+
+# Run as root inside a fresh user namespace that maps uids 0-65535 one to one, so the
+# limit on nested user namespaces can be set to 0, then drop to the target uid.
+DENY_USERNS = textwrap.dedent("""
+    import ctypes, os, sys
+    libc = ctypes.CDLL(None, use_errno=True)
+    uid, gid = int(sys.argv[1]), int(sys.argv[2])
+    go_r, go_w = os.pipe()
+    ready_r, ready_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        if libc.unshare(0x10000000) != 0:
+            os._exit(90)
+        os.write(ready_w, b"x")
+        os.read(go_r, 1)
+        os.setgroups([])
+        with open("/proc/sys/user/max_user_namespaces", "w") as f:
+            f.write("0")
+        os.setresgid(gid, gid, gid)
+        os.setresuid(uid, uid, uid)
+        os.execv(sys.argv[3], sys.argv[3:])
+    os.read(ready_r, 1)
+    for kind in ("uid", "gid"):
+        with open(f"/proc/{pid}/{kind}_map", "w") as f:
+            f.write("0 0 65536\\n")
+    os.write(go_w, b"x")
+    sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+""")
+
+
+def run_unprivileged(script: str, deny_userns: bool = False) -> dict[str, Any]:
+    """Run ``script`` (printing one JSON line) as a non-root user; return what it printed."""
+    if os.geteuid() != 0:
+        if deny_userns:
+            pytest.skip("needs root")
+        # We already are unprivileged: run it as ourselves.
+        base = Path(tempfile.mkdtemp(prefix="pachmagic-sandbox-test-"))
+        try:
+            proc = subprocess.run([sys.executable, "-c", script, str(base)],
+                                  capture_output=True, text=True, timeout=120)
+        finally:
+            shutil.rmtree(base, ignore_errors=True)
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout.splitlines()[-1])  # type: ignore[no-any-return]
+    try:
+        user = pwd.getpwnam(UNPRIVILEGED)
+    except KeyError:
+        pytest.skip(f"running as root and there is no user {UNPRIVILEGED!r} to switch to")
+    python = _python_for(user.pw_name)
+    if python is None:
+        pytest.skip(f"no Python >= 3.10 that user {UNPRIVILEGED!r} may execute")
+    # A directory the user can reach: pytest's tmp_path lives under root's 0700 dir.
+    base = Path(tempfile.mkdtemp(prefix="pachmagic-sandbox-test-", dir="/tmp"))
+    try:
+        os.chown(base, user.pw_uid, user.pw_gid)
+        (base / "script.py").write_text(script)
+        argv = [python, str(base / "script.py"), str(base)]
+        if deny_userns:
+            (base / "deny.py").write_text(DENY_USERNS)
+            argv = [sys.executable, str(base / "deny.py"), str(user.pw_uid), str(user.pw_gid), *argv]
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=120,
+                                  env={"PATH": PATH}, cwd=base)
+        else:
+            proc = subprocess.run(["su", user.pw_name, "-s", "/bin/sh", "-c", shlex.join(argv)],
+                                  capture_output=True, text=True, timeout=120, cwd=base)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def _python_for(user: str) -> str | None:
+    for candidate in (sys.executable, shutil.which("python3"), "/usr/bin/python3"):
+        if not candidate:
+            continue
+        check = subprocess.run(
+            ["su", user, "-s", "/bin/sh", "-c",
+             f"{shlex.quote(candidate)} -c 'import sys; assert sys.version_info >= (3, 10)'"],
+            capture_output=True)
+        if check.returncode == 0:
+            return candidate
+    return None
+
