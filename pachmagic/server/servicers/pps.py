@@ -212,7 +212,9 @@ class PpsServicer(pps_pb2_grpc.APIServicer):
             return self.engine.inspect_pipeline(project, base)
 
         record = await self.rt.blocking(fetch)
-        return pipeline_info_pb(record, details=request.details or True)
+        # As pachd: details=false leaves PipelineInfo.details unset ("preserve old
+        # behavior"), so code that reads them without asking fails here as on a cluster.
+        return pipeline_info_pb(record, details=request.details)
 
     @rpc
     async def ListPipeline(self, request: pps_pb2.ListPipelineRequest, context: Any) -> AsyncIterator[pps_pb2.PipelineInfo]:
