@@ -62,16 +62,23 @@ class Transport:
         self._context = _errors.CallContext(endpoint.target, endpoint.hint)
         self.closed = False
 
+    def _check_open(self) -> None:
+        if self.closed:
+            raise RuntimeError(f"this client of {self.endpoint.target} is closed")
+
     def unary(self, method: Callable[..., T], request: Any) -> T:
         """Call a unary method; errors become ``PachError``."""
+        self._check_open()
         return _errors.unary(method, request, metadata=self._metadata, context=self._context)
 
     def stream(self, method: Callable[..., Any], request: Any) -> Iterator[Any]:
         """Iterate a server-streaming method lazily; errors (also mid-stream) become ``PachError``."""
+        self._check_open()
         return _errors.server_stream(method, request, metadata=self._metadata, context=self._context)
 
     def client_stream(self, method: Callable[..., T], requests: Iterable[Any]) -> T:
         """Call a client-streaming method with a lazily consumed request iterator."""
+        self._check_open()
         return _errors.client_stream(method, requests, metadata=self._metadata, context=self._context)
 
     def close(self) -> None:

@@ -44,6 +44,9 @@ class Client:
         Auth token (default: ``PACH_PYTHON_AUTH_TOKEN``, then the context's).
     project:
         Project for refs that name none (default: the context's, else ``default``).
+    environ, home:
+        The environment and home directory to resolve from (default: the
+        process' ``os.environ`` and the user's home); for tests and tools.
 
     Examples
     --------

@@ -82,9 +82,10 @@ class Pps:
         list[Pipeline]
             The refs of the pipelines, in spec order.
         """
-        requests = parse_pipeline_specs(spec)
         created = []
-        for request in requests:
+        for parsed in parse_pipeline_specs(spec):
+            request = pps_pb2.CreatePipelineRequest()
+            request.CopyFrom(parsed)  # never modify a request the caller passed in
             if not request.pipeline.project.name:
                 request.pipeline.project.name = self._project()
             self._send_pipeline(request, update=update or request.update, reprocess=reprocess or request.reprocess)
@@ -104,10 +105,8 @@ class Pps:
                 if self._v2:  # the server supports V2: this is a real answer
                     raise
                 self._v2 = False
-        legacy = pps_pb2.CreatePipelineRequest()
-        legacy.CopyFrom(request)
-        legacy.update, legacy.reprocess = update, reprocess
-        self._t.unary(self._t.pps.CreatePipeline, legacy)
+        request.update, request.reprocess = update, reprocess
+        self._t.unary(self._t.pps.CreatePipeline, request)
 
     def inspect_pipeline(self, pipeline: Pipeline | str, *, details: bool = True) -> PipelineInfo:
         """Return a pipeline's info (with its spec unless ``details=False``)."""

@@ -48,6 +48,9 @@ def test_pipeline_info_and_frame(pipeline: Client) -> None:
     frame = to_frame(listed)
     assert frame.loc[0, "input"] == "photos:/*" and frame.loc[0, "version"] == 1
     assert str(frame["created"].dtype) == "datetime64[ns, UTC]"
+    every_type = to_frame(pipeline.pfs.list_repo(type=None))
+    assert {"photos", "copy", "copy.spec", "copy.meta"} <= set(every_type["name"])
+    assert [r.type for r in pipeline.pfs.list_repo(type="spec")] == ["spec"]
 
 
 def test_jobs_and_outputs(pipeline: Client) -> None:

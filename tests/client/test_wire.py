@@ -187,3 +187,23 @@ def test_local_file_upload_streams_in_constant_memory(fake: FakeServer, tmp_path
             tracemalloc.stop()
     assert fake.rec.bytes_received == size
     assert peak < 10 * CHUNK_SIZE, f"peak {peak} bytes while uploading {size}"
+
+
+def test_callers_request_is_not_modified(fake: FakeServer) -> None:
+    request = pps_pb2.CreatePipelineRequest(pipeline=pps_pb2.Pipeline(name="mine"))
+    with fake.client(project="images") as client:
+        assert [str(p) for p in client.pps.create_pipeline(request, update=True)] == ["images/mine"]
+    assert not request.HasField("pipeline") or not request.pipeline.HasField("project")
+    assert not request.update
+    sent = fake.rec.calls[-1][1]
+    assert (sent.pipeline.project.name, sent.update) == ("images", True)
+
+
+def test_closed_client_says_so(fake: FakeServer) -> None:
+    client = fake.client()
+    client.close()
+    client.close()  # idempotent
+    with pytest.raises(RuntimeError, match="closed"):
+        client.version()
+    with pytest.raises(RuntimeError, match="closed"):
+        client.pfs.list_repo()
