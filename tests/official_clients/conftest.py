@@ -1,0 +1,192 @@
+"""Fixtures for running the official Python clients' scripts against ``pachmagic serve``.
+
+* ``python_pachyderm_python``: the interpreter of a separate virtualenv with
+  ``python-pachyderm==7.6.0`` (it needs ``protobuf<4``, which cannot live next
+  to pachmagic's generated code). Built once with ``sys.executable -m venv``
+  in ``.venv-python-pachyderm/`` at the repository root (gitignored) and reused
+  while its marker matches; a failed install fails the test with pip's output.
+* ``child_server``: a fresh ``pachmagic serve`` child process (its own data
+  directory, ``--workdir`` = the tutorial, so ``python3 contour.py`` resolves).
+* ``run_script``: runs one script as a subprocess with a scrubbed environment
+  (``HOME`` and ``PACH_CONFIG`` point into the test's tmp dir, so no developer
+  config leaks in; ``PACHD_ADDRESS`` is the server) and returns its stdout lines.
+* ``inproc_sdk``: pachyderm-sdk in this process, for checking server state.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from pachmagic.server import LocalServer
+
+HERE = Path(__file__).resolve().parent
+REPO_ROOT = HERE.parents[1]
+TUTORIAL = REPO_ROOT / "pachmagic" / "tutorial"
+PHOTOS = TUTORIAL / "photos"
+PYTHON_PACHYDERM = "python-pachyderm==7.6.0"
+# Overridable for machines that keep caches elsewhere; the default is gitignored (.venv-*/).
+PP_HOME = Path(os.environ.get("PACHMAGIC_PYTHON_PACHYDERM_VENV") or REPO_ROOT / ".venv-python-pachyderm")
+SCRIPT_TIMEOUT = 300
+
+# Variables that would change what the clients or their interpreter do.
+_SCRUBBED = (
+    "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONSAFEPATH", "VIRTUAL_ENV",
+    "PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION",
+    "PACH_CONFIG", "PACHD_ADDRESS", "PACH_PYTHON_AUTH_TOKEN", "PACH_PYTHON_OIDC_TOKEN",
+    "PACHD_PEER_SERVICE_HOST", "PACHD_PEER_SERVICE_PORT", "PACHD_SERVICE_HOST", "PACHD_SERVICE_PORT",
+    "PPS_WORKER_GRPC_PORT",
+)
+
+
+def _marker_text() -> str:
+    return f"{PYTHON_PACHYDERM}\n{sys.version}\n{sys.base_prefix}\n"
+
+
+def _run_pip_step(cmd: list[str], what: str) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    if result.returncode != 0:
+        pytest.fail(
+            f"{what} failed (exit {result.returncode}): {' '.join(cmd)}\n"
+            f"--- stdout ---\n{result.stdout}\n--- stderr ---\n{result.stderr}",
+            pytrace=False,
+        )
+    return result
+
+
+def _build_python_pachyderm_env(env_dir: Path) -> Path:
+    shutil.rmtree(env_dir, ignore_errors=True)
+    _run_pip_step([sys.executable, "-m", "venv", str(env_dir)], "creating the python-pachyderm virtualenv")
+    python = env_dir / "bin" / "python"
+    _run_pip_step(
+        [str(python), "-m", "pip", "install", "--disable-pip-version-check", PYTHON_PACHYDERM],
+        f"pip install {PYTHON_PACHYDERM}",
+    )
+    return python
+
+
+@pytest.fixture(scope="session")
+def python_pachyderm_python() -> Path:
+    """The interpreter of a virtualenv holding python-pachyderm 7.6.0 (and protobuf 3.x)."""
+    PP_HOME.mkdir(parents=True, exist_ok=True)
+    env_dir = PP_HOME / "env"
+    marker = PP_HOME / "installed.txt"
+    python = env_dir / "bin" / "python"
+    # Another test run (same checkout or same cache) may be building it now: one builder at a time.
+    with open(PP_HOME / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (python.exists() and marker.exists() and marker.read_text() == _marker_text()):
+            marker.unlink(missing_ok=True)
+            python = _build_python_pachyderm_env(env_dir)
+            marker.write_text(_marker_text())
+    probe = _run_pip_step(
+        [
+            str(python), "-c",
+            "import google.protobuf, python_pachyderm, importlib.metadata as m; "
+            "print(m.version('python-pachyderm'), google.protobuf.__version__)",
+        ],
+        "importing python_pachyderm in its virtualenv",
+    )
+    pp_version, protobuf_version = probe.stdout.split()
+    assert pp_version == "7.6.0"
+    assert protobuf_version.startswith("3."), f"python-pachyderm's env resolved protobuf {protobuf_version}"
+    return python
+
+
+@pytest.fixture
+def child_server(tmp_path: Path) -> Iterator[LocalServer]:
+    """``pachmagic serve`` as a child process with a fresh data directory."""
+    with LocalServer(data_dir=tmp_path / "data", workdir=TUTORIAL, in_process=False) as srv:
+        yield srv
+
+
+@pytest.fixture
+def script_env(tmp_path: Path, child_server: LocalServer) -> dict[str, str]:
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED}
+    env.update(
+        HOME=str(home),
+        PACH_CONFIG=str(home / "no-such-pachyderm-config.json"),
+        PACHD_ADDRESS=child_server.address,
+        PHOTOS_DIR=str(PHOTOS),
+        PYTHONDONTWRITEBYTECODE="1",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+@pytest.fixture
+def write_pach_config(script_env: dict[str, str]) -> Callable[..., Path]:
+    """``write_pach_config(**context)``: write a pachctl config at ``$PACH_CONFIG`` with one active context."""
+
+    def write(**context: Any) -> Path:
+        path = Path(script_env["PACH_CONFIG"])
+        config = {"v2": {"active_context": "pachmagic-test", "contexts": {"pachmagic-test": context}}}
+        path.write_text(json.dumps(config))
+        return path
+
+    return write
+
+
+@pytest.fixture
+def run_script(script_env: dict[str, str], child_server: LocalServer) -> Callable[..., list[str]]:
+    """``run_script(python, path)``: run a client script, fail with its output if it fails."""
+
+    def run(python: Path | str, script: Path) -> list[str]:
+        result = subprocess.run(
+            [str(python), str(script)],
+            cwd=script.parent,
+            env=script_env,
+            capture_output=True,
+            text=True,
+            timeout=SCRIPT_TIMEOUT,
+        )
+        # Exit status and tracebacks only: grpc may log harmless lines on stderr.
+        if result.returncode != 0 or "Traceback" in result.stderr:
+            server_log = "\n".join(child_server.log_lines[-40:])
+            pytest.fail(
+                f"{script.parent.name}/{script.name} exited {result.returncode}\n"
+                f"--- stdout ---\n{result.stdout}\n--- stderr ---\n{result.stderr}\n"
+                f"--- server log (tail) ---\n{server_log}",
+                pytrace=False,
+            )
+        return result.stdout.splitlines()
+
+    return run
+
+
+@pytest.fixture
+def inproc_sdk(child_server: LocalServer) -> Iterator[Any]:
+    """pachyderm-sdk in this process, connected to ``child_server``."""
+    from pachyderm_sdk import Client
+
+    host, port = child_server.address.rsplit(":", 1)
+    client = Client(host=host, port=int(port))
+    yield client
+    client._channel.close()  # noqa: SLF001 - the SDK has no public close
+
+
+def _check_lines(lines: list[str], expected: list[Any], what: str) -> None:
+    """Every line equals its expected string or fully matches its pattern, in order."""
+    shown = "\n".join(lines)
+    assert len(lines) == len(expected), f"{what}: expected {len(expected)} lines, got {len(lines)}:\n{shown}"
+    for i, (line, want) in enumerate(zip(lines, expected)):
+        if isinstance(want, re.Pattern):
+            assert want.fullmatch(line), f"{what}, line {i + 1}: {line!r} does not match {want.pattern!r}\n{shown}"
+        else:
+            assert line == want, f"{what}, line {i + 1}: {line!r} != {want!r}\n{shown}"
+
+
+@pytest.fixture
+def check_lines() -> Callable[[list[str], list[Any], str], None]:
+    return _check_lines

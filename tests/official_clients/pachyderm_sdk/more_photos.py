@@ -1,0 +1,56 @@
+"""After the pipelines exist: one more photo, and wait for the whole commit set.
+
+A commit to ``photos`` now starts jobs down the DAG under the same ID, so
+``ClosedCommit.wait_all()`` (``InspectCommitSet`` with ``wait``) returns every
+commit of that set once all are finished; the new photo's outputs are then read
+at that ID in both output repos.
+"""
+
+import hashlib
+import os
+import struct
+from pathlib import Path
+
+from pachyderm_sdk import Client
+from pachyderm_sdk.api import pfs
+
+PHOTO = "red_vase.png"
+PHOTOS_DIR = Path(
+    os.environ.get("PHOTOS_DIR") or Path(__file__).resolve().parents[3] / "pachmagic" / "tutorial" / "photos"
+)
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def connect() -> Client:
+    address = os.environ["PACHD_ADDRESS"]
+    address = address.split("://", 1)[-1]
+    host, port = address.rsplit(":", 1)
+    return Client(host=host, port=int(port))
+
+
+def png_size(data: bytes) -> str:
+    if not data.startswith(PNG_SIGNATURE) or data[12:16] != b"IHDR":
+        raise SystemExit("not a PNG: {!r}".format(data[:16]))
+    width, height = struct.unpack(">II", data[16:24])
+    return "{}x{}".format(width, height)
+
+
+client = connect()
+with client.pfs.commit(branch=pfs.Branch.from_uri("photos@master")) as c:
+    c.put_file_from_bytes(path=PHOTO, data=(PHOTOS_DIR / PHOTO).read_bytes())
+print("put file photos@master:/{}".format(PHOTO))
+infos = c.wait_all()
+for info in sorted(infos, key=lambda i: (i.commit.repo.name, i.commit.repo.type)):
+    repo = info.commit.repo
+    print(
+        "commit set member: {}.{} same_id={} finished={} error={!r}".format(
+            repo.name, repo.type, info.commit.id == c.id, info.finished is not None, info.error
+        )
+    )
+for pipeline in ("contour", "histogram"):
+    with client.pfs.pfs_file(file=pfs.File.from_uri("{}@{}:/{}".format(pipeline, c.id, PHOTO))) as f:
+        data = f.read()
+    digest = hashlib.sha256(data).hexdigest()
+    print("{}@<set>:/{}: PNG {} sha256={}".format(pipeline, PHOTO, png_size(data), digest))
+    names = [i.file.path for i in client.pfs.list_file(file=pfs.File.from_uri("{}@{}:/".format(pipeline, c.id)))]
+    print("files {}@<set>: {}".format(pipeline, " ".join(names)))
