@@ -1,0 +1,49 @@
+"""pachmagic.magics: ``%pach`` / ``%%pach``, pachctl's grammar inside IPython.
+
+``%load_ext pachmagic`` calls ``load_ipython_extension``, which registers one
+``PachMagic`` instance (it owns the session: client and embedded server),
+makes it configurable with ``%config PachMagic.<option> = ...`` and installs
+the tab completer. ``%unload_ext pachmagic`` closes the session.
+
+Layout: ``magic.py`` (the magic class, options and router), ``parser.py``
+(argparse that raises ``UsageError``), ``registry.py`` (the command table,
+help), one module per noun (``repo``, ``branch``, ``commit``, ``put``,
+``file``, ``pipeline``, ``pycell``, ``job``, ``datum``, ``logs``,
+``connect``, ``config``), ``display.py``/``content.py`` (results and one-line
+errors), ``complete.py``, ``progress.py`` and ``reference.py`` (the README's
+generated reference). Only ``pachmagic.client``, ``pachmagic.errors`` and
+``pachmagic.server.LocalServer`` are imported from the rest of pachmagic.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pachmagic.magics.magic import PachMagic
+
+__all__ = ["PachMagic", "load_ipython_extension", "unload_ipython_extension"]
+
+_COMPLETER_KEYS = ("%pach", "%%pach")
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Register ``%pach`` (``%load_ext pachmagic``); loading twice keeps the first session."""
+    from pachmagic.magics.complete import make_completer
+
+    for existing in ipython.configurables:
+        if isinstance(existing, PachMagic):
+            return
+    magic = PachMagic(shell=ipython)
+    ipython.register_magics(magic)
+    ipython.configurables.append(magic)
+    completer = make_completer(magic)
+    for key in _COMPLETER_KEYS:
+        ipython.set_hook("complete_command", completer, str_key=key)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """Close the session (client and embedded server) of ``%pach``."""
+    for existing in list(ipython.configurables):
+        if isinstance(existing, PachMagic):
+            existing.close()
+            ipython.configurables.remove(existing)

@@ -1,0 +1,178 @@
+"""What magics return and how their errors look.
+
+- ``MagicError``: a failed command shown as one line (no traceback) through
+  IPython's ``_render_traceback_`` hook, e.g.
+  ``PachError: repo default/nope not found (NOT_FOUND) — did you mean: photos?``.
+  The cell still fails (so "run all" stops and tests notice); the original
+  error is kept as ``.error`` and ``%pach --verbose ...`` shows it in full.
+- ``limited(frame, n)``: a listing whose notebook view shows at most ``n`` rows
+  (the data is complete; ``PachMagic.display_limit``).
+- ``Text`` and ``Message``: plain results with ``__repr__`` and ``_repr_html_``.
+
+Nothing here prints; everything is returned and displayed by IPython.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any, Callable
+
+import pandas as pd
+
+from pachmagic.client.frames import PachFrame
+from pachmagic.errors import PachError
+
+__all__ = ["MagicError", "one_line", "limited", "ListingFrame", "Text", "Message"]
+
+
+def one_line(error: BaseException, hint: str = "") -> str:
+    """Format an error as the single line a magic shows.
+
+    Parameters
+    ----------
+    error:
+        A ``PachError`` (shown with its status code) or any other exception.
+    hint:
+        What to do next, appended after a dash.
+    """
+    if isinstance(error, PachError):
+        text = f"PachError: {error.details or type(error).__name__} ({error.code})"
+    else:
+        text = f"{type(error).__name__}: {error}"
+    text = " ".join(text.split())  # one line, whatever the server said
+    return f"{text} — {hint}" if hint else text
+
+
+class MagicError(Exception):
+    """A failed ``%pach`` command, displayed by IPython as one line.
+
+    Attributes
+    ----------
+    error:
+        The original exception (``PachError`` or a local error such as ``OSError``).
+    line:
+        The line shown.
+    """
+
+    def __init__(self, error: BaseException, hint: str = "") -> None:
+        self.error = error
+        self.line = one_line(error, hint)
+        super().__init__(self.line)
+
+    def _render_traceback_(self) -> list[str]:
+        # IPython calls this instead of formatting a traceback.
+        return [self.line]
+
+    @property
+    def code(self) -> str:
+        """The status code of the original error (``UNKNOWN`` for local errors)."""
+        return getattr(self.error, "code", "UNKNOWN")
+
+
+class ListingFrame(PachFrame):  # type: ignore[misc]
+    """A listing whose notebook and text views show at most ``attrs['display_limit']`` rows.
+
+    Only the display is limited: ``len(df)``, computations and slices see every
+    row (and slices are plain ``PachFrame`` objects again).
+    """
+
+    @property
+    def _constructor(self) -> Callable[..., PachFrame]:
+        return PachFrame
+
+    def _limit(self) -> int:
+        return int(self.attrs.get("display_limit") or 0)
+
+    def _note(self, shown: int) -> str:
+        return f"{len(self)} rows, showing the first {shown} (PachMagic.display_limit)"
+
+    def _repr_html_(self) -> str | None:
+        limit = self._limit()
+        if not limit or len(self) <= limit:
+            return super()._repr_html_()
+        head = PachFrame(self.head(limit))
+        head.attrs = dict(self.attrs)
+        body = head._repr_html_() or ""
+        return f"{body}<p>{html.escape(self._note(limit))}</p>"
+
+    def __repr__(self) -> str:
+        limit = self._limit()
+        if not limit or len(self) <= limit:
+            return str(pd.DataFrame(self).__repr__())
+        return f"{pd.DataFrame(self.head(limit)).__repr__()}\n[{self._note(limit)}]"
+
+
+def limited(frame: pd.DataFrame, limit: int) -> pd.DataFrame:
+    """Return ``frame`` as a ``ListingFrame`` showing at most ``limit`` rows (0 = all)."""
+    out = ListingFrame(frame)
+    out.attrs = dict(frame.attrs)
+    out.attrs["display_limit"] = max(0, int(limit))
+    return out
+
+
+class Text:
+    """A block of text (help, logs, specs) shown verbatim.
+
+    Attributes
+    ----------
+    text:
+        The text.
+    details:
+        Values behind the text (a spec as a dict...), also attributes.
+    """
+
+    def __init__(self, text: str, **details: Any) -> None:
+        self.text = text
+        self.details = details
+
+    def __getattr__(self, name: str) -> Any:
+        details = self.__dict__.get("details", {})
+        if name in details:
+            return details[name]
+        raise AttributeError(name)
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return self.text
+
+    def _repr_html_(self) -> str:
+        return f"<pre>{html.escape(self.text)}</pre>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Text) and other.text == self.text
+
+    def __hash__(self) -> int:
+        return hash(self.text)
+
+
+class Message:
+    """A short confirmation (``connected to ...``, ``put 3 files ...``) with details.
+
+    Attributes
+    ----------
+    text:
+        The one-line message.
+    details:
+        Values worth keeping (a commit, an address...), also attributes of the message.
+    """
+
+    def __init__(self, text: str, **details: Any) -> None:
+        self.text = text
+        self.details = details
+
+    def __getattr__(self, name: str) -> Any:
+        details = self.__dict__.get("details", {})
+        if name in details:
+            return details[name]
+        raise AttributeError(name)
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return self.text
+
+    def _repr_html_(self) -> str:
+        return f"<span>{html.escape(self.text)}</span>"

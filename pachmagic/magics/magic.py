@@ -1,0 +1,119 @@
+"""``PachMagic``: the ``%pach`` / ``%%pach`` magics, their configuration and router.
+
+The router is small on purpose: split the line, take the global ``--verbose``,
+find the command (``registry.resolve``), parse its arguments (argparse that
+raises ``UsageError``), run it with a ``Context``, and turn failures into one
+line (``display.MagicError``) unless verbose errors are on. Everything a
+command does lives in its noun module.
+
+The magic owns its ``Session`` (client, embedded server, caches): there is no
+global or class-level state, so two shells never share a connection. Options
+are traitlets, so ``%config PachMagic.display_limit = 20`` works.
+"""
+
+from __future__ import annotations
+
+import atexit
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+from traitlets import Bool, Float, Int, Unicode, observe
+
+from pachmagic.errors import PachError
+from pachmagic.magics import registry
+from pachmagic.magics.context import Context
+from pachmagic.magics.display import MagicError, Text
+from pachmagic.magics.hints import hint_for
+from pachmagic.magics.parser import CELL_NONE, CELL_REQUIRED, HelpRequested, split_line
+from pachmagic.magics.session import Session
+
+__all__ = ["PachMagic"]
+
+_VERBOSE_FLAGS = ("--verbose",)
+
+
+@magics_class
+class PachMagic(Magics):
+    """Pachyderm from a notebook: ``%pach COMMAND ...`` (see ``%pach help``)."""
+
+    display_limit = Int(
+        100, help="Rows shown when a listing DataFrame is displayed (0 = all). The DataFrame always has every row."
+    ).tag(config=True)
+    progress = Bool(
+        True, help="Show progress bars (tqdm) for uploads, downloads and waits on commits and jobs."
+    ).tag(config=True)
+    default_project = Unicode(
+        "", help="Project for names without one ('' = the pachctl context's project, else 'default')."
+    ).tag(config=True)
+    auto_wait = Bool(
+        False,
+        help="After 'put file' and 'create pipeline', wait for the jobs they trigger "
+        "(per command: --wait / --no-wait).",
+    ).tag(config=True)
+    verbose_errors = Bool(
+        False, help="Show failures with their full traceback instead of one line (per command: %pach --verbose ...)."
+    ).tag(config=True)
+    data_dir = Unicode(
+        "", help="Data directory of the server 'connect local' starts ('' = a temporary one, removed with the kernel)."
+    ).tag(config=True)
+    workdir = Unicode(
+        "", help="Where the server of 'connect local' runs relative transform commands ('' = the notebook's directory)."
+    ).tag(config=True)
+    default_image = Unicode(
+        "python:3.11-slim", help="Image recorded for '%%pach pipeline' transforms (a cluster pulls it)."
+    ).tag(config=True)
+    completion_cache_seconds = Float(
+        5.0, help="How long tab completion reuses repo, branch, file and pipeline names fetched from the server."
+    ).tag(config=True)
+    file_preview_bytes = Int(
+        65536, help="Bytes of a text file that 'get file' displays (0 = all); .data always holds the whole file."
+    ).tag(config=True)
+    wait_poll_seconds = Float(
+        0.2, help="How often waits with a progress bar poll the server for job progress."
+    ).tag(config=True)
+
+    def __init__(self, shell: InteractiveShell | None = None, **kwargs: Any) -> None:
+        super().__init__(shell=shell, **kwargs)
+        self.session = Session(lambda: self.default_project)
+        atexit.register(self.session.close)
+
+    @observe("default_project")
+    def _on_default_project(self, change: dict[str, Any]) -> None:
+        self.session.apply_project()
+
+    def close(self) -> None:
+        """Close the client and stop the embedded server (``%unload_ext pachmagic``)."""
+        self.session.close()
+        atexit.unregister(self.session.close)
+
+    @line_cell_magic
+    def pach(self, line: str, cell: str | None = None) -> Any:
+        """Run a Pachyderm command; ``%pach help`` lists them."""
+        tokens = split_line(line)
+        verbose = bool(self.verbose_errors)
+        while tokens and tokens[0] in _VERBOSE_FLAGS:
+            verbose = True
+            tokens.pop(0)
+        if not tokens or tokens[0] in ("-h", "--help"):
+            return Text(registry.help_text())
+        command, rest = registry.resolve(tokens)
+        if cell is not None and command.cell == CELL_NONE:
+            raise UsageError(f"%%pach {command.name} takes no cell body (use %pach {command.name})")
+        if command.cell == CELL_REQUIRED and not (cell or "").strip():
+            raise UsageError(f"%pach {command.name} needs a cell body: {command.cell_help}")
+        try:
+            args = command.parse(rest)
+        except HelpRequested as request:
+            return Text(request.text)
+        user_ns = self.shell.user_ns if self.shell is not None else None
+        ctx = Context(settings=self, session=self.session, cell=cell, user_ns=user_ns)
+        try:
+            with self.session.project(getattr(args, "project", None)):
+                return command.run(ctx, args)
+        except (PachError, OSError) as error:
+            if verbose:
+                raise
+            client = self.session.client() if self.session.connected else None
+            raise MagicError(error, hint_for(error, client)) from None

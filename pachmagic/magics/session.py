@@ -1,0 +1,154 @@
+"""The state of one ``%pach`` session: its client, its embedded server, its caches.
+
+A ``Session`` belongs to one ``PachMagic`` instance (one kernel); nothing here
+is global or class-level. The client is created lazily: a command before any
+``%pach connect`` connects with the usual address resolution
+(``PACHD_ADDRESS``, pachctl's active context, ``localhost:30650``), as pachctl
+does. ``connect local`` starts a ``LocalServer`` in a child process that lives
+as long as the session (and dies with the kernel).
+
+This module imports ``pachmagic.client`` and, from the server, only
+``LocalServer``.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator, TypeVar
+
+from pachmagic.client import Client, connect
+from pachmagic.server import LocalServer
+
+__all__ = ["Session"]
+
+T = TypeVar("T")
+
+
+class Session:
+    """A connection to pachd plus, optionally, the embedded server it talks to.
+
+    Parameters
+    ----------
+    default_project:
+        Returns the project configured for the session ("" = the client's own default).
+    """
+
+    def __init__(self, default_project: Callable[[], str]) -> None:
+        self._default_project = default_project
+        self._client: Client | None = None
+        self._server: LocalServer | None = None
+        self._server_options: tuple[str | None, str, int] | None = None
+        self._cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
+        self.how: str = ""
+
+    # --- connection ---------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        """Whether a client exists (no RPC is made to check)."""
+        return self._client is not None
+
+    @property
+    def server(self) -> LocalServer | None:
+        """The embedded server this session started, if any."""
+        return self._server
+
+    def client(self) -> Client:
+        """The session's client; connects with the usual address resolution on first use."""
+        if self._client is None:
+            self._set_client(connect(), "resolved")
+        assert self._client is not None
+        return self._client
+
+    def _set_client(self, client: Client, how: str) -> None:
+        if self._client is not None:
+            self._client.close()
+        self._client = client
+        self.how = how
+        self._cache.clear()
+        self.apply_project()
+
+    def apply_project(self) -> None:
+        """Make the configured default project the client's project (if one is set)."""
+        project = self._default_project()
+        if self._client is not None and project:
+            self._client.project = project
+
+    def connect(self, address: str | None) -> Client:
+        """Connect to pachd at ``address`` (None: the usual resolution)."""
+        self._set_client(connect(address), "address" if address else "resolved")
+        return self.client()
+
+    def connect_local(self, *, data_dir: str | None, workdir: str, port: int = 0) -> Client:
+        """Start (or reuse) the embedded server and connect to it.
+
+        Parameters
+        ----------
+        data_dir:
+            Where the server keeps its state; None for a temporary directory
+            removed when the session ends.
+        workdir:
+            Where relative transform commands run.
+        port:
+            TCP port on 127.0.0.1 (0 picks a free one).
+        """
+        options = (str(Path(data_dir).expanduser().resolve()) if data_dir else None, workdir, port)
+        if self._server is not None and (not self._server.running or options != self._server_options):
+            self.stop_server()
+        if self._server is None:
+            self._server = LocalServer(options[0], port=port, workdir=workdir).start()
+            self._server_options = options
+        self._set_client(self._server.client(), "local")
+        return self.client()
+
+    def stop_server(self) -> None:
+        """Stop the embedded server (its temporary data directory is removed)."""
+        if self._server is not None:
+            if self._client is not None and self.how == "local":
+                self._client.close()
+                self._client = None
+            self._server.stop()
+            self._server = None
+            self._server_options = None
+
+    def close(self) -> None:
+        """Close the client and stop the embedded server."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        self.stop_server()
+
+    # --- project -------------------------------------------------------------
+
+    @contextmanager
+    def project(self, name: str | None) -> Iterator[None]:
+        """Use ``name`` as the client's project inside the block (None: unchanged)."""
+        if not name:
+            yield
+            return
+        client = self.client()
+        before = client.project
+        client.project = name
+        try:
+            yield
+        finally:
+            client.project = before
+
+    # --- cache (for completion) ------------------------------------------------
+
+    def cached(self, key: tuple[Any, ...], ttl: float, fetch: Callable[[], T]) -> T:
+        """Return ``fetch()``, reusing a value younger than ``ttl`` seconds for ``key``."""
+        now = time.monotonic()
+        hit = self._cache.get(key)
+        if hit is not None and now - hit[0] < ttl:
+            value: T = hit[1]
+            return value
+        value = fetch()
+        self._cache[key] = (now, value)
+        return value
+
+    def forget(self) -> None:
+        """Drop cached listings (after a command that changed the server)."""
+        self._cache.clear()
