@@ -1,0 +1,131 @@
+"""``Dashboard``: the repo browser, the pipeline DAG and the job monitor together, refreshed as one.
+
+One background thread refreshes the three panels (each on its own worker, so a
+slow listing never holds up the others); the header's button refreshes them
+all. Showing a job's datums in the monitor highlights its commit set in the
+DAG. ``dashboard(client)`` is what ``%pach dashboard`` displays.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import ipywidgets as w
+
+from pachmagic.client import JobInfo
+from pachmagic.widgets._panel import close_tree, start_auto_refresh
+from pachmagic.widgets.job_monitor import JobMonitor
+from pachmagic.widgets.logic.style import esc
+from pachmagic.widgets.pipeline_dag import PipelineDAG
+from pachmagic.widgets.repo_browser import RepoBrowser
+
+__all__ = ["Dashboard", "dashboard"]
+
+
+class Dashboard(w.VBox):  # type: ignore[misc]
+    """Repos, pipelines and jobs of one connection, side by side and live.
+
+    Parameters
+    ----------
+    client:
+        A ``pachmagic.client.Client``.
+    refresh_interval:
+        Seconds between background refreshes of all three panels (None: only on demand).
+    jobs:
+        How many recent jobs the monitor lists.
+    """
+
+    def __init__(self, client: Any, *, refresh_interval: float | None = 2.0, jobs: int = 10, **kwargs: Any) -> None:
+        self._client = client
+        self._stop = threading.Event()
+        self._repos = RepoBrowser(client, refresh_interval=None, layout=_panel_layout("1 1 45%"))
+        self._dag = PipelineDAG(client, refresh_interval=None, layout=_panel_layout("1 1 55%"))
+        self._jobs = JobMonitor(client, number=jobs, refresh_interval=None, layout=_panel_layout("1 1 auto"))
+        self._jobs.on_select(self._on_jobs_select)
+        self._refresh_button = w.Button(description="Refresh all", icon="refresh", layout=w.Layout(width="auto"))
+        self._refresh_button.on_click(self._on_refresh_button_click)
+        address = getattr(client, "address", "")
+        self._header = w.HTML(f"<b style='font-size:15px'>Pachyderm</b> <span style='color:#6b7280'>{esc(address)} · project {esc(getattr(client, 'project', ''))}</span>")
+        header = w.HBox([self._header, self._refresh_button], layout=w.Layout(align_items="center", gap="10px"))
+        top = w.HBox([self._repos, self._dag], layout=w.Layout(gap="8px", flex_flow="row wrap", width="100%"))
+        super().__init__(children=[header, top, self._jobs], **kwargs)
+        self.add_class("pachmagic-dashboard")
+        if refresh_interval:
+            start_auto_refresh(self, self._stop, float(refresh_interval), "pachmagic-Dashboard-refresh")
+
+    @property
+    def repo_browser(self) -> RepoBrowser:
+        """The repo browser panel."""
+        return self._repos
+
+    @property
+    def pipeline_dag(self) -> PipelineDAG:
+        """The pipeline DAG panel."""
+        return self._dag
+
+    @property
+    def job_monitor(self) -> JobMonitor:
+        """The job monitor panel."""
+        return self._jobs
+
+    @property
+    def panels(self) -> tuple[RepoBrowser, PipelineDAG, JobMonitor]:
+        """The three panels."""
+        return (self._repos, self._dag, self._jobs)
+
+    @property
+    def closed(self) -> bool:
+        """True once ``close()`` was called."""
+        return self._stop.is_set()
+
+    def refresh(self) -> None:
+        """Queue a reload of every panel; returns immediately."""
+        for panel in self.panels:
+            panel.refresh()
+
+    def wait(self, timeout: float | None = 60.0) -> bool:
+        """Block until every panel's queued work is done (False on timeout)."""
+        return all([panel.wait(timeout) for panel in self.panels])
+
+    def _tick(self) -> bool:
+        if self._stop.is_set() or self.comm is None:
+            return False
+        for panel in self.panels:
+            panel._tick()
+        return True
+
+    def close(self) -> None:
+        """Stop refreshing and close the three panels."""
+        if not hasattr(self, "_jobs"):  # a constructor that failed half-way (Widget.__del__)
+            super().close()
+            return
+        self._stop.set()
+        for panel in self.panels:
+            panel.close()
+        for child in self.children:
+            close_tree(child)
+        super().close()
+
+    def _on_refresh_button_click(self, _button: w.Button) -> None:
+        self.refresh()
+
+    def _on_jobs_select(self, job: JobInfo) -> None:
+        self._dag.highlight(job.id)
+
+
+def _panel_layout(flex: str) -> w.Layout:
+    return w.Layout(border="1px solid #d1d5db", padding="6px", flex=flex, min_width="360px")
+
+
+def dashboard(client: Any, **kwargs: Any) -> Dashboard:
+    """The dashboard for ``client`` (what ``%pach dashboard`` displays).
+
+    Parameters
+    ----------
+    client:
+        A ``pachmagic.client.Client``.
+    **kwargs:
+        Passed to ``Dashboard`` (``refresh_interval``, ``jobs``).
+    """
+    return Dashboard(client, **kwargs)

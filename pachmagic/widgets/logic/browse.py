@@ -1,0 +1,266 @@
+"""What the repo browser shows: preview kinds, previews as HTML, paging, file history.
+
+Pure: file records, bytes and frames in; values and HTML text out. The
+browser reads at most a head of a file for text and CSV previews (``HEAD_BYTES``),
+reads images whole up to ``MAX_IMAGE_BYTES``, and shows anything else as size
+and hash. No widgets, no RPCs.
+"""
+
+from __future__ import annotations
+
+import io
+import posixpath
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+
+from pachmagic.client import CommitInfo, FileInfo
+from pachmagic.client.records import human_size
+from pachmagic.widgets.logic.style import esc, short_id
+
+__all__ = [
+    "HEAD_BYTES", "MAX_IMAGE_BYTES", "PREVIEW_ROWS", "IMAGE_FORMATS",
+    "preview_kind", "looks_like_text", "summary_html", "text_html", "csv_frame", "table_html",
+    "Page", "page", "entry_options", "parent_dir", "is_dir",
+    "HistoryRow", "file_history", "history_html", "ref_options", "download_target", "ago", "frame_note",
+]
+
+HEAD_BYTES = 64 * 1024
+CSV_HEAD_BYTES = 1024 * 1024
+MAX_IMAGE_BYTES = 8 * 1024 * 1024
+PREVIEW_ROWS = 20
+
+IMAGE_FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".gif": "gif", ".webp": "webp", ".bmp": "bmp", ".svg": "svg+xml"}
+TABLES = {".csv": ",", ".tsv": "\t"}
+PARQUET = {".parquet", ".pq"}
+TEXT = {
+    ".txt", ".md", ".rst", ".py", ".json", ".jsonl", ".yaml", ".yml", ".log", ".sh", ".ini", ".toml", ".cfg",
+    ".xml", ".html", ".htm", ".r", ".sql", ".js", ".ts", ".c", ".h", ".cpp", ".go", ".rs", ".java", ".ipynb", ".csv.txt",
+}
+
+
+def _ext(path: str) -> str:
+    return posixpath.splitext(path.lower())[1]
+
+
+def is_dir(info: FileInfo) -> bool:
+    """True for a directory entry."""
+    return info.type == "dir" or info.path.endswith("/")
+
+
+def looks_like_text(head: bytes) -> bool:
+    """True when ``head`` has no NUL byte and decodes as UTF-8 (a cut last character is fine)."""
+    if b"\x00" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start >= len(head) - 3 and exc.reason == "unexpected end of data"
+    return True
+
+
+def preview_kind(path: str, size: int, head: bytes | None = None) -> str:
+    """How to preview a file: ``image``, ``csv``, ``parquet``, ``text``, ``large`` or ``binary``.
+
+    Parameters
+    ----------
+    path:
+        The file's path (its extension decides first).
+    size:
+        Its size in bytes (images above ``MAX_IMAGE_BYTES`` are ``large``).
+    head:
+        Its first bytes, to tell text from binary when the extension does not.
+    """
+    ext = _ext(path)
+    if ext in IMAGE_FORMATS:
+        return "image" if size <= MAX_IMAGE_BYTES else "large"
+    if ext in TABLES:
+        return "csv"
+    if ext in PARQUET:
+        return "parquet"
+    if ext in TEXT:
+        return "text"
+    if head is not None and looks_like_text(head):
+        return "text"
+    return "binary"
+
+
+def ago(when: datetime | None, now: datetime | None = None) -> str:
+    """``12s ago``, ``5m ago``, ``3h ago``, ``2d ago`` (``-`` for None)."""
+    if when is None:
+        return "-"
+    now = now or datetime.now(timezone.utc)
+    seconds = max(int((now - when).total_seconds()), 0)
+    for unit, span in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= span:
+            return f"{seconds // span}{unit} ago"
+    return f"{seconds}s ago"
+
+
+def summary_html(info: FileInfo, note: str = "") -> str:
+    """Name, size, hash, commit and time of a file (the header of every preview)."""
+    rows = [
+        ("path", f"<code>{esc(info.path)}</code>"),
+        ("size", f"{esc(human_size(info.size_bytes))} ({info.size_bytes:,} bytes)"),
+        ("hash", f"<code>{esc(info.hash or '-')}</code>"),
+        ("commit", f"<code>{esc(short_id(info.commit_id, 12))}</code> {esc(ago(info.committed))}"),
+    ]
+    cells = "".join(f"<tr><th style='text-align:left;padding-right:8px'>{k}</th><td style='text-align:left'>{v}</td></tr>" for k, v in rows)
+    extra = f"<div style='color:#6b7280;font-size:12px'>{esc(note)}</div>" if note else ""
+    return f"<table class='pachmagic-summary' style='font-size:12px'>{cells}</table>{extra}"
+
+
+def text_html(head: bytes, size: int) -> str:
+    """A ``<pre>`` of the head of a text file, saying when it is cut."""
+    text = head.decode("utf-8", errors="replace")
+    cut = f"<div style='color:#6b7280;font-size:12px'>first {human_size(len(head))} of {human_size(size)}</div>" if size > len(head) else ""
+    return f"<pre class='pachmagic-text' style='max-height:320px;overflow:auto;font-size:12px;margin:0'>{esc(text)}</pre>{cut}"
+
+
+def csv_frame(head: bytes, path: str, *, truncated: bool, rows: int = PREVIEW_ROWS) -> pd.DataFrame:
+    """The first ``rows`` rows of a CSV/TSV head (an incomplete last line is dropped)."""
+    if truncated and b"\n" in head:
+        head = head[: head.rindex(b"\n") + 1]
+    sep = TABLES.get(_ext(path), ",")
+    return pd.read_csv(io.BytesIO(head), sep=sep, nrows=rows)
+
+
+def table_html(frame: pd.DataFrame, note: str = "") -> str:
+    """A compact HTML table of a frame's first rows."""
+    table = frame.head(PREVIEW_ROWS).to_html(classes="pachmagic-table", border=0, max_cols=30)
+    extra = f"<div style='color:#6b7280;font-size:12px'>{esc(note)}</div>" if note else ""
+    return f"<div style='max-height:340px;overflow:auto;font-size:12px'>{table}</div>{extra}"
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a directory listing."""
+
+    number: int
+    pages: int
+    start: int
+    stop: int
+    total: int
+
+    @property
+    def label(self) -> str:
+        """``page 2 of 7 · 650 entries``."""
+        return f"page {self.number + 1} of {self.pages} · {self.total:,} entries"
+
+
+def page(total: int, number: int, size: int) -> Page:
+    """The bounds of page ``number`` (clamped) of ``total`` entries, ``size`` per page."""
+    pages = max((total + size - 1) // size, 1)
+    number = min(max(number, 0), pages - 1)
+    start = number * size
+    return Page(number, pages, start, min(start + size, total), total)
+
+
+def parent_dir(path: str) -> str:
+    """The parent directory of a PFS path (``/`` stays ``/``), with a trailing slash."""
+    stripped = path.rstrip("/")
+    if not stripped:
+        return "/"
+    parent = posixpath.dirname(stripped)
+    return parent if parent.endswith("/") else parent + "/"
+
+
+def entry_options(entries: Sequence[FileInfo], directory: str) -> list[tuple[str, str]]:
+    """``(label, path)`` options for a listing: ``..`` first below the root, directories with ``/``."""
+    options: list[tuple[str, str]] = []
+    if directory.rstrip("/"):
+        options.append(("⬑ ..", parent_dir(directory)))
+    for info in entries:
+        name = posixpath.basename(info.path.rstrip("/"))
+        if is_dir(info):
+            options.append((f"▸ {name}/", info.path if info.path.endswith("/") else info.path + "/"))
+        else:
+            options.append((f"  {name}  ({human_size(info.size_bytes)})", info.path))
+    return options
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """One change of a file in a branch's history (newest first)."""
+
+    commit: str
+    when: datetime | None
+    change: str
+    size: int | None
+    description: str = ""
+
+
+def file_history(versions: Sequence[tuple[CommitInfo, FileInfo | None]]) -> list[HistoryRow]:
+    """The commits where a file changed, from its versions in commits newest first.
+
+    Parameters
+    ----------
+    versions:
+        ``(commit, file info or None when absent)`` for consecutive commits of
+        a branch, newest first.
+
+    Returns
+    -------
+    list[HistoryRow]
+        ``added``, ``modified`` or ``deleted`` rows; commits that left the file
+        alone are skipped. The oldest commit where the file exists is ``added``
+        unless the listing ends there (then ``present``: older history unknown).
+    """
+    rows: list[HistoryRow] = []
+    for i, (commit, info) in enumerate(versions):
+        older = versions[i + 1][1] if i + 1 < len(versions) else None
+        last = i + 1 == len(versions)
+        if info is None and older is None:
+            continue
+        if info is None:
+            change = "deleted"
+        elif older is None:
+            change = "present" if last and commit.parent else "added"
+        elif older.hash != info.hash:
+            change = "modified"
+        else:
+            continue
+        when = commit.finished or commit.started
+        rows.append(HistoryRow(commit.id, when, change, info.size_bytes if info else None, commit.description))
+    return rows
+
+
+def history_html(path: str, rows: Sequence[HistoryRow]) -> str:
+    """A table of a file's history."""
+    if not rows:
+        return f"<div style='font-size:12px;color:#6b7280'>No changes of {esc(path)} in the listed commits.</div>"
+    body = "".join(
+        f"<tr><td><code>{esc(short_id(r.commit, 12))}</code></td><td>{esc(ago(r.when))}</td><td>{esc(r.change)}</td>"
+        f"<td>{esc(human_size(r.size) if r.size is not None else '-')}</td><td>{esc(r.description)}</td></tr>"
+        for r in rows
+    )
+    head = "<tr><th>commit</th><th>when</th><th>change</th><th>size</th><th>description</th></tr>"
+    return f"<div style='font-size:12px'><b>History of {esc(path)}</b><table class='pachmagic-history'>{head}{body}</table></div>"
+
+
+def ref_options(branches: Sequence[str], commits: Sequence[CommitInfo], now: datetime | None = None) -> list[tuple[str, str]]:
+    """``(label, ref)`` options: branches first, then recent commits by id."""
+    options = [(f"{b} (branch)", b) for b in branches]
+    for c in commits:
+        where = f" on {c.branch}" if c.branch else ""
+        options.append((f"{short_id(c.id, 10)}{where} · {ago(c.finished or c.started, now)}", c.id))
+    return options
+
+
+def download_target(directory: Path, pfs_path: str, *, root: str = "/") -> Path:
+    """Where a download of ``pfs_path`` goes: under ``directory``, relative to ``root``, never outside it."""
+    rel = posixpath.relpath(posixpath.normpath(pfs_path), posixpath.normpath(root)) if root != "/" else pfs_path.lstrip("/")
+    parts = [p for p in rel.split("/") if p not in ("", ".", "..")]
+    if not parts:
+        raise ValueError(f"cannot download {pfs_path!r}: no file name")
+    return directory.joinpath(*parts)
+
+
+def frame_note(frame: pd.DataFrame, shown: int, extra: str = "") -> str:
+    """``first 20 rows · 5 columns`` plus an optional remark."""
+    base = f"first {min(shown, len(frame))} rows · {frame.shape[1]} columns"
+    return f"{base} · {extra}" if extra else base
+

@@ -1,0 +1,365 @@
+"""``RepoBrowser``: projects → repos → branches/commits → files, with previews, download and history.
+
+Selecting a directory enters it; selecting a file previews it: images as
+images, text and code as text, CSV/TSV and Parquet as a table of the first
+rows, anything else (or too large) as size and hash. Directories with many
+entries are shown a page at a time. ``Download`` saves the selected file (or
+directory) under ``download_dir`` (default: the working directory at click
+time); ``History`` lists the recent commits of the branch that changed it.
+
+What to show is decided by pure functions in ``logic/browse.py``; this module
+only wires widgets to the client. It never imports the server.
+"""
+
+from __future__ import annotations
+
+import os
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as w
+
+from pachmagic.client import Commit, File, FileInfo, Repo
+from pachmagic.client.records import human_size
+from pachmagic.client.refs import is_commit_id
+from pachmagic.errors import NotFound
+from pachmagic.widgets._panel import Panel
+from pachmagic.widgets.logic import browse
+from pachmagic.widgets.logic.style import esc
+from pachmagic.widgets.logic.browse import HistoryRow
+
+__all__ = ["RepoBrowser"]
+
+
+class RepoBrowser(Panel):
+    """Browse a Pachyderm cluster's repos and files.
+
+    Parameters
+    ----------
+    client:
+        A ``pachmagic.client.Client``.
+    page_size:
+        Directory entries per page.
+    history_depth:
+        How many recent commits of the branch ``History`` looks at.
+    download_dir:
+        Where ``Download`` writes (default: the working directory at click time).
+    refresh_interval:
+        Seconds between background refreshes (None: only on demand).
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        page_size: int = 200,
+        history_depth: int = 20,
+        download_dir: str | os.PathLike[str] | None = None,
+        refresh_interval: float | None = 2.0,
+        **kwargs: Any,
+    ) -> None:
+        self._page_size = page_size
+        self._history_depth = history_depth
+        self._download_dir = Path(download_dir) if download_dir is not None else None
+        self._listing: list[FileInfo] = []
+        self._listed: tuple[str, str, str, str, str] | None = None  # project, repo, ref, dir, head id
+        self._dir = "/"
+        self._page = 0
+        self._file: FileInfo | None = None
+        self.downloaded: list[Path] = []
+        self.history: list[HistoryRow] = []
+        super().__init__(client, title="Repos", refresh_interval=refresh_interval, **kwargs)
+        self.add_class("pachmagic-repo-browser")
+
+    def _build(self) -> list[w.Widget]:
+        small = w.Layout(width="auto")
+        self._project = w.Dropdown(description="project", options=[], layout=w.Layout(width="200px"))
+        self._repo = w.Dropdown(description="repo", options=[], layout=w.Layout(width="220px"))
+        self._ref = w.Dropdown(description="ref", options=[], layout=w.Layout(width="300px"))
+        self._path = w.HTML("<code>/</code>")
+        self._up_button = w.Button(description="Up", icon="arrow-up", layout=small, tooltip="Parent directory")
+        self._entries = w.Select(options=[], rows=14, layout=w.Layout(width="100%"))
+        self._prev_button = w.Button(description="Prev", icon="chevron-left", layout=small, disabled=True)
+        self._next_button = w.Button(description="Next", icon="chevron-right", layout=small, disabled=True)
+        self._page_label = w.HTML("")
+        self._preview = w.VBox([w.HTML("<span style='color:#6b7280'>Select a file to preview it.</span>")])
+        self._download_button = w.Button(description="Download", icon="download", layout=small, disabled=True)
+        self._history_button = w.Button(description="History", icon="history", layout=small, disabled=True)
+        self._history = w.HTML("")
+        self._project.observe(self._on_project_change, names="value")
+        self._repo.observe(self._on_repo_change, names="value")
+        self._ref.observe(self._on_ref_change, names="value")
+        self._entries.observe(self._on_entries_change, names="value")
+        for button, handler in (
+            (self._up_button, self._on_up_button_click),
+            (self._prev_button, self._on_prev_button_click),
+            (self._next_button, self._on_next_button_click),
+            (self._download_button, self._on_download_button_click),
+            (self._history_button, self._on_history_button_click),
+        ):
+            button.on_click(self._captured(handler))
+        left = w.VBox(
+            [w.HBox([self._up_button, self._path], layout=w.Layout(align_items="center", gap="6px")), self._entries,
+             w.HBox([self._prev_button, self._page_label, self._next_button], layout=w.Layout(align_items="center", gap="6px"))],
+            layout=w.Layout(width="40%", min_width="220px"),
+        )
+        right = w.VBox(
+            [self._preview, w.HBox([self._download_button, self._history_button]), self._history],
+            layout=w.Layout(width="60%", min_width="0", overflow="hidden"),
+        )
+        pickers = w.HBox([self._project, self._repo, self._ref], layout=w.Layout(flex_flow="row wrap"))
+        return [pickers, w.HBox([left, right], layout=w.Layout(gap="8px"))]
+
+    # --- current selection ------------------------------------------------------------
+
+    def _commit(self) -> Commit:
+        repo = Repo(self._repo.value, project=self._project.value)
+        ref = self._ref.value
+        return Commit(repo, None, ref) if is_commit_id(ref) else Commit(repo, ref, None)
+
+    def _file_ref(self, path: str) -> File:
+        return File(self._commit(), path)
+
+    @property
+    def selection(self) -> dict[str, Any]:
+        """Project, repo, ref, directory and selected file path (None when none)."""
+        return {
+            "project": self._project.value, "repo": self._repo.value, "ref": self._ref.value,
+            "dir": self._dir, "file": self._file.path if self._file else None,
+        }
+
+    def show(self, project: str | None = None, repo: str | None = None, ref: str | None = None, path: str | None = None) -> None:
+        """Select a project, repo, ref and directory or file (queued; see ``wait()``)."""
+
+        def run() -> None:
+            self._load_projects(project)
+            self._load_repos(repo)
+            self._load_refs(ref)
+            target = path or "/"
+            directory = target if target.endswith("/") else browse.parent_dir(target)
+            self._load_dir(directory, force=True)
+            if not target.endswith("/"):
+                self._select_file(target)
+
+        self._submit(run)
+
+    # --- loading (worker thread) --------------------------------------------------------
+
+    def _refresh_now(self) -> None:
+        self._load_projects(self._project.value)
+        self._load_repos(self._repo.value)
+        self._load_refs(self._ref.value)
+        self._load_dir(self._dir)
+
+    def _load_projects(self, want: str | None) -> None:
+        names = [p.name for p in self.client.pfs.list_project()]
+        if list(self._project.options) != names:
+            self._project.options = names
+        chosen = want if want in names else (self.client.project if self.client.project in names else (names[0] if names else None))
+        if self._project.value != chosen:
+            self._project.value = chosen
+
+    def _load_repos(self, want: str | None) -> None:
+        project = self._project.value
+        names = [r.name for r in self.client.pfs.list_repo(project=project)] if project else []
+        if list(self._repo.options) != names:
+            self._repo.options = names
+        chosen = want if want in names else (names[0] if names else None)
+        if self._repo.value != chosen:
+            self._repo.value = chosen
+
+    def _load_refs(self, want: str | None) -> None:
+        repo = self._repo.value
+        options: list[tuple[str, str]] = []
+        if repo:
+            ref = Repo(repo, project=self._project.value)
+            branches = [b.name for b in self.client.pfs.list_branch(ref)]
+            commits = list(self.client.pfs.list_commit(ref, number=10))
+            options = browse.ref_options(sorted(branches, key=lambda b: (b != "master", b)), commits)
+        if list(self._ref.options) != options:
+            self._ref.options = options
+        values = [v for _, v in options]
+        chosen = want if want in values else (values[0] if values else None)
+        if self._ref.value != chosen:
+            self._ref.value = chosen
+
+    def _load_dir(self, directory: str, *, force: bool = False) -> None:
+        if not (self._repo.value and self._ref.value):
+            self._listing, self._listed, self._dir = [], None, "/"
+            self._show_page()
+            self._set_status("no repos" if not self._repo.value else "empty repo: no commits yet")
+            return
+        try:
+            head = self.client.pfs.inspect_commit(self._commit()).id
+        except NotFound:
+            head = ""
+        key = (self._project.value, self._repo.value, self._ref.value, directory, head)
+        if force or key != self._listed:
+            try:
+                listing = list(self.client.pfs.list_file(self._file_ref(directory))) if head else []
+            except NotFound:
+                listing, directory = [], "/"
+            if directory != self._dir:
+                self._page = 0
+            self._listing, self._listed, self._dir = listing, key, directory
+            self._show_page()
+        where = f"{self._repo.value}@{self._ref.value}"
+        self._set_status(f"{where} · {len(self._listing):,} entries in {self._dir}")
+
+    def _show_page(self) -> None:
+        bounds = browse.page(len(self._listing), self._page, self._page_size)
+        self._page = bounds.number
+        options = browse.entry_options(self._listing[bounds.start : bounds.stop], self._dir)
+        self._entries.unobserve(self._on_entries_change, names="value")
+        try:
+            self._entries.options = options
+            keep = self._file.path if self._file else None
+            self._entries.value = keep if keep in [v for _, v in options] else None
+        finally:
+            self._entries.observe(self._on_entries_change, names="value")
+        self._path.value = f"<code>{esc(self._dir)}</code>"
+        self._page_label.value = f"<span style='font-size:12px'>{esc(bounds.label)}</span>"
+        self._prev_button.disabled = bounds.number == 0
+        self._next_button.disabled = bounds.number >= bounds.pages - 1
+        self._up_button.disabled = self._dir == "/"
+
+    def _select_file(self, path: str) -> None:
+        info = self.client.pfs.inspect_file(self._file_ref(path))
+        self._file = info
+        self._history.value = ""
+        self._download_button.disabled = False
+        self._history_button.disabled = browse.is_dir(info)
+        if browse.is_dir(info):
+            self._preview.children = [w.HTML(browse.summary_html(info, "directory: Download saves every file under it"))]
+            return
+        self._preview.children = [w.HTML(browse.summary_html(info)), self._render_preview(info)]
+
+    def _render_preview(self, info: FileInfo) -> w.Widget:
+        ref = self._file_ref(info.path)
+        pfs = self.client.pfs
+        head_size = browse.CSV_HEAD_BYTES if browse.preview_kind(info.path, info.size_bytes) == "csv" else browse.HEAD_BYTES
+        with pfs.open_file(ref) as reader:
+            head = reader.read(head_size)
+        kind = browse.preview_kind(info.path, info.size_bytes, head)
+        if kind == "image":
+            data = head if len(head) >= info.size_bytes else pfs.get_file(ref)
+            fmt = browse.IMAGE_FORMATS[os.path.splitext(info.path.lower())[1]]
+            return w.Image(value=data, format=fmt, layout=w.Layout(max_width="100%", max_height="360px", object_fit="contain"))
+        if kind == "text":
+            return w.HTML(browse.text_html(head[: browse.HEAD_BYTES], info.size_bytes))
+        if kind == "csv":
+            frame = browse.csv_frame(head, info.path, truncated=len(head) < info.size_bytes)
+            return w.HTML(browse.table_html(frame, browse.frame_note(frame, browse.PREVIEW_ROWS)))
+        if kind == "parquet":
+            return w.HTML(self._parquet_html(ref, info))
+        note = "binary file" if kind == "binary" else f"too large to preview ({human_size(info.size_bytes)})"
+        return w.HTML(f"<div style='color:#6b7280;font-size:12px'>{esc(note)}: size and hash above</div>")
+
+    def _parquet_html(self, ref: File, info: FileInfo) -> str:
+        try:
+            import pyarrow.parquet as pq
+        except ImportError:
+            return "<div style='color:#6b7280'>Install pyarrow to preview Parquet files.</div>"
+        from pachmagic.fs import PfsFileSystem
+
+        fs = PfsFileSystem(self.client, skip_instance_cache=True)
+        with fs.open(f"{ref.commit}{ref.path}", "rb") as handle:
+            parquet = pq.ParquetFile(handle)
+            batch = next(parquet.iter_batches(batch_size=browse.PREVIEW_ROWS), None)
+            frame = batch.to_pandas() if batch is not None else parquet.schema_arrow.empty_table().to_pandas()
+            rows = parquet.metadata.num_rows
+        return browse.table_html(frame, browse.frame_note(frame, browse.PREVIEW_ROWS, f"{rows:,} rows in all"))
+
+    # --- handlers (kernel thread: queue work only) -------------------------------------
+
+    def _user_change(self) -> bool:
+        return not self._worker.in_worker()
+
+    def _on_project_change(self, change: dict[str, Any]) -> None:
+        if self._user_change():
+            self._submit(self._project_chosen)
+
+    def _on_repo_change(self, change: dict[str, Any]) -> None:
+        if self._user_change():
+            self._submit(self._repo_chosen)
+
+    def _on_ref_change(self, change: dict[str, Any]) -> None:
+        if self._user_change():
+            self._submit(lambda: self._load_dir(self._dir))
+
+    def _on_entries_change(self, change: dict[str, Any]) -> None:
+        path = change["new"]
+        if not path:
+            return
+        if path.endswith("/"):
+            self._submit(lambda: self._enter(path))
+        else:
+            self._submit(lambda: self._select_file(path))
+
+    def _project_chosen(self) -> None:
+        self._load_repos(None)
+        self._repo_chosen()
+
+    def _repo_chosen(self) -> None:
+        self._load_refs(None)
+        self._enter("/")
+
+    def _enter(self, directory: str) -> None:
+        self._file = None
+        self._download_button.disabled = self._history_button.disabled = True
+        self._load_dir(directory)
+
+    def _on_up_button_click(self, _button: w.Button) -> None:
+        self._submit(lambda: self._enter(browse.parent_dir(self._dir)))
+
+    def _on_prev_button_click(self, _button: w.Button) -> None:
+        self._page -= 1
+        self._submit(self._show_page)
+
+    def _on_next_button_click(self, _button: w.Button) -> None:
+        self._page += 1
+        self._submit(self._show_page)
+
+    def _on_download_button_click(self, _button: w.Button) -> None:
+        self._submit(self._download)
+
+    def _on_history_button_click(self, _button: w.Button) -> None:
+        self._submit(self._show_history)
+
+    # --- actions (worker thread) ---------------------------------------------------------
+
+    def _download(self) -> None:
+        info = self._file
+        if info is None:
+            return
+        target_dir = self._download_dir or Path.cwd()
+        if browse.is_dir(info):
+            root = browse.parent_dir(info.path)
+            files = [f for f in self.client.pfs.walk_file(self._file_ref(info.path)) if not browse.is_dir(f)]
+        else:
+            root, files = browse.parent_dir(info.path), [info]
+        written = []
+        for f in files:
+            target = browse.download_target(target_dir, f.path, root=root)
+            self.client.pfs.get_file_to_path(self._file_ref(f.path), target)
+            written.append(target)
+        shown = written[0] if len(written) == 1 else target_dir
+        self._set_status(f"downloaded {len(written)} file{'s' if len(written) != 1 else ''} to {shown}")
+        self.downloaded = written
+
+    def _show_history(self) -> None:
+        info = self._file
+        if info is None:
+            return
+        commit = self._commit()
+        commits = list(islice(self.client.pfs.list_commit(commit, number=self._history_depth), self._history_depth))
+        versions = []
+        for c in commits:
+            try:
+                versions.append((c, self.client.pfs.inspect_file(File(Commit(commit.repo, None, c.id), info.path))))
+            except NotFound:
+                versions.append((c, None))
+        self.history = browse.file_history(versions)
+        self._history.value = browse.history_html(info.path, self.history)
+
