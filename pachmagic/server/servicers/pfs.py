@@ -12,7 +12,7 @@ from typing import Any, AsyncIterator, Callable
 
 from google.protobuf import empty_pb2, wrappers_pb2
 
-from ...errors import FailedPrecondition, InvalidArgument
+from ...errors import FailedPrecondition, InvalidArgument, NotFound
 from ..._proto import pfs_pb2, pfs_pb2_grpc
 from ..storage import CommitRef, Storage
 from ..storage.chunks import CHUNK_SIZE
@@ -215,6 +215,50 @@ class PfsServicer(pfs_pb2_grpc.APIServicer):
             yield pfs_pb2.CommitSetInfo(
                 commit_set=pfs_pb2.CommitSet(id=set_id), commits=[cv.commit_info_pb(i) for i in infos]
             )
+
+    @rpc
+    async def SubscribeCommit(self, request: pfs_pb2.SubscribeCommitRequest, context: Any) -> AsyncIterator[pfs_pb2.CommitInfo]:
+        """Every commit of the repo, oldest first, then each new one; the stream never ends.
+
+        As pachd's ``subscribeCommit``: only commits made on ``branch`` when one
+        is given, only ``origin_kind`` commits unless ``all``, never the ``from``
+        commit itself, and each one once it has reached ``state`` (in order: a
+        commit still waiting holds back the ones after it).
+        """
+        repo = cv.repo_key(request.repo)
+        await self.rt.blocking(self.storage.inspect_repo, repo)  # NOT_FOUND for a missing repo
+        skip = getattr(request, "from").id
+        origin = 0 if request.all else request.origin_kind
+        pending: list[str] = []
+        seen = [0]  # highest commit seq already queued
+
+        def ready() -> list[CommitInfo]:
+            rows = self.storage.catalog.list_commits(repo)  # newest first
+            for row in reversed(rows):
+                if row.seq <= seen[0]:
+                    continue
+                seen[0] = row.seq
+                if request.branch and row.branch != request.branch:
+                    continue
+                if (origin and row.origin != origin) or row.id == skip:
+                    continue
+                pending.append(row.id)
+            out = []
+            while pending:
+                try:
+                    info = self.storage.inspect_commit(CommitRef(repo, id=pending[0]))
+                except NotFound:  # deleted (squashed, dropped) while queued
+                    pending.pop(0)
+                    continue
+                if not commit_reached(self.storage, info, request.state):
+                    break
+                out.append(info)
+                pending.pop(0)
+            return out
+
+        async for _ in self.rt.changes():
+            for info in await self.rt.blocking(ready):
+                yield cv.commit_info_pb(info)
 
     # --- branches --------------------------------------------------------------
 
