@@ -4,7 +4,8 @@ The book's Chapter 10 scripts rewritten for the SDK (``pachyderm_sdk/*.py``) run
 as subprocesses, in order, against a child server; their output is checked line
 by line and the server's state is checked in between with the SDK from this
 process. The pipelines really run: ``read_outputs.py`` waits for their commits
-and reads their PNGs back, and ``more_photos.py`` waits for a whole commit set.
+and reads their PNGs back, ``more_photos.py`` waits for the whole commit set a
+new photo starts, and ``subscribe_commit.py`` streams the photo commits.
 """
 
 from __future__ import annotations
@@ -163,6 +164,10 @@ def test_book_scripts_run_unchanged(
     for pipeline in ("contour", "histogram"):
         jobs = list(sdk.pps.list_job(pipeline=pps.Pipeline(name=pipeline)))
         assert [j.state for j in jobs] == [pps.JobState.JOB_SUCCESS] * 2
+
+    # subscribe_commit.py: SubscribeCommit streams the two photo commits, oldest first.
+    out = run_script(py, SCRIPTS / "subscribe_commit.py")
+    check_lines(out, ["subscribe_commit photos@master: 2 commits, oldest first: True"], "subscribe_commit.py")
 
     # cleanup.py: DeleteRepo(photos, force), DeletePipeline(force, keep_repo=False) ×2, list again.
     out = run_script(py, SCRIPTS / "cleanup.py")

@@ -4,8 +4,9 @@ The book's Chapter 10 scripts (``python_pachyderm/*.py``) run in python-pachyder
 own virtualenv (protobuf 3.20), one subprocess each, in order, against a child
 server; their output is checked line by line and the server's state is checked
 in between with pachyderm-sdk from this process. The pipelines really run:
-``read_outputs.py`` waits for their commits and reads their PNGs back, and
-``more_photos.py`` waits for a whole commit set started by a new photo.
+``read_outputs.py`` waits for their commits and reads their PNGs back,
+``more_photos.py`` waits for the whole commit set a new photo starts, and
+``subscribe_commit.py`` streams the photo commits.
 """
 
 from __future__ import annotations
@@ -146,6 +147,10 @@ def test_book_scripts_run_unchanged(
     for pipeline in ("contour", "histogram"):
         jobs = list(sdk.pps.list_job(pipeline=pps.Pipeline(name=pipeline)))
         assert [j.state for j in jobs] == [pps.JobState.JOB_SUCCESS] * 2
+
+    # subscribe_commit.py: SubscribeCommit streams the two photo commits, oldest first.
+    out = run_script(py, SCRIPTS / "subscribe_commit.py")
+    check_lines(out, ["subscribe_commit photos@master: 2 commits, oldest first: True"], "subscribe_commit.py")
 
     # cleanup.py: DeleteRepo(photos, force) first, then DeletePipeline(force) ×2, then list again.
     out = run_script(py, SCRIPTS / "cleanup.py")
