@@ -147,14 +147,15 @@ class Panel(w.VBox):  # type: ignore[misc]
         self._error = w.HTML("")
         self._log = w.Output(layout=w.Layout(max_height="140px", overflow="auto"))
         self._refresh_button.on_click(self._captured(self._on_refresh_button_click))
-        toolbar = w.HBox([self._title, self._refresh_button, self._status], layout=w.Layout(align_items="center", gap="8px"))
+        toolbar = w.HBox([self._title, self._refresh_button, self._status], layout=w.Layout(align_items="center"))
         body = self._build()
         kwargs.setdefault("layout", w.Layout(border="1px solid #d1d5db", padding="6px", min_width="0"))
         super().__init__(children=[toolbar, *body, self._error, self._log], **kwargs)
         self.add_class("pachmagic-panel")
+        self._refresher: threading.Thread | None = None
         self.refresh()
         if refresh_interval:
-            start_auto_refresh(self, self._stop, float(refresh_interval), f"pachmagic-{type(self).__name__}-refresh")
+            self._refresher = start_auto_refresh(self, self._stop, float(refresh_interval), f"pachmagic-{type(self).__name__}-refresh")
 
     # --- for subclasses ---------------------------------------------------------
 
@@ -216,6 +217,11 @@ class Panel(w.VBox):  # type: ignore[misc]
     def closed(self) -> bool:
         """True once ``close()`` was called."""
         return self._stop.is_set()
+
+    @property
+    def auto_refreshing(self) -> bool:
+        """True while the background refresh thread runs."""
+        return self._refresher is not None and self._refresher.is_alive()
 
     def refresh(self) -> Future[None]:
         """Queue a reload (at most one waits in the queue); returns immediately."""

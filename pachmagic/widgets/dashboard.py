@@ -47,12 +47,13 @@ class Dashboard(w.VBox):  # type: ignore[misc]
         self._refresh_button.on_click(self._on_refresh_button_click)
         address = getattr(client, "address", "")
         self._header = w.HTML(f"<b style='font-size:15px'>Pachyderm</b> <span style='color:#6b7280'>{esc(address)} · project {esc(getattr(client, 'project', ''))}</span>")
-        header = w.HBox([self._header, self._refresh_button], layout=w.Layout(align_items="center", gap="10px"))
-        top = w.HBox([self._repos, self._dag], layout=w.Layout(gap="8px", flex_flow="row wrap", width="100%"))
+        header = w.HBox([self._header, self._refresh_button], layout=w.Layout(align_items="center"))
+        top = w.HBox([self._repos, self._dag], layout=w.Layout(flex_flow="row wrap", width="100%"))
         super().__init__(children=[header, top, self._jobs], **kwargs)
         self.add_class("pachmagic-dashboard")
+        self._refresher: threading.Thread | None = None
         if refresh_interval:
-            start_auto_refresh(self, self._stop, float(refresh_interval), "pachmagic-Dashboard-refresh")
+            self._refresher = start_auto_refresh(self, self._stop, float(refresh_interval), "pachmagic-Dashboard-refresh")
 
     @property
     def repo_browser(self) -> RepoBrowser:
@@ -73,6 +74,11 @@ class Dashboard(w.VBox):  # type: ignore[misc]
     def panels(self) -> tuple[RepoBrowser, PipelineDAG, JobMonitor]:
         """The three panels."""
         return (self._repos, self._dag, self._jobs)
+
+    @property
+    def auto_refreshing(self) -> bool:
+        """True while the background refresh thread runs."""
+        return self._refresher is not None and self._refresher.is_alive()
 
     @property
     def closed(self) -> bool:

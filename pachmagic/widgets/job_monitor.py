@@ -68,7 +68,7 @@ class JobMonitor(Panel):
         self.add_class("pachmagic-job-monitor")
 
     def _build(self) -> list[w.Widget]:
-        self._table = w.VBox([], layout=w.Layout(gap="2px"))
+        self._table = w.VBox([])
         self._details = w.HTML("")
         return [self._table, self._details]
 
@@ -114,7 +114,7 @@ class JobMonitor(Panel):
                     widget.close()
             self._rows = rows
             self._table.children = [
-                w.HBox(list(row), layout=w.Layout(align_items="center", gap="10px", grid_gap="10px")) for row in rows.values()
+                w.HBox(list(row), layout=w.Layout(align_items="center")) for row in rows.values()
             ] or [w.HTML("<span style='color:#6b7280;font-size:12px'>No jobs yet.</span>")]
         for job in self._jobs:
             label, bar, state, button = self._rows[logic.job_key(job)]

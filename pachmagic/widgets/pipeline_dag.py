@@ -57,12 +57,12 @@ class PipelineDAG(Panel):
 
     def _build(self) -> list[w.Widget]:
         self._svg = w.HTML("", layout=w.Layout(overflow="auto", max_width="100%"))
-        self._buttons = w.HBox([], layout=w.Layout(flex_flow="row wrap", gap="4px"))
+        self._buttons = w.HBox([], layout=w.Layout(flex_flow="row wrap"))
         self._commit_sets = w.Dropdown(description="commit set", options=[("none", "")], value="", layout=w.Layout(width="380px"))
         self._details = w.HTML("")
         self._commit_sets.observe(self._on_commit_sets_change, names="value")
         label = w.HTML("<span style='font-size:12px'>pipelines:</span>")
-        row = w.HBox([label, self._buttons], layout=w.Layout(align_items="center", gap="6px"))
+        row = w.HBox([label, self._buttons], layout=w.Layout(align_items="center"))
         return [self._svg, row, self._commit_sets, self._details]
 
     @property

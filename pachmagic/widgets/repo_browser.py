@@ -5,7 +5,7 @@ images, text and code as text, CSV/TSV and Parquet as a table of the first
 rows, anything else (or too large) as size and hash. Directories with many
 entries are shown a page at a time. ``Download`` saves the selected file (or
 directory) under ``download_dir`` (default: the working directory at click
-time); ``History`` lists the recent commits of the branch that changed it.
+time; with no file selected, the whole directory); ``History`` lists the recent commits of the branch that changed it.
 
 What to show is decided by pure functions in ``logic/browse.py``; this module
 only wires widgets to the client. It never imports the server.
@@ -100,8 +100,8 @@ class RepoBrowser(Panel):
         ):
             button.on_click(self._captured(handler))
         left = w.VBox(
-            [w.HBox([self._up_button, self._path], layout=w.Layout(align_items="center", gap="6px")), self._entries,
-             w.HBox([self._prev_button, self._page_label, self._next_button], layout=w.Layout(align_items="center", gap="6px"))],
+            [w.HBox([self._up_button, self._path], layout=w.Layout(align_items="center")), self._entries,
+             w.HBox([self._prev_button, self._page_label, self._next_button], layout=w.Layout(align_items="center"))],
             layout=w.Layout(width="40%", min_width="220px"),
         )
         right = w.VBox(
@@ -109,7 +109,7 @@ class RepoBrowser(Panel):
             layout=w.Layout(width="60%", min_width="0", overflow="hidden"),
         )
         pickers = w.HBox([self._project, self._repo, self._ref], layout=w.Layout(flex_flow="row wrap"))
-        return [pickers, w.HBox([left, right], layout=w.Layout(gap="8px"))]
+        return [pickers, w.HBox([left, right])]
 
     # --- current selection ------------------------------------------------------------
 
@@ -138,9 +138,14 @@ class RepoBrowser(Panel):
             self._load_refs(ref)
             target = path or "/"
             directory = target if target.endswith("/") else browse.parent_dir(target)
+            self._file = None
+            self._history.value = ""
             self._load_dir(directory, force=True)
             if not target.endswith("/"):
                 self._select_file(target)
+            else:
+                self._history_button.disabled = True
+                self._preview.children = [w.HTML("<span style='color:#6b7280'>Select a file to preview it.</span>")]
 
         self._submit(run)
 
@@ -223,6 +228,8 @@ class RepoBrowser(Panel):
         self._prev_button.disabled = bounds.number == 0
         self._next_button.disabled = bounds.number >= bounds.pages - 1
         self._up_button.disabled = self._dir == "/"
+        self._download_button.disabled = self._listed is None
+        self._download_button.tooltip = f"Save {self._file.path if self._file else self._dir} under the download directory"
 
     def _select_file(self, path: str) -> None:
         info = self.client.pfs.inspect_file(self._file_ref(path))
@@ -307,7 +314,8 @@ class RepoBrowser(Panel):
 
     def _enter(self, directory: str) -> None:
         self._file = None
-        self._download_button.disabled = self._history_button.disabled = True
+        self._history_button.disabled = True
+        self._history.value = ""
         self._load_dir(directory)
 
     def _on_up_button_click(self, _button: w.Button) -> None:
@@ -330,13 +338,14 @@ class RepoBrowser(Panel):
     # --- actions (worker thread) ---------------------------------------------------------
 
     def _download(self) -> None:
-        info = self._file
-        if info is None:
+        if not (self._repo.value and self._ref.value):
             return
         target_dir = self._download_dir or Path.cwd()
-        if browse.is_dir(info):
-            root = browse.parent_dir(info.path)
-            files = [f for f in self.client.pfs.walk_file(self._file_ref(info.path)) if not browse.is_dir(f)]
+        info = self._file
+        if info is None or browse.is_dir(info):
+            directory = info.path if info is not None else self._dir
+            root = browse.parent_dir(directory)
+            files = [f for f in self.client.pfs.walk_file(self._file_ref(directory)) if not browse.is_dir(f)]
         else:
             root, files = browse.parent_dir(info.path), [info]
         written = []
