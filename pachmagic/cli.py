@@ -100,6 +100,30 @@ def serve(
 
 
 @main.command()
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The data directory to check [default: the user data dir, or $PACHMAGIC_DATA_DIR].",
+)
+@click.option("--no-data", is_flag=True, help="Skip reading and hashing every stored chunk (faster).")
+def fsck(data_dir: Path | None, no_data: bool) -> None:
+    """Check every reference and hash of a data directory; exit 1 on damage."""
+    from .server import default_data_dir
+    from .server.storage.fsck import fsck_data_dir
+
+    data_dir = data_dir or default_data_dir()
+    try:
+        report = fsck_data_dir(data_dir, verify_data=not no_data)
+    except FileNotFoundError as err:
+        raise click.ClickException(str(err)) from None
+    for line in report.lines():
+        click.echo(line)
+    if not report.ok:
+        sys.exit(1)
+
+
+@main.command()
 def version() -> None:
     """Print pachmagic's version and the pachd version the server emulates."""
     from .server.servicers.misc import VERSION

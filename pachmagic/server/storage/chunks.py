@@ -64,34 +64,60 @@ class MemoryPacks:
         pass
 
     def trim(self, ends: dict[int, int]) -> int:
-        return 0
+        with self._lock:
+            end = ends.get(0, 0)
+            cut = max(len(self._data) - end, 0)
+            del self._data[end:]
+            return cut
 
     def sizes(self) -> dict[int, int]:
-        return {0: len(self._data)}
+        return {0: len(self._data)} if self._data else {}
+
+    def corrupt(self, pack: int, offset: int) -> None:
+        """Flip one byte (tests of verification and fsck)."""
+        self._data[offset] ^= 0xFF
 
 
 class DiskPacks:
     """Pack files ``NNNNNN.pack`` in one directory, rolled over at ``max_size``."""
 
-    def __init__(self, directory: Path, max_size: int = 1 << 30) -> None:
+    def __init__(self, directory: Path, max_size: int = 1 << 30, *, read_only: bool = False) -> None:
         self.directory = directory
         self.max_size = max_size
-        directory.mkdir(parents=True, exist_ok=True)
+        self.read_only = read_only
+        if not read_only:
+            directory.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._read_fds: dict[int, int] = {}
         existing = sorted(int(p.stem) for p in directory.glob("*.pack") if p.stem.isdigit())
         self._current = existing[-1] if existing else 1
-        self._fd = self._open_append(self._current)
-        self._size = os.fstat(self._fd).st_size
-        self._dirty: set[int] = set()
+        self._fd = -1
+        self._size = 0
+        if not read_only:
+            self._fd = self._open_append(self._current)
+            self._size = os.fstat(self._fd).st_size
+        self._written_gen = 0  # bumped by every append
+        self._synced_gen = 0  # the append generation the last finished sync covered
 
     def _path(self, pack: int) -> Path:
         return self.directory / f"{pack:06d}.pack"
 
     def _open_append(self, pack: int) -> int:
-        return os.open(self._path(pack), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        path = self._path(pack)
+        created = not path.exists()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        if created:
+            # The new file's name must be durable before any index row points into it.
+            dir_fd = os.open(self.directory, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        return fd
 
     def append(self, data: bytes) -> tuple[int, int]:
+        if self.read_only:
+            raise OSError("pack storage is open read-only")
         with self._lock:
             if self._size and self._size + len(data) > self.max_size:
                 os.fsync(self._fd)
@@ -105,7 +131,7 @@ class DiskPacks:
                 written = os.write(self._fd, view)
                 view = view[written:]
             self._size += len(data)
-            self._dirty.add(self._current)
+            self._written_gen += 1
             return self._current, offset
 
     def read(self, pack: int, offset: int, size: int) -> bytes:
@@ -122,16 +148,32 @@ class DiskPacks:
         return data
 
     def sync(self) -> None:
+        """Make every byte appended so far durable.
+
+        ``fdatasync`` runs outside the lock (on a duplicate descriptor, in case
+        the pack rolls over meanwhile) so that other writers keep appending;
+        generation counters make a sync that started after ours count for us.
+        """
         with self._lock:
-            if self._current in self._dirty:
-                os.fdatasync(self._fd)
-            self._dirty.clear()
+            target = self._written_gen
+            if self._synced_gen >= target:
+                return
+            fd = os.dup(self._fd)
+        try:
+            os.fdatasync(fd)
+        finally:
+            os.close(fd)
+        with self._lock:
+            self._synced_gen = max(self._synced_gen, target)
 
     def sizes(self) -> dict[int, int]:
-        return {int(p.stem): p.stat().st_size for p in self.directory.glob("*.pack") if p.stem.isdigit()}
+        found = {int(p.stem): p.stat().st_size for p in self.directory.glob("*.pack") if p.stem.isdigit()}
+        return {pack: size for pack, size in found.items() if size}
 
     def trim(self, ends: dict[int, int]) -> int:
         """Cut every pack back to the end of its last indexed chunk; return bytes cut."""
+        if self.read_only:
+            return 0
         cut = 0
         with self._lock:
             for pack, size in self.sizes().items():
@@ -142,9 +184,20 @@ class DiskPacks:
             self._size = os.fstat(self._fd).st_size
         return cut
 
+    def corrupt(self, pack: int, offset: int) -> None:
+        """Flip one byte (tests of verification and fsck)."""
+        fd = os.open(self._path(pack), os.O_RDWR)
+        try:
+            byte = os.pread(fd, 1, offset)
+            os.pwrite(fd, bytes([byte[0] ^ 0xFF]), offset)
+        finally:
+            os.close(fd)
+
     def close(self) -> None:
         with self._lock:
-            os.close(self._fd)
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
             for fd in self._read_fds.values():
                 os.close(fd)
             self._read_fds.clear()

@@ -163,13 +163,16 @@ def replay(base: Tree, ops: list[_Write | _Delete | _Copy], writer: ChunkWriter)
             _check_collision(base, changes, op.path)
             changes.put(Entry(op.path, size, file_hash(chunks), chunks, op.datum))
         elif isinstance(op, _Delete):
-            lo, hi = _dir_range(op.path)
             if op.path == "/":
                 changes.delete_range("", "\uffff")
                 continue
             if not op.directory:
                 changes.delete(op.path)
-            if op.directory or changes.get(base, op.path) is None:
+            # Without a trailing "/" the path may still name a directory; a
+            # range is recorded only when something lies below it (the usual
+            # delete-before-add of a new file must stay O(1)).
+            if op.directory or _has_files_under(base, changes, op.path):
+                lo, hi = _dir_range(op.path)
                 changes.delete_range(lo, hi)
         else:
             _apply_copy(base, changes, op, writer)
@@ -186,19 +189,31 @@ def _join(
     return (*old, *new)
 
 
+def _has_files_under(base: Tree, changes: Changes, directory: str) -> bool:
+    """Whether ``directory`` holds any file once ``changes`` apply to ``base``."""
+    if changes.has_puts_under(directory):
+        return True
+    lo, hi = _dir_range(directory)
+    first = base.first_at_or_after(lo)
+    if first is None or first.path >= hi:
+        return False
+    if not changes.puts and not changes.ranges:
+        return True
+    return any(changes.get(base, e.path) is not None for e in base.iter_range(lo, hi))
+
+
 def _check_collision(base: Tree, changes: Changes, path: str) -> None:
-    parts = path.split("/")
-    for i in range(2, len(parts)):
-        ancestor = "/".join(parts[:i])
+    """Reject a file at ``path`` if an ancestor is a file or ``path`` is a directory."""
+    i = path.rfind("/")
+    while i > 0:
+        ancestor = path[:i]
+        if changes.has_puts_under(ancestor):
+            break  # a directory in this change set, and so are all its ancestors
         if changes.get(base, ancestor) is not None:
             raise InvalidArgument(f"file / directory path collision ({path}): {ancestor} is a file")
-    lo, hi = _dir_range(path)
-    for key, entry in changes.puts.items():
-        if lo <= key < hi and entry is not None:
-            raise InvalidArgument(f"file / directory path collision ({path}): it is a directory")
-    for entry in base.iter_range(lo, hi):
-        if changes.get(base, entry.path) is not None:
-            raise InvalidArgument(f"file / directory path collision ({path}): it is a directory")
+        i = path.rfind("/", 0, i)
+    if _has_files_under(base, changes, path):
+        raise InvalidArgument(f"file / directory path collision ({path}): it is a directory")
 
 
 def _apply_copy(base: Tree, changes: Changes, op: _Copy, writer: ChunkWriter) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from ...errors import DataLoss
 from .db import Database
 
@@ -23,6 +25,9 @@ class SqliteNodeStore:
         if row is None:
             raise DataLoss(f"tree node {node_id.hex()} is missing from the store")
         data: bytes = row[0]
+        # Verified on every read (the cache keeps decoded nodes, so this is once per miss).
+        if hashlib.sha256(data).digest() != node_id:
+            raise DataLoss(f"tree node {node_id.hex()} failed verification")
         return data
 
     def put_nodes(self, nodes: dict[bytes, bytes]) -> None:

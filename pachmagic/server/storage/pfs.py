@@ -8,6 +8,7 @@ it; it raises ``pachmagic.errors`` exceptions and never imports gRPC.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from .catalog import Catalog, CommitRef, CommitRow
 from .chunks import ChunkStore, DiskPacks, MemoryPacks, Packs
 from .db import Database
 from .files import Reader, WriteSession, diff, replay
+from .fsck import FsckReport, fsck
 from .model import (
     BranchInfo,
     BranchKey,
@@ -32,9 +34,29 @@ from .model import (
 from .nodes import SqliteNodeStore
 from .tree import NodeCache, Tree
 
-__all__ = ["Storage"]
+__all__ = ["Storage", "lock_data_dir"]
 
 Listener = Callable[[], None]
+
+
+def lock_data_dir(data_dir: Path) -> int | None:
+    """Take the data directory's exclusive lock; return its descriptor.
+
+    Two servers on one directory would each trim the other's unfinished pack
+    writes at start, so the second one is refused. The kernel drops the lock
+    when the process dies, however it dies.
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; run one server per directory
+        return None
+    fd = os.open(data_dir / "LOCK", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise FailedPrecondition(f"data directory {data_dir} is in use by another pachmagic server") from None
+    return fd
 
 
 class Storage:
@@ -49,12 +71,14 @@ class Storage:
 
     def __init__(self, data_dir: Path | None = None) -> None:
         self.data_dir = data_dir
+        self._lock_fd: int | None = None
         packs: Packs
         if data_dir is None:
             self.db = Database(None)
             packs = MemoryPacks()
         else:
             data_dir.mkdir(parents=True, exist_ok=True)
+            self._lock_fd = lock_data_dir(data_dir)
             self.db = Database(data_dir / "pfs.sqlite")
             packs = DiskPacks(data_dir / "packs")
         self.packs = packs
@@ -71,6 +95,13 @@ class Storage:
         if isinstance(self.packs, DiskPacks):
             self.packs.close()
         self.db.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the flock
+            self._lock_fd = None
+
+    def fsck(self, *, verify_data: bool = True) -> FsckReport:
+        """Check every reference and hash of this store (see ``fsck.py``)."""
+        return fsck(self.db, self.packs, verify_data=verify_data)
 
     # --- change notification ---------------------------------------------------
 

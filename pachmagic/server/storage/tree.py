@@ -23,6 +23,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Iterable, Iterator, NamedTuple, Protocol
 
+from ...errors import DataLoss
+
 __all__ = ["Entry", "NodeStore", "MemoryNodeStore", "Tree", "Changes", "LEAF_MAX", "INNER_MAX"]
 
 LEAF_MAX = 256
@@ -54,7 +56,10 @@ class MemoryNodeStore:
         self._nodes: dict[bytes, bytes] = {}
 
     def get_node(self, node_id: bytes) -> bytes:
-        return self._nodes[node_id]
+        data = self._nodes.get(node_id)
+        if data is None or hashlib.sha256(data).digest() != node_id:
+            raise DataLoss(f"tree node {node_id.hex()} is missing or corrupt")
+        return data
 
     def put_nodes(self, nodes: dict[bytes, bytes]) -> None:
         self._nodes.update(nodes)
@@ -124,24 +129,44 @@ class Changes:
 
     Edits keep the order they were made in: deleting a directory and then
     adding a file inside it leaves the new file. ``get`` answers what a path
-    holds after the edits so far, given the base tree.
+    holds after the edits so far, given the base tree. Every operation costs
+    O(path depth), except deleting a key range, which scans the pending puts
+    (directory deletes are rare next to file writes).
     """
 
     def __init__(self) -> None:
         self.puts: dict[str, Entry | None] = {}
         self.ranges: list[tuple[str, str]] = []  # deleted key ranges [lo, hi)
+        self._under: dict[str, int] = {}  # directory -> live puts below it
 
     def __bool__(self) -> bool:
         return bool(self.puts or self.ranges)
 
+    def _count(self, path: str, delta: int) -> None:
+        i = path.rfind("/")
+        while i > 0:
+            directory = path[:i]
+            self._under[directory] = self._under.get(directory, 0) + delta
+            i = path.rfind("/", 0, i)
+
     def put(self, entry: Entry) -> None:
+        if self.puts.get(entry.path) is None:
+            self._count(entry.path, 1)
         self.puts[entry.path] = entry
 
     def delete(self, path: str) -> None:
+        if self.puts.get(path) is not None:
+            self._count(path, -1)
         self.puts[path] = None
+
+    def has_puts_under(self, directory: str) -> bool:
+        """Whether some pending put lies below ``directory`` (no trailing ``/``)."""
+        return self._under.get(directory, 0) > 0
 
     def delete_range(self, lo: str, hi: str) -> None:
         for key in [k for k in self.puts if lo <= k < hi]:
+            if self.puts[key] is not None:
+                self._count(key, -1)
             del self.puts[key]
         self.ranges.append((lo, hi))
 
@@ -151,7 +176,7 @@ class Changes:
     def get(self, base: "Tree", path: str) -> Entry | None:
         if path in self.puts:
             return self.puts[path]
-        if self.in_deleted_range(path):
+        if self.ranges and self.in_deleted_range(path):
             return None
         return base.get(path)
 
@@ -294,7 +319,7 @@ class Tree:
         if isinstance(node, _Leaf):
             merged: dict[str, Entry] = {}
             for entry in node.entries:
-                if not any(lo <= entry.path < hi for lo, hi in ranges):
+                if not ranges or not any(lo <= entry.path < hi for lo, hi in ranges):
                     merged[entry.path] = entry
             for path, new in puts:
                 if new is None:
@@ -304,13 +329,15 @@ class Tree:
             return self._build_leaves([merged[k] for k in sorted(merged)], out)
         result: list[_Child] = []
         children = node.children
+        put_keys = [p[0] for p in puts]
         for i, child in enumerate(children):
             lo_key = child.first_key if i > 0 else ""
             hi_key = children[i + 1].first_key if i + 1 < len(children) else upper
             # Puts belonging to this child: the first child also takes keys below its first key.
-            child_puts = [
-                p for p in puts if p[0] >= lo_key and (hi_key is None or p[0] < hi_key)
-            ]
+            # ``puts`` is sorted, so the child's share is one slice.
+            start = bisect.bisect_left(put_keys, lo_key)
+            stop = len(puts) if hi_key is None else bisect.bisect_left(put_keys, hi_key, start)
+            child_puts = puts[start:stop]
             child_ranges = [
                 r for r in ranges if r[1] > lo_key and (hi_key is None or r[0] < hi_key)
             ]
