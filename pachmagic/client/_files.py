@@ -14,19 +14,25 @@ from __future__ import annotations
 
 import io
 import os
-from typing import IO, Callable, Iterable, Iterator, Mapping, Union
+from typing import Callable, Iterable, Iterator, Mapping, Protocol, Union
 
 from google.protobuf import wrappers_pb2
 
 from pachmagic._proto import pfs_pb2
 
-__all__ = ["CHUNK_SIZE", "Source", "Progress", "iter_sources", "modify_file_requests", "ChunkReader"]
+__all__ = ["CHUNK_SIZE", "Source", "SupportsRead", "Progress", "iter_sources", "modify_file_requests", "ChunkReader"]
 
 # Below gRPC's default 4 MiB message limit even with the path and framing added,
 # so uploads also work against servers that keep the default.
 CHUNK_SIZE = 4 * 1024 * 1024 - 64 * 1024
 
-Source = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]", IO[bytes], IO[str]]
+class SupportsRead(Protocol):
+    """A binary or text file object (``open(...)``, ``io.BytesIO``, a socket file...)."""
+
+    def read(self, size: int, /) -> bytes | str | None: ...
+
+
+Source = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]", SupportsRead]
 """What can be uploaded: bytes, text (UTF-8), a local path (``pathlib.Path``) or a file object."""
 
 Buffer = Union[bytearray, memoryview]
@@ -63,7 +69,7 @@ def _chunks(source: Source, size: int) -> Iterator[bytes]:
         )
 
 
-def _read_chunks(handle: IO[bytes] | IO[str], size: int) -> Iterator[bytes]:
+def _read_chunks(handle: SupportsRead, size: int) -> Iterator[bytes]:
     while True:
         data = handle.read(size)
         if not data:

@@ -21,9 +21,10 @@ from pachmagic.client._transport import Transport
 from pachmagic.client.records import FileDiff, FileInfo, RecordList
 from pachmagic.client.refs import Branch, Commit, File, to_commit, to_file
 
-__all__ = ["FileOps", "OpenCommit"]
+__all__ = ["FileOps", "OpenCommit", "CommitLike"]
 
-CommitLike = Union[Commit, Branch, str]
+CommitLike = Union[Commit, Branch, str, "OpenCommit"]
+"""Where a commit is expected: a ``Commit``, a ``Branch`` (its head), ``repo@ref`` or an open commit."""
 
 
 class FileOps:
@@ -41,7 +42,7 @@ class FileOps:
         self._t = transport
         self._project = project
 
-    def _commit_pb(self, commit: CommitLike | OpenCommit) -> pfs_pb2.Commit:
+    def _commit_pb(self, commit: CommitLike) -> pfs_pb2.Commit:
         return cv.commit_pb(to_commit(commit), self._project())
 
     def _file_pb(self, file: File | str) -> pfs_pb2.File:
@@ -51,7 +52,7 @@ class FileOps:
 
     def put_files(
         self,
-        commit: CommitLike | OpenCommit,
+        commit: CommitLike,
         files: Mapping[str, Source] | Iterable[tuple[str, Source]],
         *,
         append: bool = False,
@@ -78,7 +79,7 @@ class FileOps:
 
     def put_file(
         self,
-        commit: CommitLike | OpenCommit,
+        commit: CommitLike,
         path: str,
         data: Source,
         *,
@@ -90,7 +91,7 @@ class FileOps:
 
     def put_file_from_path(
         self,
-        commit: CommitLike | OpenCommit,
+        commit: CommitLike,
         path: str,
         local_path: str | os.PathLike[str],
         *,
@@ -100,7 +101,7 @@ class FileOps:
         """Upload a local file, streaming it (constant memory whatever its size)."""
         self.put_files(commit, [(path, Path(local_path))], append=append, progress=progress)
 
-    def delete_file(self, commit: CommitLike | OpenCommit, path: str) -> None:
+    def delete_file(self, commit: CommitLike, path: str) -> None:
         """Delete a file; a path ending in ``/`` deletes a whole directory."""
         requests = [
             pfs_pb2.ModifyFileRequest(set_commit=self._commit_pb(commit)),
@@ -195,7 +196,7 @@ class FileOps:
         stream = self._t.stream(self._t.pfs.WalkFile, request)
         return RecordList(FileInfo, (cv.file_info(pb) for pb in stream))
 
-    def glob_file(self, commit: CommitLike | OpenCommit, pattern: str) -> RecordList[FileInfo]:
+    def glob_file(self, commit: CommitLike, pattern: str) -> RecordList[FileInfo]:
         """List the paths of a commit that match a glob pattern (``/*.png``, ``/**``)."""
         request = pfs_pb2.GlobFileRequest(commit=self._commit_pb(commit), pattern=pattern)
         stream = self._t.stream(self._t.pfs.GlobFile, request)

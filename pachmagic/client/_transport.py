@@ -52,10 +52,10 @@ class Transport:
             self.channel = grpc.secure_channel(endpoint.target, credentials, options=_CHANNEL_OPTIONS)
         else:
             self.channel = grpc.insecure_channel(endpoint.target, options=_CHANNEL_OPTIONS)
-        self.pfs = pfs_pb2_grpc.APIStub(self.channel)  # type: ignore[no-untyped-call]
-        self.pps = pps_pb2_grpc.APIStub(self.channel)  # type: ignore[no-untyped-call]
-        self.admin = admin_pb2_grpc.APIStub(self.channel)  # type: ignore[no-untyped-call]
-        self.version = version_pb2_grpc.APIStub(self.channel)  # type: ignore[no-untyped-call]
+        self.pfs = pfs_pb2_grpc.APIStub(self.channel)  # type: ignore[no-untyped-call,unused-ignore]
+        self.pps = pps_pb2_grpc.APIStub(self.channel)  # type: ignore[no-untyped-call,unused-ignore]
+        self.admin = admin_pb2_grpc.APIStub(self.channel)  # type: ignore[no-untyped-call,unused-ignore]
+        self.version = version_pb2_grpc.APIStub(self.channel)  # type: ignore[no-untyped-call,unused-ignore]
         self._metadata: _errors.Metadata = (
             (("authn-token", endpoint.token),) if endpoint.token else ()
         )

@@ -184,7 +184,7 @@ def _spec(kind: type[Record]) -> list[Column]:
     raise TypeError(f"no DataFrame layout for {kind.__name__}")
 
 
-def to_frame(records: Iterable[Record], *, kind: type[Record] | None = None) -> pd.DataFrame:
+def to_frame(records: Iterable[Record] | Record, *, kind: type[Record] | None = None) -> pd.DataFrame:
     """Convert records (one type) into a DataFrame with pachctl's columns.
 
     Parameters

@@ -19,7 +19,7 @@ from google.protobuf import empty_pb2
 
 from pachmagic._proto import pfs_pb2
 from pachmagic.client import _convert as cv
-from pachmagic.client._pfs_files import FileOps, OpenCommit
+from pachmagic.client._pfs_files import CommitLike, FileOps, OpenCommit
 from pachmagic.client._transport import Transport
 from pachmagic.client.records import BranchInfo, CommitInfo, ProjectInfo, RecordList, RepoInfo
 from pachmagic.client.refs import Branch, Commit, Repo, to_branch, to_commit, to_repo
@@ -139,7 +139,7 @@ class Pfs(FileOps):
         self,
         branch: Branch | str,
         *,
-        head: Commit | str | None = None,
+        head: CommitLike | None = None,
         provenance: Iterable[Branch | str] = (),
     ) -> Branch:
         """Create or move a branch.
@@ -190,7 +190,7 @@ class Pfs(FileOps):
     # --- commits ----------------------------------------------------------
 
     def start_commit(
-        self, branch: Branch | str, *, parent: Commit | str | None = None, description: str = ""
+        self, branch: Branch | str, *, parent: CommitLike | None = None, description: str = ""
     ) -> Commit:
         """Open a commit on a branch and return its ref (with branch and id)."""
         project = self._project()
@@ -203,7 +203,7 @@ class Pfs(FileOps):
 
     def finish_commit(
         self,
-        commit: Commit | Branch | str,
+        commit: CommitLike,
         *,
         description: str | None = None,
         error: str = "",
@@ -220,7 +220,7 @@ class Pfs(FileOps):
 
     @contextmanager
     def commit(
-        self, branch: Branch | str, *, parent: Commit | str | None = None, description: str = ""
+        self, branch: Branch | str, *, parent: CommitLike | None = None, description: str = ""
     ) -> Iterator[OpenCommit]:
         """Open a commit for the ``with`` block and finish it afterwards.
 
@@ -259,7 +259,7 @@ class Pfs(FileOps):
             raise
         self.finish_commit(ref)
 
-    def inspect_commit(self, commit: Commit | Branch | str, *, wait: str | None = None) -> CommitInfo:
+    def inspect_commit(self, commit: CommitLike, *, wait: str | None = None) -> CommitInfo:
         """Return a commit's info, optionally waiting for a state.
 
         Parameters
@@ -275,13 +275,13 @@ class Pfs(FileOps):
         )
         return cv.commit_info(self._t.unary(self._t.pfs.InspectCommit, request))
 
-    def wait_commit(self, commit: Commit | Branch | str) -> CommitInfo:
+    def wait_commit(self, commit: CommitLike) -> CommitInfo:
         """Block until a commit is finished and return its info."""
         return self.inspect_commit(commit, wait="finished")
 
     def list_commit(
         self,
-        repo_or_branch: Repo | Branch | Commit | str,
+        repo_or_branch: Repo | CommitLike,
         *,
         number: int = 0,
         reverse: bool = False,

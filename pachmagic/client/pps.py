@@ -10,7 +10,7 @@ refs or ``(pipeline, id)`` pairs. This module does no pandas conversion.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, Callable, Iterable, Iterator, Union
+from typing import Any, Callable, Generator, Iterable, Iterator, Union
 
 from google.protobuf import empty_pb2
 
@@ -28,7 +28,7 @@ JobLike = Union[Job, str, tuple[str, str]]
 Spec = Union[str, bytes, dict[str, Any], Iterable[dict[str, Any]], pps_pb2.CreatePipelineRequest]
 
 
-def _mapped(stream: Iterator[Any], convert: Callable[[Any], LogMessage]) -> Iterator[LogMessage]:
+def _mapped(stream: Iterator[Any], convert: Callable[[Any], LogMessage]) -> Generator[LogMessage, None, None]:
     """Convert a stream lazily; closing the result closes (cancels) the stream."""
     try:
         for message in stream:
@@ -183,6 +183,11 @@ class Pps:
         """Block until a job reaches a terminal state; return its info."""
         return self.inspect_job(job, wait=True)
 
+    def stop_job(self, job: JobLike, *, reason: str = "") -> None:
+        """Kill a running job (its output commit is finished with ``reason`` as error)."""
+        request = pps_pb2.StopJobRequest(job=self._job_pb(job), reason=reason)
+        self._t.unary(self._t.pps.StopJob, request)
+
     def inspect_job_set(self, job_set_id: str, *, wait: bool = False) -> RecordList[JobInfo]:
         """The jobs of one global id (one per pipeline), optionally after they all finish."""
         request = pps_pb2.InspectJobSetRequest(job_set=pps_pb2.JobSet(id=job_set_id), wait=wait)
@@ -215,7 +220,7 @@ class Pps:
         tail: int = 0,
         since: timedelta | None = None,
         data_filters: Iterable[str] = (),
-    ) -> Iterator[LogMessage]:
+    ) -> Generator[LogMessage, None, None]:
         """Iterate log messages of a pipeline, a job or a datum.
 
         The call starts on the first ``next()``; with ``follow=True`` the

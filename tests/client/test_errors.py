@@ -8,6 +8,7 @@ gives ``ConnectionFailed`` naming the address and how it was chosen.
 from __future__ import annotations
 
 import ast
+import io
 import socket
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pytest
 
 from pachmagic import errors
 from pachmagic.client import Client, connect
-from tests.client.conftest import FakeServer, free_port
+from tests.client._fakes import FakeServer, free_port
 
 CODES = [c for c in grpc.StatusCode if c is not grpc.StatusCode.OK]
 
@@ -114,7 +115,10 @@ def test_unresolvable_host_is_a_connection_failure() -> None:
 
 
 def test_local_upload_errors_surface_as_themselves(fake: FakeServer) -> None:
-    class Broken:
+    class Broken(io.RawIOBase):
+        def readable(self) -> bool:
+            return True
+
         def read(self, n: int = -1) -> bytes:
             raise OSError("disk on fire")
 

@@ -75,7 +75,7 @@ SAMPLES: dict[type[Record], Record] = {
 
 
 def _is_text(dtype: object) -> bool:
-    return pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype)
+    return bool(pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype))
 
 
 @pytest.mark.parametrize("kind", list(EXPECTED_COLUMNS), ids=lambda k: k.__name__)
@@ -136,12 +136,12 @@ def test_frame_is_a_dataframe_and_html_is_human() -> None:
     assert isinstance(frame, pd.DataFrame) and isinstance(frame, PachFrame)
     assert frame.attrs["pachmagic"]["sizes"] == ["size"]
     html = frame._repr_html_()
-    assert "3MiB" in html and str(3 * 1024**2) not in html
+    assert html is not None and "3MiB" in html and str(3 * 1024**2) not in html
     assert "3145728" in repr(frame)  # text repr stays exact
     jobs_html = to_frame([SAMPLES[JobInfo]])._repr_html_()
-    assert "1m15s" in jobs_html and "4KiB" in jobs_html
+    assert jobs_html is not None and "1m15s" in jobs_html and "4KiB" in jobs_html
     derived = frame[["name", "size"]]
-    assert isinstance(derived, PachFrame) and "3MiB" in derived._repr_html_()
+    assert isinstance(derived, PachFrame) and "3MiB" in str(derived._repr_html_())
     assert "<table" in to_frame(RecordList(RepoInfo))._repr_html_()
     assert "<table" in RecordList(RepoInfo, [SAMPLES[RepoInfo]])._repr_html_()
 
@@ -161,5 +161,8 @@ def test_record_repr_and_html() -> None:
     assert "created=2024-05-01T10:00:00+00:00" in text and "description='d'" in text
     html = info._repr_html_()
     assert "<table>" in html and "3MiB" in html and "photos" in html
-    assert SAMPLES[JobInfo].duration == timedelta(seconds=75) and SAMPLES[JobInfo].done
-    assert SAMPLES[CommitInfo].state == "open"
+    job = SAMPLES[JobInfo]
+    commit = SAMPLES[CommitInfo]
+    assert isinstance(job, JobInfo) and isinstance(commit, CommitInfo)
+    assert job.duration == timedelta(seconds=75) and job.done
+    assert commit.state == "open"

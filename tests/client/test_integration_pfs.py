@@ -10,13 +10,15 @@ import pytest
 
 from pachmagic import errors
 from pachmagic.client import Branch, Client, Commit, File, Repo, connect, to_frame
+from pachmagic.client._files import Source
 
 
 @pytest.fixture
 def photos(client: Client) -> Client:
     """A client whose server has repo ``photos`` with one commit of two files."""
     client.pfs.create_repo("photos", description="pictures")
-    client.pfs.put_files("photos@master", {"/a.txt": b"alpha", "/dir/b.txt": "beta"})
+    files: dict[str, Source] = {"/a.txt": b"alpha", "/dir/b.txt": "beta"}
+    client.pfs.put_files("photos@master", files)
     return client
 
 
@@ -198,7 +200,7 @@ def test_auth_token(server_factory: Any) -> None:
 
 
 def test_interoperates_with_pachyderm_sdk(photos: Client, sdk: Any) -> None:
-    from pachyderm_sdk.api import pfs
+    from pachyderm_sdk.api import pfs  # type: ignore[import-untyped,unused-ignore]
 
     data = b"".join(sdk.pfs.pfs_file(file=pfs.File.from_uri("photos@master:/a.txt")).readlines())
     assert data == b"alpha"

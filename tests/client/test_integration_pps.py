@@ -105,6 +105,8 @@ def test_update_stop_start_delete(pipeline: Client) -> None:
         pipeline.pps.create_pipeline(updated)
     pipeline.pps.create_pipeline(updated, update=True)
     assert pipeline.pps.inspect_pipeline("copy").version == 2
+    for job in pipeline.pps.list_job(pipeline="copy"):
+        pipeline.pps.wait_job(job.job)
     pipeline.pps.stop_pipeline("copy")
     stopped = pipeline.pps.inspect_pipeline("copy")
     assert stopped.stopped and stopped.state == "paused"
@@ -139,3 +141,17 @@ def test_delete_all_and_empty_frames(pipeline: Client) -> None:
     assert pipeline.pps.list_pipeline() == []
     empty_jobs = to_frame(pipeline.pps.list_job())
     assert len(empty_jobs) == 0 and empty_jobs["started"].dtype == pd.DatetimeTZDtype("ns", "UTC")
+
+
+def test_stop_job(client: Client) -> None:
+    client.pfs.create_repo("photos")
+    client.pfs.put_file("photos@master", "/a", b"a")
+    client.pps.create_pipeline({
+        "pipeline": {"name": "slow"},
+        "transform": {"image": "x", "cmd": ["python3", "-c", "import time; time.sleep(120)"]},
+        "input": {"pfs": {"repo": "photos", "glob": "/"}},
+    })
+    job = client.pps.list_job(pipeline="slow")[0]
+    client.pps.stop_job(job.job, reason="enough")
+    stopped = client.pps.wait_job(job.job)
+    assert stopped.state == "killed" and "enough" in stopped.reason

@@ -6,18 +6,19 @@ import json
 import os
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
 
 from pachmagic._proto import pps_pb2
 from pachmagic.client import Commit, Repo
-from pachmagic.client._files import CHUNK_SIZE
+from pachmagic.client._files import CHUNK_SIZE, Source
 from pachmagic.errors import NotFound, Unimplemented
-from tests.client.conftest import COMMIT_ID, FakeServer
+from tests.client._fakes import COMMIT_ID, FakeServer
 
 
-def _bodies(messages: list) -> list[tuple[str, str, int]]:  # type: ignore[type-arg]
+def _bodies(messages: list[Any]) -> list[tuple[str, str, int]]:
     shape = []
     for m in messages:
         kind = m.WhichOneof("body")
@@ -35,10 +36,11 @@ def _bodies(messages: list) -> list[tuple[str, str, int]]:  # type: ignore[type-
 def test_put_files_is_one_stream_with_pachyderms_shape(fake: FakeServer) -> None:
     big = os.urandom(2 * CHUNK_SIZE + 10)
     progress: list[tuple[int, int]] = []
+    files: dict[str, Source] = {"/big.bin": big, "/empty": b"", "/text.txt": "héllo"}
     with fake.client() as client:
         client.pfs.put_files(
             "photos@master",
-            {"/big.bin": big, "/empty": b"", "/text.txt": "héllo"},
+            files,
             progress=lambda b, f: progress.append((b, f)),
         )
     (name, messages), = fake.rec.calls
