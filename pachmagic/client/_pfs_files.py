@@ -19,7 +19,8 @@ from pachmagic.client import _convert as cv
 from pachmagic.client._files import ChunkReader, Progress, Source, modify_file_requests
 from pachmagic.client._transport import Transport
 from pachmagic.client.records import FileDiff, FileInfo, RecordList
-from pachmagic.client.refs import Branch, Commit, File, to_commit, to_file
+from pachmagic.client._coerce import to_commit, to_file
+from pachmagic.client.refs import Branch, Commit, File
 
 __all__ = ["FileOps", "OpenCommit", "CommitLike"]
 

@@ -22,7 +22,8 @@ from pachmagic.client import _convert as cv
 from pachmagic.client._pfs_files import CommitLike, FileOps, OpenCommit
 from pachmagic.client._transport import Transport
 from pachmagic.client.records import BranchInfo, CommitInfo, ProjectInfo, RecordList, RepoInfo
-from pachmagic.client.refs import Branch, Commit, Repo, to_branch, to_commit, to_repo
+from pachmagic.client._coerce import to_branch, to_commit, to_repo
+from pachmagic.client.refs import Branch, Commit, Repo
 
 __all__ = ["Pfs", "OpenCommit"]
 

@@ -18,7 +18,8 @@ from pachmagic._proto import pps_pb2
 from pachmagic.client import _convert as cv
 from pachmagic.client._transport import Transport
 from pachmagic.client.records import DatumInfo, JobInfo, LogMessage, PipelineInfo, RecordList
-from pachmagic.client.refs import Job, Pipeline, to_job, to_pipeline
+from pachmagic.client._coerce import to_job, to_pipeline
+from pachmagic.client.refs import Job, Pipeline
 from pachmagic.client.spec import parse_pipeline_specs, spec_to_json
 from pachmagic.errors import Unimplemented
 

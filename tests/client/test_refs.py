@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 from pachmagic.client import Branch, Commit, File, Job, Pipeline, Repo
 from pachmagic.client._convert import commit_from_pb, commit_pb, file_pb, repo_pb
-from pachmagic.client.refs import InvalidRef, is_commit_id, to_commit, to_job
+from pachmagic.client._coerce import to_commit, to_job
+from pachmagic.client.refs import InvalidRef, is_commit_id
 from pachmagic.errors import InvalidArgument
 
 UUID = "0123456789ab4def0123456789abcdef"
