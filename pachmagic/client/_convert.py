@@ -98,7 +98,7 @@ def _word(enum: Any, value: int, prefix: str = "", unknown: str = "unknown") -> 
         name: str = enum.Name(value)
     except ValueError:
         return unknown
-    if "UNKNOWN" in name or name.startswith("PIPELINT"):
+    if "UNKNOWN" in name:
         return unknown
     return name.removeprefix(prefix).lower()
 

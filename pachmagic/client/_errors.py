@@ -16,7 +16,7 @@ chosen. A server may legitimately answer UNAVAILABLE (pachd does for
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import Any, Callable, Generator, Iterable, Iterator, TypeVar
 
 import grpc
 
@@ -115,7 +115,7 @@ def unary(
 
 def server_stream(
     method: Callable[..., Any], request: Any, *, metadata: Metadata, context: CallContext
-) -> Iterator[Any]:
+) -> Generator[Any, None, None]:
     """Iterate a unary-stream method lazily, translating errors, also mid-stream.
 
     The call starts on the first ``next()``; closing the generator (or breaking

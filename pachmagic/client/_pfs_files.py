@@ -125,7 +125,12 @@ class FileOps:
 
     def _chunks(self, file: File | str, offset: int) -> Iterator[bytes]:
         request = pfs_pb2.GetFileRequest(file=self._file_pb(file), offset=offset)
-        return (msg.value for msg in self._t.stream(self._t.pfs.GetFile, request))
+        stream = self._t.stream(self._t.pfs.GetFile, request)
+        try:
+            for message in stream:
+                yield message.value
+        finally:
+            stream.close()  # cancels the call if the reader stopped early
 
     def get_file(self, file: File | str, *, offset: int = 0) -> bytes:
         """Return a file's content (from byte ``offset``); use ``open_file`` for big files."""

@@ -8,7 +8,7 @@ channels connect on the first call).
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import Any, Callable, Generator, Iterable, TypeVar
 
 import grpc
 
@@ -71,7 +71,7 @@ class Transport:
         self._check_open()
         return _errors.unary(method, request, metadata=self._metadata, context=self._context)
 
-    def stream(self, method: Callable[..., Any], request: Any) -> Iterator[Any]:
+    def stream(self, method: Callable[..., Any], request: Any) -> Generator[Any, None, None]:
         """Iterate a server-streaming method lazily; errors (also mid-stream) become ``PachError``."""
         self._check_open()
         return _errors.server_stream(method, request, metadata=self._metadata, context=self._context)

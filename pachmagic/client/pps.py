@@ -29,15 +29,15 @@ JobLike = Union[Job, str, tuple[str, str]]
 Spec = Union[str, bytes, dict[str, Any], Iterable[dict[str, Any]], pps_pb2.CreatePipelineRequest]
 
 
-def _mapped(stream: Iterator[Any], convert: Callable[[Any], LogMessage]) -> Generator[LogMessage, None, None]:
+def _mapped(
+    stream: Generator[Any, None, None], convert: Callable[[Any], LogMessage]
+) -> Generator[LogMessage, None, None]:
     """Convert a stream lazily; closing the result closes (cancels) the stream."""
     try:
         for message in stream:
             yield convert(message)
     finally:
-        close = getattr(stream, "close", None)
-        if callable(close):
-            close()
+        stream.close()
 
 
 class Pps:
