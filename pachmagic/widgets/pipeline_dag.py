@@ -215,8 +215,7 @@ def _details_html(info: PipelineInfo, jobs: list[JobInfo]) -> str:
         f"<div class='pachmagic-pipeline-details' style='font-size:12px'>"
         f"<b>{esc(info.name)}</b> v{info.version} · {badge(info.state, '#4b5563')} · last job {badge(info.last_job_state, job_colour(info.last_job_state))}"
         f"{f' · {esc(info.reason)}' if info.reason else ''}"
-        f"<div style='display:flex;gap:12px;flex-wrap:wrap'>"
-        f"<pre class='pachmagic-spec' style='max-height:260px;overflow:auto;background:#fafafa;margin:4px 0;flex:1'>{esc(spec)}</pre>"
-        f"<table class='pachmagic-recent-jobs' style='flex:1'><tr><th>job</th><th>state</th><th>progress</th><th>created</th><th>reason</th></tr>{rows}</table>"
-        f"</div></div>"
+        f"<table class='pachmagic-recent-jobs' style='margin:4px 0'><tr><th>job</th><th>state</th><th>progress</th><th>created</th><th>reason</th></tr>{rows}</table>"
+        f"<pre class='pachmagic-spec' style='max-height:220px;overflow:auto;background:#fafafa;margin:4px 0;padding:4px'>{esc(spec)}</pre>"
+        f"</div>"
     )

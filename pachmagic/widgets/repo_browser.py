@@ -73,19 +73,21 @@ class RepoBrowser(Panel):
         self.add_class("pachmagic-repo-browser")
 
     def _build(self) -> list[w.Widget]:
-        small = w.Layout(width="auto")
+        def small() -> w.Layout:
+            return w.Layout(width="auto", flex="0 0 auto")
+
         self._project = w.Dropdown(description="project", options=[], layout=w.Layout(width="200px"))
         self._repo = w.Dropdown(description="repo", options=[], layout=w.Layout(width="220px"))
         self._ref = w.Dropdown(description="ref", options=[], layout=w.Layout(width="300px"))
         self._path = w.HTML("<code>/</code>")
-        self._up_button = w.Button(description="Up", icon="arrow-up", layout=small, tooltip="Parent directory")
+        self._up_button = w.Button(description="Up", icon="arrow-up", layout=small(), tooltip="Parent directory")
         self._entries = w.Select(options=[], rows=14, layout=w.Layout(width="100%"))
-        self._prev_button = w.Button(description="Prev", icon="chevron-left", layout=small, disabled=True)
-        self._next_button = w.Button(description="Next", icon="chevron-right", layout=small, disabled=True)
+        self._prev_button = w.Button(description="Prev", icon="chevron-left", layout=small(), disabled=True)
+        self._next_button = w.Button(description="Next", icon="chevron-right", layout=small(), disabled=True)
         self._page_label = w.HTML("")
         self._preview = w.VBox([w.HTML("<span style='color:#6b7280'>Select a file to preview it.</span>")])
-        self._download_button = w.Button(description="Download", icon="download", layout=small, disabled=True)
-        self._history_button = w.Button(description="History", icon="history", layout=small, disabled=True)
+        self._download_button = w.Button(description="Download", icon="download", layout=small(), disabled=True)
+        self._history_button = w.Button(description="History", icon="history", layout=small(), disabled=True)
         self._history = w.HTML("")
         self._project.observe(self._on_project_change, names="value")
         self._repo.observe(self._on_repo_change, names="value")

@@ -328,6 +328,6 @@ def render_svg(
     body += "".join(_node_svg(n, *placed.positions[n.id], style) for n in graph.nodes)
     return (
         f"<svg class='pachmagic-dag' xmlns='http://www.w3.org/2000/svg' width='{placed.width}' height='{placed.height}' "
-        f"viewBox='0 0 {placed.width} {placed.height}' font-family='sans-serif' role='img' "
+        f"style='max-width:100%;height:auto' viewBox='0 0 {placed.width} {placed.height}' font-family='sans-serif' role='img' "
         f"aria-label='pipeline DAG'><defs>{defs}</defs>{body}</svg>"
     )
