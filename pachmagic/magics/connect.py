@@ -15,8 +15,10 @@ import argparse
 import os
 
 import pandas as pd
+from IPython.core.error import UsageError
 
 import pachmagic
+from pachmagic.magics.config import save_context
 from pachmagic.magics.context import Context
 from pachmagic.magics.display import Message
 from pachmagic.magics.parser import Command, MagicParser
@@ -37,6 +39,8 @@ def _build_connect(p: MagicParser) -> None:
     p.add_argument("--workdir", metavar="DIR", help="with 'local': where relative transform commands run "
                    "(default: PachMagic.workdir, else the notebook's directory)")
     p.add_argument("--port", type=int, default=0, help="with 'local': TCP port on 127.0.0.1 (default: a free one)")
+    p.add_argument("--alias", metavar="CONTEXT", help="with ADDRESS: also save it as this pachctl context and make "
+                   "that context active")
 
 
 def connect(ctx: Context, args: argparse.Namespace) -> Message:
@@ -44,6 +48,8 @@ def connect(ctx: Context, args: argparse.Namespace) -> Message:
     session = ctx.session
     local_only = args.data_dir is not None or args.workdir is not None or args.port
     if args.target == "local":
+        if args.alias:
+            raise UsageError("%pach connect: --alias needs an ADDRESS, not 'local'")
         data_dir = args.data_dir or ctx.settings.data_dir or None
         workdir = os.path.abspath(os.path.expanduser(args.workdir or ctx.settings.workdir or os.getcwd()))
         client = session.connect_local(data_dir=data_dir, workdir=workdir, port=args.port)
@@ -57,11 +63,13 @@ def connect(ctx: Context, args: argparse.Namespace) -> Message:
             server=session.server,
         )
     if local_only:
-        from IPython.core.error import UsageError
-
         raise UsageError("%pach connect: --data-dir, --workdir and --port only apply to 'connect local'")
+    if args.alias and not args.target:
+        raise UsageError("%pach connect: --alias needs an ADDRESS")
     client = session.connect(args.target)
     version = client.version()
+    if args.alias:
+        save_context(args.alias, args.target)
     return Message(
         f"connected to pachd {version} at {client.address} ({client.address_source})",
         address=client.address,

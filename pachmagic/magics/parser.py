@@ -144,8 +144,7 @@ class Command:
             parser.add_argument(
                 "--project",
                 metavar="PROJECT",
-                help="project for names without one (default: PachMagic.default_project, "
-                "the pachctl context's, else 'default')",
+                help="project for names without one (default: the session's project)",
             )
         return parser
 

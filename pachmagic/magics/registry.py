@@ -24,9 +24,11 @@ from pachmagic.magics import (
     job,
     logs,
     pipeline,
+    preview,
     pycell,
     put,
     repo,
+    rundatum,
 )
 from pachmagic.magics.context import Context
 from pachmagic.magics.display import Text
@@ -59,6 +61,8 @@ COMMANDS: tuple[Command, ...] = (
     *pycell.COMMANDS,
     *job.COMMANDS,
     *datum.COMMANDS,
+    *preview.COMMANDS,
+    *rundatum.COMMANDS,
     *logs.COMMANDS,
     _HELP,
 )

@@ -1,0 +1,195 @@
+"""``preview datums``: which files land in which datum, computed without running anything.
+
+The input spec comes from the cell body (a pipeline spec, or just its
+``input``; JSON or YAML), from ``-f FILE``, from ``--pipeline NAME`` (an
+existing pipeline's input) or from ``--input [NAME=]REPO[@BRANCH]:GLOB`` flags
+(several are crossed, or unioned with ``--union``). Each PFS input is globbed
+on the server (``GlobFile`` on the branch head), then the datums are combined
+as Pachyderm does: ``cross`` is a Cartesian product, ``union`` a
+concatenation; datums are identified with Pachyderm's datum ID formula
+(BLAKE2b-256 over each input's name, repo, branch and path), deduplicated and
+sorted by ID, as the embedded server plans them. ``join`` and ``group`` inputs
+are not previewed yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import itertools
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+from IPython.core.error import UsageError
+
+from pachmagic.client import Client
+from pachmagic.client.spec import parse_pipeline_specs, spec_to_dict
+from pachmagic.errors import NotFound
+from pachmagic.magics.context import Context
+from pachmagic.magics.parser import CELL_OPTIONAL, Command, MagicParser
+
+__all__ = ["COMMANDS", "DatumFile", "plan_datums", "datum_id", "input_from_flags", "normalise_input",
+           "datums_frame"]
+
+_INPUT = re.compile(r"^(?:(?P<name>[\w-]+)=)?(?P<repo>(?:[\w-]+/)?[\w-]+)(?:@(?P<branch>[\w-]+))?:(?P<glob>.+)$")
+
+
+@dataclass(frozen=True)
+class DatumFile:
+    """One input's share of a datum."""
+
+    name: str
+    project: str
+    repo: str
+    branch: str
+    path: str
+    type: str
+    size: int
+
+
+def datum_id(inputs: tuple[DatumFile, ...]) -> str:
+    """Pachyderm's datum ID: BLAKE2b-256 over each input's name, repo, branch and path."""
+    digest = hashlib.blake2b(digest_size=32)
+    for item in inputs:
+        for text in (item.name, item.repo, item.branch, item.path):
+            data = text.encode()
+            digest.update(data)
+            digest.update(len(data).to_bytes(8, "big"))
+    return digest.hexdigest()
+
+
+def input_from_flags(inputs: list[str], union: bool) -> dict[str, Any]:
+    """An input spec from ``[NAME=]REPO[@BRANCH]:GLOB`` flags (several: cross, or union)."""
+    nodes = []
+    for text in inputs:
+        match = _INPUT.match(text)
+        if match is None:
+            raise UsageError(f"invalid --input {text!r}: expected [NAME=]REPO[@BRANCH]:GLOB, e.g. photos:/*")
+        project, _, repo = match["repo"].rpartition("/")
+        pfs: dict[str, Any] = {"repo": repo, "glob": match["glob"]}
+        if project:
+            pfs["project"] = project
+        if match["name"]:
+            pfs["name"] = match["name"]
+        if match["branch"]:
+            pfs["branch"] = match["branch"]
+        nodes.append({"pfs": pfs})
+    if len(nodes) == 1:
+        return nodes[0]
+    return {"union" if union else "cross": nodes}
+
+
+def normalise_input(spec: str | dict[str, Any]) -> dict[str, Any]:
+    """The ``input`` of a pipeline spec (or of a bare input spec), validated, with snake_case keys.
+
+    Syntax errors and unknown fields are reported by the spec parser (with line/column, or the field's name).
+    """
+    doc: Any = spec
+    if isinstance(spec, str):
+        try:
+            doc = json.loads(spec) if spec.lstrip().startswith("{") else yaml.safe_load(spec)
+        except (ValueError, yaml.YAMLError):
+            parse_pipeline_specs(spec)  # raises InvalidArgument saying where
+            raise
+    if not isinstance(doc, dict):
+        raise UsageError("%pach preview datums: the spec must be a mapping (a pipeline spec or an input spec)")
+    if "pipeline" not in doc:
+        doc = {"pipeline": {"name": "preview"}, "input": doc["input"] if "input" in doc else doc}
+    requests = parse_pipeline_specs(doc)
+    return dict(spec_to_dict(requests[0]).get("input", {}))
+
+
+def _pfs(client: Client, pfs: dict[str, Any]) -> list[tuple[DatumFile, ...]]:
+    repo = pfs.get("repo", "")
+    project = pfs.get("project") or client.project
+    branch = pfs.get("branch") or "master"
+    name = pfs.get("name") or repo
+    glob = pfs.get("glob") or ""
+    if not glob:
+        raise UsageError(f"input {name!r} has no glob")
+    client.pfs.inspect_repo(f"{project}/{repo}")  # a missing repo is an error, a missing branch is empty
+    try:
+        infos = client.pfs.glob_file(f"{project}/{repo}@{pfs.get('commit') or branch}", glob)
+    except NotFound:
+        return []
+    out = []
+    for info in infos:
+        path = info.path.rstrip("/") or "/"
+        if info.type == "dir" and info.size_bytes == 0:
+            continue  # an empty directory (or empty repo root) makes no datum
+        out.append((DatumFile(name, project, repo, branch, path, info.type, info.size_bytes),))
+    return out
+
+
+def _plan(client: Client, node: dict[str, Any]) -> list[tuple[DatumFile, ...]]:
+    if "pfs" in node:
+        return _pfs(client, node["pfs"])
+    if node.get("cross"):
+        parts = [_plan(client, child) for child in node["cross"]]
+        return [tuple(itertools.chain.from_iterable(combo)) for combo in itertools.product(*parts)]
+    if node.get("union"):
+        return [d for child in node["union"] for d in _plan(client, child)]
+    kinds = [k for k in ("join", "group", "cron") if node.get(k)]
+    if kinds:
+        raise UsageError(f"%pach preview datums: {kinds[0]} inputs are not previewed yet (pfs, cross, union are)")
+    raise UsageError("%pach preview datums: the input spec has no pfs, cross or union input")
+
+
+def plan_datums(client: Client, node: dict[str, Any]) -> list[tuple[str, tuple[DatumFile, ...]]]:
+    """Every datum of an input spec over the current branch heads: ``(datum id, inputs)``, sorted by id."""
+    seen: dict[str, tuple[DatumFile, ...]] = {}
+    for inputs in _plan(client, node):
+        seen.setdefault(datum_id(inputs), inputs)
+    return [(key, seen[key]) for key in sorted(seen)]
+
+
+def datums_frame(datums: list[tuple[str, tuple[DatumFile, ...]]]) -> pd.DataFrame:
+    """One row per (datum, input file): ``datum`` (0-based), ``datum_id``, ``input``, ``repo``, ``branch``, ``path``..."""
+    columns = ["datum", "datum_id", "input", "project", "repo", "branch", "path", "type", "size"]
+    rows = [
+        (n, key, f.name, f.project, f.repo, f.branch, f.path, f.type, f.size)
+        for n, (key, files) in enumerate(datums)
+        for f in files
+    ]
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.astype({c: "str" for c in columns if c not in ("datum", "size")} | {"datum": "int64", "size": "int64"})
+
+
+def _build(p: MagicParser) -> None:
+    p.add_argument("--input", action="append", default=[], metavar="[NAME=]REPO[@BRANCH]:GLOB",
+                   help="a PFS input; repeat to cross several (or --union)")
+    p.add_argument("--union", action="store_true", help="union the --input flags instead of crossing them")
+    p.add_argument("-f", "--file", metavar="FILE", help="a pipeline spec (or input spec) file")
+    p.add_argument("--pipeline", metavar="PIPELINE", help="an existing pipeline's input")
+
+
+def preview_datums(ctx: Context, args: argparse.Namespace) -> pd.DataFrame:
+    given = [bool(args.input), bool(args.file), bool(args.pipeline), bool(ctx.cell and ctx.cell.strip())]
+    if sum(given) != 1:
+        raise UsageError("%pach preview datums: give exactly one of --input, -f FILE, --pipeline or a cell body")
+    client = ctx.client
+    if args.input:
+        node = input_from_flags(args.input, args.union)
+        node = normalise_input({"input": node})
+    elif args.file:
+        node = normalise_input(Path(args.file).expanduser().read_text(encoding="utf-8"))
+    elif args.pipeline:
+        node = normalise_input(client.pps.inspect_pipeline(args.pipeline).spec)
+    else:
+        node = normalise_input(ctx.cell or "")
+    return ctx.frame(datums_frame(plan_datums(client, node)))
+
+
+COMMANDS = (
+    Command(("preview", "datums"), "which files land in which datum for an input spec (nothing runs)",
+            preview_datums, _build, cell=CELL_OPTIONAL,
+            cell_help="an input spec or a whole pipeline spec (JSON or YAML)",
+            examples=("%pach preview datums --input photos:/*",
+                      "%pach preview datums --input photos:/* --input models:/",
+                      "%pach preview datums --pipeline contour")),
+)
