@@ -97,12 +97,17 @@ def our_modules() -> list[ModuleType]:
     return [importlib.import_module(f"pachmagic._proto.{name}") for name in names]
 
 
+# pachmagic's own extension packages: not Pachyderm's, so not compared with the SDK.
+EXTENSION_PACKAGES = {"pachmagic_ext"}
+
+
 def file_protos() -> list[descriptor_pb2.FileDescriptorProto]:
     protos = []
     for module in our_modules():
         fdp = descriptor_pb2.FileDescriptorProto()
         module.DESCRIPTOR.CopyToProto(fdp)
-        protos.append(fdp)
+        if fdp.package not in EXTENSION_PACKAGES:
+            protos.append(fdp)
     return protos
 
 

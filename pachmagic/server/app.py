@@ -15,7 +15,7 @@ import logging
 import secrets
 import threading
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Callable
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -28,14 +28,16 @@ from .._proto import (
     enterprise_pb2_grpc,
     identity_pb2_grpc,
     license_pb2_grpc,
+    pachmagic_ext_pb2_grpc,
     pfs_pb2_grpc,
     pps_pb2_grpc,
     transaction_pb2_grpc,
     version_pb2_grpc,
 )
 from ..errors import InvalidArgument
+from .guard import Guard
 from .pipelines import Engine
-from .servicers import misc
+from .servicers import ext, misc
 from .servicers._base import Runtime
 from .servicers.pfs import PfsServicer
 from .servicers.pps import PpsServicer
@@ -56,44 +58,6 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
-
-
-class _TokenInterceptor(grpc.aio.ServerInterceptor):
-    """Reject every call whose ``authn-token`` metadata is not the server's token."""
-
-    def __init__(self, token: str) -> None:
-        self.token = token
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        metadata = dict(details.invocation_metadata or ())
-        given = metadata.get("authn-token", "")
-        if isinstance(given, bytes):
-            given = given.decode(errors="replace")
-        if secrets.compare_digest(given, self.token):
-            return await continuation(details)
-        handler = await continuation(details)
-        message = "missing authn-token" if not given else "invalid authn-token"
-
-        async def deny(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
-
-        async def deny_stream(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
-            yield  # pragma: no cover - makes this an async generator
-
-        if handler is None:
-            return None  # type: ignore[return-value]
-        if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(deny, handler.request_deserializer, handler.response_serializer)
-        if handler.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(deny_stream, handler.request_deserializer, handler.response_serializer)
-        if handler.stream_unary:
-            return grpc.stream_unary_rpc_method_handler(deny, handler.request_deserializer, handler.response_serializer)
-        return grpc.stream_stream_rpc_method_handler(deny_stream, handler.request_deserializer, handler.response_serializer)
 
 
 class ServerApp:
@@ -154,7 +118,7 @@ class ServerApp:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self.runtime.bind(loop)
-        interceptors = [_TokenInterceptor(self.auth_token)] if self.auth_token else []
+        interceptors = [Guard(self.auth_token)]
         server = grpc.aio.server(
             interceptors=interceptors,
             options=[
@@ -176,7 +140,10 @@ class ServerApp:
         )
         pps_pb2_grpc.add_APIServicer_to_server(PpsServicer(self.engine, self.storage, self.runtime), server)
         version_pb2_grpc.add_APIServicer_to_server(misc.VersionServicer(build), server)
-        admin_pb2_grpc.add_APIServicer_to_server(misc.AdminServicer(cluster_id, build), server)
+        admin_pb2_grpc.add_APIServicer_to_server(
+            misc.AdminServicer(cluster_id, build, metadata={"pachmagic_ext": ext.ADVERTISED}), server
+        )
+        pachmagic_ext_pb2_grpc.add_APIServicer_to_server(ext.ExtServicer(self.storage, self.runtime), server)
         auth_pb2_grpc.add_APIServicer_to_server(misc.AuthServicer(), server)
         identity_pb2_grpc.add_APIServicer_to_server(misc.IdentityServicer(), server)
         license_pb2_grpc.add_APIServicer_to_server(misc.LicenseServicer(), server)

@@ -28,6 +28,7 @@ __all__ = [
     "branch_key",
     "commit_ref",
     "file_ref",
+    "commit_picker_ref",
     "repo_pb",
     "branch_pb",
     "commit_pb",
@@ -70,6 +71,30 @@ def commit_ref(commit: pfs_pb2.Commit) -> CommitRef:
 
 def file_ref(file: pfs_pb2.File) -> tuple[CommitRef, str]:
     return commit_ref(file.commit), file.path
+
+
+def _repo_picker(picker: pfs_pb2.RepoPicker) -> RepoKey:
+    name = picker.name
+    if not name.name:
+        raise InvalidArgument("no repo specified in picker")
+    return RepoKey(name.project.name or DEFAULT_PROJECT, name.name, name.type or USER)
+
+
+def commit_picker_ref(picker: pfs_pb2.CommitPicker) -> CommitRef:
+    """A 2.12 ``CommitPicker`` as a ``CommitRef`` (ancestry written the pachctl way)."""
+    kind = picker.WhichOneof("picker")
+    if kind == "branch_head":
+        branch = picker.branch_head.name
+        return CommitRef(_repo_picker(branch.repo), branch.name)
+    if kind == "id":
+        return CommitRef(_repo_picker(picker.id.repo), id=picker.id.id)
+    if kind == "branch_root":
+        branch = picker.branch_root.branch.name
+        return CommitRef(_repo_picker(branch.repo), id=f"{branch.name}.{picker.branch_root.offset + 1}")
+    if kind == "ancestor":
+        start = commit_picker_ref(picker.ancestor.start)
+        return CommitRef(start.repo, id=f"{start.id or start.branch}~{picker.ancestor.offset}")
+    raise InvalidArgument("empty commit picker")
 
 
 def repo_pb(key: RepoKey) -> pfs_pb2.Repo:

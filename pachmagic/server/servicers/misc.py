@@ -57,9 +57,10 @@ class VersionServicer(version_pb2_grpc.APIServicer):
 
 
 class AdminServicer(admin_pb2_grpc.APIServicer):
-    def __init__(self, cluster_id: str, build: str) -> None:
+    def __init__(self, cluster_id: str, build: str, metadata: dict[str, str] | None = None) -> None:
         self.cluster_id = cluster_id
         self.build = build
+        self.metadata = dict(metadata or {})
 
     async def InspectCluster(self, request: admin_pb2.InspectClusterRequest, context: Any) -> admin_pb2.ClusterInfo:
         # warnings_ok keeps pachctl from printing its "server too old" warning.
@@ -67,7 +68,7 @@ class AdminServicer(admin_pb2_grpc.APIServicer):
             id=self.cluster_id,
             deployment_id=self.cluster_id,
             warnings_ok=True,
-            metadata={"server": "pachmagic", "pachmagic_version": self.build},
+            metadata={"server": "pachmagic", "pachmagic_version": self.build, **self.metadata},
         )
 
 

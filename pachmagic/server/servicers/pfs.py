@@ -2,29 +2,25 @@
 
 Each method converts the request, runs the storage call on the runtime's thread
 pool, and converts the answer. Pachyderm semantics live in ``server/storage``.
+Projects, repos, commits and branches are here; file RPCs are in
+``pfs_files.py``.
 """
 
 from __future__ import annotations
 
-import tarfile
-import urllib.request
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator, Callable, Iterator
 
-from google.protobuf import empty_pb2, wrappers_pb2
+from google.protobuf import empty_pb2
 
-from ...errors import FailedPrecondition, InvalidArgument, NotFound
+from ...errors import InvalidArgument, NotFound
 from ..._proto import pfs_pb2, pfs_pb2_grpc
 from ..storage import CommitRef, Storage
-from ..storage.chunks import CHUNK_SIZE
-from ..storage.files import WriteSession
 from ..storage.model import CommitInfo
 from . import _convert as cv
 from ._base import Runtime, rpc
+from .pfs_files import FileRpcs
 
 __all__ = ["PfsServicer", "commit_reached"]
-
-_BATCH_MESSAGES = 512
-_BATCH_BYTES = 8 * 1024 * 1024
 
 
 def commit_reached(storage: Storage, info: CommitInfo, state: int) -> bool:
@@ -41,7 +37,7 @@ def commit_reached(storage: Storage, info: CommitInfo, state: int) -> bool:
     return info.finished is not None
 
 
-class PfsServicer(pfs_pb2_grpc.APIServicer):
+class PfsServicer(FileRpcs, pfs_pb2_grpc.APIServicer):
     """The PFS API of the embedded server.
 
     Parameters
@@ -291,180 +287,95 @@ class PfsServicer(pfs_pb2_grpc.APIServicer):
         await self.rt.blocking(self.storage.delete_branch, cv.branch_key(request.branch), request.force)
         return empty_pb2.Empty()
 
-    # --- files -----------------------------------------------------------------
+    # --- history and maintenance -----------------------------------------------
 
     @rpc
-    async def ModifyFile(self, request_iterator: Any, context: Any) -> empty_pb2.Empty:
-        ref: CommitRef | None = None
-        session: WriteSession | None = None
-        batch: list[pfs_pb2.ModifyFileRequest] = []
-        size = 0
-        async for req in request_iterator:
-            body = req.WhichOneof("body")
-            if body == "set_commit":
-                if session is not None and ref is not None:
-                    await self.rt.blocking(self._apply_batch, session, batch)
-                    await self.rt.blocking(self.storage.apply, ref, session)
-                    batch, size = [], 0
-                ref = cv.commit_ref(req.set_commit)
-                await self.rt.blocking(self._check_writable, ref)
-                session = self.storage.write_session()
-                continue
-            if session is None:
-                raise InvalidArgument("ModifyFile: the first message must be set_commit")
-            batch.append(req)
-            if body == "add_file" and req.add_file.WhichOneof("source") == "raw":
-                size += len(req.add_file.raw.value)
-            if len(batch) >= _BATCH_MESSAGES or size >= _BATCH_BYTES:
-                await self.rt.blocking(self._apply_batch, session, batch)
-                batch, size = [], 0
-        if session is None or ref is None:
-            raise InvalidArgument("ModifyFile: the stream had no set_commit")
-        await self.rt.blocking(self._apply_batch, session, batch)
-        await self.rt.blocking(self.storage.apply, ref, session)
+    async def SquashCommitSet(self, request: pfs_pb2.SquashCommitSetRequest, context: Any) -> empty_pb2.Empty:
+        await self.rt.blocking(self.storage.squash_commit_set, _set_id(request.commit_set))
         return empty_pb2.Empty()
 
-    def _check_writable(self, ref: CommitRef) -> None:
-        """Fail fast, before any data arrives, on a missing repo or finished commit."""
-        self.storage.inspect_repo(ref.repo)
-        if ref.id:
-            info = self.storage.inspect_commit(ref)
-            if info.finishing is not None:
-                raise FailedPrecondition(f"commit {info.key} has already finished")
-
-    def _apply_batch(self, session: WriteSession, batch: list[pfs_pb2.ModifyFileRequest]) -> None:
-        for req in batch:
-            body = req.WhichOneof("body")
-            if body == "add_file":
-                add = req.add_file
-                source = add.WhichOneof("source")
-                if source == "url":
-                    self._add_url(session, add.path, add.url.URL, add.datum)
-                else:
-                    session.add(add.path, add.raw.value, add.datum)
-            elif body == "delete_file":
-                session.delete(req.delete_file.path)
-            elif body == "copy_file":
-                copy = req.copy_file
-                src_ref, src_path = cv.file_ref(copy.src)
-                reader = self.storage.reader(src_ref)
-                reader.inspect(src_path)  # NOT_FOUND for a missing source
-                session.copy(reader.tree, src_path, copy.dst, append=copy.append, datum=copy.datum)
-
-    @staticmethod
-    def _add_url(session: WriteSession, path: str, url: str, datum: str) -> None:
-        if not url.startswith(("http://", "https://")):
-            raise InvalidArgument(f"unsupported URL {url!r}: only http and https sources are supported")
-        try:
-            with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 - scheme checked above
-                session.add(path, b"", datum)
-                while True:
-                    data = response.read(CHUNK_SIZE)
-                    if not data:
-                        break
-                    session.add(path, data, datum)
-        except OSError as err:
-            raise InvalidArgument(f"could not download {url}: {err}") from err
+    @rpc
+    async def DropCommitSet(self, request: pfs_pb2.DropCommitSetRequest, context: Any) -> empty_pb2.Empty:
+        await self.rt.blocking(self.storage.drop_commit_set, _set_id(request.commit_set))
+        return empty_pb2.Empty()
 
     @rpc
-    async def GetFile(self, request: pfs_pb2.GetFileRequest, context: Any) -> AsyncIterator[wrappers_pb2.BytesValue]:
-        if request.URL:
-            raise InvalidArgument("GetFile with URL (writing to object storage) is not supported by the embedded server")
-        ref, path = cv.file_ref(request.file)
-        entry = await self.rt.blocking(lambda: self.storage.reader(ref).get_entry(path))
-        if entry.size == 0 or request.offset >= entry.size:
-            yield wrappers_pb2.BytesValue()
-            return
-        async for data in self.rt.stream(lambda: self.storage.read_chunks(entry.chunks, request.offset), batch=1):
-            yield wrappers_pb2.BytesValue(value=data)
-
-    @rpc
-    async def GetFileTAR(self, request: pfs_pb2.GetFileRequest, context: Any) -> AsyncIterator[wrappers_pb2.BytesValue]:
-        ref, path = cv.file_ref(request.file)
-
-        def pieces() -> Any:
-            reader = self.storage.reader(ref)
-            reader.inspect(path)
-            for entry in reader.files_under(path):
-                info = tarfile.TarInfo(entry.path.lstrip("/"))
-                info.size = entry.size
-                info.mode = 0o644
-                info.mtime = int(reader.committed or 0)
-                yield info.tobuf(format=tarfile.PAX_FORMAT)
-                yield from self.storage.read_chunks(entry.chunks)
-                if entry.size % 512:
-                    yield b"\0" * (512 - entry.size % 512)
-            yield b"\0" * 1024
-
-        async for data in self.rt.stream(pieces, batch=1):
-            yield wrappers_pb2.BytesValue(value=data)
-
-    @rpc
-    async def InspectFile(self, request: pfs_pb2.InspectFileRequest, context: Any) -> pfs_pb2.FileInfo:
-        ref, path = cv.file_ref(request.file)
-        info = await self.rt.blocking(lambda: self.storage.reader(ref).inspect(path))
-        return cv.file_info_pb(info)
-
-    @rpc
-    async def ListFile(self, request: pfs_pb2.ListFileRequest, context: Any) -> AsyncIterator[pfs_pb2.FileInfo]:
-        ref, path = cv.file_ref(request.file)
-        marker = request.paginationMarker.path if request.HasField("paginationMarker") else ""
-
-        def infos() -> Any:
-            items: Any = self.storage.reader(ref).children(path)
-            if request.reverse:
-                items = reversed(list(items))
-            count = 0
-            for info in items:
-                if marker and ((info.path <= marker) if not request.reverse else (info.path >= marker)):
-                    continue
-                yield cv.file_info_pb(info)
-                count += 1
-                if request.number and count >= request.number:
-                    return
-
-        async for msg in self.rt.stream(infos):
-            yield msg
-
-    @rpc
-    async def WalkFile(self, request: pfs_pb2.WalkFileRequest, context: Any) -> AsyncIterator[pfs_pb2.FileInfo]:
-        ref, path = cv.file_ref(request.file)
-
-        def infos() -> Any:
-            count = 0
-            for info in self.storage.reader(ref).walk(path):
-                yield cv.file_info_pb(info)
-                count += 1
-                if request.number and count >= request.number:
-                    return
-
-        async for msg in self.rt.stream(infos):
-            yield msg
-
-    @rpc
-    async def GlobFile(self, request: pfs_pb2.GlobFileRequest, context: Any) -> AsyncIterator[pfs_pb2.FileInfo]:
+    async def SquashCommit(self, request: pfs_pb2.SquashCommitRequest, context: Any) -> pfs_pb2.SquashCommitResponse:
         ref = cv.commit_ref(request.commit)
-        async for msg in self.rt.stream(
-            lambda: (cv.file_info_pb(i) for i in self.storage.reader(ref).glob(request.pattern))
-        ):
-            yield msg
+        await self.rt.blocking(lambda: self.storage.squash_commit(ref, recursive=request.recursive))
+        return pfs_pb2.SquashCommitResponse()
 
     @rpc
-    async def DiffFile(self, request: pfs_pb2.DiffFileRequest, context: Any) -> AsyncIterator[pfs_pb2.DiffFileResponse]:
-        new_ref, new_path = cv.file_ref(request.new_file)
-        old_ref = old_path = None
-        if request.HasField("old_file") and (request.old_file.commit.id or request.old_file.commit.branch.name):
-            old_ref, old_path = cv.file_ref(request.old_file)
+    async def DropCommit(self, request: pfs_pb2.DropCommitRequest, context: Any) -> pfs_pb2.DropCommitResponse:
+        ref = cv.commit_ref(request.commit)
+        await self.rt.blocking(lambda: self.storage.drop_commit(ref, recursive=request.recursive))
+        return pfs_pb2.DropCommitResponse()
 
-        def pairs() -> Any:
-            for new, old in self.storage.diff(new_ref, new_path, old_ref, old_path):
-                msg = pfs_pb2.DiffFileResponse()
-                if new is not None:
-                    msg.new_file.CopyFrom(cv.file_info_pb(new))
-                if old is not None:
-                    msg.old_file.CopyFrom(cv.file_info_pb(old))
-                yield msg
+    @rpc
+    async def ClearCommit(self, request: pfs_pb2.ClearCommitRequest, context: Any) -> empty_pb2.Empty:
+        await self.rt.blocking(self.storage.clear_commit, cv.commit_ref(request.commit))
+        return empty_pb2.Empty()
 
-        async for msg in self.rt.stream(pairs):
-            yield msg
+    @rpc
+    async def InspectProjectV2(
+        self, request: pfs_pb2.InspectProjectV2Request, context: Any
+    ) -> pfs_pb2.InspectProjectV2Response:
+        info = await self.rt.blocking(self.storage.inspect_project, cv.project_name(request.project))
+        return pfs_pb2.InspectProjectV2Response(info=cv.project_info_pb(info), defaults_json="{}")
 
+    @rpc
+    async def WalkCommitProvenance(
+        self, request: pfs_pb2.WalkCommitProvenanceRequest, context: Any
+    ) -> AsyncIterator[pfs_pb2.CommitInfo]:
+        async for info in self._walk_commits(request, "direct_provenance"):
+            yield info
+
+    @rpc
+    async def WalkCommitSubvenance(
+        self, request: pfs_pb2.WalkCommitSubvenanceRequest, context: Any
+    ) -> AsyncIterator[pfs_pb2.CommitInfo]:
+        async for info in self._walk_commits(request, "direct_subvenance"):
+            yield info
+
+    async def _walk_commits(self, request: Any, edge: str) -> AsyncIterator[pfs_pb2.CommitInfo]:
+        """Breadth-first from the start commits along ``edge``, bounded like pachd's walks."""
+        starts = [cv.commit_picker_ref(p) for p in request.start]
+        if not starts:
+            raise InvalidArgument("no start commits given")
+        max_commits = request.max_commits or 1000
+        max_depth = request.max_depth or 1000
+
+        def walk() -> Iterator[CommitInfo]:
+            frontier = [self.storage.inspect_commit(ref) for ref in starts]
+            seen = {info.key for info in frontier}
+            count = depth = 0
+            while frontier and depth <= max_depth:
+                nxt = []
+                for info in frontier:
+                    yield info
+                    count += 1
+                    if count >= max_commits:
+                        return
+                    for key in getattr(info, edge):
+                        if key not in seen:
+                            seen.add(key)
+                            nxt.append(self.storage.inspect_commit(CommitRef(key.repo, id=key.id)))
+                frontier, depth = nxt, depth + 1
+
+        async for info in self.rt.stream(walk):
+            yield cv.commit_info_pb(info)
+
+    @rpc
+    async def Fsck(self, request: pfs_pb2.FsckRequest, context: Any) -> AsyncIterator[pfs_pb2.FsckResponse]:
+        """pachd's consistency check, answered with the storage fsck (never fixes)."""
+        if request.fix:
+            raise InvalidArgument("fsck --fix is not supported by the embedded server: it only reports")
+        report = await self.rt.blocking(self.storage.fsck)
+        for problem in report.problems:
+            yield pfs_pb2.FsckResponse(error=problem)
+
+
+def _set_id(commit_set: pfs_pb2.CommitSet) -> str:
+    if not commit_set.id:
+        raise InvalidArgument("no commit set id given")
+    return commit_set.id

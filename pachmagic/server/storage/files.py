@@ -182,11 +182,24 @@ def replay(base: Tree, ops: list[_Write | _Delete | _Copy], writer: ChunkWriter)
 def _join(
     old: tuple[bytes, ...], old_size: int, new: list[bytes], new_size: int, writer: ChunkWriter
 ) -> tuple[bytes, ...]:
-    """Append chunks; small results are merged into one chunk so hashes stay canonical."""
-    if old_size + new_size <= CHUNK_SIZE and len(old) + len(new) > 1:
-        data = b"".join(writer.read(c) for c in (*old, *new))
-        return (writer.put(data),)
-    return (*old, *new)
+    """Append chunks, re-cutting from the old file's last partial chunk on.
+
+    A file's chunks are always its content cut every ``CHUNK_SIZE`` bytes from
+    the start, so equal contents have equal chunk lists (and hashes, and
+    storage) however they were written.
+    """
+    if not old_size % CHUNK_SIZE or not old:
+        return (*old, *new)
+    out = list(old[:-1])
+    buffer = bytearray(writer.read(old[-1]))
+    for chunk in new:
+        buffer += writer.read(chunk)
+        while len(buffer) >= CHUNK_SIZE:
+            out.append(writer.put(bytes(buffer[:CHUNK_SIZE])))
+            del buffer[:CHUNK_SIZE]
+    if buffer:
+        out.append(writer.put(bytes(buffer)))
+    return tuple(out)
 
 
 def _has_files_under(base: Tree, changes: Changes, directory: str) -> bool:
@@ -286,12 +299,17 @@ class Reader:
             return self._dir(cleaned)
         raise self.not_found(path)
 
-    def children(self, path: str, *, with_dir_details: bool = True) -> Iterator[FileInfo]:
-        """Immediate children of a directory in path order (or the file itself)."""
+    def children(self, path: str, *, with_dir_details: bool = True, after: str = "") -> Iterator[FileInfo]:
+        """Immediate children of a directory in path order (or the file itself).
+
+        ``after`` (a path from an earlier page, directories ending in ``/``)
+        starts the listing right after it, found by a tree seek.
+        """
         cleaned = clean_path(path)
         entry = self.tree.get(cleaned) if cleaned != "/" else None
         if entry is not None:
-            yield self._file(entry)
+            if not after or entry.path > after:
+                yield self._file(entry)
             return
         if not self.is_dir(cleaned):
             if cleaned == "/":
@@ -299,6 +317,9 @@ class Reader:
             raise self.not_found(path)
         lo, hi = _dir_range(cleaned)
         key = lo
+        if after:
+            # A directory marker skips that whole subdirectory; a file marker, the file.
+            key = max(lo, after[:-1] + "0" if after.endswith("/") else after + "\0")
         while True:
             nxt = self.tree.first_at_or_after(key)
             if nxt is None or nxt.path >= hi:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from ...errors import FailedPrecondition, InvalidArgument, NotFound
+from . import history
 from .catalog import Catalog, CommitRef, CommitRow
 from .chunks import ChunkStore, DiskPacks, MemoryPacks, Packs
 from .db import Database
@@ -220,6 +221,28 @@ class Storage:
     def list_commit_sets(self) -> list[tuple[str, list[CommitInfo]]]:
         return [(sid, [self.catalog.commit_info(r) for r in rows]) for sid, rows in self.catalog.list_commit_sets()]
 
+    def squash_commit_set(self, set_id: str) -> None:
+        with self.changing():
+            history.remove_commits(self.catalog, self.catalog.commit_set(set_id), squash=True)
+
+    def drop_commit_set(self, set_id: str) -> None:
+        with self.changing():
+            history.remove_commits(self.catalog, self.catalog.commit_set(set_id), squash=False)
+
+    def squash_commit(self, ref: CommitRef, *, recursive: bool = False) -> None:
+        with self.changing():
+            rows = history.commits_for_squash_or_drop(self.catalog, self.catalog.resolve(ref), recursive)
+            history.remove_commits(self.catalog, rows, squash=True)
+
+    def drop_commit(self, ref: CommitRef, *, recursive: bool = False) -> None:
+        with self.changing():
+            rows = history.commits_for_squash_or_drop(self.catalog, self.catalog.resolve(ref), recursive)
+            history.remove_commits(self.catalog, rows, squash=False)
+
+    def clear_commit(self, ref: CommitRef) -> None:
+        with self.changing():
+            history.clear_commit(self.catalog, self.catalog.resolve(ref))
+
     # --- files: writes ---------------------------------------------------------
 
     def write_session(self) -> WriteSession:
@@ -294,6 +317,11 @@ class Storage:
     def read_chunks(self, chunks: Iterable[bytes], offset: int = 0) -> Iterator[bytes]:
         """Yield a file's bytes chunk by chunk, starting at ``offset``."""
         for chunk_id in chunks:
+            if offset:
+                loc = self.chunks.location(chunk_id)
+                if loc is not None and offset >= loc[2]:
+                    offset -= loc[2]  # skip whole chunks without reading them
+                    continue
             data = self.chunks.read(chunk_id)
             if offset >= len(data):
                 offset -= len(data)

@@ -1,0 +1,98 @@
+"""Rewriting history: squash and drop commits and commit sets, clear open commits.
+
+Pachyderm 2.x semantics (``src/server/pfs/server``): *squash* removes commits
+whose data lives on in their children (every removed commit must have a
+child); *drop* removes commits together with their data (none may have a
+child). Either way, branch heads on a removed commit move to its parent, and a
+commit that another commit set still depends on (through commit provenance)
+blocks the operation. Because every commit's tree is a full snapshot, removing
+a commit never rewrites any other commit's files: children simply get the
+removed commit's parent as their new parent.
+
+Runs inside the caller's transaction (``Storage`` opens it and notifies).
+No gRPC here.
+"""
+
+from __future__ import annotations
+
+from ...errors import FailedPrecondition
+from .catalog import Catalog, CommitRow
+from .model import ORIGIN_USER, SPEC
+
+__all__ = ["remove_commits", "commits_for_squash_or_drop", "clear_commit"]
+
+
+def commits_for_squash_or_drop(catalog: Catalog, row: CommitRow, recursive: bool) -> list[CommitRow]:
+    """The commits ``SquashCommit``/``DropCommit`` of ``row`` affect.
+
+    Without ``recursive`` only ``row`` itself, which then must not have
+    subvenant commits; with it, ``row`` and every commit downstream of it.
+    """
+    subvenant = _subvenance(catalog, [row.seq])
+    if subvenant and not recursive:
+        raise FailedPrecondition(
+            f"cannot squash or drop commit {catalog.commit_key(row.seq)} with subvenance without recursive"
+        )
+    return [row] + [catalog.commit_row(seq) for seq in subvenant]
+
+
+def remove_commits(catalog: Catalog, rows: list[CommitRow], *, squash: bool) -> None:
+    """Squash (``squash=True``) or drop ``rows``; see the module docstring."""
+    db = catalog.db
+    seqs = {r.seq for r in rows}
+    for row in rows:
+        key = catalog.commit_key(row.seq)
+        repo = catalog.repo_key(row.repo_id)
+        if squash and repo.type == SPEC and row.origin == ORIGIN_USER:
+            raise FailedPrecondition(f"cannot squash commit {key} because it updated a pipeline")
+        has_children = db.one("SELECT 1 FROM commits WHERE parent_seq = ?", (row.seq,)) is not None
+        if squash and not has_children:
+            raise FailedPrecondition(
+                "cannot squash a commit that has no children as that would cause data loss, "
+                f"use the drop operation instead: {key}"
+            )
+        if not squash and has_children:
+            raise FailedPrecondition(f"cannot drop a commit that has children: {key}")
+    outside = sorted(
+        {catalog.commit_row(s).id for s in _subvenance(catalog, list(seqs)) if s not in seqs}
+    )
+    if outside:
+        sets = sorted({r.id for r in rows})
+        raise FailedPrecondition(
+            f"commit set {sets[0]!r} cannot be dropped because it has subvenant commit sets: {outside}"
+        )
+    for row in rows:
+        # Children inherit the parent (their trees already hold the data);
+        # branch heads fall back to the parent too (or to none).
+        db.execute("UPDATE commits SET parent_seq = ? WHERE parent_seq = ?", (row.parent_seq, row.seq))
+        db.execute("UPDATE branches SET head_seq = ? WHERE head_seq = ?", (row.parent_seq, row.seq))
+        db.execute("DELETE FROM commit_provenance WHERE commit_seq = ? OR prov_seq = ?", (row.seq, row.seq))
+        db.execute("DELETE FROM commits WHERE seq = ?", (row.seq,))
+
+
+def clear_commit(catalog: Catalog, row: CommitRow) -> None:
+    """Drop every pending change of an open commit (its tree becomes its parent's)."""
+    if not row.is_open:
+        raise FailedPrecondition(f"commit {catalog.commit_key(row.seq)} has already finished")
+    root, size = None, 0
+    if row.parent_seq is not None:
+        parent = catalog.commit_row(row.parent_seq)
+        root, size = parent.root, parent.size_bytes
+    catalog.set_commit_root(row.seq, row.root, root, size)
+
+
+def _subvenance(catalog: Catalog, seqs: list[int]) -> list[int]:
+    """Every commit that (transitively) has one of ``seqs`` in its provenance."""
+    found: list[int] = []
+    seen = set(seqs)
+    frontier = list(seqs)
+    while frontier:
+        nxt = []
+        for seq in frontier:
+            for (sub,) in catalog.db.all("SELECT commit_seq FROM commit_provenance WHERE prov_seq = ?", (seq,)):
+                if sub not in seen:
+                    seen.add(sub)
+                    found.append(sub)
+                    nxt.append(sub)
+        frontier = nxt
+    return found
