@@ -46,23 +46,8 @@ from pachmagic.errors import NotFound
 __all__ = ["PfsFileSystem", "PfsFile", "PfsPath", "parse_url", "set_default_client", "get_default_client"]
 
 
-class _DefaultClient:
-    """The one place where the magics leave the notebook's active connection for ``pfs://``."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._client: Client | None = None
-
-    def set(self, client: Client | None) -> None:
-        with self._lock:
-            self._client = client
-
-    def get(self) -> Client | None:
-        with self._lock:
-            return self._client
-
-
-_default = _DefaultClient()
+_default_lock = threading.Lock()
+_default: list[Client] = []  # the one place where the magics leave the active connection
 
 
 def set_default_client(client: Client | None) -> None:
@@ -72,12 +57,14 @@ def set_default_client(client: Client | None) -> None:
     server the notebook is connected to. Filesystems created with an explicit
     ``client=`` are not affected.
     """
-    _default.set(client)
+    with _default_lock:
+        _default[:] = [] if client is None else [client]
 
 
 def get_default_client() -> Client | None:
     """The client set by ``set_default_client``, or None."""
-    return _default.get()
+    with _default_lock:
+        return _default[0] if _default else None
 
 
 @dataclass(frozen=True)
@@ -299,8 +286,6 @@ class PfsFileSystem(AbstractFileSystem):  # type: ignore[misc]
         """The content hash (changes exactly when the content does)."""
         return str(self.info(path).get("hash") or super().ukey(path))
 
-    def checksum(self, path: str) -> int:
-        return int(self.ukey(path)[:16], 16) if self.info(path).get("hash") else int(super().checksum(path))
 
     # --- reading --------------------------------------------------------------
 
@@ -339,15 +324,6 @@ class PfsFileSystem(AbstractFileSystem):  # type: ignore[misc]
         """Write ``value`` to a file in one commit."""
         loc = self._writable(self._strip_protocol(path))
         self.client.pfs.put_file(loc.commit, loc.path, bytes(value))
-
-    def put_file(self, lpath: str, rpath: str, callback: Any = None, mode: str = "overwrite", **kwargs: Any) -> None:
-        """Upload a local file (streamed) in one commit."""
-        from pathlib import Path
-
-        if Path(lpath).is_dir():
-            return
-        loc = self._writable(self._strip_protocol(rpath))
-        self.client.pfs.put_file_from_path(loc.commit, loc.path, lpath)
 
     def cp_file(self, path1: str, path2: str, **kwargs: Any) -> None:
         """Copy on the server (from any commit to a branch), in one commit."""

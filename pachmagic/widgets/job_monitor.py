@@ -107,7 +107,7 @@ class JobMonitor(Panel):
         if keys != list(self._rows):
             rows: dict[str, _Row] = {}
             for key in keys:
-                rows[key] = self._rows.pop(key, None) or self._new_row(key)
+                rows[key] = self._rows.pop(key) if key in self._rows else self._new_row(key)
             for stale in self._rows.values():
                 self._button_jobs.pop(id(stale[3]), None)
                 for widget in stale:

@@ -267,7 +267,7 @@ class RepoBrowser(Panel):
 
     def _parquet_html(self, ref: File, info: FileInfo) -> str:
         try:
-            import pyarrow.parquet as pq
+            import pyarrow.parquet as pq  # type: ignore[import-untyped,unused-ignore]
         except ImportError:
             return "<div style='color:#6b7280'>Install pyarrow to preview Parquet files.</div>"
         from pachmagic.fs import PfsFileSystem
