@@ -73,5 +73,6 @@ def new_shell() -> TestingShell:
     config.HistoryManager.hist_file = ":memory:"
     config.InteractiveShell.colors = "nocolor"
     config.InteractiveShell.autocall = 0
+    config.IPCompleter.use_jedi = False  # faster; %pach completion does not use Jedi
     shell = TestingShell(config=config)
     return shell
