@@ -39,7 +39,7 @@ class TestingShell(InteractiveShell):
     __test__ = False  # not a pytest test class
 
     def run_cell(self, raw_cell: str, *args: Any, **kwargs: Any) -> ExecutionResult:
-        result = super().run_cell(raw_cell, *args, **kwargs)
+        result: ExecutionResult = super().run_cell(raw_cell, *args, **kwargs)  # type: ignore[no-untyped-call,unused-ignore]
         if result.error_before_exec is not None:
             raise result.error_before_exec
         if result.error_in_exec is not None:
@@ -60,7 +60,7 @@ class TestingShell(InteractiveShell):
         """
         out, err = io.StringIO(), io.StringIO()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            result = InteractiveShell.run_cell(self, cell)
+            result = InteractiveShell.run_cell(self, cell)  # type: ignore[no-untyped-call,unused-ignore]
         error = result.error_in_exec or result.error_before_exec
         if error is None:
             raise AssertionError(f"the cell did not fail: {cell!r}")
@@ -74,5 +74,5 @@ def new_shell() -> TestingShell:
     config.InteractiveShell.colors = "nocolor"
     config.InteractiveShell.autocall = 0
     config.IPCompleter.use_jedi = False  # faster; %pach completion does not use Jedi
-    shell = TestingShell(config=config)
+    shell = TestingShell(config=config)  # type: ignore[no-untyped-call,unused-ignore]
     return shell

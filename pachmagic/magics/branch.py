@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-import pandas as pd
+import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 
 from pachmagic.client import Branch, BranchInfo, Commit, to_frame
 from pachmagic.client.refs import is_commit_id

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-import pandas as pd
+import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 
 from pachmagic.client import Commit, CommitInfo, to_frame
 from pachmagic.client.refs import Branch, is_commit_id

@@ -18,7 +18,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
+import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 from IPython.core.error import UsageError
 
 from pachmagic.errors import InvalidArgument, NotFound

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 
-import pandas as pd
+import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 from IPython.core.error import UsageError
 
 import pachmagic

@@ -14,7 +14,7 @@ import mimetypes
 import posixpath
 from typing import Any
 
-import pandas as pd
+import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 
 from pachmagic.client.frames import human_size
 

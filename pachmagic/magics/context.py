@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pachmagic.magics import progress
 
 if TYPE_CHECKING:
-    import pandas as pd
+    import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 
     from pachmagic.client import Client
     from pachmagic.magics.session import Session

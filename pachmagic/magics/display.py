@@ -17,7 +17,7 @@ from __future__ import annotations
 import html
 from typing import Any, Callable
 
-import pandas as pd
+import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 
 from pachmagic.client.frames import PachFrame
 from pachmagic.errors import PachError
@@ -69,7 +69,7 @@ class MagicError(Exception):
         return getattr(self.error, "code", "UNKNOWN")
 
 
-class ListingFrame(PachFrame):  # type: ignore[misc]
+class ListingFrame(PachFrame):  # type: ignore[misc,unused-ignore]
     """A listing whose notebook and text views show at most ``attrs['display_limit']`` rows.
 
     Only the display is limited: ``len(df)``, computations and slices see every

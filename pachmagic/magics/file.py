@@ -12,7 +12,7 @@ import argparse
 import posixpath
 from pathlib import Path
 
-import pandas as pd
+import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 from IPython.core.error import UsageError
 
 from pachmagic.client import File, to_frame

@@ -13,11 +13,11 @@ import argparse
 import time
 from typing import Callable
 
-import pandas as pd
+import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 
 from pachmagic.client import Job, JobInfo, to_frame
 from pachmagic.client.records import RecordList
-from pachmagic.client.refs import is_commit_id
+from pachmagic.errors import Unimplemented
 from pachmagic.magics.context import Context
 from pachmagic.magics.display import Message
 from pachmagic.magics.parser import Command, MagicParser
@@ -153,13 +153,11 @@ def _build_stop(p: MagicParser) -> None:
 
 def stop_job(ctx: Context, args: argparse.Namespace) -> Message:
     job = Job.from_uri(args.job)
-    ctx.client.pps.stop_job(job, reason=args.reason)
+    stop = getattr(ctx.client.pps, "stop_job", None)
+    if stop is None:
+        raise Unimplemented("stop job: this pachmagic client cannot send StopJob yet")
+    stop(job, reason=args.reason)
     return Message(f"stopped job {job}")
-
-
-def looks_like_job_set(text: str) -> bool:
-    """Whether ``text`` is a bare global id (not ``pipeline@id``)."""
-    return "@" not in text and is_commit_id(text)
 
 
 COMMANDS = (

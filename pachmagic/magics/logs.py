@@ -20,7 +20,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
-import pandas as pd
+import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 from IPython.core.error import UsageError
 
 from pachmagic.client import Job, LogMessage, to_frame

@@ -16,7 +16,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Iterator
 
-import pandas as pd
+import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 from IPython.core.error import UsageError
 
 from pachmagic.client import JobInfo, PipelineInfo, to_frame

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
+import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 import yaml
 from IPython.core.error import UsageError
 
@@ -117,7 +117,7 @@ def _pfs(client: Client, pfs: dict[str, Any]) -> list[tuple[DatumFile, ...]]:
         infos = client.pfs.glob_file(f"{project}/{repo}@{pfs.get('commit') or branch}", glob)
     except NotFound:
         return []
-    out = []
+    out: list[tuple[DatumFile, ...]] = []
     for info in infos:
         path = info.path.rstrip("/") or "/"
         if info.type == "dir" and info.size_bytes == 0:

@@ -92,7 +92,9 @@ def update_readme(text: str) -> str:
         pattern = re.compile(_SECTION.format(name=name), re.DOTALL)
         if not pattern.search(text):
             raise ValueError(f"README has no <!-- {name}:start --> ... <!-- {name}:end --> markers")
-        text = pattern.sub(lambda m, body=body: m.group(1) + body + m.group(3), text, count=1)
+        match = pattern.search(text)
+        assert match is not None
+        text = text[: match.start(2)] + body + text[match.end(2):]
     return text
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-import pandas as pd
+import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 
 from pachmagic.client import Repo, to_frame
 from pachmagic.client.records import ProjectInfo, RepoInfo

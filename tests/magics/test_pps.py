@@ -192,3 +192,39 @@ def test_auto_wait_after_put(photos: TestingShell) -> None:
     assert isinstance(message.jobs, pd.DataFrame)
     assert ip.value("%pach get file sizes@master:/c.txt.size").data == b"4"
     assert "jobs" not in str(ip.value("%%pach put file photos@master:/d.txt --no-wait\nD"))
+
+
+def test_stop_job_and_restart_datum(photos: TestingShell) -> None:
+    ip = photos
+    ip.run_cell("%%pach create pipeline\npipeline: {name: slow}\ntransform: {image: x, cmd: [sleep, '60']}\n"
+                "input: {pfs: {repo: photos, glob: /}}")
+    job_id = ip.value("%pach list job -p slow")["id"][0]
+    from pachmagic.magics import PachMagic
+
+    magic = next(c for c in ip.configurables if isinstance(c, PachMagic))
+    if not hasattr(magic.session.client().pps, "stop_job"):
+        assert ip.fail(f"%pach stop job slow@{job_id}").lines[0].endswith("(UNIMPLEMENTED)")
+        ip.run_cell("%pach delete pipeline slow")
+        return
+    assert str(ip.value(f"%pach stop job slow@{job_id} --reason enough")) == f"stopped job slow@{job_id}"
+    job = ip.value(f"%pach wait job slow@{job_id}")
+    assert job.state == "killed"
+    restart = ip.fail(f"%pach restart datum slow@{job_id} /a.txt")
+    assert len(restart.lines) == 1 and restart.lines[0].endswith("(UNIMPLEMENTED)")
+
+
+def test_more_pfs_flags(photos: TestingShell, workdir: Path) -> None:
+    ip = photos
+    first = ip.value("%pach list commit photos")["commit"].iloc[-1]
+    diff = ip.value(f"%pach diff file photos@master photos@{first}")
+    assert list(diff["name"]) == ["/b.txt"]
+    assert set(ip.value("%pach list commit photos --origin user")["origin"]) == {"USER"}
+    ip.run_cell("%pach create repo out")
+    ip.run_cell("%pach create branch out@master -p photos@master")
+    assert ip.value("%pach inspect branch out@master").direct_provenance == ("default/photos@master",)
+    (workdir / "spec.yaml").write_text("pipeline: {name: z}\ninput: {pfs: {repo: photos, glob: /*}}\n")
+    assert len(ip.value("%pach list datum -f spec.yaml")) == 2
+    ip.run_cell("%%pach create pipeline\npipeline: {name: keep}\ntransform: {image: x, cmd: ['true']}\n"
+                "input: {pfs: {repo: photos, glob: /}}")
+    ip.run_cell("%pach delete pipeline keep --keep-repo")
+    assert "keep" in set(ip.value("%pach list repo")["name"])
