@@ -16,6 +16,7 @@ from typing import Callable, Iterable, Iterator, Mapping, Union
 
 from pachmagic._proto import pfs_pb2
 from pachmagic.client import _convert as cv
+from pachmagic.client._ext import Ext
 from pachmagic.client._files import ChunkReader, Progress, Source, modify_file_requests
 from pachmagic.client._transport import Transport
 from pachmagic.client.records import FileDiff, FileInfo, RecordList
@@ -42,6 +43,7 @@ class FileOps:
     def __init__(self, transport: Transport, project: Callable[[], str]) -> None:
         self._t = transport
         self._project = project
+        self._ext = Ext(transport)
 
     def _commit_pb(self, commit: CommitLike) -> pfs_pb2.Commit:
         return cv.commit_pb(to_commit(commit), self._project())
@@ -76,7 +78,10 @@ class FileOps:
             ``progress(bytes_done, files_done)``, called from gRPC's sending thread.
         """
         requests = modify_file_requests(self._commit_pb(commit), files, append=append, progress=progress)
-        self._t.client_stream(self._t.pfs.ModifyFile, requests)
+        if self._ext.available():
+            self._ext.modify_file(requests)  # many files per message (pachmagic's server)
+        else:
+            self._t.client_stream(self._t.pfs.ModifyFile, requests)
 
     def put_file(
         self,
@@ -193,18 +198,24 @@ class FileOps:
     def list_file(self, file: File | str) -> RecordList[FileInfo]:
         """List a directory's children (or the file itself); ``"repo@branch"`` lists ``/``."""
         request = pfs_pb2.ListFileRequest(file=self._file_pb(file))
+        if self._ext.available():
+            return self._ext.list_stream("ListFile", request)
         stream = self._t.stream(self._t.pfs.ListFile, request)
         return RecordList(FileInfo, (cv.file_info(pb) for pb in stream))
 
     def walk_file(self, file: File | str) -> RecordList[FileInfo]:
         """List a directory recursively (directories included)."""
         request = pfs_pb2.WalkFileRequest(file=self._file_pb(file))
+        if self._ext.available():
+            return self._ext.list_stream("WalkFile", request)
         stream = self._t.stream(self._t.pfs.WalkFile, request)
         return RecordList(FileInfo, (cv.file_info(pb) for pb in stream))
 
     def glob_file(self, commit: CommitLike, pattern: str) -> RecordList[FileInfo]:
         """List the paths of a commit that match a glob pattern (``/*.png``, ``/**``)."""
         request = pfs_pb2.GlobFileRequest(commit=self._commit_pb(commit), pattern=pattern)
+        if self._ext.available():
+            return self._ext.list_stream("GlobFile", request)
         stream = self._t.stream(self._t.pfs.GlobFile, request)
         return RecordList(FileInfo, (cv.file_info(pb) for pb in stream))
 

@@ -207,15 +207,23 @@ def to_frame(records: Iterable[Record] | Record, *, kind: type[Record] | None = 
     TypeError
         For mixed record types or a type without a layout.
     """
-    items = [records] if isinstance(records, Record) else list(records)
-    record_type = kind or getattr(records, "record_type", None) or (type(items[0]) if items else None)
-    if record_type is None:
-        raise ValueError("cannot tell the record type of an empty list: pass kind=RepoInfo (etc.)")
-    spec = _spec(record_type)
-    for item in items:
-        if not isinstance(item, record_type):
-            raise TypeError(f"to_frame got a {type(item).__name__} among {record_type.__name__} records")
-    data = {name: pd.Series([get(r) for r in items], dtype=_DTYPES[k]) for name, k, get in spec}
+    # A columnar listing (client/_ext.py) hands over its columns: no records built.
+    columnar = getattr(records, "frame_columns", None)
+    columns = columnar() if callable(columnar) and kind in (None, records.record_type) else None  # type: ignore[union-attr]
+    if columns is not None:
+        record_type = records.record_type  # type: ignore[union-attr]
+        spec = _spec(record_type)
+        data = {name: pd.Series(columns[name], dtype=_DTYPES[k]) for name, k, _ in spec}
+    else:
+        items = [records] if isinstance(records, Record) else list(records)
+        record_type = kind or getattr(records, "record_type", None) or (type(items[0]) if items else None)
+        if record_type is None:
+            raise ValueError("cannot tell the record type of an empty list: pass kind=RepoInfo (etc.)")
+        spec = _spec(record_type)
+        for item in items:
+            if not isinstance(item, record_type):
+                raise TypeError(f"to_frame got a {type(item).__name__} among {record_type.__name__} records")
+        data = {name: pd.Series([get(r) for r in items], dtype=_DTYPES[k]) for name, k, get in spec}
     frame = PachFrame(data, columns=[name for name, _, _ in spec])
     frame.attrs["pachmagic"] = {
         "kind": record_type.__name__,

@@ -1,0 +1,77 @@
+"""``pachmagic_ext``: the batched framing gives exactly what the standard RPCs give.
+
+Our client uses the extension only when the server advertises it; these tests
+run each operation both ways against one server and compare.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from pachmagic.client._ext import FileInfoList
+from pachmagic.errors import InvalidArgument, NotFound
+from pachmagic.server import LocalServer
+
+
+@pytest.fixture
+def both(server: LocalServer) -> tuple[Any, Any]:
+    fast, plain = server.client(), server.client()
+    plain.pfs._ext._available = False  # noqa: SLF001 - force the standard RPCs
+    assert fast.pfs._ext.available()  # noqa: SLF001
+    fast.pfs.create_repo("data")
+    files = {f"/dir{i % 3}/f{i:03d}.txt": f"content {i}".encode() for i in range(40)}
+    files["/top.bin"] = b"\0" * 10
+    fast.pfs.put_files("data@master", files)
+    return fast, plain
+
+
+def records(items: Any) -> list[tuple[Any, ...]]:
+    return [(i.path, i.type, i.size_bytes, i.hash, i.commit_id, i.repo, i.committed) for i in items]
+
+
+@pytest.mark.parametrize("path", ["/", "/dir1", "/dir1/", "/top.bin"])
+def test_list_file_matches_standard_rpc(both: tuple[Any, Any], path: str) -> None:
+    fast, plain = both
+    got = fast.pfs.list_file(f"data@master:{path}")
+    assert isinstance(got, FileInfoList)
+    assert records(got) == records(plain.pfs.list_file(f"data@master:{path}"))
+    assert got.to_frame().equals(plain.pfs.list_file(f"data@master:{path}").to_frame())
+
+
+def test_walk_and_glob_match_standard_rpc(both: tuple[Any, Any]) -> None:
+    fast, plain = both
+    assert records(fast.pfs.walk_file("data@master:/")) == records(plain.pfs.walk_file("data@master:/"))
+    for pattern in ("/dir*/f00?.txt", "/**", "/nothing*"):
+        assert records(fast.pfs.glob_file("data@master", pattern)) == records(plain.pfs.glob_file("data@master", pattern))
+
+
+def test_columnar_list_behaves_like_a_list(both: tuple[Any, Any]) -> None:
+    fast, _ = both
+    listing = fast.pfs.list_file("data@master:/dir0")
+    assert len(listing) == 14 and bool(listing)
+    frame = listing.to_frame()  # from the columns, before any record exists
+    assert list(frame["name"])[:2] == ["/dir0/f000.txt", "/dir0/f003.txt"]
+    assert listing[0].path == "/dir0/f000.txt" and listing[-1].path == "/dir0/f039.txt"
+    assert [i.path for i in reversed(listing)][0] == "/dir0/f039.txt"
+    listing.sort(key=lambda i: i.size_bytes)
+    assert listing == sorted(listing, key=lambda i: i.size_bytes)
+    assert listing[0] in listing
+
+
+def test_uploads_match_and_errors_are_the_same(both: tuple[Any, Any]) -> None:
+    fast, plain = both
+    fast.pfs.put_files("data@fast", {"/a": b"1", "/b/c": b"2"})
+    plain.pfs.put_files("data@plain", {"/a": b"1", "/b/c": b"2"})
+    assert records(fast.pfs.walk_file("data@fast:/"))[1:] != []
+    assert [(i.path, i.hash) for i in fast.pfs.walk_file("data@fast:/")] == [
+        (i.path, i.hash) for i in plain.pfs.walk_file("data@plain:/")
+    ]
+    for client in (fast, plain):
+        with pytest.raises(InvalidArgument, match="globbing character"):
+            client.pfs.put_files("data@master", {"/bad*": b""})
+        with pytest.raises(NotFound, match="repo default/nope not found"):
+            client.pfs.put_files("nope@master", {"/a": b""})
+        with pytest.raises(NotFound, match="not found in repo default/data"):
+            client.pfs.list_file("data@master:/missing")
