@@ -1,10 +1,14 @@
 """Datum planning: which files form which datum, their IDs, and their skip hashes.
 
-A datum is one combination of input paths the transform runs on. PFS inputs
-yield one datum per path matching the glob; ``cross`` multiplies datum lists,
-``union`` concatenates them. IDs and hashes use Pachyderm's formulas, so a datum
-keeps its ID while its inputs' paths stay the same, and its hash changes when
-their contents (or the pipeline's salt) change. No gRPC here.
+A datum is one combination of input paths the transform runs on. A PFS input
+yields one datum per path (file or directory) matching its glob; ``cross``
+multiplies datum lists; ``union`` concatenates them; ``join`` pairs the files of
+its inputs whose ``join_on`` keys are equal (``outer_join`` inputs keep unmatched
+files); ``group`` puts all files with one ``group_by`` key into one datum; a cron
+input is its repo with glob ``/*``. Inputs are visited sorted by name, as pachd's
+``SortInput`` does. IDs and hashes use Pachyderm's formulas (``common.DatumID`` /
+``HashDatum``), so a datum keeps its ID while its paths stay the same and its hash
+changes when their contents (or the pipeline's salt) change. No gRPC here.
 """
 
 from __future__ import annotations
@@ -17,85 +21,151 @@ from typing import Mapping
 from ..._proto import pps_pb2
 from ...errors import InvalidArgument
 from ..storage.files import Reader
+from ..storage.model import DIR
+from .globs import KeyTemplate, for_wcmatch
+from .spec import sorted_input
 
-__all__ = ["DatumInput", "Datum", "plan", "datum_id"]
+__all__ = ["DatumInput", "Datum", "Source", "plan", "datum_id"]
+
+CRON_GLOB = "/*"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DatumInput:
-    """One input's share of a datum: the matched path in one input commit."""
+    """One input's share of a datum: one matched path in one input commit."""
 
     name: str
     project: str
     repo: str
     branch: str
     commit: str
-    path: str  # "/" for the whole repo; directories without a trailing "/"
+    path: str  # as GlobFile returns it: directories end with "/", the root is "/"
     hash: bytes
     is_dir: bool
+    size: int
+    join_on: str = ""
+    group_by: str = ""
+    outer_join: bool = False
+    empty_files: bool = False
+    reference: bool = False
+    repo_type: str = "user"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Datum:
     id: str
     inputs: tuple[DatumInput, ...]
 
     def hash(self, salt: str) -> str:
-        """The skip key: the ID, each input's content hash, and the pipeline's salt."""
-        h = hashlib.blake2b(digest_size=32)
-        h.update(self.id.encode())
+        """The skip key: the ID, each non-reference input's content hash, and the salt."""
+        h = hashlib.blake2b(self.id.encode(), digest_size=32)
         for item in self.inputs:
-            h.update(item.hash)
+            if not item.reference:
+                h.update(item.hash)
         h.update(salt.encode())
         return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where one input name's files come from: a reader of its input commit."""
+
+    reader: Reader
+    commit: str
+
+
+def _field(text: str) -> bytes:
+    data = text.encode()
+    return data + len(data).to_bytes(8, "big")
 
 
 def datum_id(inputs: tuple[DatumInput, ...]) -> str:
     """Pachyderm's datum ID: BLAKE2b-256 over each input's name, repo, branch and path."""
     h = hashlib.blake2b(digest_size=32)
     for item in inputs:
-        for text in (item.name, item.repo, item.branch, item.path):
-            data = text.encode()
-            h.update(data)
-            h.update(len(data).to_bytes(8, "big"))
+        h.update(_field(item.name) + _field(item.repo) + _field(item.branch) + _field(item.path))
     return h.hexdigest()
 
 
-def _make(inputs: tuple[DatumInput, ...]) -> Datum:
-    return Datum(datum_id(inputs), inputs)
+_Combo = tuple[DatumInput, ...]
 
 
-def _pfs(pfs: pps_pb2.PFSInput, reader: Reader, commit_id: str) -> list[tuple[DatumInput, ...]]:
-    out = []
-    for info in reader.glob(pfs.glob):
-        is_dir = info.type == 2
-        path = info.path.rstrip("/") or "/"
-        if is_dir and info.size == 0 and not any(True for _ in reader.files_under(path)):
-            continue  # an empty repo has no datums, even for glob "/"
-        out.append((DatumInput(pfs.name, pfs.project, pfs.repo, pfs.branch, commit_id, path, info.hash, is_dir),))
+def _pfs(pfs: pps_pb2.PFSInput, source: Source) -> list[_Combo]:
+    join = KeyTemplate(pfs.glob, pfs.join_on) if pfs.join_on else None
+    group = KeyTemplate(pfs.glob, pfs.group_by) if pfs.group_by else None
+    out: list[_Combo] = []
+    for info in source.reader.glob(for_wcmatch(pfs.glob)):
+        is_dir = info.type == DIR
+        if is_dir and info.path == "/" and info.size == 0 and next(source.reader.files_under("/"), None) is None:
+            continue  # the root of an empty commit is no datum, even for glob "/"
+        out.append((
+            DatumInput(
+                pfs.name, pfs.project, pfs.repo, pfs.branch, source.commit, info.path, info.hash, is_dir,
+                info.size, join(info.path) if join else "", group(info.path) if group else "",
+                pfs.outer_join, pfs.empty_files, pfs.reference, pfs.repo_type or "user",
+            ),
+        ))
     return out
 
 
-def _plan(node: pps_pb2.Input, readers: Mapping[str, tuple[Reader, str]]) -> list[tuple[DatumInput, ...]]:
+def _join(children: list[list[_Combo]]) -> list[_Combo]:
+    by_key: dict[str, list[list[DatumInput]]] = {}
+    for index, combos in enumerate(children):
+        for combo in combos:
+            for item in combo:
+                by_key.setdefault(item.join_on, [[] for _ in children])[index].append(item)
+    out: list[_Combo] = []
+    for lists in by_key.values():
+        present = [items for items in lists if items]
+        for combo in itertools.product(*present):
+            if len(present) == len(children):
+                out.append(combo)
+                continue
+            # As pachd's join merge: an incomplete match keeps only its outer-join inputs.
+            kept = tuple(item for item in combo if item.outer_join)
+            if kept:
+                out.append(kept)
+    return out
+
+
+def _group(children: list[list[_Combo]]) -> list[_Combo]:
+    by_key: dict[str, list[DatumInput]] = {}
+    for combos in children:
+        for combo in combos:
+            for item in combo:
+                by_key.setdefault(item.group_by, []).append(item)
+    return [tuple(items) for items in by_key.values()]
+
+
+def _plan(node: pps_pb2.Input, sources: Mapping[str, Source]) -> list[_Combo]:
     if node.HasField("pfs"):
-        reader, commit_id = readers[node.pfs.name]
-        return _pfs(node.pfs, reader, commit_id)
+        return _pfs(node.pfs, sources[node.pfs.name])
+    if node.HasField("cron"):
+        cron = node.cron
+        pfs = pps_pb2.PFSInput(name=cron.name, project=cron.project, repo=cron.repo, branch="master", glob=CRON_GLOB)
+        return _pfs(pfs, sources[cron.name])
     if len(node.cross):
-        parts = [_plan(child, readers) for child in node.cross]
+        parts = [_plan(child, sources) for child in node.cross]
         return [tuple(itertools.chain.from_iterable(combo)) for combo in itertools.product(*parts)]
     if len(node.union):
-        return [d for child in node.union for d in _plan(child, readers)]
-    raise InvalidArgument("join and group inputs are not supported by the pachmagic embedded server yet")
+        return [combo for child in node.union for combo in _plan(child, sources)]
+    if len(node.join):
+        return _join([_plan(child, sources) for child in node.join])
+    if len(node.group):
+        return _group([_plan(child, sources) for child in node.group])
+    raise InvalidArgument("no input set")
 
 
-def plan(node: pps_pb2.Input, readers: Mapping[str, tuple[Reader, str]]) -> list[Datum]:
+def plan(node: pps_pb2.Input, sources: Mapping[str, Source]) -> list[Datum]:
     """All datums of ``node`` over the given input commits, sorted by ID.
 
-    ``readers`` maps each PFS input's name to a reader of its input commit and
-    that commit's ID.
+    ``sources`` maps each PFS or cron input's name to its input commit. A datum
+    produced twice (a union of overlapping inputs) is kept once, as pachd's merge
+    by datum ID does.
     """
     seen: dict[str, Datum] = {}
-    for inputs in _plan(node, readers):
-        datum = _make(inputs)
-        seen.setdefault(datum.id, datum)
+    for combo in _plan(sorted_input(node), sources):
+        ident = datum_id(combo)
+        if ident not in seen:
+            seen[ident] = Datum(ident, combo)
     return [seen[k] for k in sorted(seen)]

@@ -1,71 +1,115 @@
-"""Run one job: plan datums, skip the unchanged ones, run the rest, merge outputs.
+"""Run one job to a terminal state: plan, skip, run datums, merge, finish atomically.
 
-The runner lays out each datum's inputs in a scratch directory, runs the
-transform in a ``Sandbox`` (so it sees ``/pfs/<input>`` and ``/pfs/out``),
-uploads what the datum left in ``/pfs/out`` tagged with the datum ID, and at the
-end writes the output commit's tree — the previous output, minus outputs of
-datums that were reprocessed or vanished, plus the new outputs — and finishes
-the output and meta commits in the same transaction that records the job's end.
-No gRPC here.
+A ``JobRunner`` plans the job's datums over its input commits (the output
+commit's provenance), skips those the base job already processed with the same
+hash (unless ``reprocess_spec`` is ``every_job``), runs the rest on up to
+``parallelism_spec.constant`` sandboxes at once, and ends the job in one
+transaction that sets the output and meta trees, finishes both commits (with the
+job's error, if any), records the datums and the job's counters. A job whose
+input commit carries an error is UNRUNNABLE; a killed job (StopJob, pipeline
+stopped/updated/deleted, ``job_timeout``) is KILLED. A server that stops or dies
+mid-job leaves the job unfinished and its commits open; it runs again from the
+start at the next start, so nothing half-done ever becomes visible. No gRPC here.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import sys
+import logging
+import queue
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ...errors import InvalidArgument, PachError
+from ...errors import NotFound, PachError, Unknown
 from ..storage import CommitRef, RepoKey
-from ..storage.chunks import CHUNK_SIZE, ChunkWriter
-from ..storage.files import Reader, file_hash
-from ..storage.model import META, validate_write_path
-from ..storage.tree import Changes, Entry
-from .datums import Datum, plan
-from .sandbox import Sandbox
-from .spec import pfs_inputs
+from ..storage.model import META, USER, CommitInfo
+from ..storage.tree import Changes, Tree
+from .datums import Datum, Source, plan
+from .merge import datum_inputs_json, meta_changes, output_changes
+from .spec import cron_inputs, input_branches, pfs_inputs
 from .store import (
+    DATUM_FAILED,
+    DATUM_RECOVERED,
+    DATUM_SUCCESS,
     JOB_FAILURE,
+    JOB_FINISHING,
     JOB_KILLED,
     JOB_RUNNING,
     JOB_SUCCESS,
     JOB_UNRUNNABLE,
+    TERMINAL,
     DatumRecord,
     JobRecord,
     PipelineRecord,
 )
+from .worker import DatumResult, DatumWorker, JobContext
 
 if TYPE_CHECKING:
     from .engine import Engine
 
-__all__ = ["JobRunner", "DATUM_FAILED", "DATUM_SUCCESS", "DATUM_SKIPPED", "DATUM_RECOVERED"]
+__all__ = ["JobRunner", "end_job"]
 
-# pps_v2.DatumState values.
-DATUM_FAILED, DATUM_SUCCESS, DATUM_SKIPPED, DATUM_STARTING, DATUM_RECOVERED = 1, 2, 3, 4, 5
-
-
-@dataclass
-class _DatumResult:
-    datum: Datum
-    state: int
-    entries: list[Entry] = field(default_factory=list)
-    rows: list[tuple[bytes, int, int, int]] = field(default_factory=list)
-    stats: dict[str, float] = field(default_factory=dict)
-    error: str = ""
+log = logging.getLogger("pachmagic.pipelines")
+_FLUSH_EVERY = 0.25  # seconds between progress/log writes while datums run
+_MAX_META_LINES = 10_000  # user lines per datum kept in the meta commit
 
 
 class JobKilled(Exception):
-    """The job was stopped (StopJob, pipeline stopped, updated or deleted)."""
+    """The job was stopped (StopJob, pipeline stopped, updated or deleted, timeout)."""
+
+
+def end_job(
+    engine: "Engine",
+    record: PipelineRecord | JobRecord,
+    job_id: str,
+    state: int,
+    reason: str,
+    *,
+    trees: dict[str, bytes | None] | None = None,
+    datums: list[DatumRecord] | None = None,
+    carry: tuple[str, set[str]] | None = None,
+    counts: dict[str, Any] | None = None,
+) -> None:
+    """Finish a job's output and meta commits and record its end, in one transaction.
+
+    ``trees`` maps repo type to the new root of that commit (absent: unchanged).
+    The commit is finished with ``reason`` as its error unless the job succeeded.
+    """
+    project = record.project
+    name = record.name if isinstance(record, PipelineRecord) else record.pipeline
+    storage, store = engine.storage, engine.store
+    catalog = storage.catalog
+    error = "" if state == JOB_SUCCESS else (reason or "job failed")
+    with storage.changing():
+        current = store.job(project, name, job_id)
+        if current is None or current.state in TERMINAL:
+            return  # ended meanwhile (killed, deleted): the first end stands
+        for repo_type in (USER, META):
+            try:
+                row = catalog.resolve(CommitRef(RepoKey(project, name, repo_type), id=job_id))
+            except NotFound:
+                continue
+            if not row.is_open:
+                continue
+            size = None
+            if trees is not None and repo_type in trees:
+                root = trees[repo_type]
+                size = Tree(storage.nodes, root, storage.node_cache).stats()[1]
+                catalog.set_commit_root(row.seq, row.root, root, size)
+            catalog.finish_commit(row, error=error, force=True, size=size)
+        if carry is not None:
+            store.carry_datums(project, name, carry[0], job_id, carry[1])
+        if datums:
+            store.put_datums(datums)
+        store.update_job(project, name, job_id, state=state, reason=reason, finished=time.time(), **(counts or {}))
+    log.info("job %s/%s@%s ended: state %s %s", project, name, job_id, state, reason)
+    engine.changed()
+    engine.wake()
 
 
 class JobRunner:
-    """Runs one job of one pipeline to a terminal state."""
+    """Runs one job of one pipeline to a terminal state (on its own thread)."""
 
     def __init__(self, engine: "Engine", pipeline: PipelineRecord, job: JobRecord) -> None:
         self.engine = engine
@@ -76,374 +120,328 @@ class JobRunner:
         self.job = job
         self.cancel = threading.Event()
         self.kill_reason = ""
+        self.abandoned = False
         self.out_repo = RepoKey(pipeline.project, pipeline.name)
-        self.meta_repo = RepoKey(pipeline.project, pipeline.name, META)
-        self.scratch = engine.scratch_dir / f"{pipeline.name}-{job.id}"
-        self._log_lock = threading.Lock()
-        self._logs: list[tuple[str, str, str, str, float, bool, str]] = []
-        self._warned = False
+        self.scratch = engine.scratch_dir / "jobs" / f"{pipeline.project}-{pipeline.name}-{job.id}"
+        self._lock = threading.Lock()
+        self._logs: list[tuple[str, str, str, str, float, bool, str, bool]] = []
+        self._datum_lines: dict[str, list[str]] = {}
+        self._active: dict[str, threading.Event] = {}
+        self._restart: set[str] = set()
+        self._counts = {"processed": 0, "failed": 0, "recovered": 0}
+        self._last_flush = 0.0
+        self.datum_inputs: dict[str, list[dict[str, Any]]] = {}  # for log filters while running
+
+    # --- control (any thread) ----------------------------------------------------
+
+    def kill(self, reason: str) -> None:
+        self.kill_reason = self.kill_reason or reason
+        self.cancel.set()
+        with self._lock:
+            for event in self._active.values():
+                event.set()
+
+    def abandon(self) -> None:
+        """Stop without ending the job: the server is shutting down; it runs again at the next start."""
+        self.abandoned = True
+        self.kill("server stopping")
+
+    def restart_datums(self, wanted: set[str] | None) -> int:
+        """Stop running datums (all, or those in ``wanted``) and queue them again."""
+        with self._lock:
+            ids = [d for d in self._active if wanted is None or d in wanted]
+            for datum_id in ids:
+                self._restart.add(datum_id)
+                self._active[datum_id].set()
+        return len(ids)
 
     # --- logging -----------------------------------------------------------------
 
     def log(self, message: str, *, datum: str = "", user: bool = False) -> None:
-        with self._log_lock:
-            self._logs.append((self.pipeline.project, self.pipeline.name, self.job.id, datum, time.time(), user, message))
+        p = self.pipeline
+        with self._lock:
+            self._logs.append((p.project, p.name, self.job.id, datum, time.time(), user, message, not datum))
+            if user and datum:
+                lines = self._datum_lines.setdefault(datum, [])
+                if len(lines) < _MAX_META_LINES:
+                    lines.append(message)
 
-    def flush_logs(self) -> None:
-        with self._log_lock:
+    def flush(self, force: bool = False) -> None:
+        """Write buffered log lines and the progress counters (at most every ``_FLUSH_EVERY``)."""
+        now = time.monotonic()
+        with self._lock:
+            if not force and now - self._last_flush < _FLUSH_EVERY:
+                return
+            self._last_flush = now
             rows, self._logs = self._logs, []
-        if rows:
-            self.store.add_logs(rows)
-            self.engine.changed()
+            counts = dict(self._counts)
+        with self.storage.db.transaction():
+            if rows:
+                self.store.add_logs(rows)
+            if not self.abandoned:
+                self.store.update_job(self.pipeline.project, self.pipeline.name, self.job.id, **counts)
+        self.engine.changed()
 
     # --- the job -----------------------------------------------------------------
 
-    def kill(self, reason: str) -> None:
-        self.kill_reason = reason
-        self.cancel.set()
-
     def run(self) -> None:
+        deadline_timer = None
+        if self.spec.HasField("job_timeout"):
+            seconds = self.spec.job_timeout.ToNanoseconds() / 1e9
+            deadline_timer = threading.Timer(seconds, self.kill, args=(f"job exceeded its timeout of {seconds:g}s",))
+            deadline_timer.daemon = True
+            deadline_timer.start()
         try:
             self._run()
         except JobKilled:
-            self._finish(JOB_KILLED, self.kill_reason or "job killed", None, [], {})
-        except PachError as err:
-            self.log(f"job failed: {err.details}")
-            self._finish(JOB_FAILURE, err.details, None, [], {})
+            if not self.abandoned:
+                self.log(f"job killed: {self.kill_reason}")
+                self.flush(force=True)
+                end_job(self.engine, self.pipeline, self.job.id, JOB_KILLED, self.kill_reason or "job killed")
         except Exception as err:  # noqa: BLE001 - a job must always end
-            self.log(f"internal error: {type(err).__name__}: {err}")
-            self._finish(JOB_FAILURE, f"internal error: {err}", None, [], {})
+            if self.abandoned:
+                return
+            detail = err.details if isinstance(err, PachError) else f"internal error: {type(err).__name__}: {err}"
+            log.exception("job %s/%s@%s failed", self.pipeline.project, self.pipeline.name, self.job.id)
+            self.log(f"job failed: {detail}")
+            self.flush(force=True)
+            try:
+                end_job(self.engine, self.pipeline, self.job.id, JOB_FAILURE, detail)
+            except Exception:  # noqa: BLE001 - the next start retries the job
+                log.exception("could not record the end of job %s", self.job.id)
         finally:
-            self.flush_logs()
-            shutil.rmtree(self.scratch, ignore_errors=True)
+            if deadline_timer is not None:
+                deadline_timer.cancel()
+            if not self.abandoned:
+                self.flush(force=True)
+
+    def _check(self) -> None:
+        if self.cancel.is_set():
+            raise JobKilled()
 
     def _run(self) -> None:
-        started = time.time()
-        self.store.update_job(self.pipeline.project, self.pipeline.name, self.job.id, state=JOB_RUNNING, started=started)
+        p, job_id = self.pipeline, self.job.id
+        self.store.update_job(p.project, p.name, job_id, state=JOB_RUNNING, started=time.time())
         self.engine.changed()
-        out_info = self.storage.inspect_commit(CommitRef(self.out_repo, id=self.job.id))
-        provenance = {(c.repo.project, c.repo.name, c.repo.type): c for c in out_info.direct_provenance}
-        readers: dict[str, tuple[Reader, str]] = {}
-        failed_upstream = []
-        for pfs in pfs_inputs(self.spec.input):
-            key = (pfs.project, pfs.repo, pfs.repo_type or "user")
-            commit = provenance.get(key)
-            if commit is None:
-                raise InvalidArgument(f"input {pfs.name}: no commit of {pfs.project}/{pfs.repo} in this job's provenance")
-            info = self.storage.inspect_commit(CommitRef(commit.repo, id=commit.id))
-            if info.error:
-                failed_upstream.append(pfs.repo)
-            readers[pfs.name] = (self.storage.reader(CommitRef(commit.repo, id=commit.id)), commit.id)
-        if failed_upstream:
-            reason = "unrunnable because the following upstream pipelines failed: " + ", ".join(sorted(set(failed_upstream)))
-            self._finish(JOB_UNRUNNABLE, reason, None, [], {})
+        sources, failed = self._sources()
+        if failed:
+            reason = "unrunnable because the following upstream pipelines failed: " + ", ".join(failed)
+            self.log(reason)
+            end_job(self.engine, p, job_id, JOB_UNRUNNABLE, reason)
             return
-
-        datums = plan(self.spec.input, readers)
-        base_root, base_datums = self._base()
+        t0 = time.time()
+        datums = plan(self.spec.input, sources)
+        planned = time.time() - t0
+        self._check()
+        base_id, out_root, meta_root, base = self._base()
         every_job = self.spec.reprocess_spec == "every_job"
-        skipped: list[DatumRecord] = []
-        todo: list[tuple[Datum, str]] = []
-        for datum in datums:
-            h = datum.hash(self.pipeline.salt)
-            prev = base_datums.get(datum.id)
-            if not every_job and prev is not None and prev.hash == h:
-                skipped.append(prev)
-            else:
-                todo.append((datum, h))
-        total = len(datums)
-        self.store.update_job(self.pipeline.project, self.pipeline.name, self.job.id, total=total, skipped=len(skipped))
-        self.engine.changed()
-        self.log(f"job {self.job.id}: {total} datums, {len(skipped)} skipped, {len(todo)} to process")
+        hashes = {d.id: d.hash(p.salt) for d in datums}
+        kept = set() if every_job else {d.id for d in datums if d.id in base and base[d.id][0] == hashes[d.id]}
+        todo = [d for d in datums if d.id not in kept]
+        self.store.update_job(p.project, p.name, job_id, total=len(datums), skipped=len(kept))
+        self.log(f"{len(datums)} datums ({len(kept)} skipped, {len(todo)} to process), planned in {planned:.3f}s")
+        self.flush(force=True)
+        results = self._run_datums(todo)
+        self._check()
+        self._finish(datums, results, hashes, base_id, out_root, meta_root, base, kept, planned)
 
-        results = self._run_datums([d for d, _ in todo])
-        hashes = {d.id: h for d, h in todo}
+    def _sources(self) -> tuple[dict[str, Source], list[str]]:
+        """Each input name's commit in this job's provenance; names of failed upstream repos."""
+        info = self.storage.inspect_commit(CommitRef(self.out_repo, id=self.job.id))
+        commits: dict[tuple[str, str, str], list[CommitInfo]] = {}
+        for key in info.direct_provenance:
+            ci = self.storage.inspect_commit(CommitRef(key.repo, id=key.id))
+            commits.setdefault((key.repo.project, key.repo.name, key.repo.type), []).append(ci)
 
-        # Merge: remove outputs of base datums that were not skipped, add new ones.
-        kept = {d.datum_id for d in skipped}
-        changes = Changes()
-        for prev in base_datums.values():
-            if prev.datum_id not in kept:
-                for path in prev.outputs:
-                    changes.delete(path)
-        owners: dict[str, str] = {}
-        for prev in skipped:
-            for path in prev.outputs:
-                owners[path] = prev.datum_id
-        error = ""
-        for result in results:
-            if result.state != DATUM_SUCCESS:
-                continue
-            for entry in result.entries:
-                other = owners.get(entry.path)
-                if other is not None and other != result.datum.id:
-                    error = (
-                        f"duplicate path output by different datums ({entry.path} from {other} and "
-                        f"{entry.path} from {result.datum.id})"
-                    )
-                owners[entry.path] = result.datum.id
-                changes.put(entry)
+        def commit_of(project: str, repo: str, repo_type: str, branch: str) -> CommitInfo:
+            candidates = commits.get((project, repo, repo_type), [])
+            for ci in candidates:
+                if ci.branch is not None and ci.branch.name == branch:
+                    return ci
+            if candidates:  # a head moved onto another branch's commit
+                return candidates[0]
+            raise Unknown(f"no commit of {project}/{repo}@{branch} in the provenance of job {self.job.id}")
 
-        records = [
-            DatumRecord(
-                self.pipeline.project, self.pipeline.name, self.job.id, prev.datum_id, DATUM_SKIPPED, prev.hash,
-                prev.inputs, prev.outputs, prev.stats,
-            )
-            for prev in skipped
-        ]
-        for result in results:
-            records.append(
-                DatumRecord(
-                    self.pipeline.project, self.pipeline.name, self.job.id, result.datum.id, result.state,
-                    hashes[result.datum.id], _inputs_json(result.datum),
-                    [e.path for e in result.entries] if result.state == DATUM_SUCCESS else [], result.stats,
-                )
-            )
-        failed = [r for r in results if r.state == DATUM_FAILED]
-        counts = {
-            "processed": sum(1 for r in results if r.state == DATUM_SUCCESS),
-            "failed": len(failed),
-            "skipped": len(skipped),
-            "total": total,
-        }
-        rows = [row for r in results for row in r.rows]
-        if error:
-            self.log(error)
-            self._finish(JOB_FAILURE, error, None, records, counts, rows=rows, base_root=base_root)
-        elif failed:
-            self._finish(JOB_FAILURE, f"datum {failed[0].datum.id} failed", changes, records, counts, rows=rows, base_root=base_root)
-        else:
-            self._finish(JOB_SUCCESS, "", changes, records, counts, rows=rows, base_root=base_root)
+        failed = sorted({b.repo for b in input_branches(self.spec.input)
+                         if commit_of(b.project, b.repo, b.repo_type, b.branch).error})
+        if failed:
+            return {}, failed
+        sources: dict[str, Source] = {}
+        for pfs in pfs_inputs(self.spec.input):
+            ci = commit_of(pfs.project, pfs.repo, pfs.repo_type or USER, pfs.branch)
+            sources[pfs.name] = Source(self.storage.reader(CommitRef(ci.key.repo, id=ci.key.id)), ci.key.id)
+        for cron in cron_inputs(self.spec.input):
+            ci = commit_of(cron.project, cron.repo, USER, "master")
+            sources[cron.name] = Source(self.storage.reader(CommitRef(ci.key.repo, id=ci.key.id)), ci.key.id)
+        return sources, []
 
-    def _base(self) -> tuple[bytes | None, dict[str, DatumRecord]]:
-        """The tree and datums the new output builds on: the nearest good ancestor."""
+    def _base(self) -> tuple[str, bytes | None, bytes | None, dict[str, tuple[str, list[str]]]]:
+        """The job the new output builds on: the nearest earlier output commit without error whose job succeeded."""
         catalog = self.storage.catalog
+        p = self.pipeline
         row = catalog.resolve(CommitRef(self.out_repo, id=self.job.id))
         parent = row.parent_seq
         while parent is not None:
             prow = catalog.commit_row(parent)
-            if not prow.error and prow.finished is not None:
-                job = self.store.job(self.pipeline.project, self.pipeline.name, prow.id)
-                datums: dict[str, DatumRecord] = {}
-                if job is not None and job.state == JOB_SUCCESS:
-                    datums = {
-                        d.datum_id: d
-                        for d in self.store.datums(self.pipeline.project, self.pipeline.name, prow.id)
-                        if d.state in (DATUM_SUCCESS, DATUM_SKIPPED)
-                    }
-                return prow.root, datums
             parent = prow.parent_seq
-        return None, {}
+            if prow.error or prow.finished is None:
+                continue
+            job = self.store.job(p.project, p.name, prow.id)
+            if job is None or job.state != JOB_SUCCESS:
+                continue
+            try:
+                meta = catalog.resolve(CommitRef(RepoKey(p.project, p.name, META), id=prow.id))
+                meta_root = meta.root
+            except NotFound:
+                meta_root = None
+            return prow.id, prow.root, meta_root, self.store.skip_table(p.project, p.name, prow.id)
+        return "", None, None, {}
 
     # --- datums ------------------------------------------------------------------
 
-    def _run_datums(self, datums: list[Datum]) -> list[_DatumResult]:
+    def _context(self) -> JobContext:
+        return JobContext(
+            storage=self.storage,
+            spec=self.spec,
+            job_id=self.job.id,
+            base_env=self.engine.base_env(self.pipeline, self.job.id),
+            cwd=self.spec.transform.working_dir or str(self.engine.workdir),
+            writer=self.writer,
+            writer_lock=self.writer_lock,
+            log=self.log,
+            deadline=None,
+        )
+
+    def _run_datums(self, datums: list[Datum]) -> list[DatumResult]:
+        self.writer = self.storage.chunks.writer()
+        self.writer_lock = threading.Lock()
         if not datums:
             return []
+        for d in datums:
+            self.datum_inputs[d.id] = datum_inputs_json(d.inputs)
         workers = max(1, min(int(self.spec.parallelism_spec.constant or 1), len(datums)))
         sandboxes = self.engine.sandboxes(self.pipeline, workers)
-        free = list(sandboxes)
-        lock = threading.Lock()
-        results: list[_DatumResult] = []
-
-        def work(datum: Datum) -> _DatumResult:
-            with lock:
-                sandbox = free.pop()
-            try:
-                return self._run_datum(datum, sandbox)
-            finally:
-                with lock:
-                    free.append(sandbox)
-                self.flush_logs()
-
-        processed = failed = 0
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"datum-{self.pipeline.name}") as pool:
-            for result in pool.map(work, datums):
-                results.append(result)
-                if result.state == DATUM_SUCCESS:
-                    processed += 1
-                else:
-                    failed += 1
-                self.store.update_job(
-                    self.pipeline.project, self.pipeline.name, self.job.id, processed=processed, failed=failed
-                )
-                self.engine.changed()
-        if self.cancel.is_set():
-            raise JobKilled()
-        return results
-
-    def _run_datum(self, datum: Datum, sandbox: Sandbox) -> _DatumResult:
-        if self.cancel.is_set():
-            return _DatumResult(datum, DATUM_FAILED, error="job killed")
-        root = self.scratch / datum.id[:32]
-        shutil.rmtree(root, ignore_errors=True)
-        t0 = time.time()
-        mounts, download_bytes = self._materialize(datum, root)
-        t1 = time.time()
-        transform = self.spec.transform
-        env = self._env(datum)
-        cwd = transform.working_dir or str(self.engine.workdir)
-        timeout = self.spec.datum_timeout.ToTimedelta().total_seconds() if self.spec.HasField("datum_timeout") else None
-        stdin = "\n".join(transform.stdin) + "\n" if transform.stdin else None
-        accept = set(transform.accept_return_code)
-        tries = max(1, int(self.spec.datum_tries or 1))
-        outcome = DATUM_FAILED
-        error = ""
-        if sandbox.warning and not self._warned:
-            self._warned = True
-            self.log(f"warning: {sandbox.warning}")
-        for attempt in range(1, tries + 1):
-            out = mounts["out"]
-            shutil.rmtree(out, ignore_errors=True)
-            out.mkdir(parents=True)
-            try:
-                result = sandbox.run(
-                    cmd=list(transform.cmd),
-                    stdin=stdin,
-                    env=env,
-                    cwd=cwd,
-                    mounts=mounts,
-                    timeout=timeout,
-                    on_output=lambda stream, line: self.log(line, datum=datum.id, user=True),
-                    cancel=self.cancel,
-                )
-            except PachError as err:
-                error = err.details
-                self.log(f"datum {datum.id} could not start: {error}", datum=datum.id)
+        ctx = self._context()
+        for box in sandboxes:
+            if box.warning:
+                self.log(f"warning: {box.warning}")
                 break
-            if self.cancel.is_set():
-                error = "job killed"
-                break
-            if result.exit_code == 0 or result.exit_code in accept:
-                outcome = DATUM_SUCCESS
-                break
-            error = "timed out" if result.timed_out else f"exit code {result.exit_code}"
-            self.log(f"datum {datum.id} failed ({error}), attempt {attempt} of {tries}", datum=datum.id)
-        t2 = time.time()
-        entries: list[Entry] = []
-        rows: list[tuple[bytes, int, int, int]] = []
-        upload_bytes = 0
-        if outcome == DATUM_SUCCESS:
-            try:
-                entries, rows, upload_bytes = self._collect(datum, mounts["out"])
-            except InvalidArgument as err:
-                outcome, error = DATUM_FAILED, err.details
-                self.log(error, datum=datum.id)
-        t3 = time.time()
-        shutil.rmtree(root, ignore_errors=True)
-        stats = {
-            "download_time": t1 - t0,
-            "process_time": t2 - t1,
-            "upload_time": t3 - t2,
-            "download_bytes": download_bytes,
-            "upload_bytes": upload_bytes,
-        }
-        return _DatumResult(datum, outcome, entries, rows, stats, error)
+        todo: queue.SimpleQueue[Datum | None] = queue.SimpleQueue()
+        for d in datums:
+            todo.put(d)
+        results: list[DatumResult] = []
+        remaining = [len(datums)]
 
-    def _materialize(self, datum: Datum, root: Path) -> tuple[dict[str, Path], int]:
-        """Write each input's files for this datum under ``root/<name>``."""
-        mounts: dict[str, Path] = {}
-        total = 0
-        for item in datum.inputs:
-            base = root / item.name
-            base.mkdir(parents=True, exist_ok=True)
-            mounts[item.name] = base
-            reader = self.storage.reader(CommitRef(RepoKey(item.project, item.repo), id=item.commit))
-            for entry in reader.files_under(item.path):
-                target = base / entry.path.lstrip("/")
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with open(target, "wb") as fh:
-                    for data in self.storage.read_chunks(entry.chunks):
-                        fh.write(data)
-                total += entry.size
-        mounts["out"] = root / "out"
-        return mounts, total
-
-    def _collect(self, datum: Datum, out: Path) -> tuple[list[Entry], list[tuple[bytes, int, int, int]], int]:
-        """Upload everything the datum left in /pfs/out, tagged with its ID."""
-        writer: ChunkWriter = self.storage.chunks.writer()
-        entries = []
-        total = 0
-        for dirpath, dirnames, filenames in os.walk(out):
-            dirnames.sort()
-            for name in sorted(filenames):
-                local = Path(dirpath) / name
-                rel = "/" + str(local.relative_to(out)).replace(os.sep, "/")
-                if local.is_symlink() or not local.is_file():
-                    raise InvalidArgument(
-                        f"cannot upload file produced by the user code: {rel} is not a regular file"
-                    )
+        def work(index: int) -> None:
+            worker = DatumWorker(ctx, sandboxes[index], self.scratch / f"slot{index}")
+            while not self.cancel.is_set():
+                datum = todo.get()
+                if datum is None:
+                    return
+                event = threading.Event()
+                with self._lock:
+                    self._active[datum.id] = event
                 try:
-                    path = validate_write_path(rel)
-                except InvalidArgument:
-                    raise InvalidArgument(
-                        f"cannot upload file produced by the user code because its name cannot be represented in PFS: {rel}"
-                    ) from None
-                chunks = []
-                size = 0
-                with open(local, "rb") as fh:
-                    while True:
-                        data = fh.read(CHUNK_SIZE)
-                        if not data:
-                            break
-                        chunks.append(writer.put(data))
-                        size += len(data)
-                entries.append(Entry(path, size, file_hash(tuple(chunks)), tuple(chunks), datum.id))
-                total += size
-        return entries, writer.finish(), total
+                    result = worker.run(datum, event)
+                finally:
+                    with self._lock:
+                        self._active.pop(datum.id, None)
+                        restart = datum.id in self._restart
+                        self._restart.discard(datum.id)
+                if self.cancel.is_set():
+                    return
+                if restart and result.restarted:
+                    self.log(f"datum {datum.id} restarted", datum=datum.id)
+                    todo.put(datum)
+                    continue
+                with self._lock:
+                    results.append(result)
+                    key = {DATUM_SUCCESS: "processed", DATUM_FAILED: "failed", DATUM_RECOVERED: "recovered"}[result.state]
+                    self._counts[key] += 1
+                    remaining[0] -= 1
+                    done = remaining[0] == 0
+                if done:
+                    for _ in range(workers):
+                        todo.put(None)
+                self.flush()
 
-    def _env(self, datum: Datum) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update(self.spec.transform.env)
-        # python/python3 resolve to the server's own environment first.
-        bindir = os.path.dirname(sys.executable)
-        env["PATH"] = bindir + os.pathsep + env.get("PATH", os.defpath)
-        env.update(
-            {
-                "PACH_JOB_ID": self.job.id,
-                "PACH_OUTPUT_COMMIT_ID": self.job.id,
-                "PACH_DATUM_ID": datum.id,
-                "PPS_PIPELINE_NAME": self.pipeline.name,
-                "PPS_PROJECT_NAME": self.pipeline.project,
-                "PPS_SPEC_COMMIT": self.pipeline.spec_commit,
-                "PPS_POD_NAME": f"{self.pipeline.project}-{self.pipeline.name}-v{self.pipeline.version}-local",
-                "PPS_NAMESPACE": "pachmagic",
-                "PPS_WORKER_IP": "127.0.0.1",
-            }
-        )
-        for item in datum.inputs:
-            env[item.name] = "/pfs/" + item.name + ("" if item.path == "/" else item.path)
-            env[f"{item.name}_COMMIT"] = item.commit
-        return env
+        threads = [
+            threading.Thread(target=work, args=(i,), name=f"datum-{self.pipeline.name}-{i}", daemon=True)
+            for i in range(workers)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self._check()
+        return results
 
     # --- the end -----------------------------------------------------------------
 
     def _finish(
         self,
-        state: int,
-        reason: str,
-        changes: Changes | None,
-        records: list[DatumRecord],
-        counts: dict[str, int],
-        *,
-        rows: list[tuple[bytes, int, int, int]] | None = None,
-        base_root: bytes | None = None,
+        datums: list[Datum],
+        results: list[DatumResult],
+        hashes: dict[str, str],
+        base_id: str,
+        out_root: bytes | None,
+        meta_root: bytes | None,
+        base: dict[str, tuple[str, list[str]]],
+        kept: set[str],
+        planned: float,
     ) -> None:
-        self.engine.finish_job(self, state, reason, changes, records, counts, rows or [], base_root)
-
-
-def _inputs_json(datum: Datum) -> list[dict[str, object]]:
-    return [
-        {
-            "name": i.name,
-            "project": i.project,
-            "repo": i.repo,
-            "branch": i.branch,
-            "commit": i.commit,
-            "path": i.path,
-            "hash": i.hash.hex(),
-            "is_dir": i.is_dir,
+        p, job_id = self.pipeline, self.job.id
+        self.store.update_job(p.project, p.name, job_id, state=JOB_FINISHING)
+        self.engine.changed()
+        out_changes, error = output_changes(base, kept, results)
+        job_pb = {"pipeline": {"project": {"name": p.project}, "name": p.name}, "id": job_id}
+        with self._lock:
+            lines = dict(self._datum_lines)
+        meta = meta_changes(self.storage, self.writer, self.writer_lock, job_pb, base, kept, results, hashes, lines)
+        rows = self.writer.finish()
+        if rows:
+            # Indexed before the trees that use them; unreferenced rows after a crash are harmless.
+            with self.storage.db.transaction():
+                self.storage.db.executemany("INSERT OR IGNORE INTO chunks(id, pack, offset, size) VALUES (?, ?, ?, ?)", rows)
+        trees = {
+            USER: _apply(self.storage, out_root, out_changes),
+            META: _apply(self.storage, meta_root, meta),
         }
-        for i in datum.inputs
-    ]
+        records = [
+            DatumRecord(
+                p.project, p.name, job_id, r.datum.id, r.state, hashes[r.datum.id], datum_inputs_json(r.datum.inputs),
+                [e.path for e in r.entries] if r.state == DATUM_SUCCESS else [], r.stats, r.reason, job_id,
+            )
+            for r in results
+        ]
+        failed = sorted(r.datum.id for r in results if r.state == DATUM_FAILED)
+        stats: dict[str, float] = {"planning_time": planned}
+        for r in results:
+            for k, v in r.stats.items():
+                stats[k] = stats.get(k, 0.0) + v
+        counts: dict[str, Any] = {
+            "processed": sum(1 for r in results if r.state == DATUM_SUCCESS),
+            "failed": len(failed),
+            "recovered": sum(1 for r in results if r.state == DATUM_RECOVERED),
+            "skipped": len(kept),
+            "total": len(datums),
+            "stats": stats,
+        }
+        if error:
+            state, reason = JOB_FAILURE, error
+        elif failed:
+            state, reason = JOB_FAILURE, f"datum {failed[0]} failed"
+        else:
+            state, reason = JOB_SUCCESS, ""
+        if reason:
+            self.log(reason)
+        self.flush(force=True)
+        self._check()
+        end_job(
+            self.engine, p, job_id, state, reason, trees=trees, datums=records,
+            carry=(base_id, kept) if kept else None, counts=counts,
+        )
 
+
+def _apply(storage: Any, root: bytes | None, changes: Changes) -> bytes | None:
+    return Tree(storage.nodes, root, storage.node_cache).apply(changes).root

@@ -1,27 +1,39 @@
-"""Pipeline specs: parsing (protojson), validation and defaults, as pachd does them.
+"""Pipeline specs: parsing (protojson, or YAML), validation and defaults, as pachd does them.
 
 Specs arrive as ``CreatePipelineRequest`` messages (``CreatePipeline``) or as
-JSON text (``CreatePipelineV2``). Parsing accepts both snake_case and
-lowerCamelCase names and rejects unknown fields by name. Validation produces
-pachd's messages where there is one. No gRPC here.
+JSON text (``CreatePipelineV2``; YAML is accepted too). Parsing accepts both
+snake_case and lowerCamelCase names and rejects unknown fields by name.
+Kubernetes-only fields (``resource_requests``, ``pod_patch``, ``scheduling_spec``,
+...) are accepted, stored and shown back, and have no effect here. Validation
+fills in pachd's defaults and uses pachd's messages where there is one. No gRPC.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import time
+from dataclasses import dataclass
 from typing import Iterator
 
+import yaml
 from google.protobuf import json_format
 
 from ..._proto import pps_pb2
 from ...errors import InvalidArgument
-from ..storage.model import DEFAULT_PROJECT, validate_name
+from ..storage.model import DEFAULT_PROJECT, USER, validate_name
+from .cron import parse_schedule
 
 __all__ = [
     "parse_json_spec",
     "spec_to_json",
     "validate_and_default",
+    "default_input",
     "pfs_inputs",
+    "cron_inputs",
+    "input_branches",
+    "InputBranch",
+    "sorted_input",
     "input_string",
     "PIPELINE_NAME_MAX",
 ]
@@ -32,7 +44,18 @@ _UNKNOWN_FIELD = re.compile(r'has no field named "([^"]+)" at "([^"]*)"')
 
 
 def parse_json_spec(text: str) -> pps_pb2.CreatePipelineRequest:
-    """Parse a pipeline spec in protojson form; errors name the bad field."""
+    """Parse a pipeline spec in protojson form (or YAML); errors name the bad field."""
+    try:
+        json.loads(text)
+    except ValueError:
+        # Not JSON: pachctl reads YAML too, so a YAML body is converted first.
+        try:
+            doc = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            raise InvalidArgument(f"invalid pipeline spec: {err}") from None
+        if not isinstance(doc, dict):
+            raise InvalidArgument("invalid pipeline spec: expected a JSON or YAML object")
+        text = json.dumps(doc, default=str)
     request = pps_pb2.CreatePipelineRequest()
     try:
         json_format.Parse(text, request, ignore_unknown_fields=False)
@@ -60,16 +83,89 @@ def pfs_inputs(node: pps_pb2.Input) -> Iterator[pps_pb2.PFSInput]:
         yield from pfs_inputs(child)
 
 
-def _check_input(node: pps_pb2.Input, names: set[str]) -> None:
+def cron_inputs(node: pps_pb2.Input) -> Iterator[pps_pb2.CronInput]:
+    """Every cron input in an input tree, depth first."""
+    if node.HasField("cron"):
+        yield node.cron
+    for child in (*node.cross, *node.union, *node.join, *node.group):
+        yield from cron_inputs(child)
+
+
+@dataclass(frozen=True)
+class InputBranch:
+    """A branch a pipeline reads: the output branch's provenance."""
+
+    project: str
+    repo: str
+    branch: str
+    repo_type: str = USER
+
+
+def input_branches(node: pps_pb2.Input) -> list[InputBranch]:
+    """The distinct branches of the PFS and cron inputs, in input order."""
+    out: dict[InputBranch, None] = {}
+    for pfs in pfs_inputs(node):
+        out[InputBranch(pfs.project, pfs.repo, pfs.branch, pfs.repo_type or USER)] = None
+    for cron in cron_inputs(node):
+        out[InputBranch(cron.project, cron.repo, "master")] = None
+    return list(out)
+
+
+def _name_of(node: pps_pb2.Input) -> str:
+    """pachd's ``InputName``: the name a sorted input tree orders by."""
+    if node.HasField("pfs"):
+        return node.pfs.name
+    if node.HasField("cron"):
+        return node.cron.name
+    for children in (node.cross, node.union, node.join, node.group):
+        if len(children):
+            return _name_of(children[0])
+    return ""
+
+
+def sorted_input(node: pps_pb2.Input) -> pps_pb2.Input:
+    """A copy with every combination's children sorted by name (pachd's ``SortInput``).
+
+    Datum IDs hash inputs in this order, so datums do not depend on the order the
+    spec lists them in.
+    """
+    copy = pps_pb2.Input()
+    copy.CopyFrom(node)
+
+    def visit(n: pps_pb2.Input) -> None:
+        for children in (n.cross, n.union, n.join, n.group):
+            for child in children:
+                visit(child)
+            ordered = sorted((_clone(c) for c in children), key=_name_of)
+            del children[:]
+            children.extend(ordered)
+
+    visit(copy)
+    return copy
+
+
+def _clone(node: pps_pb2.Input) -> pps_pb2.Input:
+    c = pps_pb2.Input()
+    c.CopyFrom(node)
+    return c
+
+
+def default_input(node: pps_pb2.Input, project: str, pipeline: str) -> None:
+    """Validate an input tree and fill in pachd's defaults, in place."""
+    _check_input(node, set(), project, pipeline, parent="")
+
+
+def _check_input(node: pps_pb2.Input, names: set[str], project: str, pipeline: str, parent: str) -> None:
     kinds = [k for k in ("pfs", "cron") if node.HasField(k)]
     kinds += [k for k in ("cross", "union", "join", "group") if len(getattr(node, k))]
     if not kinds:
         raise InvalidArgument("no input set")
     if len(kinds) > 1:
         raise InvalidArgument(f"multiple input types set ({', '.join(kinds)})")
-    if node.HasField("cron"):
-        raise InvalidArgument("cron inputs are not supported by the pachmagic embedded server yet")
-    if node.HasField("pfs"):
+    kind = kinds[0]
+    if parent in ("join", "group") and kind != "pfs":
+        raise InvalidArgument(f"{parent} inputs may only contain pfs inputs, found a {kind} input")
+    if kind == "pfs":
         pfs = node.pfs
         if not pfs.repo:
             raise InvalidArgument("input must specify a repo")
@@ -77,17 +173,44 @@ def _check_input(node: pps_pb2.Input, names: set[str]) -> None:
             raise InvalidArgument("input cannot come from a commit; use a branch with head pointing to the commit")
         if not pfs.glob and not pfs.s3:
             raise InvalidArgument("input must specify a glob")
-        pfs.project = pfs.project or DEFAULT_PROJECT
+        pfs.project = pfs.project or project
         pfs.name = pfs.name or pfs.repo
         pfs.branch = pfs.branch or "master"
-        pfs.repo_type = pfs.repo_type or "user"
-        if pfs.name == "out":
-            raise InvalidArgument('input cannot be named "out": /pfs/out is the output directory; set a different name')
-        validate_name(pfs.name)
-        names.add(pfs.name)
+        pfs.repo_type = pfs.repo_type or USER
+        if pfs.outer_join and parent != "join":
+            raise InvalidArgument(f"input {pfs.name}: outer_join is only meaningful inside a join input")
+        if pfs.join_on and parent != "join":
+            raise InvalidArgument(f"input {pfs.name}: join_on is only meaningful inside a join input")
+        if pfs.group_by and parent != "group":
+            raise InvalidArgument(f"input {pfs.name}: group_by is only meaningful inside a group input")
+        _add_name(pfs.name, names)
         return
-    for child in (*node.cross, *node.union, *node.join, *node.group):
-        _check_input(child, names)
+    if kind == "cron":
+        cron = node.cron
+        if not cron.name:
+            raise InvalidArgument("input must specify a name")
+        parse_schedule(cron.spec)
+        cron.project = cron.project or project
+        cron.repo = cron.repo or f"{pipeline}_{cron.name}"
+        validate_name(cron.repo)
+        if not cron.HasField("start"):
+            cron.start.FromNanoseconds(int(time.time() * 1e9))
+        _add_name(cron.name, names)
+        return
+    children = getattr(node, kind)
+    for child in children:
+        # A union's datums come from one child at a time, so names may repeat
+        # across its children; every other combination puts them side by side.
+        _check_input(child, set(names) if kind == "union" else names, project, pipeline, kind)
+
+
+def _add_name(name: str, names: set[str]) -> None:
+    if name == "out":
+        raise InvalidArgument('input cannot be named "out": /pfs/out is the output directory; set a different name')
+    validate_name(name)
+    if name in names:
+        raise InvalidArgument(f'name "{name}" was used more than once')
+    names.add(name)
 
 
 def validate_and_default(request: pps_pb2.CreatePipelineRequest) -> pps_pb2.CreatePipelineRequest:
@@ -107,7 +230,7 @@ def validate_and_default(request: pps_pb2.CreatePipelineRequest) -> pps_pb2.Crea
         raise InvalidArgument(
             f"pipeline name {name!r} is {len(name) - PIPELINE_NAME_MAX} characters longer than the {PIPELINE_NAME_MAX} max"
         )
-    spec.pipeline.project.name = spec.pipeline.project.name or DEFAULT_PROJECT
+    project = spec.pipeline.project.name = spec.pipeline.project.name or DEFAULT_PROJECT
     if spec.HasField("spout") or spec.HasField("service"):
         raise InvalidArgument("spout and service pipelines are not supported by the pachmagic embedded server")
     if not spec.HasField("transform") or not spec.transform.image:
@@ -116,7 +239,10 @@ def validate_and_default(request: pps_pb2.CreatePipelineRequest) -> pps_pb2.Crea
         raise InvalidArgument("invalid pipeline transform, no command specified")
     if not spec.HasField("input"):
         raise InvalidArgument("no input set")
-    _check_input(spec.input, set())
+    default_input(spec.input, project, name)
+    for pfs in pfs_inputs(spec.input):
+        if pfs.project == project and pfs.repo == name and pfs.repo_type == USER:
+            raise InvalidArgument(f"pipeline {name} cannot take its own output repo as input")
     if spec.reprocess_spec not in ("", "until_success", "every_job"):
         raise InvalidArgument('ReprocessSpec must be one of "until_success" or "every_job"')
     spec.reprocess_spec = spec.reprocess_spec or "until_success"
@@ -126,6 +252,9 @@ def validate_and_default(request: pps_pb2.CreatePipelineRequest) -> pps_pb2.Crea
         spec.datum_tries = DEFAULT_DATUM_TRIES
     if spec.parallelism_spec.constant == 0:
         spec.parallelism_spec.constant = 1
+    for field in ("datum_timeout", "job_timeout"):
+        if spec.HasField(field) and getattr(spec, field).ToNanoseconds() <= 0:
+            raise InvalidArgument(f"{field} must be positive")
     # Request flags are not part of the stored spec.
     spec.update = False
     spec.reprocess = False

@@ -1,9 +1,9 @@
-"""Pipeline, job, datum and log records in the server's SQLite database.
+"""Pipeline, job, datum, log and cron records in the server's SQLite database.
 
 The pipeline engine keeps its state next to PFS's metadata (same database) so
-that a job's end — output commit finished and job marked done — is one
-transaction. Specs are stored as serialized ``CreatePipelineRequest`` messages.
-No gRPC, no pipeline behaviour: just rows in, records out.
+that a job's end — output and meta commits finished, datums recorded, job marked
+done — is one transaction. Specs are stored as serialized ``CreatePipelineRequest``
+messages. No gRPC, no pipeline behaviour: just rows in, records out.
 """
 
 from __future__ import annotations
@@ -31,12 +31,19 @@ __all__ = [
     "JOB_FINISHING",
     "JOB_UNRUNNABLE",
     "TERMINAL",
+    "DATUM_FAILED",
+    "DATUM_SUCCESS",
+    "DATUM_SKIPPED",
+    "DATUM_STARTING",
+    "DATUM_RECOVERED",
 ]
 
 # pps_v2.JobState values.
 JOB_CREATED, JOB_STARTING, JOB_RUNNING, JOB_FAILURE, JOB_SUCCESS = 1, 2, 3, 4, 5
 JOB_KILLED, JOB_EGRESSING, JOB_FINISHING, JOB_UNRUNNABLE = 6, 7, 8, 9
 TERMINAL = frozenset({JOB_FAILURE, JOB_SUCCESS, JOB_KILLED, JOB_UNRUNNABLE})
+# pps_v2.DatumState values.
+DATUM_FAILED, DATUM_SUCCESS, DATUM_SKIPPED, DATUM_STARTING, DATUM_RECOVERED = 1, 2, 3, 4, 5
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS pipelines (
@@ -78,6 +85,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     PRIMARY KEY (project, pipeline, id)
 );
 CREATE INDEX IF NOT EXISTS jobs_by_id ON jobs(id);
+CREATE INDEX IF NOT EXISTS jobs_by_created ON jobs(project, pipeline, created);
 CREATE TABLE IF NOT EXISTS datums (
     project TEXT NOT NULL,
     pipeline TEXT NOT NULL,
@@ -88,6 +96,8 @@ CREATE TABLE IF NOT EXISTS datums (
     inputs TEXT NOT NULL,
     outputs TEXT NOT NULL DEFAULT '[]',
     stats TEXT NOT NULL DEFAULT '{}',
+    reason TEXT NOT NULL DEFAULT '',
+    processed_job TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (project, pipeline, job_id, datum_id)
 );
 CREATE TABLE IF NOT EXISTS logs (
@@ -98,10 +108,25 @@ CREATE TABLE IF NOT EXISTS logs (
     datum_id TEXT NOT NULL,
     ts REAL NOT NULL,
     user INTEGER NOT NULL,
-    message TEXT NOT NULL
+    message TEXT NOT NULL,
+    master INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS logs_by_pipeline ON logs(project, pipeline, job_id);
+CREATE TABLE IF NOT EXISTS cron_ticks (
+    project TEXT NOT NULL,
+    pipeline TEXT NOT NULL,
+    input TEXT NOT NULL,
+    last REAL NOT NULL,
+    PRIMARY KEY (project, pipeline, input)
+);
 """
+
+# Columns added after the first release: (table, column, declaration).
+_ADDED = (
+    ("datums", "reason", "TEXT NOT NULL DEFAULT ''"),
+    ("datums", "processed_job", "TEXT NOT NULL DEFAULT ''"),
+    ("logs", "master", "INTEGER NOT NULL DEFAULT 0"),
+)
 
 
 @dataclass
@@ -152,6 +177,8 @@ class DatumRecord:
     inputs: list[dict[str, Any]]
     outputs: list[str]
     stats: dict[str, float]
+    reason: str = ""
+    processed_job: str = ""
 
 
 @dataclass
@@ -164,11 +191,21 @@ class LogRecord:
     ts: float
     user: bool
     message: str
+    master: bool = False
 
 
 _JOB_COLS = (
     "project, pipeline, id, version, state, reason, created, started, finished, restart, "
     "processed, skipped, failed, recovered, total, stats"
+)
+_DATUM_COLS = "project, pipeline, job_id, datum_id, state, hash, inputs, outputs, stats, reason, processed_job"
+_PIPELINE_SQL = (
+    "SELECT p.project, p.name, p.version, p.spec, p.user_spec, p.salt, p.spec_commit, p.created, "
+    "s.state, s.stopped, s.reason, "
+    "(SELECT MIN(created) FROM pipelines f WHERE f.project = p.project AND f.name = p.name), "
+    "(SELECT state FROM jobs j WHERE j.project = p.project AND j.pipeline = p.name "
+    " ORDER BY created DESC, rowid DESC LIMIT 1) "
+    "FROM pipelines p JOIN pipeline_state s ON s.project = p.project AND s.name = p.name "
 )
 
 
@@ -178,6 +215,10 @@ class PipelineStore:
     def __init__(self, db: Database) -> None:
         self.db = db
         db.executescript(_SCHEMA)
+        for table, column, decl in _ADDED:
+            have = {r[1] for r in db.all(f"PRAGMA table_info({table})")}
+            if column not in have:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
 
     # --- pipelines ---------------------------------------------------------------
 
@@ -206,59 +247,46 @@ class PipelineStore:
                 (project, name, state, int(stopped)),
             )
 
-    def set_state(self, project: str, name: str, *, state: int | None = None, stopped: bool | None = None, reason: str | None = None) -> None:
+    def set_state(
+        self, project: str, name: str, *, state: int | None = None, stopped: bool | None = None, reason: str | None = None
+    ) -> None:
         sets, params = [], []  # type: list[str], list[Any]
-        if state is not None:
-            sets.append("state = ?")
-            params.append(state)
-        if stopped is not None:
-            sets.append("stopped = ?")
-            params.append(int(stopped))
-        if reason is not None:
-            sets.append("reason = ?")
-            params.append(reason)
+        for col, value in (("state", state), ("stopped", None if stopped is None else int(stopped)), ("reason", reason)):
+            if value is not None:
+                sets.append(f"{col} = ?")
+                params.append(value)
         if sets:
             self.db.execute(
                 f"UPDATE pipeline_state SET {', '.join(sets)} WHERE project = ? AND name = ?", [*params, project, name]
             )
 
     def _pipeline(self, row: Any) -> PipelineRecord:
-        project, name, version, spec, user_spec, salt, spec_commit, created, state, stopped, reason, first = row
+        project, name, version, spec, user_spec, salt, spec_commit, created, state, stopped, reason, first, last = row
         msg = pps_pb2.CreatePipelineRequest()
         msg.ParseFromString(spec)
-        last = self.db.one(
-            "SELECT state FROM jobs WHERE project = ? AND pipeline = ? ORDER BY created DESC LIMIT 1", (project, name)
-        )
         return PipelineRecord(
             project, name, version, msg, user_spec, salt, spec_commit, first, created, state, bool(stopped), reason,
-            last[0] if last else 0,
+            last or 0,
         )
-
-    _PIPELINE_SQL = (
-        "SELECT p.project, p.name, p.version, p.spec, p.user_spec, p.salt, p.spec_commit, p.created, "
-        "s.state, s.stopped, s.reason, "
-        "(SELECT MIN(created) FROM pipelines f WHERE f.project = p.project AND f.name = p.name) "
-        "FROM pipelines p JOIN pipeline_state s ON s.project = p.project AND s.name = p.name "
-    )
 
     def get(self, project: str, name: str, version: int | None = None) -> PipelineRecord | None:
         if version is None:
             row = self.db.one(
-                self._PIPELINE_SQL + "WHERE p.project = ? AND p.name = ? ORDER BY p.version DESC LIMIT 1", (project, name)
+                _PIPELINE_SQL + "WHERE p.project = ? AND p.name = ? ORDER BY p.version DESC LIMIT 1", (project, name)
             )
         else:
             row = self.db.one(
-                self._PIPELINE_SQL + "WHERE p.project = ? AND p.name = ? AND p.version = ?", (project, name, version)
+                _PIPELINE_SQL + "WHERE p.project = ? AND p.name = ? AND p.version = ?", (project, name, version)
             )
         return self._pipeline(row) if row else None
 
     def history(self, project: str, name: str) -> list[PipelineRecord]:
-        rows = self.db.all(self._PIPELINE_SQL + "WHERE p.project = ? AND p.name = ? ORDER BY p.version DESC", (project, name))
+        rows = self.db.all(_PIPELINE_SQL + "WHERE p.project = ? AND p.name = ? ORDER BY p.version DESC", (project, name))
         return [self._pipeline(r) for r in rows]
 
     def list(self, projects: Iterable[str] = ()) -> list[PipelineRecord]:
         projects = list(projects)
-        sql = self._PIPELINE_SQL + (
+        sql = _PIPELINE_SQL + (
             "WHERE p.version = (SELECT MAX(version) FROM pipelines v WHERE v.project = p.project AND v.name = p.name) "
         )
         params: list[Any] = []
@@ -270,7 +298,10 @@ class PipelineStore:
 
     def delete(self, project: str, name: str) -> None:
         with self.db.transaction():
-            for table, col in (("pipelines", "name"), ("pipeline_state", "name"), ("jobs", "pipeline"), ("datums", "pipeline"), ("logs", "pipeline")):
+            for table, col in (
+                ("pipelines", "name"), ("pipeline_state", "name"), ("jobs", "pipeline"), ("datums", "pipeline"),
+                ("logs", "pipeline"), ("cron_ticks", "pipeline"),
+            ):
                 self.db.execute(f"DELETE FROM {table} WHERE project = ? AND {col} = ?", (project, name))
 
     # --- jobs --------------------------------------------------------------------
@@ -280,26 +311,37 @@ class PipelineStore:
         values[-1] = json.loads(values[-1])
         return JobRecord(*values)
 
-    def add_job(self, project: str, pipeline: str, job_id: str, version: int) -> bool:
+    def add_job(self, project: str, pipeline: str, job_id: str, version: int, created: float | None = None) -> bool:
         cur = self.db.execute(
             "INSERT OR IGNORE INTO jobs(project, pipeline, id, version, state, created) VALUES (?, ?, ?, ?, ?, ?)",
-            (project, pipeline, job_id, version, JOB_CREATED, time.time()),
+            (project, pipeline, job_id, version, JOB_CREATED, created or time.time()),
         )
         return cur.rowcount == 1
 
     def job(self, project: str, pipeline: str, job_id: str) -> JobRecord | None:
-        row = self.db.one(f"SELECT {_JOB_COLS} FROM jobs WHERE project = ? AND pipeline = ? AND id = ?", (project, pipeline, job_id))
+        row = self.db.one(
+            f"SELECT {_JOB_COLS} FROM jobs WHERE project = ? AND pipeline = ? AND id = ?", (project, pipeline, job_id)
+        )
         return self._job(row) if row else None
 
     def jobs(
-        self, *, project: str | None = None, pipeline: str | None = None, job_id: str | None = None, states: Iterable[int] = ()
+        self,
+        *,
+        project: str | None = None,
+        pipeline: str | None = None,
+        job_id: str | None = None,
+        states: Iterable[int] = (),
+        unfinished: bool = False,
     ) -> list[JobRecord]:
+        """Jobs matching the filters, newest first."""
         where, params = [], []  # type: list[str], list[Any]
         for col, value in (("project", project), ("pipeline", pipeline), ("id", job_id)):
             if value is not None:
                 where.append(f"{col} = ?")
                 params.append(value)
         states = list(states)
+        if unfinished:
+            states = [s for s in range(0, 10) if s not in TERMINAL]
         if states:
             where.append(f"state IN ({','.join('?' * len(states))})")
             params.extend(states)
@@ -318,36 +360,68 @@ class PipelineStore:
             [*values.values(), project, pipeline, job_id],
         )
 
+    def delete_job(self, project: str, pipeline: str, job_id: str) -> None:
+        with self.db.transaction():
+            for table, col in (("jobs", "id"), ("datums", "job_id"), ("logs", "job_id")):
+                self.db.execute(
+                    f"DELETE FROM {table} WHERE project = ? AND pipeline = ? AND {col} = ?", (project, pipeline, job_id)
+                )
+
     # --- datums ------------------------------------------------------------------
 
     def put_datums(self, records: Iterable[DatumRecord]) -> None:
         self.db.executemany(
-            "INSERT OR REPLACE INTO datums(project, pipeline, job_id, datum_id, state, hash, inputs, outputs, stats) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT OR REPLACE INTO datums({_DATUM_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                (d.project, d.pipeline, d.job_id, d.datum_id, d.state, d.hash, json.dumps(d.inputs), json.dumps(d.outputs), json.dumps(d.stats))
+                (
+                    d.project, d.pipeline, d.job_id, d.datum_id, d.state, d.hash, json.dumps(d.inputs),
+                    json.dumps(d.outputs), json.dumps(d.stats), d.reason, d.processed_job or d.job_id,
+                )
                 for d in records
             ],
         )
 
+    def carry_datums(self, project: str, pipeline: str, base_job: str, job_id: str, datum_ids: Iterable[str]) -> None:
+        """Copy ``datum_ids`` of ``base_job`` into ``job_id`` as SKIPPED (one statement, no decoding)."""
+        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS carry_ids (id TEXT PRIMARY KEY)")
+        self.db.execute("DELETE FROM carry_ids")
+        self.db.executemany("INSERT OR IGNORE INTO carry_ids(id) VALUES (?)", ((i,) for i in datum_ids))
+        self.db.execute(
+            f"INSERT OR REPLACE INTO datums({_DATUM_COLS}) "
+            f"SELECT project, pipeline, ?, datum_id, {DATUM_SKIPPED}, hash, inputs, outputs, stats, '', processed_job "
+            "FROM datums WHERE project = ? AND pipeline = ? AND job_id = ? AND datum_id IN (SELECT id FROM carry_ids)",
+            (job_id, project, pipeline, base_job),
+        )
+        self.db.execute("DELETE FROM carry_ids")
+
+    def skip_table(self, project: str, pipeline: str, job_id: str) -> dict[str, tuple[str, list[str]]]:
+        """Datum ID → (hash, outputs) of a job's successful and skipped datums (the skip rule's input)."""
+        rows = self.db.all(
+            "SELECT datum_id, hash, outputs FROM datums WHERE project = ? AND pipeline = ? AND job_id = ? "
+            f"AND state IN ({DATUM_SUCCESS}, {DATUM_SKIPPED})",
+            (project, pipeline, job_id),
+        )
+        return {r[0]: (r[1], json.loads(r[2])) for r in rows}
+
     def datums(self, project: str, pipeline: str, job_id: str, datum_id: str | None = None) -> list[DatumRecord]:
-        sql = "SELECT project, pipeline, job_id, datum_id, state, hash, inputs, outputs, stats FROM datums WHERE project = ? AND pipeline = ? AND job_id = ?"
+        sql = f"SELECT {_DATUM_COLS} FROM datums WHERE project = ? AND pipeline = ? AND job_id = ?"
         params: list[Any] = [project, pipeline, job_id]
         if datum_id is not None:
             sql += " AND datum_id = ?"
             params.append(datum_id)
         sql += " ORDER BY datum_id"
         return [
-            DatumRecord(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), json.loads(r[7]), json.loads(r[8]))
+            DatumRecord(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), json.loads(r[7]), json.loads(r[8]), r[9], r[10])
             for r in self.db.all(sql, params)
         ]
 
     # --- logs --------------------------------------------------------------------
 
-    def add_logs(self, rows: Iterable[tuple[str, str, str, str, float, bool, str]]) -> None:
+    def add_logs(self, rows: Iterable[tuple[str, str, str, str, float, bool, str, bool]]) -> None:
         self.db.executemany(
-            "INSERT INTO logs(project, pipeline, job_id, datum_id, ts, user, message) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(p, n, j, d, ts, int(u), m) for p, n, j, d, ts, u, m in rows],
+            "INSERT INTO logs(project, pipeline, job_id, datum_id, ts, user, message, master) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(p, n, j, d, ts, int(u), m, int(master)) for p, n, j, d, ts, u, m, master in rows],
         )
 
     def logs(
@@ -358,7 +432,7 @@ class PipelineStore:
         job_id: str | None = None,
         datum_id: str | None = None,
         after_seq: int = 0,
-        user_only: bool = False,
+        master: bool | None = None,
         since: float | None = None,
     ) -> list[LogRecord]:
         where, params = ["project = ?", "seq > ?"], [project, after_seq]  # type: list[str], list[Any]
@@ -366,18 +440,30 @@ class PipelineStore:
             if value:
                 where.append(f"{col} = ?")
                 params.append(value)
-        if user_only:
-            where.append("user = 1")
+        if master is not None:
+            where.append("master = ?")
+            params.append(int(master))
         if since is not None:
             where.append("ts >= ?")
             params.append(since)
         rows = self.db.all(
-            f"SELECT seq, project, pipeline, job_id, datum_id, ts, user, message FROM logs WHERE {' AND '.join(where)} ORDER BY seq",
+            "SELECT seq, project, pipeline, job_id, datum_id, ts, user, message, master FROM logs "
+            f"WHERE {' AND '.join(where)} ORDER BY seq",
             params,
         )
-        return [LogRecord(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7]) for r in rows]
+        return [LogRecord(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], bool(r[8])) for r in rows]
 
-    def delete_all(self) -> None:
-        with self.db.transaction():
-            for table in ("pipelines", "pipeline_state", "jobs", "datums", "logs"):
-                self.db.execute(f"DELETE FROM {table}")
+    # --- cron --------------------------------------------------------------------
+
+    def last_tick(self, project: str, pipeline: str, name: str) -> float | None:
+        row = self.db.one(
+            "SELECT last FROM cron_ticks WHERE project = ? AND pipeline = ? AND input = ?", (project, pipeline, name)
+        )
+        return None if row is None else float(row[0])
+
+    def set_last_tick(self, project: str, pipeline: str, name: str, t: float) -> None:
+        self.db.execute(
+            "INSERT INTO cron_ticks(project, pipeline, input, last) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(project, pipeline, input) DO UPDATE SET last = excluded.last",
+            (project, pipeline, name, t),
+        )

@@ -1,24 +1,36 @@
 """``pps_v2.API``: thin gRPC adapters over the pipeline ``Engine``.
 
-Conversions from engine records to ``PipelineInfo``/``JobInfo``/``DatumInfo``
-live here; pipeline behaviour lives in ``server/pipelines``.
+Conversions from engine records to messages live in ``_pps_convert``; pipeline
+behaviour lives in ``server/pipelines``. Waits (``InspectJob(wait)``,
+``InspectJobSet(wait)``, ``SubscribeJob``, ``GetLogs(follow)``) sleep on the
+runtime's change events and hold no thread between checks.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any, AsyncIterator
 
-from google.protobuf import duration_pb2, empty_pb2, json_format
+from google.protobuf import empty_pb2, json_format
 
-from ..._proto import pfs_pb2, pps_pb2, pps_pb2_grpc
+from ..._proto import pps_pb2, pps_pb2_grpc
 from ...errors import InvalidArgument, NotFound
 from ..pipelines import Engine
 from ..pipelines.spec import parse_json_spec, spec_to_json
-from ..pipelines.store import TERMINAL, DatumRecord, JobRecord, PipelineRecord
-from ..storage import BranchKey, CommitKey, CommitRef, RepoKey, Storage
-from ..storage.model import DEFAULT_PROJECT, META, SPEC
+from ..pipelines.store import TERMINAL, JobRecord, PipelineRecord
+from ..storage import CommitRef, RepoKey, Storage
+from ..storage.model import DEFAULT_PROJECT, parse_ancestry
 from . import _convert as cv
 from ._base import Runtime, rpc
+from ._pps_convert import (
+    datum_info_pb,
+    job_info_pb,
+    log_message_pb,
+    matches_filters,
+    pipeline_info_pb,
+    pipeline_pb,
+    planned_datum_pb,
+)
 
 __all__ = ["PpsServicer", "pipeline_info_pb", "job_info_pb", "datum_info_pb"]
 
@@ -31,136 +43,6 @@ def _name(pipeline: pps_pb2.Pipeline) -> str:
     if not pipeline.name:
         raise InvalidArgument("no pipeline specified")
     return pipeline.name
-
-
-def _pipeline_pb(project: str, name: str) -> pps_pb2.Pipeline:
-    return pps_pb2.Pipeline(project=pfs_pb2.Project(name=project), name=name)
-
-
-def _duration(seconds: float) -> duration_pb2.Duration:
-    d = duration_pb2.Duration()
-    d.FromNanoseconds(int(seconds * 1e9))
-    return d
-
-
-def pipeline_info_pb(record: PipelineRecord, details: bool = True) -> pps_pb2.PipelineInfo:
-    spec = record.spec
-    info = pps_pb2.PipelineInfo(
-        pipeline=_pipeline_pb(record.project, record.name),
-        version=record.version,
-        stopped=record.stopped,
-        state=record.state,
-        reason=record.reason,
-        last_job_state=record.last_job_state,
-        parallelism=spec.parallelism_spec.constant or 1,
-        type=pps_pb2.PipelineInfo.PIPELINE_TYPE_TRANSFORM,
-        user_spec_json=record.user_spec or spec_to_json(spec),
-        effective_spec_json=spec_to_json(spec),
-    )
-    if record.spec_commit:
-        info.spec_commit.CopyFrom(
-            cv.commit_pb(
-                CommitKey(RepoKey(record.project, record.name, SPEC), record.spec_commit),
-                BranchKey(RepoKey(record.project, record.name, SPEC), "master"),
-            )
-        )
-    if details:
-        d = info.details
-        for field in (
-            "transform", "tf_job", "parallelism_spec", "egress", "resource_requests", "resource_limits",
-            "sidecar_resource_limits", "input", "service", "spout", "datum_set_spec", "datum_timeout",
-            "job_timeout", "scheduling_spec", "metadata", "sidecar_resource_requests", "determined",
-            "maximum_expected_uptime",
-        ):
-            if spec.HasField(field):
-                getattr(d, field).CopyFrom(getattr(spec, field))
-        d.tolerations.extend(spec.tolerations)
-        d.output_branch = spec.output_branch
-        d.description = spec.description
-        d.salt = spec.salt
-        d.datum_tries = spec.datum_tries
-        d.pod_spec = spec.pod_spec
-        d.pod_patch = spec.pod_patch
-        d.s3_out = spec.s3_out
-        d.reprocess_spec = spec.reprocess_spec
-        d.autoscaling = spec.autoscaling
-        d.reason = record.reason
-        d.workers_requested = spec.parallelism_spec.constant or 1
-        d.workers_available = d.workers_requested
-        created = cv.timestamp(record.created)
-        updated = cv.timestamp(record.updated)
-        if created is not None:
-            d.created_at.CopyFrom(created)
-        if updated is not None:
-            d.updated_at.CopyFrom(updated)
-    return info
-
-
-def job_info_pb(job: JobRecord, record: PipelineRecord | None, details: bool = False) -> pps_pb2.JobInfo:
-    info = pps_pb2.JobInfo(
-        job=pps_pb2.Job(pipeline=_pipeline_pb(job.project, job.pipeline), id=job.id),
-        pipeline_version=job.version,
-        restart=job.restart,
-        data_processed=job.processed,
-        data_skipped=job.skipped,
-        data_total=job.total,
-        data_failed=job.failed,
-        data_recovered=job.recovered,
-        state=job.state,
-        reason=job.reason,
-    )
-    branch = record.spec.output_branch if record is not None else "master"
-    out = RepoKey(job.project, job.pipeline)
-    info.output_commit.CopyFrom(cv.commit_pb(CommitKey(out, job.id), BranchKey(out, branch)))
-    for attr, value in (("created", job.created), ("started", job.started), ("finished", job.finished)):
-        ts = cv.timestamp(value)
-        if ts is not None:
-            getattr(info, attr).CopyFrom(ts)
-    stats = job.stats or {}
-    if stats:
-        info.stats.download_bytes = int(stats.get("download_bytes", 0))
-        info.stats.upload_bytes = int(stats.get("upload_bytes", 0))
-    if details and record is not None:
-        spec = record.spec
-        d = info.details
-        for field in ("transform", "parallelism_spec", "egress", "input", "datum_timeout", "job_timeout", "resource_requests", "resource_limits"):
-            if spec.HasField(field):
-                getattr(d, field).CopyFrom(getattr(spec, field))
-        d.salt = spec.salt
-        d.datum_tries = spec.datum_tries
-    return info
-
-
-def datum_info_pb(datum: DatumRecord) -> pps_pb2.DatumInfo:
-    info = pps_pb2.DatumInfo(
-        datum=pps_pb2.Datum(
-            job=pps_pb2.Job(pipeline=_pipeline_pb(datum.project, datum.pipeline), id=datum.job_id), id=datum.datum_id
-        ),
-        state=datum.state,
-    )
-    stats = datum.stats or {}
-    for attr in ("download_time", "process_time", "upload_time"):
-        if attr in stats:
-            getattr(info.stats, attr).CopyFrom(_duration(float(stats[attr])))
-    for attr in ("download_bytes", "upload_bytes"):
-        if attr in stats:
-            setattr(info.stats, attr, int(stats[attr]))
-    for item in datum.inputs:
-        repo = RepoKey(item.get("project", DEFAULT_PROJECT), item["repo"])
-        info.data.append(
-            pfs_pb2.FileInfo(
-                file=pfs_pb2.File(
-                    commit=cv.commit_pb(CommitKey(repo, item["commit"]), BranchKey(repo, item["branch"])),
-                    path=item["path"] if not item.get("is_dir") or item["path"] == "/" else item["path"] + "/",
-                ),
-                file_type=pfs_pb2.DIR if item.get("is_dir") else pfs_pb2.FILE,
-                hash=bytes.fromhex(item["hash"]),
-            )
-        )
-    meta = RepoKey(datum.project, datum.pipeline, META)
-    info.pfs_state.commit.CopyFrom(cv.commit_pb(CommitKey(meta, datum.job_id)))
-    info.pfs_state.path = f"/pfs/{datum.datum_id}"
-    return info
 
 
 class PpsServicer(pps_pb2_grpc.APIServicer):
@@ -186,32 +68,28 @@ class PpsServicer(pps_pb2_grpc.APIServicer):
     @rpc
     async def CreatePipelineV2(self, request: pps_pb2.CreatePipelineV2Request, context: Any) -> pps_pb2.CreatePipelineV2Response:
         spec = parse_json_spec(request.create_pipeline_request_json)
-        update = request.update or spec.update
-        reprocess = request.reprocess or spec.reprocess
         record = await self.rt.blocking(
             lambda: self.engine.create_pipeline(
-                spec, update=update, reprocess=reprocess, user_json=request.create_pipeline_request_json,
-                dry_run=request.dry_run or spec.dry_run,
+                spec, update=request.update or spec.update, reprocess=request.reprocess or spec.reprocess,
+                user_json=request.create_pipeline_request_json, dry_run=request.dry_run or spec.dry_run,
             )
         )
         return pps_pb2.CreatePipelineV2Response(effective_create_pipeline_request_json=spec_to_json(record.spec))
 
+    def _versioned(self, project: str, name: str) -> PipelineRecord:
+        """``name``, or an earlier version with ancestry (``name^``, ``name^2``, ``name~1``)."""
+        base, back, _ = parse_ancestry(name) if any(c in name for c in "^~") else (name, 0, None)
+        if not back:
+            return self.engine.inspect_pipeline(project, base)
+        history = self.engine.pipeline_history(project, base)
+        if back >= len(history):
+            raise NotFound(f'pipeline "{project}/{name}" not found: it has only {len(history)} version(s)')
+        return history[back]
+
     @rpc
     async def InspectPipeline(self, request: pps_pb2.InspectPipelineRequest, context: Any) -> pps_pb2.PipelineInfo:
         project, name = _project(request.pipeline), _name(request.pipeline)
-        base, back = name, 0
-        if "^" in name:
-            base, carets = name.split("^", 1)
-            back = int(carets) if carets.isdigit() else carets.count("^") + 1
-        def fetch() -> PipelineRecord:
-            if back:
-                history = self.engine.pipeline_history(project, base)
-                if back >= len(history):
-                    raise InvalidArgument(f"pipeline {project}/{base} has only {len(history)} versions")
-                return history[back]
-            return self.engine.inspect_pipeline(project, base)
-
-        record = await self.rt.blocking(fetch)
+        record = await self.rt.blocking(self._versioned, project, name)
         # As pachd: details=false leaves PipelineInfo.details unset ("preserve old
         # behavior"), so code that reads them without asking fails here as on a cluster.
         return pipeline_info_pb(record, details=request.details)
@@ -220,33 +98,31 @@ class PpsServicer(pps_pb2_grpc.APIServicer):
     async def ListPipeline(self, request: pps_pb2.ListPipelineRequest, context: Any) -> AsyncIterator[pps_pb2.PipelineInfo]:
         projects = [p.name or DEFAULT_PROJECT for p in request.projects]
 
+        def versions(record: PipelineRecord) -> list[PipelineRecord]:
+            if not request.history:
+                return [record]
+            history = self.engine.pipeline_history(record.project, record.name)
+            return history if request.history < 0 else history[: request.history + 1]
+
         def fetch() -> list[PipelineRecord]:
             if request.pipeline.name:
-                project = _project(request.pipeline)
-                if request.history:
-                    history = self.engine.pipeline_history(project, request.pipeline.name)
-                    return history if request.history < 0 else history[: request.history + 1]
-                return [self.engine.inspect_pipeline(project, request.pipeline.name)]
-            records = self.engine.list_pipelines(projects)
-            if request.history:
-                out = []
-                for r in records:
-                    history = self.engine.pipeline_history(r.project, r.name)
-                    out.extend(history if request.history < 0 else history[: request.history + 1])
-                return out
-            return records
+                records = [self._versioned(_project(request.pipeline), request.pipeline.name)]
+            else:
+                records = self.engine.list_pipelines(projects)
+            out = [v for r in records for v in versions(r)]
+            if request.commit_set.id:
+                in_set = {(j.project, j.pipeline) for j in self.engine.list_jobs(job_id=request.commit_set.id)}
+                out = [r for r in out if (r.project, r.name) in in_set]
+            return out
 
+        # pachd ignores ``details`` here: listed pipelines always carry them.
         for record in await self.rt.blocking(fetch):
-            if request.commit_set.id and not await self.rt.blocking(
-                lambda r=record: any(j.id == request.commit_set.id for j in self.engine.list_jobs(project=r.project, pipeline=r.name))
-            ):
-                continue
             yield pipeline_info_pb(record, details=True)
 
     @rpc
     async def DeletePipeline(self, request: pps_pb2.DeletePipelineRequest, context: Any) -> empty_pb2.Empty:
         if request.all:
-            await self.rt.blocking(self.engine.delete_all)
+            await self.rt.blocking(lambda: self.engine.delete_all(keep_repo=request.keep_repo))
             return empty_pb2.Empty()
         project, name = _project(request.pipeline), _name(request.pipeline)
         await self.rt.blocking(
@@ -261,15 +137,10 @@ class PpsServicer(pps_pb2_grpc.APIServicer):
         projects = [p.name or DEFAULT_PROJECT for p in request.projects]
         if not request.all and not projects:
             raise InvalidArgument("DeletePipelines needs projects or all")
-
-        def delete() -> list[PipelineRecord]:
-            records = self.engine.list_pipelines([] if request.all else projects)
-            for r in records:
-                self.engine.delete_pipeline(r.project, r.name, force=True, keep_repo=request.keep_repo)
-            return records
-
-        records = await self.rt.blocking(delete)
-        return pps_pb2.DeletePipelinesResponse(pipelines=[_pipeline_pb(r.project, r.name) for r in records])
+        records = await self.rt.blocking(
+            lambda: self.engine.delete_all([] if request.all else projects, keep_repo=request.keep_repo)
+        )
+        return pps_pb2.DeletePipelinesResponse(pipelines=[pipeline_pb(r.project, r.name) for r in records])
 
     @rpc
     async def StopPipeline(self, request: pps_pb2.StopPipelineRequest, context: Any) -> empty_pb2.Empty:
@@ -282,6 +153,23 @@ class PpsServicer(pps_pb2_grpc.APIServicer):
         return empty_pb2.Empty()
 
     @rpc
+    async def RerunPipeline(self, request: pps_pb2.RerunPipelineRequest, context: Any) -> empty_pb2.Empty:
+        project, name = _project(request.pipeline), _name(request.pipeline)
+
+        def rerun() -> None:
+            record = self.engine.inspect_pipeline(project, name)
+            self.engine.create_pipeline(record.spec, update=True, reprocess=request.reprocess, user_json=record.user_spec)
+
+        await self.rt.blocking(rerun)
+        return empty_pb2.Empty()
+
+    @rpc
+    async def RunCron(self, request: pps_pb2.RunCronRequest, context: Any) -> empty_pb2.Empty:
+        project, name = _project(request.pipeline), _name(request.pipeline)
+        await self.rt.blocking(self.engine.run_cron, project, name)
+        return empty_pb2.Empty()
+
+    @rpc
     async def DeleteAll(self, request: empty_pb2.Empty, context: Any) -> empty_pb2.Empty:
         await self.rt.blocking(self.engine.delete_all)
         return empty_pb2.Empty()
@@ -289,8 +177,8 @@ class PpsServicer(pps_pb2_grpc.APIServicer):
     # --- jobs --------------------------------------------------------------------
 
     def _job_info(self, job: JobRecord, details: bool) -> pps_pb2.JobInfo:
-        record = self.engine.store.get(job.project, job.pipeline, job.version) if details else self.engine.store.get(job.project, job.pipeline)
-        return job_info_pb(job, record, details)
+        record = self.engine.store.get(job.project, job.pipeline, job.version if details else None)
+        return job_info_pb(job, record or self.engine.store.get(job.project, job.pipeline), details)
 
     @rpc
     async def InspectJob(self, request: pps_pb2.InspectJobRequest, context: Any) -> pps_pb2.JobInfo:
@@ -305,28 +193,32 @@ class PpsServicer(pps_pb2_grpc.APIServicer):
     async def InspectJobSet(self, request: pps_pb2.InspectJobSetRequest, context: Any) -> AsyncIterator[pps_pb2.JobInfo]:
         set_id = request.job_set.id
         fetch = lambda: self.engine.job_set(set_id)  # noqa: E731
-        jobs = await (self.rt.wait_for(fetch, lambda js: all(j.state in TERMINAL for j in js)) if request.wait else self.rt.blocking(fetch))
-        for job in jobs:
+        done = lambda js: all(j.state in TERMINAL for j in js)  # noqa: E731
+        jobs = await (self.rt.wait_for(fetch, done) if request.wait else self.rt.blocking(fetch))
+        for job in sorted(jobs, key=lambda j: (j.created, j.pipeline)):
             yield await self.rt.blocking(self._job_info, job, request.details)
 
     @rpc
     async def ListJob(self, request: pps_pb2.ListJobRequest, context: Any) -> AsyncIterator[pps_pb2.JobInfo]:
-        project = _project(request.pipeline) if request.pipeline.name else None
+        pipeline = request.pipeline.name or None
+        project = _project(request.pipeline) if pipeline else None
         projects = {p.name or DEFAULT_PROJECT for p in request.projects}
         inputs = [cv.commit_ref(c) for c in request.input_commit]
+        marker = request.paginationMarker.ToNanoseconds() / 1e9 if request.HasField("paginationMarker") else None
 
         def fetch() -> list[pps_pb2.JobInfo]:
-            jobs = self.engine.list_jobs(project=project, pipeline=request.pipeline.name or None)
+            jobs = self.engine.list_jobs(project=project, pipeline=pipeline)
             if projects:
                 jobs = [j for j in jobs if j.project in projects]
+            if pipeline is not None and request.history >= 0 and project is not None:
+                # pachctl's --history: 0 (default) = the current version's jobs only.
+                current = self.engine.inspect_pipeline(project, pipeline).version
+                jobs = [j for j in jobs if j.version >= current - request.history]
             if inputs:
-                wanted = {(k.repo, k.id) for k in (self.storage.inspect_commit(r).key for r in inputs)}
-                kept = []
-                for j in jobs:
-                    info = self.storage.inspect_commit(CommitRef(RepoKey(j.project, j.pipeline), id=j.id))
-                    if wanted & {(p.repo, p.id) for p in info.direct_provenance}:
-                        kept.append(j)
-                jobs = kept
+                wanted = {self.storage.inspect_commit(r).key for r in inputs}
+                jobs = [j for j in jobs if wanted & self._provenance(j)]
+            if marker is not None:
+                jobs = [j for j in jobs if (j.created > marker if request.reverse else j.created < marker)]
             if request.reverse:
                 jobs.reverse()
             if request.number:
@@ -336,12 +228,30 @@ class PpsServicer(pps_pb2_grpc.APIServicer):
         for info in await self.rt.blocking(fetch):
             yield info
 
+    def _provenance(self, job: JobRecord) -> set[Any]:
+        """Every commit a job's output commit descends from (its inputs, and theirs)."""
+        seen: set[Any] = set()
+        try:
+            frontier = [self.storage.inspect_commit(CommitRef(RepoKey(job.project, job.pipeline), id=job.id))]
+        except NotFound:
+            return seen
+        while frontier:
+            info = frontier.pop()
+            for key in info.direct_provenance:
+                if key not in seen:
+                    seen.add(key)
+                    frontier.append(self.storage.inspect_commit(CommitRef(key.repo, id=key.id)))
+        return seen
+
     @rpc
     async def ListJobSet(self, request: pps_pb2.ListJobSetRequest, context: Any) -> AsyncIterator[pps_pb2.JobSetInfo]:
+        projects = {p.name or DEFAULT_PROJECT for p in request.projects}
+
         def fetch() -> list[pps_pb2.JobSetInfo]:
             sets: dict[str, list[JobRecord]] = {}
             for job in self.engine.list_jobs():
-                sets.setdefault(job.id, []).append(job)
+                if not projects or job.project in projects:
+                    sets.setdefault(job.id, []).append(job)
             return [
                 pps_pb2.JobSetInfo(job_set=pps_pb2.JobSet(id=sid), jobs=[self._job_info(j, request.details) for j in jobs])
                 for sid, jobs in sets.items()
@@ -357,7 +267,7 @@ class PpsServicer(pps_pb2_grpc.APIServicer):
         sent: dict[str, int] = {}
         async for _ in self.rt.changes():
             jobs = await self.rt.blocking(lambda: self.engine.list_jobs(project=project, pipeline=name))
-            for job in reversed(jobs):
+            for job in reversed(jobs):  # oldest first
                 if sent.get(job.id) != job.state:
                     sent[job.id] = job.state
                     yield await self.rt.blocking(self._job_info, job, request.details)
@@ -368,93 +278,149 @@ class PpsServicer(pps_pb2_grpc.APIServicer):
         await self.rt.blocking(self.engine.stop_job, project, name, request.job.id, request.reason)
         return empty_pb2.Empty()
 
+    @rpc
+    async def DeleteJob(self, request: pps_pb2.DeleteJobRequest, context: Any) -> empty_pb2.Empty:
+        project, name = _project(request.job.pipeline), _name(request.job.pipeline)
+        await self.rt.blocking(self.engine.delete_job, project, name, request.job.id)
+        return empty_pb2.Empty()
+
     # --- datums ------------------------------------------------------------------
 
     @rpc
     async def ListDatum(self, request: pps_pb2.ListDatumRequest, context: Any) -> AsyncIterator[pps_pb2.DatumInfo]:
         if request.HasField("input"):
-            raise InvalidArgument("listing datums for an input spec (dry run) is not supported yet")
-        job = request.job
-        project, name = _project(job.pipeline), _name(job.pipeline)
-        states = set(request.filter.state)
-        datums = await self.rt.blocking(self.engine.datums, project, name, job.id)
-        if states:
-            datums = [d for d in datums if d.state in states]
+            project = _project(request.job.pipeline) if request.job.pipeline.name else DEFAULT_PROJECT
+            planned = await self.rt.blocking(self.engine.dry_run_datums, request.input, project)
+            infos = [planned_datum_pb(d) for d in planned]
+        else:
+            job = request.job
+            project, name = _project(job.pipeline), _name(job.pipeline)
+            infos = [datum_info_pb(d) for d in await self.rt.blocking(self.engine.datums, project, name, job.id)]
+            states = set(request.filter.state)
+            if states:
+                infos = [i for i in infos if i.state in states]
+        if request.paginationMarker:
+            infos = [i for i in infos if (i.datum.id < request.paginationMarker if request.reverse
+                                          else i.datum.id > request.paginationMarker)]
         if request.reverse:
-            datums.reverse()
+            infos.reverse()
         if request.number:
-            datums = datums[: request.number]
-        for datum in datums:
-            yield datum_info_pb(datum)
+            infos = infos[: request.number]
+        for info in infos:
+            yield info
+
+    @rpc
+    async def CreateDatum(self, request_iterator: Any, context: Any) -> AsyncIterator[pps_pb2.DatumInfo]:
+        planned: list[Any] | None = None
+        position = 0
+        async for request in request_iterator:
+            if request.HasField("start"):
+                planned = await self.rt.blocking(self.engine.dry_run_datums, request.start.input, DEFAULT_PROJECT)
+                position, number = 0, request.start.number
+            elif planned is None:
+                raise InvalidArgument("CreateDatum must start with a start message")
+            else:
+                number = request.__getattribute__("continue").number
+            end = len(planned) if number <= 0 else position + number
+            for datum in planned[position:end]:
+                yield planned_datum_pb(datum)
+            position = min(end, len(planned))
+            if position >= len(planned):
+                return
 
     @rpc
     async def InspectDatum(self, request: pps_pb2.InspectDatumRequest, context: Any) -> pps_pb2.DatumInfo:
         job = request.datum.job
         project, name = _project(job.pipeline), _name(job.pipeline)
-        datums = await self.rt.blocking(self.engine.datums, project, name, job.id)
-        for datum in datums:
+        for datum in await self.rt.blocking(self.engine.datums, project, name, job.id):
             if datum.datum_id == request.datum.id:
                 return datum_info_pb(datum)
         raise NotFound(f"datum {request.datum.id} not found in job {project}/{name}@{job.id}")
+
+    @rpc
+    async def RestartDatum(self, request: pps_pb2.RestartDatumRequest, context: Any) -> empty_pb2.Empty:
+        project, name, job_id = _project(request.job.pipeline), _name(request.job.pipeline), request.job.id
+        filters = list(request.data_filters)
+
+        def restart() -> None:
+            wanted: set[str] | None = None
+            if filters:
+                runner = self.engine.running_job(project, name, job_id)
+                candidates = dict(runner.datum_inputs) if runner is not None else {
+                    d.datum_id: d.inputs for d in self.engine.datums(project, name, job_id)
+                }
+                wanted = {d for d, inputs in candidates.items() if matches_filters(filters, d, inputs)}
+                if not wanted:
+                    raise NotFound(f"no datum of job {project}/{name}@{job_id} matches {', '.join(filters)}")
+            self.engine.restart_datums(project, name, job_id, wanted)
+
+        await self.rt.blocking(restart)
+        return empty_pb2.Empty()
 
     # --- logs --------------------------------------------------------------------
 
     @rpc
     async def GetLogs(self, request: pps_pb2.GetLogsRequest, context: Any) -> AsyncIterator[pps_pb2.LogMessage]:
         pipeline = request.job.pipeline if request.job.id else request.pipeline
-        project = _project(pipeline)
-        name = pipeline.name or None
         job_id = request.job.id or None
         datum_id = request.datum.id or None
         if request.datum.job.id:
             job_id = request.datum.job.id
-            name = request.datum.job.pipeline.name or name
+            pipeline = request.datum.job.pipeline if request.datum.job.pipeline.name else pipeline
+        project = _project(pipeline)
+        name = pipeline.name or None
         if name is not None:
             await self.rt.blocking(self.engine.inspect_pipeline, project, name)
-        since = None
-        if request.HasField("since"):
-            since = self.storage.now() - request.since.ToTimedelta().total_seconds()
+        if job_id is not None and name is not None:
+            await self.rt.blocking(self.engine.inspect_job, project, name, job_id)
+        since = time.time() - request.since.ToTimedelta().total_seconds() if request.HasField("since") else None
         filters = list(request.data_filters)
+        inputs_cache: dict[tuple[str, str, str], Any] = {}
         last = 0
 
-        def fetch() -> list[Any]:
+        def inputs_of(pipe: str, job: str, datum: str) -> Any:
+            key = (pipe, job, datum)
+            if key not in inputs_cache:
+                runner = self.engine.running_job(project, pipe, job)
+                found = runner.datum_inputs.get(datum) if runner is not None else None
+                if found is None:
+                    rows = self.engine.store.datums(project, pipe, job, datum)
+                    found = rows[0].inputs if rows else None
+                if found is not None or runner is None:
+                    inputs_cache[key] = found
+                return found
+            return inputs_cache[key]
+
+        def fetch() -> list[pps_pb2.LogMessage]:
+            nonlocal last
             rows = self.engine.store.logs(
-                project=project, pipeline=name, job_id=job_id, datum_id=datum_id, after_seq=last, since=since
+                project=project, pipeline=name, job_id=job_id, datum_id=datum_id, after_seq=last,
+                master=request.master, since=since,
             )
-            if request.master:
-                rows = [r for r in rows if not r.user]
-            return rows
+            out = []
+            for r in rows:
+                last = max(last, r.seq)
+                inputs = inputs_of(r.pipeline, r.job_id, r.datum_id) if r.datum_id else None
+                if filters and not matches_filters(filters, r.datum_id, inputs):
+                    continue
+                out.append(log_message_pb(r, inputs))
+            return out
 
-        def message(r: Any) -> pps_pb2.LogMessage:
-            msg = pps_pb2.LogMessage(
-                project_name=r.project, pipeline_name=r.pipeline, job_id=r.job_id, datum_id=r.datum_id,
-                user=r.user, master=not r.user, message=r.message,
-            )
-            ts = cv.timestamp(r.ts)
-            if ts is not None:
-                msg.ts.CopyFrom(ts)
-            return msg
+        def finished() -> bool:
+            if job_id is None or name is None:
+                return False
+            return self.engine.inspect_job(project, name, job_id).state in TERMINAL
 
-        rows = await self.rt.blocking(fetch)
+        messages = await self.rt.blocking(fetch)
         if request.tail > 0:
-            rows = rows[-request.tail :]
-        for r in rows:
-            last = max(last, r.seq)
-            if filters and not any(f in r.message or f == r.datum_id for f in filters):
-                continue
-            yield message(r)
+            messages = messages[-request.tail :]
+        for message in messages:
+            yield message
         if not request.follow:
             return
         async for _ in self.rt.changes():
-            rows = await self.rt.blocking(fetch)
-            for r in rows:
-                last = max(last, r.seq)
-                yield message(r)
-            if job_id is not None and name is not None:
-                job = await self.rt.blocking(self.engine.inspect_job, project, name, job_id)
-                if job.state in TERMINAL:
-                    rows = await self.rt.blocking(fetch)
-                    for r in rows:
-                        last = max(last, r.seq)
-                        yield message(r)
-                    return
+            done = await self.rt.blocking(finished)
+            for message in await self.rt.blocking(fetch):
+                yield message
+            if done:
+                return

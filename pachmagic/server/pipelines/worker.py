@@ -1,0 +1,268 @@
+"""Run one datum: lay out its inputs, run the transform in a sandbox, collect ``/pfs/out``.
+
+This is the worker's side of a job, as a Pachyderm worker pod does it: write the
+datum's input files under a slot directory (seen by the code as ``/pfs/<name>``),
+run ``cmd`` with ``stdin`` and Pachyderm's environment up to ``datum_tries`` times
+(``datum_timeout`` per attempt), run ``err_cmd`` after a failed attempt (success
+makes the datum RECOVERED), and upload what a successful run left in ``/pfs/out``,
+each file tagged with the datum ID. Output names that PFS cannot represent fail the
+datum with pachd's message. Symbolic links in ``/pfs/out`` are followed, as the
+worker's upload does (a link into ``/pfs/<input>`` means that input's file). The
+chunks go to the job's shared ``ChunkWriter``; nothing becomes visible until the
+job's end. No gRPC here.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from ..._proto import pps_pb2
+from ...errors import InvalidArgument, PachError
+from ..storage import CommitRef, RepoKey, Storage
+from ..storage.chunks import CHUNK_SIZE, ChunkWriter
+from ..storage.files import file_hash
+from ..storage.model import validate_write_path
+from ..storage.tree import Entry
+from .datums import Datum
+from .sandbox import Sandbox
+from .store import DATUM_FAILED, DATUM_RECOVERED, DATUM_SUCCESS
+
+__all__ = ["DatumResult", "DatumWorker", "OUTPUT_NAME_ERROR"]
+
+OUTPUT_NAME_ERROR = "cannot upload file produced by the user code because its name cannot be represented in PFS"
+_MAX_LINKS = 40  # symlink hops, as the kernel's ELOOP limit
+
+
+@dataclass
+class DatumResult:
+    """How one datum ended, and what it produced."""
+
+    datum: Datum
+    state: int
+    entries: list[Entry] = field(default_factory=list)
+    stats: dict[str, float] = field(default_factory=dict)
+    reason: str = ""
+    restarted: bool = False  # stopped by RestartDatum: to be queued again
+
+
+@dataclass
+class JobContext:
+    """What every datum of one job shares."""
+
+    storage: Storage
+    spec: pps_pb2.CreatePipelineRequest
+    job_id: str
+    base_env: dict[str, str]
+    cwd: str
+    writer: ChunkWriter
+    writer_lock: threading.Lock
+    log: Callable[..., None]
+    deadline: float | None  # job_timeout, as time.monotonic()
+
+
+class DatumWorker:
+    """One datum slot of a job: a sandbox and a scratch directory, used one datum at a time."""
+
+    def __init__(self, ctx: JobContext, sandbox: Sandbox, slot: Path) -> None:
+        self.ctx = ctx
+        self.sandbox = sandbox
+        self.slot = slot
+
+    def run(self, datum: Datum, cancel: threading.Event) -> DatumResult:
+        ctx, transform = self.ctx, self.ctx.spec.transform
+        t0 = time.time()
+        shutil.rmtree(self.slot, ignore_errors=True)
+        mounts, download_bytes = self._materialize(datum)
+        t1 = time.time()
+        env = self._env(datum)
+        tries = max(1, int(ctx.spec.datum_tries or 1))
+        timeout = ctx.spec.datum_timeout.ToNanoseconds() / 1e9 if ctx.spec.HasField("datum_timeout") else None
+        accept = set(transform.accept_return_code)
+        state, reason, recovered = DATUM_FAILED, "", False
+        for attempt in range(1, tries + 1):
+            if attempt > 1:
+                shutil.rmtree(mounts["out"], ignore_errors=True)
+                mounts["out"].mkdir(parents=True)
+            code, why = self._run(list(transform.cmd), transform.stdin, env, mounts, timeout, datum, cancel)
+            if cancel.is_set():
+                return DatumResult(datum, DATUM_FAILED, reason="job killed", restarted=True)
+            if why is None and (code == 0 or code in accept):
+                state = DATUM_SUCCESS
+                break
+            reason = why or f"exit code {code}"
+            ctx.log(f"datum {datum.id} failed ({reason}), attempt {attempt} of {tries}", datum=datum.id)
+            if transform.err_cmd:
+                err_code, err_why = self._run(
+                    list(transform.err_cmd), transform.err_stdin, env, mounts, timeout, datum, cancel
+                )
+                if err_why is None and err_code == 0:
+                    recovered = True
+        t2 = time.time()
+        entries: list[Entry] = []
+        upload_bytes = 0
+        if state == DATUM_SUCCESS:
+            try:
+                entries, upload_bytes = self._collect(datum, mounts)
+            except InvalidArgument as err:
+                state, reason = DATUM_FAILED, err.details
+                ctx.log(f"datum {datum.id} failed: {reason}", datum=datum.id)
+        elif recovered:
+            state = DATUM_RECOVERED
+        t3 = time.time()
+        shutil.rmtree(self.slot, ignore_errors=True)
+        stats = {
+            "download_time": t1 - t0,
+            "process_time": t2 - t1,
+            "upload_time": t3 - t2,
+            "download_bytes": download_bytes,
+            "upload_bytes": upload_bytes,
+        }
+        return DatumResult(datum, state, entries, stats, "" if state == DATUM_SUCCESS else reason)
+
+    # --- steps ------------------------------------------------------------------
+
+    def _run(
+        self,
+        cmd: list[str],
+        stdin_lines: list[str] | object,
+        env: dict[str, str],
+        mounts: dict[str, Path],
+        timeout: float | None,
+        datum: Datum,
+        cancel: threading.Event,
+    ) -> tuple[int, str | None]:
+        """Run one command; return (exit code, failure reason or None)."""
+        lines = list(stdin_lines)  # type: ignore[call-overload]
+        stdin = "\n".join(lines) + "\n" if lines else None
+        deadline = self.ctx.deadline
+        if deadline is not None:
+            left = max(0.0, deadline - time.monotonic())
+            timeout = left if timeout is None else min(timeout, left)
+        try:
+            result = self.sandbox.run(
+                cmd=cmd, stdin=stdin, env=env, cwd=self.ctx.cwd, mounts=mounts, timeout=timeout,
+                on_output=lambda stream, line: self.ctx.log(line, datum=datum.id, user=True),
+                cancel=cancel,
+            )
+        except PachError as err:
+            return -1, f"could not run the transform: {err.details}"
+        if result.timed_out:
+            return result.exit_code, "datum timed out"
+        return result.exit_code, None
+
+    def _materialize(self, datum: Datum) -> tuple[dict[str, Path], int]:
+        """Write each input's files for this datum under ``slot/<name>``; make ``slot/out``."""
+        storage = self.ctx.storage
+        mounts: dict[str, Path] = {}
+        total = 0
+        readers = {}
+        for item in datum.inputs:
+            base = self.slot / item.name
+            base.mkdir(parents=True, exist_ok=True)
+            mounts[item.name] = base
+            key = (item.project, item.repo, item.repo_type, item.commit)
+            reader = readers.get(key)
+            if reader is None:
+                reader = readers[key] = storage.reader(
+                    CommitRef(RepoKey(item.project, item.repo, item.repo_type), id=item.commit)
+                )
+            made: set[Path] = {base}
+            for entry in reader.files_under(item.path):
+                target = base / entry.path.lstrip("/")
+                if target.parent not in made:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    made.add(target.parent)
+                with open(target, "wb") as fh:
+                    if not item.empty_files:
+                        for data in storage.read_chunks(entry.chunks):
+                            fh.write(data)
+                        total += entry.size
+        out = self.slot / "out"
+        out.mkdir(parents=True, exist_ok=True)
+        mounts["out"] = out
+        return mounts, total
+
+    def _env(self, datum: Datum) -> dict[str, str]:
+        env = dict(self.ctx.base_env)
+        env["PACH_DATUM_ID"] = datum.id
+        for item in datum.inputs:
+            env[item.name] = os.path.normpath("/pfs/" + item.name + item.path)
+            env[f"{item.name}_COMMIT"] = item.commit
+            if item.join_on:
+                env[f"PACH_DATUM_{item.name}_JOIN_ON"] = item.join_on
+            if item.group_by:
+                env[f"PACH_DATUM_{item.name}_GROUP_BY"] = item.group_by
+        return env
+
+    def _collect(self, datum: Datum, mounts: dict[str, Path]) -> tuple[list[Entry], int]:
+        """Upload everything the datum left in /pfs/out, tagged with its ID."""
+        out = mounts["out"]
+        files: list[tuple[str, Path]] = []
+        self._walk(out, "", mounts, files, 0)
+        entries: list[Entry] = []
+        total = 0
+        for rel, local in sorted(files):
+            try:
+                path = validate_write_path(rel)
+            except InvalidArgument as err:
+                raise InvalidArgument(f"{OUTPUT_NAME_ERROR}: {err.details}") from None
+            chunks: list[bytes] = []
+            size = 0
+            with open(local, "rb") as fh:
+                while True:
+                    data = fh.read(CHUNK_SIZE)
+                    if not data:
+                        break
+                    with self.ctx.writer_lock:
+                        chunks.append(self.ctx.writer.put(data))
+                    size += len(data)
+            entries.append(Entry(path, size, file_hash(tuple(chunks)), tuple(chunks), datum.id))
+            total += size
+        return entries, total
+
+    def _walk(self, directory: Path, prefix: str, mounts: dict[str, Path], files: list[tuple[str, Path]], hops: int) -> None:
+        with os.scandir(directory) as it:
+            for dirent in it:
+                rel = f"{prefix}/{dirent.name}"
+                local = Path(dirent.path)
+                if dirent.is_symlink():
+                    local, hops_used = self._resolve(local, mounts, hops)
+                    try:
+                        mode = local.stat().st_mode
+                    except OSError:
+                        raise InvalidArgument(f"{OUTPUT_NAME_ERROR}: {rel} is a broken symbolic link") from None
+                    if stat.S_ISDIR(mode):
+                        self._walk(local, rel, mounts, files, hops_used)
+                    elif stat.S_ISREG(mode):
+                        files.append((rel, local))
+                    continue
+                if dirent.is_dir(follow_symlinks=False):
+                    self._walk(local, rel, mounts, files, hops)
+                elif dirent.is_file(follow_symlinks=False):
+                    files.append((rel, local))
+                # Sockets, fifos and devices cannot be files in PFS: left out, as tar export does.
+
+    @staticmethod
+    def _resolve(link: Path, mounts: dict[str, Path], hops: int) -> tuple[Path, int]:
+        """Follow a link as the transform saw it: ``/pfs/<name>/...`` is that mount's host directory."""
+        current = link
+        while current.is_symlink():
+            hops += 1
+            if hops > _MAX_LINKS:
+                raise InvalidArgument(f"{OUTPUT_NAME_ERROR}: too many levels of symbolic links at {link.name}")
+            target = os.readlink(current)
+            if target.startswith("/pfs/"):
+                name, _, rest = target[len("/pfs/") :].partition("/")
+                host = mounts.get(name)
+                if host is not None:
+                    current = host / rest if rest else host
+                    continue
+            current = Path(os.path.normpath(current.parent / target))
+        return current, hops

@@ -1,0 +1,211 @@
+"""Engine records → ``pps_v2`` messages (PipelineInfo, JobInfo, DatumInfo, LogMessage).
+
+The PPS servicer's conversions, kept apart so that ``pps.py`` stays a thin list
+of RPCs. Field choices follow pachd: details only on request for InspectPipeline
+and jobs, datum states as ListDatum reports them. No behaviour here.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any, Iterable
+
+from google.protobuf import duration_pb2
+
+from ..._proto import pfs_pb2, pps_pb2
+from ..pipelines.datums import Datum
+from ..pipelines.spec import spec_to_json
+from ..pipelines.store import DATUM_SKIPPED, DatumRecord, JobRecord, LogRecord, PipelineRecord
+from ..storage import BranchKey, CommitKey, RepoKey
+from ..storage.model import DEFAULT_PROJECT, META, SPEC
+from . import _convert as cv
+
+__all__ = [
+    "pipeline_pb",
+    "pipeline_info_pb",
+    "job_info_pb",
+    "datum_info_pb",
+    "planned_datum_pb",
+    "log_message_pb",
+    "matches_filters",
+]
+
+
+def pipeline_pb(project: str, name: str) -> pps_pb2.Pipeline:
+    return pps_pb2.Pipeline(project=pfs_pb2.Project(name=project), name=name)
+
+
+def _duration(seconds: float) -> duration_pb2.Duration:
+    d = duration_pb2.Duration()
+    d.FromNanoseconds(int(seconds * 1e9))
+    return d
+
+
+_PIPELINE_DETAIL_FIELDS = (
+    "transform", "tf_job", "parallelism_spec", "egress", "resource_requests", "resource_limits",
+    "sidecar_resource_limits", "input", "service", "spout", "datum_set_spec", "datum_timeout",
+    "job_timeout", "scheduling_spec", "metadata", "sidecar_resource_requests", "determined",
+    "maximum_expected_uptime",
+)
+_JOB_DETAIL_FIELDS = (
+    "transform", "parallelism_spec", "egress", "service", "spout", "resource_requests", "resource_limits",
+    "sidecar_resource_limits", "input", "datum_set_spec", "datum_timeout", "job_timeout", "scheduling_spec",
+    "sidecar_resource_requests",
+)
+
+
+def pipeline_info_pb(record: PipelineRecord, details: bool = True) -> pps_pb2.PipelineInfo:
+    spec = record.spec
+    info = pps_pb2.PipelineInfo(
+        pipeline=pipeline_pb(record.project, record.name),
+        version=record.version,
+        stopped=record.stopped,
+        state=record.state,
+        reason=record.reason,
+        last_job_state=record.last_job_state,
+        parallelism=spec.parallelism_spec.constant or 1,
+        type=pps_pb2.PipelineInfo.PIPELINE_TYPE_TRANSFORM,
+        user_spec_json=record.user_spec or spec_to_json(spec),
+        effective_spec_json=spec_to_json(spec),
+    )
+    if record.spec_commit:
+        spec_repo = RepoKey(record.project, record.name, SPEC)
+        info.spec_commit.CopyFrom(cv.commit_pb(CommitKey(spec_repo, record.spec_commit), BranchKey(spec_repo, "master")))
+    if details:
+        d = info.details
+        for field in _PIPELINE_DETAIL_FIELDS:
+            if spec.HasField(field):
+                getattr(d, field).CopyFrom(getattr(spec, field))
+        d.tolerations.extend(spec.tolerations)
+        d.output_branch = spec.output_branch
+        d.description = spec.description
+        d.salt = spec.salt
+        d.datum_tries = spec.datum_tries
+        d.pod_spec = spec.pod_spec
+        d.pod_patch = spec.pod_patch
+        d.s3_out = spec.s3_out
+        d.reprocess_spec = spec.reprocess_spec
+        d.autoscaling = spec.autoscaling
+        d.reason = record.reason
+        d.recent_error = record.reason
+        d.workers_requested = spec.parallelism_spec.constant or 1
+        d.workers_available = d.workers_requested if record.state == 2 else 0
+        for attr, value in (("created_at", record.created), ("updated_at", record.updated)):
+            ts = cv.timestamp(value)
+            if ts is not None:
+                getattr(d, attr).CopyFrom(ts)
+    return info
+
+
+def job_info_pb(job: JobRecord, record: PipelineRecord | None, details: bool = False) -> pps_pb2.JobInfo:
+    info = pps_pb2.JobInfo(
+        job=pps_pb2.Job(pipeline=pipeline_pb(job.project, job.pipeline), id=job.id),
+        pipeline_version=job.version,
+        restart=job.restart,
+        data_processed=job.processed,
+        data_skipped=job.skipped,
+        data_total=job.total,
+        data_failed=job.failed,
+        data_recovered=job.recovered,
+        state=job.state,
+        reason=job.reason,
+    )
+    branch = record.spec.output_branch if record is not None else "master"
+    out = RepoKey(job.project, job.pipeline)
+    info.output_commit.CopyFrom(cv.commit_pb(CommitKey(out, job.id), BranchKey(out, branch)))
+    for attr, value in (("created", job.created), ("started", job.started), ("finished", job.finished)):
+        ts = cv.timestamp(value)
+        if ts is not None:
+            getattr(info, attr).CopyFrom(ts)
+    _stats(info.stats, job.stats or {})
+    if details and record is not None:
+        spec = record.spec
+        d = info.details
+        for field in _JOB_DETAIL_FIELDS:
+            if spec.HasField(field):
+                getattr(d, field).CopyFrom(getattr(spec, field))
+        d.salt = spec.salt
+        d.datum_tries = spec.datum_tries
+        d.pod_spec = spec.pod_spec
+        d.pod_patch = spec.pod_patch
+    return info
+
+
+def _stats(stats: pps_pb2.ProcessStats, values: dict[str, Any]) -> None:
+    for attr in ("download_time", "process_time", "upload_time"):
+        if attr in values:
+            getattr(stats, attr).CopyFrom(_duration(float(values[attr])))
+    for attr in ("download_bytes", "upload_bytes"):
+        if attr in values:
+            setattr(stats, attr, int(values[attr]))
+
+
+def _file_info(item: dict[str, Any]) -> pfs_pb2.FileInfo:
+    repo = RepoKey(item.get("project", DEFAULT_PROJECT), item["repo"], item.get("repo_type", "user"))
+    return pfs_pb2.FileInfo(
+        file=pfs_pb2.File(commit=cv.commit_pb(CommitKey(repo, item["commit"]), BranchKey(repo, item["branch"])),
+                          path=item["path"]),
+        file_type=pfs_pb2.DIR if item.get("is_dir") else pfs_pb2.FILE,
+        size_bytes=int(item.get("size", 0)),
+        hash=bytes.fromhex(item["hash"]),
+    )
+
+
+def datum_info_pb(datum: DatumRecord) -> pps_pb2.DatumInfo:
+    # As pachd's ListDatum: a datum processed by an earlier job is SKIPPED in this one.
+    state = datum.state
+    if datum.processed_job and datum.processed_job != datum.job_id:
+        state = DATUM_SKIPPED
+    info = pps_pb2.DatumInfo(
+        datum=pps_pb2.Datum(job=pps_pb2.Job(pipeline=pipeline_pb(datum.project, datum.pipeline), id=datum.job_id),
+                            id=datum.datum_id),
+        state=state,
+    )
+    _stats(info.stats, datum.stats or {})
+    info.data.extend(_file_info(item) for item in datum.inputs)
+    meta = RepoKey(datum.project, datum.pipeline, META)
+    info.pfs_state.commit.CopyFrom(cv.commit_pb(CommitKey(meta, datum.job_id)))
+    info.pfs_state.path = f"/pfs/{datum.datum_id}"
+    return info
+
+
+def planned_datum_pb(datum: Datum) -> pps_pb2.DatumInfo:
+    """A datum of a dry run (ListDatum/CreateDatum with an input spec): no job, no state."""
+    info = pps_pb2.DatumInfo(datum=pps_pb2.Datum(id=datum.id))
+    for i in datum.inputs:
+        info.data.append(_file_info({
+            "project": i.project, "repo": i.repo, "repo_type": i.repo_type, "commit": i.commit, "branch": i.branch,
+            "path": i.path, "is_dir": i.is_dir, "size": i.size, "hash": i.hash.hex(),
+        }))
+    return info
+
+
+def _input_files(inputs: Iterable[dict[str, Any]]) -> list[pps_pb2.InputFile]:
+    return [pps_pb2.InputFile(path=i["path"], hash=bytes.fromhex(i["hash"])) for i in inputs]
+
+
+def log_message_pb(r: LogRecord, inputs: list[dict[str, Any]] | None) -> pps_pb2.LogMessage:
+    msg = pps_pb2.LogMessage(
+        project_name=r.project, pipeline_name=r.pipeline, job_id=r.job_id, datum_id=r.datum_id,
+        worker_id=f"{r.project}-{r.pipeline}-local" if not r.master else "", user=r.user, master=r.master,
+        message=r.message,
+    )
+    if inputs:
+        msg.data.extend(_input_files(inputs))
+    ts = cv.timestamp(r.ts)
+    if ts is not None:
+        msg.ts.CopyFrom(ts)
+    return msg
+
+
+def matches_filters(filters: list[str], datum_id: str, inputs: list[dict[str, Any]] | None) -> bool:
+    """pachd's ``MatchDatum``: every filter names an input path or hash (hex or base64) — or the datum."""
+    for f in filters:
+        if f == datum_id:
+            continue
+        if not inputs or not any(
+            f == i["path"] or f == i["hash"] or f == base64.b64encode(bytes.fromhex(i["hash"])).decode()
+            for i in inputs
+        ):
+            return False
+    return True
