@@ -23,7 +23,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, NoReturn
 
 import pytest
 
@@ -142,24 +142,33 @@ def write_pach_config(script_env: dict[str, str]) -> Callable[..., Path]:
 def run_script(script_env: dict[str, str], child_server: LocalServer) -> Callable[..., list[str]]:
     """``run_script(python, path)``: run a client script, fail with its output if it fails."""
 
-    def run(python: Path | str, script: Path) -> list[str]:
-        result = subprocess.run(
-            [str(python), str(script)],
-            cwd=script.parent,
-            env=script_env,
-            capture_output=True,
-            text=True,
-            timeout=SCRIPT_TIMEOUT,
+    def fail(script: Path, what: str, stdout: str | bytes | None, stderr: str | bytes | None) -> NoReturn:
+        def text(out: str | bytes | None) -> str:
+            return out.decode(errors="replace") if isinstance(out, bytes) else (out or "")
+
+        server_log = "\n".join(child_server.log_lines[-40:])
+        pytest.fail(
+            f"{script.parent.name}/{script.name} {what}\n"
+            f"--- stdout ---\n{text(stdout)}\n--- stderr ---\n{text(stderr)}\n"
+            f"--- server log (tail) ---\n{server_log}",
+            pytrace=False,
         )
+
+    def run(python: Path | str, script: Path) -> list[str]:
+        try:
+            result = subprocess.run(
+                [str(python), str(script)],
+                cwd=script.parent,
+                env=script_env,
+                capture_output=True,
+                text=True,
+                timeout=SCRIPT_TIMEOUT,
+            )
+        except subprocess.TimeoutExpired as err:
+            fail(script, f"did not finish in {SCRIPT_TIMEOUT} s", err.stdout, err.stderr)
         # Exit status and tracebacks only: grpc may log harmless lines on stderr.
         if result.returncode != 0 or "Traceback" in result.stderr:
-            server_log = "\n".join(child_server.log_lines[-40:])
-            pytest.fail(
-                f"{script.parent.name}/{script.name} exited {result.returncode}\n"
-                f"--- stdout ---\n{result.stdout}\n--- stderr ---\n{result.stderr}\n"
-                f"--- server log (tail) ---\n{server_log}",
-                pytrace=False,
-            )
+            fail(script, f"exited {result.returncode}", result.stdout, result.stderr)
         return result.stdout.splitlines()
 
     return run
