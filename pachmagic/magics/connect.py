@@ -55,6 +55,8 @@ def connect(ctx: Context, args: argparse.Namespace) -> Message:
         client = session.connect_local(data_dir=data_dir, workdir=workdir, port=args.port)
         version = client.version()
         where = f"data dir {data_dir}" if data_dir else "temporary data dir"
+        if session.restarted:
+            where += "; the previous embedded server and its temporary data are gone"
         return Message(
             f"connected to the embedded pachmagic server at {client.address} "
             f"(Pachyderm {version} API, {where})",

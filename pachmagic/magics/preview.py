@@ -157,7 +157,9 @@ def datums_frame(datums: list[tuple[str, tuple[DatumFile, ...]]]) -> pd.DataFram
         for f in files
     ]
     frame = pd.DataFrame(rows, columns=columns)
-    return frame.astype({c: "str" for c in columns if c not in ("datum", "size")} | {"datum": "int64", "size": "int64"})
+    frame = frame.astype({c: "str" for c in columns if c not in ("datum", "size")} | {"datum": "int64", "size": "int64"})
+    frame.attrs["pachmagic"] = {"kind": "DatumPreview", "sizes": ["size"], "durations": []}  # human sizes in HTML
+    return frame
 
 
 def _build(p: MagicParser) -> None:

@@ -42,6 +42,7 @@ class Session:
         self._server_options: tuple[str | None, str, int] | None = None
         self._cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
         self.how: str = ""
+        self.restarted = False  # whether the last connect_local replaced a server with temporary data
 
     # --- connection ---------------------------------------------------------
 
@@ -95,7 +96,9 @@ class Session:
             TCP port on 127.0.0.1 (0 picks a free one).
         """
         options = (str(Path(data_dir).expanduser().resolve()) if data_dir else None, workdir, port)
+        self.restarted = False
         if self._server is not None and (not self._server.running or options != self._server_options):
+            self.restarted = self._server_options is not None and self._server_options[0] is None
             self.stop_server()
         if self._server is None:
             self._server = LocalServer(options[0], port=port, workdir=workdir).start()

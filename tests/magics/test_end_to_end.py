@@ -136,3 +136,15 @@ def test_create_pipeline_from_json_cell(ip: TestingShell) -> None:
             ' "input": {"pfs": {"repo": "photos", "glob": "/"}}}')
     ip.run_cell("%%pach create pipeline\n" + spec)
     assert list(ip.value("%pach list pipeline")["name"]) == ["j"]
+
+
+def test_connect_local_again_reuses_the_server(shell: TestingShell, tmp_path: Path) -> None:
+    shell.run_cell("%config PachMagic.progress = False")
+    first = shell.value(f"%pach connect local --workdir {tmp_path}")
+    shell.run_cell("%pach create repo stays")
+    again = shell.value(f"%pach connect local --workdir {tmp_path}")
+    assert again.address == first.address
+    assert list(shell.value("%pach list repo")["name"]) == ["stays"]
+    moved = shell.value(f"%pach connect local --workdir {TUTORIAL}")
+    assert "temporary data are gone" in str(moved)
+    assert len(shell.value("%pach list repo")) == 0
