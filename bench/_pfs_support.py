@@ -1,0 +1,160 @@
+"""Helpers of ``bench/pfs.py``: the bare-gRPC ceiling, peak RSS, the official clients.
+
+The ceiling is a ``grpc.aio`` server in its own process with one generic
+handler per direction that moves raw ``bytes`` messages of our client's chunk
+size: what gRPC itself costs on this machine, with no protobuf, hashing or disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import multiprocessing
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CHUNK = 4 * 1024 * 1024 - 64 * 1024  # pachmagic.client._files.CHUNK_SIZE
+OPTIONS = [("grpc.max_receive_message_length", 64 << 20), ("grpc.max_send_message_length", 64 << 20)]
+# The same location the official-client tests build (tests/official_clients/conftest.py).
+PP_HOME = Path(os.environ.get("PACHMAGIC_PYTHON_PACHYDERM_VENV") or REPO_ROOT / ".venv-python-pachyderm")
+PYTHON_PACHYDERM = "python-pachyderm==7.6.0"
+
+
+def _serve(port_queue: Any) -> None:
+    payload = os.urandom(CHUNK)
+
+    async def upload(requests: Any, context: Any) -> bytes:
+        total = 0
+        async for message in requests:
+            total += len(message)
+        return str(total).encode()
+
+    async def download(request: bytes, context: Any) -> Any:
+        left = int(request)
+        while left > 0:
+            yield payload if left >= CHUNK else payload[:left]
+            left -= CHUNK
+
+    async def main() -> None:
+        server = grpc.aio.server(options=OPTIONS)
+        handler = grpc.method_handlers_generic_handler(
+            "bench.Raw",
+            {
+                "Upload": grpc.stream_unary_rpc_method_handler(upload),
+                "Download": grpc.unary_stream_rpc_method_handler(download),
+            },
+        )
+        server.add_generic_rpc_handlers((handler,))
+        port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        port_queue.put(port)
+        await server.wait_for_termination()
+
+    asyncio.run(main())
+
+
+@dataclass
+class Ceiling:
+    process: Any
+    address: str
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.join(10)
+
+
+def ceiling_server() -> Ceiling:
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=_serve, args=(queue,), daemon=True)
+    process.start()
+    return Ceiling(process, f"127.0.0.1:{queue.get(timeout=60)}")
+
+
+def raw_upload(address: str, size: int) -> float:
+    """Seconds to stream ``size`` bytes to the ceiling server."""
+    payload = os.urandom(CHUNK)
+    with grpc.insecure_channel(address, options=OPTIONS) as channel:
+        call = channel.stream_unary("/bench.Raw/Upload")
+
+        def messages() -> Any:
+            left = size
+            while left > 0:
+                yield payload if left >= CHUNK else payload[:left]
+                left -= CHUNK
+
+        start = time.perf_counter()
+        assert int(call(messages())) == size
+        return time.perf_counter() - start
+
+
+def raw_download(address: str, size: int) -> float:
+    with grpc.insecure_channel(address, options=OPTIONS) as channel:
+        call = channel.unary_stream("/bench.Raw/Download")
+        start = time.perf_counter()
+        assert sum(len(m) for m in call(str(size).encode())) == size
+        return time.perf_counter() - start
+
+
+def _status(pid: int | str) -> dict[str, int]:
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            fields[key] = int(value.split()[0])  # kB
+    return fields
+
+
+class PeakRss:
+    """Peak RSS growth of this process and of ``pid`` from now on (Linux)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pids = {"client": "self", "server": pid}
+        self.start: dict[str, int] = {}
+        for name, p in self.pids.items():
+            Path(f"/proc/{p}/clear_refs").write_text("5")  # resets VmHWM to the current RSS
+            self.start[name] = _status(p)["VmRSS"]
+
+    def growth_mb(self) -> dict[str, float]:
+        return {name: (_status(p)["VmHWM"] - self.start[name]) / 1024 for name, p in self.pids.items()}
+
+
+def sdk_upload(address: str, repo: str, files: list[tuple[str, bytes]]) -> float:
+    """Seconds for pachyderm-sdk to put ``files`` in one commit (its documented way)."""
+    from pachyderm_sdk import Client
+    from pachyderm_sdk.api import pfs
+
+    host, port = address.rsplit(":", 1)
+    client = Client(host=host, port=int(port))
+    try:
+        start = time.perf_counter()
+        with client.pfs.commit(branch=pfs.Branch.from_uri(f"{repo}@sdk")) as commit:
+            for path, data in files:
+                commit.put_file_from_bytes(path=path, data=data)
+        return time.perf_counter() - start
+    finally:
+        client._channel.close()  # noqa: SLF001 - the SDK has no public close
+
+
+def python_pachyderm_python() -> Path:
+    """The interpreter of the python-pachyderm 7.6 virtualenv, built once if missing."""
+    env = PP_HOME / "env"
+    python = env / "bin" / "python"
+    PP_HOME.mkdir(parents=True, exist_ok=True)
+    with open(PP_HOME / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        ok = subprocess.run([str(python), "-c", "import python_pachyderm"], capture_output=True).returncode == 0 if python.exists() else False
+        if not ok:
+            for cmd in ([sys.executable, "-m", "venv", str(env)], [str(python), "-m", "pip", "install", "-q", PYTHON_PACHYDERM]):
+                result = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+                if result.returncode:
+                    raise RuntimeError(f"{' '.join(cmd)} failed: {result.stderr.strip()[-300:]}")
+    return python

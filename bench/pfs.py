@@ -1,0 +1,202 @@
+"""PFS speed and memory of the embedded server, as ratios measured side by side in one run.
+
+Usage::
+
+    python bench/pfs.py [--quick] [--json PATH] [--data-dir DIR]
+
+Starts the embedded server as a child process (its data directory on the
+default temporary file system unless ``--data-dir``), a bare gRPC server as the
+transport ceiling, and prints one table. ``--quick`` moves 256 MiB instead of
+1 GiB and measures the official clients on fewer files (their rates are
+per file, so the ratios stay comparable); it runs in a few minutes.
+
+This is a script, not a test: tests never assert on wall-clock time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT / "bench"))
+
+from _pfs_support import (  # noqa: E402 - the helpers live next to this script
+    PeakRss,
+    ceiling_server,
+    python_pachyderm_python,
+    raw_download,
+    raw_upload,
+    sdk_upload,
+)
+
+GOALS = {
+    "upload_large_vs_grpc_ceiling": (">=", 0.5),
+    "download_large_vs_grpc_ceiling": (">=", 0.5),
+    "small_files_per_s": (">=", 3000),
+    "list_100k_to_dataframe_s": ("<=", 1.0),
+    "commit_cost_100k_vs_empty": ("<=", 2.0),
+    "upload_vs_pachyderm_sdk": (">=", 1.0),
+    "upload_vs_python_pachyderm": (">=", 1.0),
+    "peak_rss_upload_1g_mb": ("<=", 150),
+}
+MiB = 1024 * 1024
+SMALL_FILES = 10_000
+SMALL_SIZE = 4096
+LIST_FILES = 100_000
+
+
+def best(fn: Callable[[], float], repeat: int) -> float:
+    """The best (shortest) of ``repeat`` timings of ``fn`` (which returns seconds)."""
+    return min(fn() for _ in range(repeat))
+
+
+def timed(fn: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def make_big_file(path: Path, size: int) -> None:
+    with open(path, "wb") as handle:
+        for _ in range(size // (4 * MiB)):
+            handle.write(os.urandom(4 * MiB))  # random: nothing deduplicates
+
+
+def small_files(prefix: str, count: int) -> list[tuple[str, bytes]]:
+    return [(f"/{prefix}/f{i:05d}", os.urandom(SMALL_SIZE)) for i in range(count)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="256 MiB instead of 1 GiB; fewer files for the official clients")
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    parser.add_argument("--data-dir", type=Path, help="the server's data directory (default: a new temporary one)")
+    args = parser.parse_args(argv)
+
+    from pachmagic.server import LocalServer
+
+    big = (256 if args.quick else 1024) * MiB
+    official_files = 1000 if args.quick else SMALL_FILES
+    repeat = 2
+    details: dict[str, Any] = {"big_file_mib": big // MiB, "official_client_files": official_files}
+    results: dict[str, float | None] = {}
+
+    with tempfile.TemporaryDirectory(prefix="pachmagic-bench-") as tmp:
+        work = Path(tmp)
+        # One source per timed upload: a second upload of the same bytes would
+        # only find every chunk already stored (deduplication) and prove nothing.
+        sources = [work / f"big{i}.bin" for i in range(repeat)]
+        for source in sources:
+            make_big_file(source, big)
+        data_dir = args.data_dir or work / "data"
+        server = LocalServer(data_dir, in_process=False).start()
+        ceiling = ceiling_server()
+        try:
+            client = server.client()
+            pid = server._proc.pid  # type: ignore[union-attr]  # noqa: SLF001 - the child's pid for RSS
+
+            # --- large transfers against the bare transport ------------------------
+            raw_up = best(lambda: raw_upload(ceiling.address, big), repeat)
+            raw_down = best(lambda: raw_download(ceiling.address, big), repeat)
+            client.pfs.create_repo("big")
+            rss = PeakRss(pid)
+            up = min(timed(lambda: client.pfs.put_file_from_path("big@master", "/big.bin", source)) for source in sources)
+            up_rss = rss.growth_mb()
+            rss = PeakRss(pid)
+            target = work / "down.bin"
+            down = best(lambda: timed(lambda: client.pfs.get_file_to_path("big@master:/big.bin", target)), repeat)
+            down_rss = rss.growth_mb()
+            if target.read_bytes()[:MiB] != sources[-1].read_bytes()[:MiB] or target.stat().st_size != big:
+                raise SystemExit("download differs from upload")
+            target.unlink()
+            results["upload_large_vs_grpc_ceiling"] = raw_up / up
+            results["download_large_vs_grpc_ceiling"] = raw_down / down
+            results["peak_rss_upload_1g_mb"] = max(up_rss["client"], up_rss["server"], down_rss["client"], down_rss["server"])
+            details.update(
+                grpc_ceiling_upload_mib_s=big / MiB / raw_up, grpc_ceiling_download_mib_s=big / MiB / raw_down,
+                upload_mib_s=big / MiB / up, download_mib_s=big / MiB / down,
+                rss_growth_mb={"upload": up_rss, "download": down_rss},
+            )
+
+            # --- many small files --------------------------------------------------
+            client.pfs.create_repo("small")
+            batches = [small_files(f"ours{i}", SMALL_FILES) for i in range(repeat)]
+            ours = min(timed(lambda: client.pfs.put_files("small@master", files)) for files in batches)
+            results["small_files_per_s"] = SMALL_FILES / ours
+            sdk_s = sdk_upload(server.address, "small", small_files("sdk", official_files))
+            results["upload_vs_pachyderm_sdk"] = (SMALL_FILES / ours) / (official_files / sdk_s)
+            details["pachyderm_sdk_files_per_s"] = official_files / sdk_s
+            pp_rate, pp_note = python_pachyderm_rate(server.address, official_files)
+            results["upload_vs_python_pachyderm"] = (SMALL_FILES / ours) / pp_rate if pp_rate else None
+            details["python_pachyderm_files_per_s"] = pp_rate
+            if pp_note:
+                details["python_pachyderm_note"] = pp_note
+
+            # --- a 100,000-file repo ---------------------------------------------
+            client.pfs.create_repo("wide")
+            for part in range(LIST_FILES // 10_000):
+                client.pfs.put_files("wide@master", [(f"/f{part}{i:04d}", b"x") for i in range(10_000)])
+            frame_rows: list[int] = []
+            listing = best(lambda: timed(lambda: frame_rows.append(len(client.pfs.list_file("wide@master:/").to_frame()))), 3)
+            assert frame_rows[-1] == LIST_FILES, frame_rows
+            results["list_100k_to_dataframe_s"] = listing
+            client.pfs.create_repo("empty")
+            full_times, empty_times = [], []
+            for i in range(15):
+                for repo, times in (("wide", full_times), ("empty", empty_times)):
+                    def one_commit() -> None:
+                        with client.pfs.commit(f"{repo}@master") as commit:
+                            commit.put_file(f"/one-{i}", b"one file")
+                    times.append(timed(one_commit))
+            results["commit_cost_100k_vs_empty"] = statistics.median(full_times) / statistics.median(empty_times)
+            details.update(commit_100k_ms=statistics.median(full_times) * 1e3, commit_empty_ms=statistics.median(empty_times) * 1e3)
+            client.close()
+        finally:
+            ceiling.stop()
+            server.stop()
+
+    print_table(results, details)
+    if args.json:
+        args.json.write_text(json.dumps({**results, "details": details}, indent=2) + "\n")
+    return 0
+
+
+def python_pachyderm_rate(address: str, count: int) -> tuple[float | None, str]:
+    """Files per second of python-pachyderm 7.6 (its own virtualenv, see ``_pfs_support``)."""
+    try:
+        python = python_pachyderm_python()
+    except RuntimeError as err:
+        return None, f"python-pachyderm unavailable: {err}"
+    script = REPO_ROOT / "bench" / "_python_pachyderm_upload.py"
+    out = subprocess.run(
+        [str(python), str(script), address, str(count), str(SMALL_SIZE)],
+        capture_output=True, text=True, timeout=1800, env={"PATH": os.environ.get("PATH", "")},
+    )
+    if out.returncode != 0:
+        return None, f"python-pachyderm run failed: {out.stderr.strip()[-500:]}"
+    return count / float(out.stdout.split()[-1]), ""
+
+
+def print_table(results: dict[str, float | None], details: dict[str, Any]) -> None:
+    print(f"\n{'key':<34} {'value':>12}  {'goal':>9}  met")
+    for key, (op, goal) in GOALS.items():
+        value = results.get(key)
+        if value is None:
+            print(f"{key:<34} {'n/a':>12}  {op}{goal:>7}  -")
+            continue
+        met = value >= goal if op == ">=" else value <= goal
+        print(f"{key:<34} {value:>12.3f}  {op}{goal:>7}  {'yes' if met else 'NO'}")
+    print("\ndetails:", json.dumps(details, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
