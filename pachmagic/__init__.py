@@ -9,7 +9,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "connect", "load_ipython_extension"]
+__all__ = ["__version__", "connect", "load_ipython_extension", "unload_ipython_extension"]
 
 
 def connect(address: str | None = None, **kwargs):  # type: ignore[no-untyped-def]
@@ -24,3 +24,10 @@ def load_ipython_extension(ipython):  # type: ignore[no-untyped-def]
     from .magics import load_ipython_extension as _load
 
     _load(ipython)
+
+
+def unload_ipython_extension(ipython):  # type: ignore[no-untyped-def]
+    """Remove the magics and stop a server ``%pach connect local`` started."""
+    from .magics import unload_ipython_extension as _unload
+
+    _unload(ipython)

@@ -1,0 +1,71 @@
+"""The ``pachmagic`` command line, run for real as a child process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+from pachyderm_sdk import Client
+
+from pachmagic import __version__
+from pachmagic.cli import main
+from pachmagic.server.local import READY_PREFIX
+
+
+def test_version() -> None:
+    result = CliRunner().invoke(main, ["version"])
+    assert result.exit_code == 0
+    assert result.output.startswith(f"pachmagic {__version__}")
+    assert "2.12" in result.output
+
+
+def test_serve_refuses_a_public_address_without_a_token(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["serve", "--host", "0.0.0.0", "--data-dir", str(tmp_path)], env={"PACHMAGIC_AUTH_TOKEN": ""})
+    assert result.exit_code != 0
+    assert "needs an auth token" in result.output
+
+
+def test_serve_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pachmagic", "serve", "--port", "0", "--data-dir", str(tmp_path / "data")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith(READY_PREFIX), line
+        port = int(line[len(READY_PREFIX) :].split()[0].rsplit(":", 1)[1])
+        client = Client(host="127.0.0.1", port=port)
+        assert client.get_version().major == 2
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_demo_runs_the_workflow_end_to_end(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [sys.executable, "-m", "pachmagic", "demo", "--output", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+        env={**os.environ, "HOME": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    for repo in ("contour", "histogram"):
+        for name in ("landscape.png", "hand.png", "brown_vase.png"):
+            image = out / repo / name
+            assert image.read_bytes().startswith(b"\x89PNG\r\n\x1a\n"), image
+            assert str(image) in result.stdout
+    assert "Jobs:" in result.stdout and "success" in result.stdout
+    assert "failure" not in result.stdout
