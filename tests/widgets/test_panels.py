@@ -275,11 +275,12 @@ def test_job_monitor_rows_progress_and_failed_datum_logs(client: Client) -> None
 
 
 def test_job_monitor_follows_a_running_job(client: Client) -> None:
-    client.pfs.put_file("words@master", "/c.txt", "gamma")
     panel = JobMonitor(client, pipeline="upper", refresh_interval=0.05)
     try:
-        newest = client.pps.list_job(pipeline="upper")[0]
-        assert eventually(lambda: bool(panel.jobs) and panel.jobs[0].id == newest.id and panel.jobs[0].done)
+        assert panel.wait()
+        client.pfs.put_file("words@master", "/c.txt", "gamma")
+        commit_set = client.pfs.inspect_commit("words@master").id  # the new job's id
+        assert eventually(lambda: bool(panel.jobs) and panel.jobs[0].id == commit_set and panel.jobs[0].done)
         files = len(client.pfs.list_file("words@master:/"))
         assert panel.jobs[0].data_total == files
         assert eventually(lambda: f"/ {files}" in html(panel))
