@@ -142,6 +142,13 @@ def test_ls_glob_find_info_cat(client: Client) -> None:
         fs.cat("pfs://data@master/missing.txt")
     with pytest.raises(FileNotFoundError):
         fs.open("pfs://data@master/missing.txt", "rb")
+    with pytest.raises(FileNotFoundError):
+        fs.ls("pfs://data@master/missing")
+    with pytest.raises(IsADirectoryError):
+        fs.open("pfs://data@master/dir", "rb")
+    assert fs.info("pfs://data")["type"] == "directory" and fs.info("pfs://")["type"] == "directory"
+    with pytest.raises(ValueError):
+        fs.cat("pfs://data")  # no branch or commit
 
 
 def test_open_streams_and_seeks_pinned_to_commit(client: Client) -> None:
