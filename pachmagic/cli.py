@@ -146,3 +146,45 @@ def demo(output: Path) -> None:
     code = run_demo(output, echo=click.echo)
     if code:
         sys.exit(code)
+
+
+@main.command("sandbox-run")
+@click.option("--mount", "mounts", multiple=True, metavar="NAME=DIR", help="Make DIR appear at /pfs/NAME (repeatable; use out=DIR for /pfs/out).")
+@click.option("--cwd", type=click.Path(file_okay=False), default=None, help="Working directory of the command.")
+@click.option("--stdin-file", type=click.Path(dir_okay=False, exists=True), default=None, help="Feed this file to the command's stdin.")
+@click.option("--timeout", type=float, default=None, help="Kill the command after this many seconds.")
+@click.argument("cmd", nargs=-1, required=True)
+def sandbox_run(mounts: tuple[str, ...], cwd: str | None, stdin_file: str | None, timeout: float | None, cmd: tuple[str, ...]) -> None:
+    """Run CMD as a pipeline worker would: with /pfs/NAME paths that really exist.
+
+    Used by ``%pach run datum``; handy for running a transform by hand. On
+    Linux the paths come from a private user+mount namespace; elsewhere /pfs is
+    substituted in the command, stdin and environment, with a warning.
+    """
+    import tempfile
+
+    from .server.pipelines.sandbox import Sandbox
+
+    mapping: dict[str, Path] = {}
+    for item in mounts:
+        name, sep, directory = item.partition("=")
+        if not sep or not name or not directory:
+            raise click.BadParameter(f"expected NAME=DIR, got {item!r}", param_hint="--mount")
+        mapping[name] = Path(directory).resolve()
+    stdin = Path(stdin_file).read_text() if stdin_file else None
+    with tempfile.TemporaryDirectory(prefix="pachmagic-sandbox-") as scratch:
+        with Sandbox(Path(scratch)) as box:
+            if box.warning:
+                click.echo(f"warning: {box.warning}", err=True)
+            result = box.run(
+                cmd=list(cmd),
+                stdin=stdin,
+                env=dict(os.environ),
+                cwd=cwd or os.getcwd(),
+                mounts=mapping,
+                timeout=timeout,
+                on_output=lambda stream, line: click.echo(line, err=stream == "stderr"),
+            )
+    if result.timed_out:
+        click.echo(f"timed out after {timeout}s", err=True)
+    sys.exit(result.exit_code if result.exit_code >= 0 else 128 - result.exit_code)

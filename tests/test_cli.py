@@ -69,3 +69,20 @@ def test_demo_runs_the_workflow_end_to_end(tmp_path: Path) -> None:
             assert str(image) in result.stdout
     assert "Jobs:" in result.stdout and "success" in result.stdout
     assert "failure" not in result.stdout
+
+
+def test_sandbox_run_gives_the_command_real_pfs_paths(tmp_path: Path) -> None:
+    inputs, out = tmp_path / "in", tmp_path / "out"
+    inputs.mkdir()
+    out.mkdir()
+    (inputs / "a.txt").write_text("hello")
+    result = subprocess.run(
+        [sys.executable, "-m", "pachmagic", "sandbox-run", "--mount", f"in={inputs}", "--mount", f"out={out}", "--",
+         "sh", "-c", "cat /pfs/in/a.txt; cp /pfs/in/a.txt /pfs/out/b.txt; exit 3"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 3
+    assert result.stdout == "hello"
+    assert (out / "b.txt").read_text() == "hello"
+    bad = CliRunner().invoke(main, ["sandbox-run", "--mount", "nodir", "--", "true"])
+    assert bad.exit_code != 0 and "NAME=DIR" in bad.output

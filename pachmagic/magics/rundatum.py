@@ -4,16 +4,15 @@ The datum is chosen by ``--datum ID`` (a prefix is enough) or ``--files PATH
 ...`` among the datums of the pipeline's input at the current branch heads
 (the IDs ``list datum`` shows), or is the only one. Its input files are
 downloaded into a scratch directory laid out as ``<dir>/pfs/<input>/<path>``
-with an empty ``<dir>/pfs/out``; then the transform runs as a local process.
-
-The notebook cannot give the process a private ``/pfs`` (that needs the
-server's sandbox), so ``/pfs`` is *substituted*: every ``/pfs`` path in the
-command, its stdin, its environment values and its working directory is
-rewritten to ``<dir>/pfs``, and the result says so. Code that builds
-``/pfs`` paths at run time (``os.path.join("/", "pfs")``) is not rewritten.
-``python``/``python3`` run with the kernel's own interpreter. Pachyderm's
-variables are set (``PACH_DATUM_ID``, ``PACH_JOB_ID``, ``<input>``,
-``PPS_PIPELINE_NAME``...). The scratch directory is kept for inspection.
+with an empty ``<dir>/pfs/out``; then the transform runs as a local process
+through ``pachmagic sandbox-run``, which gives it real ``/pfs/<input>`` and
+``/pfs/out`` paths exactly as a pipeline worker sees them (a private
+user+mount namespace on Linux). Where the OS refuses namespaces, the sandbox
+substitutes ``/pfs`` in the command, stdin and environment and says so.
+``python``/``python3`` resolve to the kernel's own interpreter first.
+Pachyderm's variables are set (``PACH_DATUM_ID``, ``PACH_JOB_ID``,
+``<input>``, ``PPS_PIPELINE_NAME``...). The scratch directory is kept for
+inspection.
 """
 
 from __future__ import annotations
@@ -90,8 +89,7 @@ class DatumRun:
     def _head(self) -> str:
         status = "succeeded" if self.ok else f"failed (exit code {self.returncode})"
         return (f"datum {self.datum_id[:12]} of {self.pipeline} {status}; {len(self.outputs)} output files in "
-                f"{self.out}\n(/pfs was substituted by {self.pfs} in the command, stdin, environment and "
-                "working directory)")
+                f"{self.out}\n(/pfs/<input> and /pfs/out were mapped to {self.pfs})")
 
     def __repr__(self) -> str:
         parts = [self._head()]
@@ -162,24 +160,29 @@ def run_datum(ctx: Context, args: argparse.Namespace) -> DatumRun:
     (pfs / "out").mkdir(parents=True, exist_ok=True)
     _download(ctx, files, pfs)
     transform: dict[str, Any] = spec.get("transform") or {}
-    cmd = [substitute_pfs(str(a), pfs) for a in transform.get("cmd") or []]
+    cmd = [str(a) for a in transform.get("cmd") or []]
     if not cmd:
         raise UsageError(f"%pach run datum: {info.name} has no transform.cmd")
-    if cmd[0] in ("python", "python3"):
-        cmd[0] = sys.executable
-    stdin_lines = transform.get("stdin") or []
-    stdin = substitute_pfs("\n".join(stdin_lines) + "\n", pfs) if stdin_lines else None
     env = dict(os.environ)
-    env.update({k: substitute_pfs(str(v), pfs) for k, v in (transform.get("env") or {}).items()})
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", os.defpath)
+    env.update({k: str(v) for k, v in (transform.get("env") or {}).items()})
     env.update({
         "PACH_DATUM_ID": datum_id, "PACH_JOB_ID": args.job, "PACH_OUTPUT_COMMIT_ID": args.job,
         "PPS_PIPELINE_NAME": info.name, "PPS_PROJECT_NAME": info.project,
     })
     for item in files:
-        env[item.name] = str(pfs / item.name / item.path.lstrip("/")).rstrip("/")
-    workdir = transform.get("working_dir") or transform.get("workingDir")
-    cwd = substitute_pfs(workdir, pfs) if workdir else (ctx.settings.workdir or os.getcwd())
-    proc = subprocess.run(cmd, input=stdin, capture_output=True, text=True, env=env, cwd=cwd, check=False)
+        env[item.name] = ("/pfs/" + item.name + "/" + item.path.lstrip("/")).rstrip("/")
+    cwd = transform.get("working_dir") or transform.get("workingDir") or ctx.settings.workdir or os.getcwd()
+    runner = [sys.executable, "-m", "pachmagic", "sandbox-run", "--cwd", str(cwd)]
+    for name in sorted({item.name for item in files}):
+        runner += ["--mount", f"{name}={pfs / name}"]
+    runner += ["--mount", f"out={pfs / 'out'}"]
+    stdin_lines = transform.get("stdin") or []
+    if stdin_lines:
+        stdin_file = base / "stdin.txt"
+        stdin_file.write_text("\n".join(stdin_lines) + "\n")
+        runner += ["--stdin-file", str(stdin_file)]
+    proc = subprocess.run([*runner, "--", *cmd], capture_output=True, text=True, env=env, check=False)
     return DatumRun(pipeline=info.name, datum_id=datum_id, command=cmd, returncode=proc.returncode,
                     stdout=proc.stdout, stderr=proc.stderr, pfs=pfs)
 

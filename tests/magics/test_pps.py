@@ -168,7 +168,7 @@ def test_run_datum_locally(photos: TestingShell, tmp_path: Path) -> None:
     assert run.stdout == "sizing b.txt 3\n"
     assert list(run.outputs["path"]) == ["/b.txt.size"]
     assert (run.out / "b.txt.size").read_text() == "3"
-    assert "/pfs was substituted by" in repr(run) and "<pre>" in run._repr_html_()
+    assert "/pfs/out were mapped to" in repr(run) and "<pre>" in run._repr_html_()
     datums = ip.value("%pach preview datums --pipeline sizes")
     by_id = ip.value(f"%pach run datum sizes --datum {datums['datum_id'][0][:10]}")
     assert by_id.datum_id == datums["datum_id"][0]
