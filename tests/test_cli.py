@@ -82,7 +82,7 @@ def test_sandbox_run_gives_the_command_real_pfs_paths(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 3
-    assert result.stdout == "hello"
+    assert result.stdout == "hello\n"  # output is relayed line by line
     assert (out / "b.txt").read_text() == "hello"
     bad = CliRunner().invoke(main, ["sandbox-run", "--mount", "nodir", "--", "true"])
     assert bad.exit_code != 0 and "NAME=DIR" in bad.output
