@@ -136,7 +136,7 @@ class JobMonitor(Panel):
         return (
             w.HTML(layout=w.Layout(width="190px")),
             w.HTML(layout=w.Layout(flex="1 1 auto", min_width="200px")),
-            w.HTML(layout=w.Layout(width="240px")),
+            w.HTML(layout=w.Layout(width="240px", overflow="hidden")),
             button,
         )
 

@@ -2,11 +2,12 @@
 
 The test seeds an embedded server with the tutorial (photos → contour →
 histogram), writes a notebook that shows ``pachmagic.widgets.dashboard`` for
-it, starts JupyterLab (no browser of its own, 127.0.0.1, a token, temporary
+it (and a ``check`` pipeline with a failing datum), starts JupyterLab (no browser of its own, 127.0.0.1, a token, temporary
 config/data/runtime/settings directories, a kernel spec pointing at this very
 interpreter), opens the notebook in Debian's Chromium driven by Playwright
 (never a downloaded browser), runs it the way a person does, and checks the
-rendered DOM: the three panels, the repo and pipeline names, a job's progress.
+rendered DOM: the three panels, the repo and pipeline names, the jobs' progress,
+and what clicks on a pipeline and on a failed job's ``Datums`` show.
 It saves screenshots under the test's temporary directory.
 
 It is skipped only where no Chromium executable can be found.
@@ -38,6 +39,14 @@ CHROMIUM_FLAGS = [
 ]
 TIMEOUT_MS = 180_000  # generous: a cold JupyterLab on a busy 2-core machine
 
+# A pipeline with one datum per file that fails on one of them: failed datums with log lines.
+CHECK = "import pathlib, sys\nfor p in pathlib.Path('/pfs/words').iterdir():\n    if 'fail' in p.read_text():\n        sys.exit(f'cannot process {p.name}')\n    (pathlib.Path('/pfs/out') / p.name).write_text('ok')\n"
+CHECK_SPEC = {
+    "pipeline": {"name": "check"},
+    "transform": {"cmd": ["python3", "-c", CHECK], "image": "python:3.12"},
+    "input": {"pfs": {"repo": "words", "glob": "/*"}},
+}
+
 
 def find_chromium() -> str | None:
     """Debian's Chromium (``/usr/bin/chromium``), else any ``chromium`` on PATH."""
@@ -62,7 +71,11 @@ def seeded_server(tmp_path: Path) -> Iterator[LocalServer]:
     client.pfs.put_files("photos@master", [(n, (TUTORIAL / "photos" / n).read_bytes()) for n in ("hand.png", "landscape.png", "red_vase.png")])
     for spec in ("contour.yaml", "histogram.yaml"):
         client.pps.create_pipeline((TUTORIAL / spec).read_text())
+    client.pfs.create_repo("words")
+    client.pfs.put_files("words@master", {"/a.txt": "alpha", "/b.txt": "beta", "/bad.txt": "please fail"})
+    client.pps.create_pipeline(CHECK_SPEC)
     client.pfs.wait_commit("histogram@master")
+    client.pfs.wait_commit("check@master")
     client.close()
     yield server
     server.stop()
@@ -199,20 +212,26 @@ def test_dashboard_renders_in_jupyterlab(jupyterlab: tuple[str, str], tmp_path: 
             expect(browser_panel.locator("img").first).to_be_visible()
             expect(browser_panel).to_contain_text("hand.png")
             # the DAG: the three nodes drawn in the SVG, and a button per pipeline
-            for name in ("photos", "contour", "histogram"):
+            for name in ("photos", "contour", "histogram", "words", "check"):
                 expect(dag.locator(f"svg.pachmagic-dag g[data-name='{name}']")).to_be_visible()
-            for name in ("contour", "histogram"):
+            for name in ("contour", "histogram", "check"):
                 expect(dag.get_by_role("button", name=name, exact=True)).to_be_visible()
             expect(dag.locator("g[data-name='histogram']")).to_have_attribute("data-job-state", "success")
-            # the jobs: one row per job with a finished progress bar
-            expect(jobs.locator(".pachmagic-progress")).to_have_count(2)
-            expect(jobs.locator(".pachmagic-progress-text").first).to_have_text("1 + 0 / 1")
+            # the jobs: one row per job with its progress bar
+            expect(jobs.locator(".pachmagic-progress")).to_have_count(3)
+            expect(jobs.locator(".pachmagic-progress-text", has_text="1 + 0 / 1")).to_have_count(2)
+            expect(jobs.locator(".pachmagic-progress-text", has_text="2 + 0 / 3 · 1 failed")).to_be_visible()
             expect(jobs.locator(".pachmagic-seg.processed").first).to_be_visible()
+            expect(jobs.locator(".pachmagic-seg.failed")).to_be_visible()
             expect(jobs.locator(".pachmagic-job-state[data-state='success']")).to_have_count(2)
+            expect(jobs.locator(".pachmagic-job-state[data-state='failure']")).to_have_count(1)
             expect(board.locator(".pachmagic-error")).to_have_count(0)
-            # a click in the browser reaches the kernel: select a pipeline, see its spec
+            # clicks in the browser reach the kernel: a pipeline's spec, a failed job's datums and logs
             dag.get_by_role("button", name="contour", exact=True).click()
             expect(dag.locator(".pachmagic-spec")).to_contain_text("contour.py")
+            jobs.locator("button[title^='Datums and logs of default/check@']").click()
+            expect(jobs.locator(".pachmagic-failed-datum")).to_contain_text("cannot process bad.txt")
+            expect(dag.locator("g.pachmagic-node.highlighted[data-name='check']")).to_be_visible()  # its commit set
 
             board.scroll_into_view_if_needed()
             page.screenshot(path=str(tmp_path / "jupyterlab.png"))

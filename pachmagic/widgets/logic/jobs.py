@@ -107,7 +107,7 @@ def job_state_html(job: JobInfo, now: datetime | None = None) -> str:
     took = duration(job, now)
     when = f"<span style='color:#374151;font-size:12px'>{esc(human_duration(took))}</span>" if took is not None else ""
     reason = (
-        f"<div style='color:#b00020;font-size:11px;max-width:360px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap' "
+        f"<div style='color:#b00020;font-size:11px;max-width:100%;overflow:hidden;text-overflow:ellipsis;white-space:nowrap' "
         f"title='{esc(job.reason)}'>{esc(job.reason)}</div>"
         if job.reason
         else ""
