@@ -64,7 +64,9 @@ class Pps:
 
     # --- pipelines --------------------------------------------------------
 
-    def create_pipeline(self, spec: Spec, *, update: bool = False, reprocess: bool = False) -> list[Pipeline]:
+    def create_pipeline(
+        self, spec: Spec, *, update: bool = False, reprocess: bool = False, dry_run: bool = False
+    ) -> list[Pipeline]:
         """Create (or update) one or more pipelines from a spec.
 
         Parameters
@@ -77,6 +79,9 @@ class Pps:
             Update existing pipelines (``update pipeline``).
         reprocess:
             With ``update``, reprocess datums already processed.
+        dry_run:
+            Let the server validate the spec (inputs must exist, names be free)
+            without creating anything.
 
         Returns
         -------
@@ -89,6 +94,7 @@ class Pps:
             request.CopyFrom(parsed)  # never modify a request the caller passed in
             if not request.pipeline.project.name:
                 request.pipeline.project.name = self._project()
+            request.dry_run = dry_run or request.dry_run
             self._send_pipeline(request, update=update or request.update, reprocess=reprocess or request.reprocess)
             created.append(Pipeline(request.pipeline.name, request.pipeline.project.name))
         return created
@@ -96,7 +102,10 @@ class Pps:
     def _send_pipeline(self, request: pps_pb2.CreatePipelineRequest, *, update: bool, reprocess: bool) -> None:
         if self._v2 is not False:
             v2 = pps_pb2.CreatePipelineV2Request(
-                create_pipeline_request_json=spec_to_json(request), update=update, reprocess=reprocess
+                create_pipeline_request_json=spec_to_json(request),
+                update=update,
+                reprocess=reprocess,
+                dry_run=request.dry_run,
             )
             try:
                 self._t.unary(self._t.pps.CreatePipelineV2, v2)
@@ -115,11 +124,23 @@ class Pps:
         return cv.pipeline_info(self._t.unary(self._t.pps.InspectPipeline, request))
 
     def list_pipeline(
-        self, *, details: bool = False, project: str | None = None, all_projects: bool = False
+        self,
+        pipeline: Pipeline | str | None = None,
+        *,
+        details: bool = False,
+        project: str | None = None,
+        all_projects: bool = False,
+        history: int = 0,
     ) -> RecordList[PipelineInfo]:
-        """List pipelines (current versions) of a project, or of all projects."""
-        projects = [] if all_projects else [cv.project_pb(project or self._project())]
-        request = pps_pb2.ListPipelineRequest(details=details, projects=projects)
+        """List pipelines of a project, or of all projects.
+
+        ``pipeline`` limits the listing to one pipeline; ``history`` adds that
+        many earlier versions of each (-1 = every version), newest first.
+        """
+        projects = [] if all_projects or pipeline is not None else [cv.project_pb(project or self._project())]
+        request = pps_pb2.ListPipelineRequest(details=details, projects=projects, history=history)
+        if pipeline is not None:
+            request.pipeline.CopyFrom(self._pipeline_pb(pipeline))
         stream = self._t.stream(self._t.pps.ListPipeline, request)
         return RecordList(PipelineInfo, (cv.pipeline_info(pb) for pb in stream))
 
@@ -207,6 +228,11 @@ class Pps:
         """Return one datum of a job."""
         request = pps_pb2.InspectDatumRequest(datum=pps_pb2.Datum(job=self._job_pb(job), id=datum_id))
         return cv.datum_info(self._t.unary(self._t.pps.InspectDatum, request))
+
+    def restart_datum(self, job: JobLike, *, data_filters: Iterable[str] = ()) -> None:
+        """Run a job's failed datums again (all of them, or those matching ``data_filters``)."""
+        request = pps_pb2.RestartDatumRequest(job=self._job_pb(job), data_filters=list(data_filters))
+        self._t.unary(self._t.pps.RestartDatum, request)
 
     # --- logs -------------------------------------------------------------
 

@@ -155,3 +155,15 @@ def test_stop_job(client: Client) -> None:
     client.pps.stop_job(job.job, reason="enough")
     stopped = client.pps.wait_job(job.job)
     assert stopped.state == "killed" and "enough" in stopped.reason
+
+
+def test_dry_run_creates_nothing_and_history_lists_versions(pipeline: Client) -> None:
+    other = dict(SPEC, pipeline={"name": "dry"})
+    assert pipeline.pps.create_pipeline(json.dumps(other), dry_run=True) == [Pipeline("dry", "default")]
+    assert [p.name for p in pipeline.pps.list_pipeline()] == ["copy"]
+    with pytest.raises(errors.NotFound):
+        pipeline.pps.create_pipeline(json.dumps(dict(other, input={"pfs": {"repo": "nope", "glob": "/"}})), dry_run=True)
+    pipeline.pps.create_pipeline(json.dumps(dict(SPEC, description="v2")), update=True)
+    versions = pipeline.pps.list_pipeline("copy", history=-1)
+    assert [(p.version, p.description) for p in versions] == [(2, "v2"), (1, "copies photos")]
+    assert [p.version for p in pipeline.pps.list_pipeline("copy")] == [2]
