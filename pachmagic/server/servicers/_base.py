@@ -98,8 +98,12 @@ class Runtime:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.pool, functools.partial(fn, *args))
 
-    async def stream(self, make: Callable[[], Iterable[T]], batch: int = 512) -> AsyncIterator[T]:
-        """Iterate a blocking iterable on the pool, ``batch`` items per hop."""
+    async def stream(self, make: Callable[[], Iterable[T]], batch: int = 512, *, prefetch: bool = False) -> AsyncIterator[T]:
+        """Iterate a blocking iterable on the pool, ``batch`` items per hop.
+
+        With ``prefetch`` the next batch is produced while the current one is
+        being sent (reading and hashing chunks overlaps with gRPC's sending).
+        """
         holder: list[Iterator[T]] = []
 
         def next_batch() -> list[T]:
@@ -107,12 +111,24 @@ class Runtime:
                 holder.append(iter(make()))
             return list(itertools.islice(holder[0], batch))
 
-        while True:
-            items = await self.blocking(next_batch)
-            for item in items:
-                yield item
-            if len(items) < batch:
-                return
+        loop = asyncio.get_running_loop()
+        pending = loop.run_in_executor(self.pool, next_batch)
+        try:
+            while True:
+                items = await pending
+                if len(items) == batch and prefetch:
+                    pending = loop.run_in_executor(self.pool, next_batch)
+                elif len(items) == batch:
+                    pending = None  # type: ignore[assignment]
+                for item in items:
+                    yield item
+                if len(items) < batch:
+                    return
+                if pending is None:
+                    pending = loop.run_in_executor(self.pool, next_batch)
+        finally:
+            if pending is not None and not pending.done():
+                pending.cancel()
 
     def changed(self) -> None:
         """Wake every waiter; safe to call from any thread."""

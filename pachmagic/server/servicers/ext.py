@@ -100,8 +100,11 @@ class ExtServicer(ext_pb2_grpc.APIServicer):
     @rpc
     async def ModifyFile(self, request_iterator: Any, context: Any) -> empty_pb2.Empty:
         stream = ModifyFileStream(self.storage, self.rt)
-        async for batch in request_iterator:
-            for op in batch.ops:
-                await stream.feed(op)
-        await stream.finish()
+        try:
+            async for batch in request_iterator:
+                for op in batch.ops:
+                    await stream.feed(op)
+            await stream.finish()
+        finally:
+            await stream.abandon()
         return empty_pb2.Empty()

@@ -35,6 +35,8 @@ class Packs(Protocol):
 
     def append(self, data: bytes) -> tuple[int, int]: ...
 
+    def append_parts(self, parts: list[memoryview]) -> tuple[int, int]: ...
+
     def read(self, pack: int, offset: int, size: int) -> bytes: ...
 
     def sync(self) -> None: ...
@@ -56,6 +58,9 @@ class MemoryPacks:
             offset = len(self._data)
             self._data += data
             return 0, offset
+
+    def append_parts(self, parts: list[memoryview]) -> tuple[int, int]:
+        return self.append(b"".join(parts))
 
     def read(self, pack: int, offset: int, size: int) -> bytes:
         return bytes(self._data[offset : offset + size])
@@ -116,21 +121,30 @@ class DiskPacks:
         return fd
 
     def append(self, data: bytes) -> tuple[int, int]:
+        return self.append_parts([memoryview(data)])
+
+    def append_parts(self, parts: list[memoryview]) -> tuple[int, int]:
+        """Append the concatenation of ``parts`` with ``writev`` (no joining copy)."""
         if self.read_only:
             raise OSError("pack storage is open read-only")
+        size = sum(len(p) for p in parts)
         with self._lock:
-            if self._size and self._size + len(data) > self.max_size:
+            if self._size and self._size + size > self.max_size:
                 os.fsync(self._fd)
                 os.close(self._fd)
                 self._current += 1
                 self._fd = self._open_append(self._current)
                 self._size = 0
             offset = self._size
-            view = memoryview(data)
-            while view:
-                written = os.write(self._fd, view)
-                view = view[written:]
-            self._size += len(data)
+            pending = [p for p in parts if len(p)]
+            while pending:
+                written = os.writev(self._fd, pending)
+                while pending and written >= len(pending[0]):
+                    written -= len(pending[0])
+                    del pending[0]
+                if written:
+                    pending[0] = pending[0][written:]
+            self._size += size
             self._written_gen += 1
             return self._current, offset
 
@@ -250,15 +264,24 @@ class ChunkWriter:
 
     def put(self, data: bytes) -> bytes:
         """Store one chunk (at most ``CHUNK_SIZE`` bytes) and return its id."""
-        chunk_id = hashlib.sha256(data).digest()
+        return self.put_parts([memoryview(data)])
+
+    def put_parts(self, parts: list[memoryview]) -> bytes:
+        """Store the concatenation of ``parts`` as one chunk, without joining big ones."""
+        digest = hashlib.sha256()
+        for part in parts:
+            digest.update(part)  # releases the GIL for large parts
+        chunk_id = digest.digest()
         if chunk_id in self._pending or chunk_id in self._buffer_data:
             return chunk_id
         if self.store.location(chunk_id) is not None:
             return chunk_id
-        if len(data) >= _WRITE_BUFFER:
-            pack, offset = self.store.packs.append(data)
-            self._pending[chunk_id] = (pack, offset, len(data))
+        size = sum(len(p) for p in parts)
+        if size >= _WRITE_BUFFER:
+            pack, offset = self.store.packs.append_parts(parts)
+            self._pending[chunk_id] = (pack, offset, size)
             return chunk_id
+        data = b"".join(parts)
         self._buffered.append((chunk_id, len(self._buffer), len(data)))
         self._buffer_data[chunk_id] = data
         self._buffer += data

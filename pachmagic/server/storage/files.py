@@ -99,7 +99,9 @@ class WriteSession:
     ops: list[_Write | _Delete | _Copy] = field(default_factory=list)
     bytes_written: int = 0
     _current: _Write | None = None
-    _buffer: bytearray = field(default_factory=bytearray)
+    # Data not yet cut into chunks: the callers' buffers, referenced, not copied.
+    _parts: list[memoryview] = field(default_factory=list)
+    _parts_len: int = 0
 
     def add(self, path: str, data: bytes, datum: str = "default") -> None:
         """Append ``data`` to ``path`` (consecutive adds to one path form one write)."""
@@ -109,20 +111,37 @@ class WriteSession:
         if cur is None or cur.path != cleaned or cur.datum != datum:
             self._close_current()
             cur = self._current = _Write(cleaned, [], 0, datum)
-        self._buffer += data
+        if data:
+            self._parts.append(memoryview(data))
+            self._parts_len += len(data)
         cur.size += len(data)
         self.bytes_written += len(data)
-        while len(self._buffer) >= CHUNK_SIZE:
-            cur.chunks.append(self.writer.put(bytes(self._buffer[:CHUNK_SIZE])))
-            del self._buffer[:CHUNK_SIZE]
+        while self._parts_len >= CHUNK_SIZE:
+            cur.chunks.append(self.writer.put_parts(self._take(CHUNK_SIZE)))
+
+    def _take(self, size: int) -> list[memoryview]:
+        """The next ``size`` buffered bytes, as views (no copy)."""
+        out: list[memoryview] = []
+        need = size
+        while need:
+            part = self._parts[0]
+            if len(part) <= need:
+                out.append(part)
+                del self._parts[0]
+                need -= len(part)
+            else:
+                out.append(part[:need])
+                self._parts[0] = part[need:]
+                need = 0
+        self._parts_len -= size
+        return out
 
     def _close_current(self) -> None:
         cur = self._current
         if cur is None:
             return
-        if self._buffer:
-            cur.chunks.append(self.writer.put(bytes(self._buffer)))
-            self._buffer.clear()
+        if self._parts_len:
+            cur.chunks.append(self.writer.put_parts(self._take(self._parts_len)))
         self.ops.append(cur)
         self._current = None
 
