@@ -3,9 +3,10 @@
 Selecting a directory enters it; selecting a file previews it: images as
 images, text and code as text, CSV/TSV and Parquet as a table of the first
 rows, anything else (or too large) as size and hash. Directories with many
-entries are shown a page at a time. ``Download`` saves the selected file (or
-directory) under ``download_dir`` (default: the working directory at click
-time; with no file selected, the whole directory); ``History`` lists the recent commits of the branch that changed it.
+entries are shown a page at a time. ``Download`` saves the selected file
+under ``download_dir`` (default: the working directory at click time), or with
+no file selected every file of the current directory; ``History`` lists the
+recent commits of the branch that changed the selected file.
 
 What to show is decided by pure functions in ``logic/browse.py``; this module
 only wires widgets to the client. It never imports the server.
@@ -26,8 +27,8 @@ from pachmagic.client.refs import is_commit_id
 from pachmagic.errors import NotFound
 from pachmagic.widgets._panel import Panel
 from pachmagic.widgets.logic import browse
-from pachmagic.widgets.logic.style import esc
 from pachmagic.widgets.logic.browse import HistoryRow
+from pachmagic.widgets.logic.style import esc
 
 __all__ = ["RepoBrowser"]
 
@@ -47,6 +48,13 @@ class RepoBrowser(Panel):
         Where ``Download`` writes (default: the working directory at click time).
     refresh_interval:
         Seconds between background refreshes (None: only on demand).
+
+    Attributes
+    ----------
+    downloaded:
+        The local paths the last ``Download`` wrote.
+    history:
+        The rows the last ``History`` showed (``logic.browse.HistoryRow``).
     """
 
     def __init__(
