@@ -14,7 +14,6 @@ import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 from IPython.core.error import UsageError
 
 from pachmagic.client import DatumInfo, Job, to_frame
-from pachmagic.errors import Unimplemented
 from pachmagic.magics.context import Context
 from pachmagic.magics.display import Message
 from pachmagic.magics.parser import Command, MagicParser
@@ -53,11 +52,8 @@ def _build_restart(p: MagicParser) -> None:
 
 def restart_datum(ctx: Context, args: argparse.Namespace) -> Message:
     job = Job.from_uri(args.job)
-    restart = getattr(ctx.client.pps, "restart_datum", None)
-    if restart is None:
-        raise Unimplemented("restart datum: this pachmagic client cannot send RestartDatum yet")
     filters = [p for p in args.paths.split(",") if p]
-    restart(job, data_filters=filters)
+    ctx.client.pps.restart_datum(job, data_filters=filters)
     return Message(f"restarting the datums of {job} matching {', '.join(filters)}")
 
 

@@ -81,10 +81,12 @@ def create_from_spec(
 ) -> Any:
     """Create (or update) pipelines from a spec; the shared end of ``create pipeline`` and ``%%pach pipeline``."""
     specs = [spec_to_dict(r) for r in parse_pipeline_specs(spec)]
+    client = ctx.client
     if dry_run:
         _check_inputs(ctx, specs)
+        # The server validates too (names free, inputs exist) and creates nothing.
+        client.pps.create_pipeline(spec, update=update, reprocess=reprocess, dry_run=True)
         return Text(json.dumps(specs[0] if len(specs) == 1 else specs, indent=2), specs=specs)
-    client = ctx.client
     created = client.pps.create_pipeline(spec, update=update, reprocess=reprocess)
     ctx.session.forget()
     if ctx.settings.auto_wait if wait is None else wait:
@@ -119,10 +121,14 @@ def _build_list(p: MagicParser) -> None:
     p.add_argument("--state", action="append", default=[], metavar="STATE",
                    help="only pipelines in this state (running, paused, failure...); repeatable")
     p.add_argument("-A", "--all-projects", action="store_true", help="pipelines of every project")
+    p.add_argument("--history", type=int, default=0, metavar="N",
+                   help="also N earlier versions of each pipeline (-1: every version)")
 
 
 def list_pipeline(ctx: Context, args: argparse.Namespace) -> pd.DataFrame | Text:
-    infos = ctx.client.pps.list_pipeline(details=args.spec, all_projects=args.all_projects)
+    infos = ctx.client.pps.list_pipeline(
+        args.pipeline, details=args.spec, all_projects=args.all_projects, history=args.history
+    )
     wanted = {s.lower().removeprefix("pipeline_") for s in args.state}
     kept = RecordList(PipelineInfo, [
         i for i in infos
