@@ -4,7 +4,7 @@
 - ``client`` imports only ``_proto``, ``errors`` and itself;
 - ``server.storage`` and ``server.pipelines`` import no gRPC, no generated
   ``*_pb2_grpc`` stubs, and nothing of ``client``, ``magics``, ``widgets``;
-- ``magics`` and ``widgets`` never import ``server`` internals (only
+- ``magics``, ``widgets`` and ``fs`` never import ``server`` internals (only
   ``pachmagic.server`` itself, for ``LocalServer``).
 """
 
@@ -80,7 +80,7 @@ for layer in ("server/storage", "server/pipelines"):
             ),
         )
     )
-for layer in ("magics", "widgets"):
+for layer in ("magics", "widgets", "fs.py"):
     RULES.append(
         (
             layer,

@@ -19,6 +19,7 @@ from pachmagic.magics import (
     commit,
     config,
     connect,
+    dashboard,
     datum,
     file,
     job,
@@ -64,6 +65,7 @@ COMMANDS: tuple[Command, ...] = (
     *preview.COMMANDS,
     *rundatum.COMMANDS,
     *logs.COMMANDS,
+    *dashboard.COMMANDS,
     _HELP,
 )
 

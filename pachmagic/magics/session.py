@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
 
+from pachmagic import fs
 from pachmagic.client import Client, connect
 from pachmagic.server import LocalServer
 
@@ -67,6 +68,7 @@ class Session:
         if self._client is not None:
             self._client.close()
         self._client = client
+        fs.set_default_client(client)  # pfs:// URLs follow the session's connection
         self.how = how
         self._cache.clear()
         self.apply_project()
@@ -112,6 +114,7 @@ class Session:
             if self._client is not None and self.how == "local":
                 self._client.close()
                 self._client = None
+                fs.set_default_client(None)
             self._server.stop()
             self._server = None
             self._server_options = None
@@ -121,6 +124,7 @@ class Session:
         if self._client is not None:
             self._client.close()
             self._client = None
+            fs.set_default_client(None)
         self.stop_server()
 
     # --- project -------------------------------------------------------------
