@@ -63,12 +63,20 @@ def test_demo_runs_the_workflow_end_to_end(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     for repo in ("contour", "histogram"):
-        for name in ("landscape.png", "hand.png", "brown_vase.png"):
+        for name in ("landscape.png", "hand.png", "brown_vase.png", "red_vase.png"):
             image = out / repo / name
             assert image.read_bytes().startswith(b"\x89PNG\r\n\x1a\n"), image
             assert str(image) in result.stdout
     assert "Jobs:" in result.stdout and "success" in result.stdout
     assert "failure" not in result.stdout
+    # notebook 2's story, step by step: glob / redoes every photo, glob /* only the new one
+    steps = result.stdout.split("\n2. ")[1].split("\n3. ")
+    assert "contour: success, 1 datum processed, 0 skipped; the code wrote 4 images" in steps[0]
+    update, readd = steps[1].split("\n4. ")
+    assert "contour: success, 4 datums processed, 0 skipped" in update
+    assert "histogram: success, 0 datums processed, 4 skipped" in update
+    assert readd.count("success, 1 datum processed, 3 skipped; the code wrote 1 image") == 2
+    assert "photos:/*" in result.stdout and "contour:/*" in result.stdout  # the pipelines' final globs
 
 
 def test_sandbox_run_gives_the_command_real_pfs_paths(tmp_path: Path) -> None:
