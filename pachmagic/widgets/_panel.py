@@ -25,7 +25,7 @@ import ipywidgets as w
 from pachmagic.errors import PachError
 from pachmagic.widgets.logic.style import error_html, esc
 
-__all__ = ["Panel", "Worker", "start_auto_refresh"]
+__all__ = ["Panel", "Worker", "start_auto_refresh", "describe_client"]
 
 T = TypeVar("T")
 
@@ -109,6 +109,11 @@ def start_auto_refresh(owner: _Tickable, stop: threading.Event, interval: float,
     thread = threading.Thread(target=_auto_refresh, args=(weakref.ref(owner), stop, interval), name=name, daemon=True)
     thread.start()
     return thread
+
+
+def describe_client(client: Any) -> str:
+    """``pachd at <address>, project <name>`` for a widget's text fallback."""
+    return f"pachd at {getattr(client, 'address', '?')}, project {getattr(client, 'project', '?')}"
 
 
 def close_tree(widget: w.Widget) -> None:
@@ -202,6 +207,11 @@ class Panel(w.VBox):  # type: ignore[misc]
             self._error.value = ""
 
     # --- public -------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        # The text/plain fallback of the widget view (saved notebooks, nbval, consoles):
+        # static, unlike ipywidgets' repr of every child's current state.
+        return f"<{type(self).__name__} of {describe_client(self._client)} (a live widget)>"
 
     @property
     def client(self) -> Any:

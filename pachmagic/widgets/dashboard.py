@@ -14,7 +14,7 @@ from typing import Any
 import ipywidgets as w
 
 from pachmagic.client import JobInfo
-from pachmagic.widgets._panel import close_tree, start_auto_refresh
+from pachmagic.widgets._panel import close_tree, describe_client, start_auto_refresh
 from pachmagic.widgets.job_monitor import JobMonitor
 from pachmagic.widgets.logic.style import esc
 from pachmagic.widgets.pipeline_dag import PipelineDAG
@@ -54,6 +54,10 @@ class Dashboard(w.VBox):  # type: ignore[misc]
         self._refresher: threading.Thread | None = None
         if refresh_interval:
             self._refresher = start_auto_refresh(self, self._stop, float(refresh_interval), "pachmagic-Dashboard-refresh")
+
+    def __repr__(self) -> str:
+        # A static text fallback for the widget view (see Panel.__repr__).
+        return f"<Dashboard of {describe_client(self._client)} (a live widget)>"
 
     @property
     def repo_browser(self) -> RepoBrowser:
