@@ -298,12 +298,11 @@ class Engine:
     def restart_datums(self, project: str, name: str, job_id: str, datum_ids: set[str] | None) -> None:
         """RestartDatum: rerun running datums now; for a finished job, a new job retries its failures."""
         job = self.inspect_job(project, name, job_id)
-        runner = self.running_job(project, name, job_id)
-        if runner is not None:
-            runner.restart_datums(datum_ids)
-            return
         if job.state not in TERMINAL:
-            return  # not started yet: every datum runs anyway
+            runner = self.running_job(project, name, job_id)
+            if runner is not None:
+                runner.restart_datums(datum_ids)
+            return  # or not started yet: every datum runs anyway
         record = self.inspect_pipeline(project, name)
         if record.stopped:
             raise FailedPrecondition(f'pipeline "{project}/{name}" is stopped; start it to retry datums')

@@ -9,10 +9,11 @@ Pachyderm compiles input globs with ``ohmyglob``: ``*`` and ``?`` stop at ``/``,
 Which paths match is decided by ``wcmatch`` (the maintained library that also
 answers ``GlobFile`` in ``storage/files.py``), after the one rewrite it needs:
 bare groups become ``@(...)``. Only the captures come from a small translator
-here, because ``wcmatch`` compiles extglobs to non-capturing groups. The one known
-difference from ohmyglob: ``**`` inside a path segment (``/**.txt``) acts as ``*``
-(wcmatch's globstar rule); as a whole segment (``/**``, ``/a/**/b``) it crosses
-``/`` as in Pachyderm. No gRPC here.
+here, because ``wcmatch`` compiles extglobs to non-capturing groups; it follows
+wcmatch where the two libraries differ, so keys exist exactly for matched paths.
+The one known difference from ohmyglob: ``**`` inside a path segment
+(``/**.txt``) acts as ``*`` (wcmatch's globstar rule); as a whole segment
+(``/**``, ``/a/**/b``) it crosses ``/`` as in Pachyderm. No gRPC here.
 """
 
 from __future__ import annotations
@@ -69,9 +70,14 @@ class _Translator:
             if ch == "\\" and nxt:
                 parts.append(re.escape(nxt))
                 self.i += 2
-            elif ch == "*" and nxt == "*" and self.p[self.i + 2 : self.i + 3] != "(":
-                parts.append(".*")
-                self.i += 2
+            elif ch == "*" and self._globstar():
+                # A whole "**" segment crosses "/" (zero or more directories before a "/").
+                if self.p[self.i + 2 : self.i + 3] == "/":
+                    parts.append("(?:.*/)?")
+                    self.i += 3
+                else:
+                    parts.append(".*")
+                    self.i += 2
             elif ch in _QUANTIFIED and nxt == "(":
                 self.i += 2
                 parts.append(self._group(ch))
@@ -98,6 +104,15 @@ class _Translator:
                 parts.append(re.escape(ch))
                 self.i += 1
         return "".join(parts)
+
+    def _globstar(self) -> bool:
+        """``**`` forming a whole path segment (wcmatch's GLOBSTAR rule)."""
+        p, i = self.p, self.i
+        return (
+            p[i : i + 2] == "**"
+            and (i == 0 or p[i - 1] == "/")
+            and (i + 2 == len(p) or p[i + 2] == "/")
+        )
 
     def _group(self, quantifier: str) -> str:
         alts = [self.parse("|)")]
@@ -126,7 +141,8 @@ class _Translator:
             chars.append("\\[" if self.p[j] == "[" else self.p[j])
             j += 1
         self.i = j + 1
-        return "[" + ("^" if negate else "") + "".join(chars) + "]"
+        # A class never matches "/" (wcmatch's rule; a negated class would otherwise).
+        return "[" + ("^/" if negate else "") + "".join(chars) + "]"
 
 
 @lru_cache(maxsize=256)

@@ -1,0 +1,163 @@
+"""Datum planning over real commits: globs, cross/union/join/group/cron, IDs and hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from pachmagic.server.pipelines.datums import Datum, Source, plan
+from pachmagic.server.pipelines.spec import default_input, parse_json_spec
+from pachmagic.server.storage import CommitRef, RepoKey, Storage
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> Iterator[Storage]:
+    store = Storage(tmp_path / "data")
+    yield store
+    store.close()
+
+
+def commit(storage: Storage, repo: str, files: dict[str, str]) -> Source:
+    key = RepoKey("default", repo)
+    try:
+        storage.inspect_repo(key)
+    except Exception:  # noqa: BLE001 - first commit creates the repo
+        storage.create_repo(key)
+    session = storage.write_session()
+    for path, text in files.items():
+        session.add(path, text.encode())
+    info = storage.apply(CommitRef(key, branch="master"), session)
+    return Source(storage.reader(CommitRef(key, id=info.key.id)), info.key.id)
+
+
+def datums(node: dict, sources: dict[str, Source]) -> list[Datum]:
+    request = parse_json_spec(json.dumps({"pipeline": {"name": "p"}, "input": node}))
+    default_input(request.input, "default", "p")
+    return plan(request.input, sources)
+
+
+def paths(ds: list[Datum]) -> list[tuple[str, ...]]:
+    return sorted(tuple(f"{i.name}:{i.path}" for i in d.inputs) for d in ds)
+
+
+def go_datum_id(*inputs: tuple[str, str, str, str]) -> str:
+    """``common.DatumID`` written out: name, repo, branch, path, each followed by its int64-BE length."""
+    h = hashlib.blake2b(digest_size=32)
+    for fields in inputs:
+        for text in fields:
+            h.update(text.encode())
+            h.update(struct.pack(">q", len(text.encode())))
+    return h.hexdigest()
+
+
+def test_pfs_globs(storage: Storage) -> None:
+    src = commit(storage, "photos", {"/a.png": "a", "/b.png": "b", "/dir/c.png": "c", "/dir/sub/d.txt": "d"})
+    s = {"photos": src}
+    assert paths(datums({"pfs": {"repo": "photos", "glob": "/"}}, s)) == [("photos:/",)]
+    assert paths(datums({"pfs": {"repo": "photos", "glob": "/*"}}, s)) == [
+        ("photos:/a.png",), ("photos:/b.png",), ("photos:/dir/",)]
+    assert paths(datums({"pfs": {"repo": "photos", "glob": "/*/*"}}, s)) == [("photos:/dir/c.png",), ("photos:/dir/sub/",)]
+    assert paths(datums({"pfs": {"repo": "photos", "glob": "/**"}}, s)) == [
+        ("photos:/a.png",), ("photos:/b.png",), ("photos:/dir/",), ("photos:/dir/c.png",), ("photos:/dir/sub/",),
+        ("photos:/dir/sub/d.txt",)]
+    assert paths(datums({"pfs": {"repo": "photos", "glob": "/{a,dir}*"}}, s)) == [("photos:/a.png",), ("photos:/dir/",)]
+    assert paths(datums({"pfs": {"repo": "photos", "glob": "/[!a]*.png"}}, s)) == [("photos:/b.png",)]
+    assert paths(datums({"pfs": {"repo": "photos", "glob": "/?.png"}}, s)) == [("photos:/a.png",), ("photos:/b.png",)]
+    assert paths(datums({"pfs": {"repo": "photos", "glob": "/**/*.txt"}}, s)) == [("photos:/dir/sub/d.txt",)]
+    named = datums({"pfs": {"repo": "photos", "glob": "/a*", "name": "pics"}}, {"pics": src})
+    assert paths(named) == [("pics:/a.png",)]
+
+
+def test_empty_commit_has_no_datums_even_for_root_glob(storage: Storage) -> None:
+    storage.create_repo(RepoKey("default", "empty"))
+    info = storage.apply(CommitRef(RepoKey("default", "empty"), branch="master"), storage.write_session())
+    src = Source(storage.reader(CommitRef(RepoKey("default", "empty"), id=info.key.id)), info.key.id)
+    assert datums({"pfs": {"repo": "empty", "glob": "/"}}, {"empty": src}) == []
+    assert datums({"pfs": {"repo": "empty", "glob": "/*"}}, {"empty": src}) == []
+
+
+def test_ids_follow_pachyderms_formula_and_hashes_follow_content(storage: Storage) -> None:
+    one = commit(storage, "photos", {"/a.png": "a"})
+    (d,) = datums({"pfs": {"repo": "photos", "glob": "/*"}}, {"photos": one})
+    assert d.id == go_datum_id(("photos", "photos", "master", "/a.png"))
+    h = hashlib.blake2b(d.id.encode(), digest_size=32)
+    h.update(d.inputs[0].hash)
+    h.update(b"salt")
+    assert d.hash("salt") == h.hexdigest()
+    assert d.hash("other") != d.hash("salt")
+    two = commit(storage, "photos", {"/a.png": "changed"})
+    (d2,) = datums({"pfs": {"repo": "photos", "glob": "/*"}}, {"photos": two})
+    assert d2.id == d.id and d2.hash("salt") != d.hash("salt")
+
+
+def test_cross_union_and_nesting(storage: Storage) -> None:
+    s = {"a": commit(storage, "a", {"/1": "", "/2": ""}), "b": commit(storage, "b", {"/x": "", "/y": "", "/z": ""})}
+    cross = datums({"cross": [{"pfs": {"repo": "b", "glob": "/*"}}, {"pfs": {"repo": "a", "glob": "/*"}}]}, s)
+    assert len(cross) == 6
+    # Inputs are sorted by name (pachd's SortInput), whatever the spec's order.
+    assert all([i.name for i in d.inputs] == ["a", "b"] for d in cross)
+    assert cross[0].id == go_datum_id(*((i.name, i.repo, i.branch, i.path) for i in cross[0].inputs))
+    union = datums({"union": [{"pfs": {"repo": "a", "glob": "/*"}}, {"pfs": {"repo": "b", "glob": "/*"}}]}, s)
+    assert paths(union) == [("a:/1",), ("a:/2",), ("b:/x",), ("b:/y",), ("b:/z",)]
+    # A union of overlapping inputs yields each datum once (merged by datum ID).
+    dup = datums({"union": [{"pfs": {"repo": "a", "glob": "/*"}}, {"pfs": {"repo": "a", "glob": "/1"}}]}, s)
+    assert paths(dup) == [("a:/1",), ("a:/2",)]
+    nested = datums({"cross": [{"union": [{"pfs": {"repo": "a", "glob": "/1"}}, {"pfs": {"repo": "a", "glob": "/2"}}]},
+                               {"pfs": {"repo": "b", "glob": "/"}}]}, s)
+    assert paths(nested) == [("a:/1", "b:/"), ("a:/2", "b:/")]
+
+
+def test_join_inner_and_outer(storage: Storage) -> None:
+    s = {
+        "left": commit(storage, "left", {"/1.txt": "", "/2.txt": "", "/3.txt": ""}),
+        "right": commit(storage, "right", {"/1.json": "", "/2.json": "", "/2.yaml": "", "/4.json": ""}),
+    }
+    left = {"pfs": {"repo": "left", "glob": "/(*).txt", "join_on": "$1"}}
+    right = {"pfs": {"repo": "right", "glob": "/(*).*", "join_on": "$1"}}
+    inner = datums({"join": [left, right]}, s)
+    assert paths(inner) == [("left:/1.txt", "right:/1.json"), ("left:/2.txt", "right:/2.json"),
+                            ("left:/2.txt", "right:/2.yaml")]
+    assert {i.join_on for d in inner for i in d.inputs} == {"1", "2"}
+    outer_left = datums({"join": [dict(left, pfs=dict(left["pfs"], outer_join=True)), right]}, s)
+    assert ("left:/3.txt",) in paths(outer_left) and ("right:/4.json",) not in paths(outer_left)
+    both = datums({"join": [dict(left, pfs=dict(left["pfs"], outer_join=True)),
+                            dict(right, pfs=dict(right["pfs"], outer_join=True))]}, s)
+    assert paths(both) == [("left:/1.txt", "right:/1.json"), ("left:/2.txt", "right:/2.json"),
+                           ("left:/2.txt", "right:/2.yaml"), ("left:/3.txt",), ("right:/4.json",)]
+
+
+def test_group(storage: Storage) -> None:
+    s = {
+        "sales": commit(storage, "sales", {"/2023-01-a.csv": "", "/2023-01-b.csv": "", "/2023-02-a.csv": ""}),
+        "notes": commit(storage, "notes", {"/2023-01.md": "", "/2024-01.md": ""}),
+    }
+    groups = datums({"group": [
+        {"pfs": {"repo": "sales", "glob": "/(*)-(*)-*.csv", "group_by": "$1-$2"}},
+        {"pfs": {"repo": "notes", "glob": "/(*).md", "group_by": "$1"}},
+    ]}, s)
+    # Children are visited sorted by name, so "notes" files come first in a group.
+    assert paths(groups) == [
+        ("notes:/2023-01.md", "sales:/2023-01-a.csv", "sales:/2023-01-b.csv"),
+        ("notes:/2024-01.md",),
+        ("sales:/2023-02-a.csv",),
+    ]
+    by_key = {frozenset(i.group_by for i in d.inputs): len(d.inputs) for d in groups}
+    assert by_key == {frozenset({"2023-01"}): 3, frozenset({"2023-02"}): 1, frozenset({"2024-01"}): 1}
+
+
+def test_cron_inputs_are_the_repo_with_glob_star(storage: Storage) -> None:
+    src = commit(storage, "p_tick", {"/2024-01-01T00:00:00Z": "", "/2024-01-01T00:00:10Z": ""})
+    ds = datums({"cron": {"name": "tick", "spec": "@every 10s", "repo": "p_tick"}}, {"tick": src})
+    assert paths(ds) == [("tick:/2024-01-01T00:00:00Z",), ("tick:/2024-01-01T00:00:10Z",)]
+
+
+def test_many_files_give_distinct_sorted_datums(storage: Storage) -> None:
+    src = commit(storage, "many", {f"/f{i:05d}": "" for i in range(3000)})
+    ds = datums({"pfs": {"repo": "many", "glob": "/*"}}, {"many": src})
+    assert len(ds) == 3000 and len({d.id for d in ds}) == 3000
+    assert [d.id for d in ds] == sorted(d.id for d in ds)

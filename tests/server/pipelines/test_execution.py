@@ -1,0 +1,134 @@
+"""How a transform runs: /pfs paths, environment, stdin, cwd, parallelism, outputs, logs, meta."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pachmagic.server.pipelines.store import DATUM_FAILED, JOB_FAILURE, JOB_SUCCESS
+from tests.server.pipelines.harness import PY, Harness, pfs, spec
+
+ENV_DUMP = (
+    "import json, os\n"
+    "keys = [k for k in os.environ if k.startswith(('PACH_', 'PPS_', 'in', 'MY_'))]\n"
+    "json.dump({k: os.environ[k] for k in keys}, open('/pfs/out/' + os.environ['PACH_DATUM_ID'][:8], 'w'))\n"
+)
+
+
+def test_pachyderm_environment_variables(pps: Harness) -> None:
+    pps.repo("in")
+    commit = pps.put("in", {"/dir/a.txt": "a"})
+    record = pps.pipeline(spec("env", [PY, "-c", ENV_DUMP], pfs("in"), transform={"env": {"MY_VAR": "mine"}}))
+    job = pps.job("env")
+    (datum,) = pps.engine.datums("default", "env", job.id)
+    (dump,) = pps.files("env").values()
+    env = json.loads(dump)
+    assert env["PACH_JOB_ID"] == env["PACH_OUTPUT_COMMIT_ID"] == job.id
+    assert env["PACH_DATUM_ID"] == datum.datum_id
+    assert env["in"] == "/pfs/in/dir" and env["in_COMMIT"] == commit
+    assert env["PPS_PIPELINE_NAME"] == "env" and env["PPS_PROJECT_NAME"] == "default"
+    assert env["PPS_SPEC_COMMIT"] == record.spec_commit and env["MY_VAR"] == "mine"
+    assert "PACHMAGIC_AUTH_TOKEN" not in env
+
+
+def test_join_and_group_keys_are_in_the_environment(pps: Harness) -> None:
+    pps.repo("left")
+    pps.repo("right")
+    pps.put("left", {"/k1.txt": "L"})
+    pps.put("right", {"/k1.csv": "R"})
+    script = 'echo "$PACH_DATUM_left_JOIN_ON $PACH_DATUM_right_JOIN_ON $(cat $left $right)" > /pfs/out/joined'
+    pps.pipeline(spec("joined", script, {"join": [
+        {"pfs": {"repo": "left", "glob": "/(*).txt", "join_on": "$1"}},
+        {"pfs": {"repo": "right", "glob": "/(*).csv", "join_on": "$1"}},
+    ]}))
+    assert pps.job("joined").state == JOB_SUCCESS
+    assert pps.files("joined") == {"/joined": b"k1 k1 LR\n"}
+
+
+def test_stdin_and_working_dir(pps: Harness, tmp_path: Path) -> None:
+    pps.repo("in")
+    pps.put("in", {"/x": "1"})
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    (workdir / "helper.sh").write_text("echo helped\n")
+    pps.pipeline(spec("shell", ["sh"], pfs("in", "/"), transform={
+        "stdin": ["pwd > /pfs/out/cwd", ". ./helper.sh > /pfs/out/helped", "cat /pfs/in/x >> /pfs/out/cwd"],
+        "working_dir": str(workdir),
+    }))
+    assert pps.job("shell").state == JOB_SUCCESS
+    assert pps.files("shell") == {"/cwd": f"{workdir}\n1".encode(), "/helped": b"helped\n"}
+
+
+def test_parallelism_bounds_concurrent_datums(pps: Harness, tmp_path: Path) -> None:
+    """Datums wait until two of them run at once, then record how many are running."""
+    running = tmp_path / "running"
+    running.mkdir()
+    counts = tmp_path / "counts"
+    script = (
+        f'touch {running}/$PACH_DATUM_ID; i=0; '
+        f'while [ $(ls {running} | wc -l) -lt 2 ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done; '
+        f'ls {running} | wc -l >> {counts}; sleep 0.2; rm {running}/$PACH_DATUM_ID; touch /pfs/out/$PACH_DATUM_ID'
+    )
+    pps.repo("in")
+    pps.put("in", {f"/{i}": "" for i in range(6)})
+    pps.pipeline(spec("par", script, pfs("in"), parallelism_spec={"constant": 2}))
+    job = pps.job("par")
+    assert (job.state, job.processed) == (JOB_SUCCESS, 6)
+    seen = [int(n) for n in counts.read_text().split()]
+    assert len(seen) == 6 and max(seen) == 2
+
+
+def test_output_names_that_pfs_cannot_hold_fail_the_datum(pps: Harness) -> None:
+    pps.repo("in")
+    pps.put("in", {"/x": ""})
+    pps.pipeline(spec("glob", "touch '/pfs/out/a*b'", pfs("in"), datum_tries=1))
+    job = pps.job("glob")
+    assert job.state == JOB_FAILURE
+    (datum,) = pps.engine.datums("default", "glob", job.id)
+    assert datum.state == DATUM_FAILED
+    assert datum.reason == ("cannot upload file produced by the user code because its name cannot be represented "
+                            "in PFS: path (/a*b) invalid: globbing character (*) not allowed in path")
+    pps.pipeline(spec("ctrl", "touch \"/pfs/out/$(printf 'a\\tb')\"", pfs("in"), datum_tries=1))
+    (datum,) = pps.engine.datums("default", "ctrl", pps.job("ctrl").id)
+    assert datum.reason.endswith("only printable ASCII characters allowed")
+
+
+def test_symlinks_in_out_are_followed(pps: Harness) -> None:
+    pps.repo("in")
+    pps.put("in", {"/data/a": "A", "/data/b": "B", "/single": "S"})
+    script = "ln -s /pfs/in/single /pfs/out/link; ln -s /pfs/in/data /pfs/out/dirlink; ln -s link /pfs/out/rel"
+    pps.pipeline(spec("links", script, pfs("in", "/")))
+    assert pps.job("links").state == JOB_SUCCESS
+    assert pps.files("links") == {"/link": b"S", "/rel": b"S", "/dirlink/a": b"A", "/dirlink/b": b"B"}
+    pps.pipeline(spec("dangling", "ln -s /nowhere /pfs/out/x", pfs("in", "/"), datum_tries=1))
+    (datum,) = pps.engine.datums("default", "dangling", pps.job("dangling").id)
+    assert datum.reason.endswith("/x is a broken symbolic link")
+
+
+def test_empty_files_inputs_are_empty(pps: Harness) -> None:
+    pps.repo("in")
+    pps.put("in", {"/big": "x" * 1000})
+    pps.pipeline(spec("sizes", "wc -c < /pfs/in/big > /pfs/out/size", pfs("in", "/", empty_files=True)))
+    assert pps.job("sizes").state == JOB_SUCCESS and pps.files("sizes") == {"/size": b"0\n"}
+
+
+def test_logs_and_the_meta_repo(pps: Harness) -> None:
+    pps.repo("in")
+    pps.put("in", {"/a": "1", "/b": "2"})
+    pps.pipeline(spec("talk", "echo out $(ls /pfs/in); echo err >&2; cp /pfs/in/* /pfs/out/", pfs("in")))
+    job = pps.job("talk")
+    rows = pps.engine.store.logs(project="default", pipeline="talk", job_id=job.id)
+    user = [r for r in rows if r.user]
+    assert sorted(r.message for r in user) == ["err", "err", "out a", "out b"]
+    assert all(r.datum_id and r.ts > 0 and not r.master for r in user)
+    assert any(r.master and "2 datums" in r.message for r in rows)
+    # The meta commit (same ID as the job) describes every datum, as <pipeline>.meta does.
+    meta = pps.files("talk", job.id, repo_type="meta")
+    datums = {d.datum_id: d for d in pps.engine.datums("default", "talk", job.id)}
+    for datum_id, datum in datums.items():
+        doc = json.loads(meta[f"/meta/{datum_id}/meta"])
+        assert doc["state"] == "PROCESSED" and doc["hash"] == datum.hash and doc["job"]["id"] == job.id
+        (name,) = [i["fileInfo"]["file"]["path"] for i in doc["inputs"]]
+        assert meta[f"/pfs/{datum_id}/in{name}"] == meta[f"/pfs/{datum_id}/out{name}"]
+        assert sorted(meta[f"/meta/{datum_id}/logs"].decode().splitlines()) == ["err", f"out {name[1:]}"]
+    assert pps.commit("talk", job.id, repo_type="meta").finished is not None
