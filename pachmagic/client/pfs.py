@@ -325,6 +325,23 @@ class Pfs(FileOps):
         stream = self._t.stream(self._t.pfs.InspectCommitSet, request)
         return RecordList(CommitInfo, (cv.commit_info(pb) for pb in stream))
 
+    def squash_commit_set(self, commit_set_id: str) -> None:
+        """Remove a commit set's commits, keeping their data in their children."""
+        request = pfs_pb2.SquashCommitSetRequest(commit_set=pfs_pb2.CommitSet(id=commit_set_id))
+        self._t.unary(self._t.pfs.SquashCommitSet, request)
+
+    def drop_commit_set(self, commit_set_id: str) -> None:
+        """Remove a commit set's commits and their data (none may have children)."""
+        request = pfs_pb2.DropCommitSetRequest(commit_set=pfs_pb2.CommitSet(id=commit_set_id))
+        self._t.unary(self._t.pfs.DropCommitSet, request)
+
+    def list_commit_set(self) -> list[tuple[str, RecordList[CommitInfo]]]:
+        """Every commit set, newest first, as ``(id, commits)``."""
+        stream = self._t.stream(self._t.pfs.ListCommitSet, pfs_pb2.ListCommitSetRequest())
+        return [
+            (pb.commit_set.id, RecordList(CommitInfo, (cv.commit_info(c) for c in pb.commits))) for pb in stream
+        ]
+
     def delete_all(self) -> None:
         """Delete every repo and project of the cluster (``pachctl delete all`` for PFS)."""
         self._t.unary(self._t.pfs.DeleteAll, empty_pb2.Empty())

@@ -185,14 +185,13 @@ def replay(base: Tree, ops: list[_Write | _Delete | _Copy], writer: ChunkWriter)
             if op.path == "/":
                 changes.delete_range("", "\uffff")
                 continue
-            if not op.directory:
-                changes.delete(op.path)
-            # Without a trailing "/" the path may still name a directory; a
-            # range is recorded only when something lies below it (the usual
-            # delete-before-add of a new file must stay O(1)).
-            if op.directory or _has_files_under(base, changes, op.path):
+            # As in pachd, only a trailing "/" deletes a directory; without it
+            # the path names a file (deleting a missing one is a no-op).
+            if op.directory:
                 lo, hi = _dir_range(op.path)
                 changes.delete_range(lo, hi)
+            else:
+                changes.delete(op.path)
         else:
             _apply_copy(base, changes, op, writer)
     return changes
@@ -279,13 +278,15 @@ def _apply_copy(base: Tree, changes: Changes, op: _Copy, writer: ChunkWriter) ->
 class Reader:
     """Pachyderm's file queries over one commit's tree."""
 
-    def __init__(self, tree: Tree, commit: CommitKey, committed: float | None) -> None:
+    def __init__(self, tree: Tree, commit: CommitKey, committed: float | None, requested_id: str | None = None) -> None:
         self.tree = tree
         self.commit = commit
         self.committed = committed
+        self.requested_id = requested_id
 
     def not_found(self, path: str) -> NotFound:
-        commit_id = self.commit.id
+        # pachd names the commit as requested: no id when the request named a branch.
+        commit_id = self.commit.id if self.requested_id is None else self.requested_id
         return NotFound(f"file {path} not found in repo {self.commit.repo} at commit {commit_id}")
 
     def _file(self, entry: Entry) -> FileInfo:

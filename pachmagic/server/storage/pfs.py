@@ -309,7 +309,9 @@ class Storage:
 
     def reader(self, ref: CommitRef) -> Reader:
         row = self.catalog.resolve(ref)
-        return self.reader_for(row)
+        reader = self.reader_for(row)
+        reader.requested_id = ref.id
+        return reader
 
     def reader_for(self, row: CommitRow) -> Reader:
         return Reader(self.tree(row), self.catalog.commit_key(row.seq), row.finishing)
