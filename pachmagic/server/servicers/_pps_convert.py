@@ -132,6 +132,8 @@ def job_info_pb(job: JobRecord, record: PipelineRecord | None, details: bool = F
 
 
 def _stats(stats: pps_pb2.ProcessStats, values: dict[str, Any]) -> None:
+    # Always present, as in pachd: pachctl reads jobInfo.Stats.DownloadBytes unguarded.
+    stats.SetInParent()
     for attr in ("download_time", "process_time", "upload_time"):
         if attr in values:
             getattr(stats, attr).CopyFrom(_duration(float(values[attr])))

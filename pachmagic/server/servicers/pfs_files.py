@@ -246,7 +246,9 @@ class FileRpcs:
             reader = self.storage.reader(ref)
             reader.inspect(path)
             for entry in reader.files_under(path):
-                info = tarfile.TarInfo(entry.path.lstrip("/"))
+                # Absolute names, as pachd writes them: pachctl's `get file -r` strips the
+                # inspected path ("/dir/") from each name to place files under -o.
+                info = tarfile.TarInfo(entry.path)
                 info.size = entry.size
                 info.mode = 0o644
                 info.mtime = int(reader.committed or 0)

@@ -373,7 +373,9 @@ class PpsServicer(pps_pb2_grpc.APIServicer):
             await self.rt.blocking(self.engine.inspect_pipeline, project, name)
         if job_id is not None and name is not None:
             await self.rt.blocking(self.engine.inspect_job, project, name, job_id)
-        since = time.time() - request.since.ToTimedelta().total_seconds() if request.HasField("since") else None
+        # As in pachd, a zero `since` (pachctl sends 0s unless --since is given) means no bound.
+        window = request.since.ToTimedelta().total_seconds() if request.HasField("since") else 0.0
+        since = time.time() - window if window > 0 else None
         filters = list(request.data_filters)
         inputs_cache: dict[tuple[str, str, str], Any] = {}
         last = 0
