@@ -745,10 +745,10 @@ class Catalog:
                 rows = [r for r in rows if r.seq > floor]
         if origin:
             rows = [r for r in rows if r.origin == origin]
+        if reverse:  # oldest first, then the limit (pachd: the first ``number`` commits)
+            rows.reverse()
         if number:
             rows = rows[:number]
-        if reverse:
-            rows.reverse()
         return rows
 
     def commits_after(self, repo: RepoKey, branch: str, after_seq: int) -> list[CommitRow]:
