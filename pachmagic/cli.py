@@ -96,7 +96,10 @@ def serve(
         await stop.wait()
         await app.stop()
 
-    asyncio.run(run())
+    try:
+        asyncio.run(run())
+    except OSError as err:  # e.g. the port is in use: one line, no traceback
+        raise click.ClickException(err.strerror or str(err)) from None
 
 
 @main.command()

@@ -10,6 +10,7 @@ decided here: 127.0.0.1 by default, and any other address only with a token.
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
 import logging
 import secrets
@@ -152,9 +153,17 @@ class ServerApp:
         health = health_aio.HealthServicer()
         await health.set("", health_pb2.HealthCheckResponse.SERVING)
         health_pb2_grpc.add_HealthServicer_to_server(health, server)
-        self.port = server.add_insecure_port(f"{self.host}:{self.requested_port}")
+        try:
+            self.port = server.add_insecure_port(f"{self.host}:{self.requested_port}")
+        except RuntimeError:  # grpcio >= 1.5x raises instead of returning 0
+            self.port = 0
         if not self.port:
-            raise OSError(f"could not listen on {self.host}:{self.requested_port}")
+            raise OSError(
+                errno.EADDRINUSE,
+                f"cannot listen on {self.host}:{self.requested_port}: the port is in use (another pachmagic "
+                "serve, or a port-forwarded pachd?) or the address is not this machine's; choose another "
+                "--port (0 picks a free one)",
+            )
         await server.start()
         self._server = server
         self.engine.start()

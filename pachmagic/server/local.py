@@ -20,7 +20,7 @@ from typing import IO, Any
 
 from platformdirs import user_data_dir
 
-__all__ = ["LocalServer", "default_data_dir"]
+__all__ = ["LocalServer", "ServerStartError", "default_data_dir"]
 
 READY_PREFIX = "pachmagic server listening on "
 
@@ -28,6 +28,22 @@ READY_PREFIX = "pachmagic server listening on "
 def default_data_dir() -> Path:
     """Where ``pachmagic serve`` keeps its state unless told otherwise."""
     return Path(os.environ.get("PACHMAGIC_DATA_DIR") or Path(user_data_dir("pachmagic")) / "server")
+
+
+class ServerStartError(OSError):
+    """The server process ended before it was ready.
+
+    The message is its last line (``Error: cannot listen on ...``); ``log``
+    holds its last lines of output.
+    """
+
+    def __init__(self, log: list[str]) -> None:
+        self.log = list(log)
+        last = next((line.strip() for line in reversed(self.log) if line.strip()), "no output")
+        super().__init__(f"the pachmagic server did not start: {last}")
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 class LocalServer:
@@ -124,8 +140,7 @@ class LocalServer:
             if READY_PREFIX in line:
                 return int(line.rsplit(":", 1)[1].split()[0])
         self.stop()
-        detail = "\n".join(self.log_lines[-20:])
-        raise RuntimeError(f"the pachmagic server did not start:\n{detail}")
+        raise ServerStartError(self.log_lines[-20:])
 
     def _drain(self, stream: IO[str]) -> None:
         for line in stream:
