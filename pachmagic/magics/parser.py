@@ -153,8 +153,34 @@ class Command:
         return self.parser().parse_args(list(argv))
 
 
+def _without_comment(line: str) -> str:
+    """``line`` up to a ``#`` that starts a word outside quotes (``a#b`` and ``"# x"`` stay)."""
+    quote = ""
+    word_start = True
+    i = 0
+    while i < len(line):
+        char = line[i]
+        if char == "\\" and quote != "'":  # an escaped character is never a quote or a comment
+            i += 2
+            word_start = False
+            continue
+        if quote:
+            if char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif char == "#" and word_start:
+            return line[:i]
+        word_start = char.isspace()
+        i += 1
+    return line
+
+
 def split_line(line: str) -> list[str]:
-    """Split a magic line like a shell would (quotes group words).
+    """Split a magic line like a shell would (quotes group words, ``# ...`` is a comment).
+
+    IPython hands a line magic the whole rest of the line, trailing comment
+    included; a ``#`` that starts a word starts the comment, as in a shell.
 
     Raises
     ------
@@ -162,6 +188,6 @@ def split_line(line: str) -> list[str]:
         For an unterminated quote.
     """
     try:
-        return shlex.split(line, comments=False, posix=True)
+        return shlex.split(_without_comment(line), comments=False, posix=True)
     except ValueError as exc:
         raise UsageError(f"%pach: cannot split the line: {exc}") from None
