@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
+from google.protobuf import wrappers_pb2 as google_dot_protobuf_dot_wrappers__pb2
 from pachmagic._proto import pachmagic_ext_pb2 as pachmagic__ext__pb2
 from pachmagic._proto import pfs_pb2 as pfs__pb2
 
@@ -36,6 +37,11 @@ class APIStub:
         Args:
             channel: A grpc.Channel.
         """
+        self.GetFile = channel.unary_stream(
+                '/pachmagic_ext.API/GetFile',
+                request_serializer=pfs__pb2.GetFileRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_wrappers__pb2.BytesValue.FromString,
+                _registered_method=True)
         self.ListFile = channel.unary_stream(
                 '/pachmagic_ext.API/ListFile',
                 request_serializer=pfs__pb2.ListFileRequest.SerializeToString,
@@ -60,6 +66,14 @@ class APIStub:
 
 class APIServicer:
     """Missing associated documentation comment in .proto file."""
+
+    def GetFile(self, request, context):
+        """GetFile's chunks, each message exactly a google.protobuf.BytesValue as in
+        pfs_v2.API/GetFile; both ends may treat the messages as raw bytes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
 
     def ListFile(self, request, context):
         """Missing associated documentation comment in .proto file."""
@@ -88,6 +102,11 @@ class APIServicer:
 
 def add_APIServicer_to_server(servicer, server):
     rpc_method_handlers = {
+            'GetFile': grpc.unary_stream_rpc_method_handler(
+                    servicer.GetFile,
+                    request_deserializer=pfs__pb2.GetFileRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_wrappers__pb2.BytesValue.SerializeToString,
+            ),
             'ListFile': grpc.unary_stream_rpc_method_handler(
                     servicer.ListFile,
                     request_deserializer=pfs__pb2.ListFileRequest.FromString,
@@ -118,6 +137,33 @@ def add_APIServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class API:
     """Missing associated documentation comment in .proto file."""
+
+    @staticmethod
+    def GetFile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/pachmagic_ext.API/GetFile',
+            pfs__pb2.GetFileRequest.SerializeToString,
+            google_dot_protobuf_dot_wrappers__pb2.BytesValue.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
 
     @staticmethod
     def ListFile(request,

@@ -17,13 +17,16 @@ from __future__ import annotations
 import threading
 from typing import Any, Iterable, Iterator
 
+from google.protobuf import empty_pb2
+
 from pachmagic._proto import admin_pb2, pachmagic_ext_pb2, pachmagic_ext_pb2_grpc, pfs_pb2
 from pachmagic.client import _convert as cv
+from pachmagic.client._encode import Encoded, batched_stream, prefetched
 from pachmagic.client._transport import Transport
 from pachmagic.client.records import FileInfo, RecordList
 from pachmagic.errors import PachError
 
-__all__ = ["Ext", "FileInfoList", "batch_requests"]
+__all__ = ["Ext", "FileInfoList"]
 
 # An upload batch closes at this many payload bytes or operations: big enough
 # that message overhead vanishes, small enough to keep memory flat.
@@ -41,6 +44,13 @@ class Ext:
         self._available: bool | None = None
         self._lock = threading.Lock()
         self.stub = pachmagic_ext_pb2_grpc.APIStub(transport.channel)  # type: ignore[no-untyped-call]
+        self.get_file_raw = transport.channel.unary_stream(
+            "/pachmagic_ext.API/GetFile", request_serializer=pfs_pb2.GetFileRequest.SerializeToString,
+            response_deserializer=None,
+        )
+        self._modify_file_raw = transport.channel.stream_unary(
+            "/pachmagic_ext.API/ModifyFile", request_serializer=None, response_deserializer=empty_pb2.Empty.FromString
+        )
 
     def available(self) -> bool:
         """Whether the server offers ``pachmagic_ext`` (asked once, then cached)."""
@@ -61,25 +71,9 @@ class Ext:
         """Call a batched listing (``ListFile``, ``WalkFile``, ``GlobFile``) into a ``FileInfoList``."""
         return FileInfoList.from_batches(self._t.stream(getattr(self.stub, method), request))
 
-    def modify_file(self, requests: Iterable[pfs_pb2.ModifyFileRequest]) -> None:
-        self._t.client_stream(self.stub.ModifyFile, batch_requests(requests))
-
-
-def batch_requests(requests: Iterable[pfs_pb2.ModifyFileRequest]) -> Iterator[pachmagic_ext_pb2.ModifyFileBatch]:
-    """Pack a ModifyFile request stream into ``ModifyFileBatch`` messages, order kept."""
-    ops: list[pfs_pb2.ModifyFileRequest] = []
-    size = 0
-    for req in requests:
-        ops.append(req)
-        if req.HasField("add_file"):
-            size += len(req.add_file.raw.value)
-        if size >= BATCH_BYTES or len(ops) >= BATCH_OPS:
-            yield pachmagic_ext_pb2.ModifyFileBatch(ops=ops)
-            ops, size = [], 0
-    if ops:
-        yield pachmagic_ext_pb2.ModifyFileBatch(ops=ops)
-
-
+    def modify_file(self, requests: Iterable[Encoded]) -> None:
+        """Send pre-encoded ModifyFile requests (``_encode.py``), many per message."""
+        self._t.client_stream(self._modify_file_raw, prefetched(batched_stream(requests, BATCH_BYTES, BATCH_OPS)))
 
 
 class FileInfoList(RecordList[FileInfo]):

@@ -14,8 +14,11 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping, Union
 
+from google.protobuf import empty_pb2
+
 from pachmagic._proto import pfs_pb2
 from pachmagic.client import _convert as cv
+from pachmagic.client._encode import bytes_value_payload, encoded_requests, plain_stream, prefetched
 from pachmagic.client._ext import Ext
 from pachmagic.client._files import ChunkReader, Progress, Source, modify_file_requests
 from pachmagic.client._transport import Transport
@@ -44,6 +47,10 @@ class FileOps:
         self._t = transport
         self._project = project
         self._ext = Ext(transport)
+        # ModifyFile taking pre-encoded requests (``_encode.py``): no protobuf copies of the data.
+        self._modify_file_raw = transport.channel.stream_unary(
+            "/pfs_v2.API/ModifyFile", request_serializer=None, response_deserializer=empty_pb2.Empty.FromString
+        )
 
     def _commit_pb(self, commit: CommitLike) -> pfs_pb2.Commit:
         return cv.commit_pb(to_commit(commit), self._project())
@@ -77,11 +84,11 @@ class FileOps:
         progress:
             ``progress(bytes_done, files_done)``, called from gRPC's sending thread.
         """
-        requests = modify_file_requests(self._commit_pb(commit), files, append=append, progress=progress)
+        requests = encoded_requests(self._commit_pb(commit), files, append=append, progress=progress)
         if self._ext.available():
             self._ext.modify_file(requests)  # many files per message (pachmagic's server)
         else:
-            self._t.client_stream(self._t.pfs.ModifyFile, requests)
+            self._t.client_stream(self._modify_file_raw, prefetched(plain_stream(requests)))
 
     def put_file(
         self,
@@ -130,6 +137,15 @@ class FileOps:
 
     def _chunks(self, file: File | str, offset: int) -> Iterator[bytes]:
         request = pfs_pb2.GetFileRequest(file=self._file_pb(file), offset=offset)
+        if self._ext.available():
+            # Raw messages: the chunk is a view into the received bytes, never copied.
+            raw = self._t.stream(self._ext.get_file_raw, request)
+            try:
+                for message in raw:
+                    yield bytes_value_payload(message)  # type: ignore[misc]
+            finally:
+                raw.close()
+            return
         stream = self._t.stream(self._t.pfs.GetFile, request)
         try:
             for message in stream:

@@ -29,7 +29,6 @@ from .._proto import (
     enterprise_pb2_grpc,
     identity_pb2_grpc,
     license_pb2_grpc,
-    pachmagic_ext_pb2_grpc,
     pfs_pb2_grpc,
     pps_pb2_grpc,
     transaction_pb2_grpc,
@@ -144,7 +143,7 @@ class ServerApp:
         admin_pb2_grpc.add_APIServicer_to_server(
             misc.AdminServicer(cluster_id, build, metadata={"pachmagic_ext": ext.ADVERTISED}), server
         )
-        pachmagic_ext_pb2_grpc.add_APIServicer_to_server(ext.ExtServicer(self.storage, self.runtime), server)
+        ext.add_to_server(ext.ExtServicer(self.storage, self.runtime), server)
         auth_pb2_grpc.add_APIServicer_to_server(misc.AuthServicer(), server)
         identity_pb2_grpc.add_APIServicer_to_server(misc.IdentityServicer(), server)
         license_pb2_grpc.add_APIServicer_to_server(misc.LicenseServicer(), server)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any, AsyncIterator, Iterable, Iterator
 
+import grpc
 from google.protobuf import empty_pb2
 
 from ..._proto import pachmagic_ext_pb2 as ext_pb2
@@ -21,9 +22,10 @@ from ..storage import Storage
 from ..storage.model import DIR, FileInfo
 from . import _convert as cv
 from ._base import Runtime, rpc
-from .pfs_files import ModifyFileStream, glob_infos, list_infos, walk_infos
+from ._wire import batch_ops
+from .pfs_files import ModifyFileStream, get_file_entry, glob_infos, list_infos, walk_infos
 
-__all__ = ["ExtServicer", "BATCH", "ADVERTISED"]
+__all__ = ["ExtServicer", "add_to_server", "BATCH", "ADVERTISED"]
 
 # Files per listing message: ~100 bytes each on the wire, far below the 20 MiB limit.
 BATCH = 5000
@@ -99,12 +101,53 @@ class ExtServicer(ext_pb2_grpc.APIServicer):
 
     @rpc
     async def ModifyFile(self, request_iterator: Any, context: Any) -> empty_pb2.Empty:
+        """Takes raw ``ModifyFileBatch`` bytes (see ``add_to_server``): file data is never copied."""
         stream = ModifyFileStream(self.storage, self.rt)
         try:
-            async for batch in request_iterator:
-                for op in batch.ops:
-                    await stream.feed(op)
+            async for message in request_iterator:
+                for op in batch_ops(message):
+                    await stream.feed_op(op)
             await stream.finish()
         finally:
             await stream.abandon()
         return empty_pb2.Empty()
+
+    @rpc
+    async def GetFile(self, request: pfs_pb2.GetFileRequest, context: Any) -> AsyncIterator[bytes]:
+        """Sends each chunk as an encoded BytesValue (see ``add_to_server``): one copy, no protobuf."""
+        entry = await self.rt.blocking(lambda: get_file_entry(self.storage, request))
+        if entry is None:
+            yield b""  # an empty BytesValue
+            return
+
+        def messages() -> Iterator[bytes]:
+            for data in self.storage.read_chunks(entry.chunks, request.offset):
+                yield b"".join((b"\x0a", varint(len(data)), data))
+
+        async for msg in self.rt.stream(messages, batch=1, prefetch=True):
+            yield msg
+
+
+def add_to_server(servicer: ExtServicer, server: Any) -> None:
+    """Register ``pachmagic_ext.API`` with raw bytes for ModifyFile requests and GetFile responses."""
+    handlers = {
+        "ListFile": grpc.unary_stream_rpc_method_handler(
+            servicer.ListFile, pfs_pb2.ListFileRequest.FromString, ext_pb2.FileInfoBatch.SerializeToString),
+        "WalkFile": grpc.unary_stream_rpc_method_handler(
+            servicer.WalkFile, pfs_pb2.WalkFileRequest.FromString, ext_pb2.FileInfoBatch.SerializeToString),
+        "GlobFile": grpc.unary_stream_rpc_method_handler(
+            servicer.GlobFile, pfs_pb2.GlobFileRequest.FromString, ext_pb2.FileInfoBatch.SerializeToString),
+        "GetFile": grpc.unary_stream_rpc_method_handler(servicer.GetFile, pfs_pb2.GetFileRequest.FromString, None),
+        "ModifyFile": grpc.stream_unary_rpc_method_handler(
+            servicer.ModifyFile, None, empty_pb2.Empty.SerializeToString),
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("pachmagic_ext.API", handlers),))
+
+
+def varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)

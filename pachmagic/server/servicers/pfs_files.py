@@ -20,8 +20,10 @@ from ..storage import CommitRef, Storage
 from ..storage.chunks import CHUNK_SIZE
 from ..storage.files import WriteSession
 from ..storage.model import FileInfo
+from ..storage.tree import Entry
 from . import _convert as cv
 from ._base import Runtime, rpc
+from ._wire import Op
 
 __all__ = ["FileRpcs", "ModifyFileStream", "list_infos", "walk_infos", "glob_infos"]
 
@@ -45,15 +47,25 @@ class ModifyFileStream:
         self.rt = rt
         self.ref: CommitRef | None = None
         self.session: WriteSession | None = None
-        self.batch: list[pfs_pb2.ModifyFileRequest] = []
+        self.batch: list[Op] = []
         self.size = 0
         # The batch being recorded on the thread pool while the next one arrives:
         # receiving and hashing/writing overlap, with at most two batches in memory.
         self.inflight: asyncio.Future[None] | None = None
 
     async def feed(self, req: pfs_pb2.ModifyFileRequest) -> None:
+        """Take one standard ModifyFile message."""
         body = req.WhichOneof("body")
-        if body == "set_commit":
+        if body == "add_file" and req.add_file.WhichOneof("source") != "url":
+            add = req.add_file
+            await self.feed_op(Op(None, add.path, add.datum, memoryview(add.raw.value)))  # the one copy
+        else:
+            await self.feed_op(Op(req))
+
+    async def feed_op(self, op: Op) -> None:
+        """Take one operation (a parsed message, or a raw add from ``_wire``)."""
+        req = op.request
+        if req is not None and req.WhichOneof("body") == "set_commit":
             await self.apply()
             self.ref = cv.commit_ref(req.set_commit)
             await self.rt.blocking(check_writable, self.storage, self.ref)
@@ -61,11 +73,10 @@ class ModifyFileStream:
             return
         if self.session is None:
             raise InvalidArgument("ModifyFile: the first message must be set_commit")
-        if body is None:
+        if req is not None and req.WhichOneof("body") is None:
             raise InvalidArgument("ModifyFile: empty request (no set_commit, add_file, delete_file or copy_file)")
-        self.batch.append(req)
-        if body == "add_file":
-            self.size += req.ByteSize()  # not len(raw.value): that would copy the payload
+        self.batch.append(op)
+        self.size += len(op.path) + (len(op.data) if op.data is not None else 0)
         if len(self.batch) >= _BATCH_MESSAGES or self.size >= _BATCH_BYTES:
             await self.flush()
 
@@ -113,9 +124,13 @@ def check_writable(storage: Storage, ref: CommitRef) -> None:
             raise FailedPrecondition(f"commit {info.key} has already finished")
 
 
-def apply_ops(storage: Storage, session: WriteSession, ops: Iterable[pfs_pb2.ModifyFileRequest]) -> None:
+def apply_ops(storage: Storage, session: WriteSession, ops: Iterable[Op]) -> None:
     """Record ModifyFile operations (not set_commit) in ``session``."""
-    for req in ops:
+    for op in ops:
+        req = op.request
+        if req is None:
+            session.add(op.path, op.data if op.data is not None else b"", op.datum)
+            continue
         body = req.WhichOneof("body")
         if body == "add_file":
             add = req.add_file
@@ -151,6 +166,17 @@ def add_url(session: WriteSession, path: str, url: str, datum: str) -> None:
                 session.add(path, data, datum)
     except OSError as err:
         raise InvalidArgument(f"could not download {url}: {err}") from err
+
+
+def get_file_entry(storage: Storage, request: pfs_pb2.GetFileRequest) -> Entry | None:
+    """The file GetFile sends, or None when nothing is left to send after the offset."""
+    if request.URL:
+        raise InvalidArgument("GetFile with URL (writing to object storage) is not supported by the embedded server")
+    if request.offset < 0:
+        raise InvalidArgument(f"offset must not be negative (got {request.offset})")
+    ref, path = cv.file_ref(request.file)
+    entry = storage.reader(ref).get_entry(path)
+    return None if entry.size == 0 or request.offset >= entry.size else entry
 
 
 def _check_number(number: int) -> None:
@@ -221,13 +247,8 @@ class FileRpcs:
 
     @rpc
     async def GetFile(self, request: pfs_pb2.GetFileRequest, context: Any) -> AsyncIterator[wrappers_pb2.BytesValue]:
-        if request.URL:
-            raise InvalidArgument("GetFile with URL (writing to object storage) is not supported by the embedded server")
-        if request.offset < 0:
-            raise InvalidArgument(f"offset must not be negative (got {request.offset})")
-        ref, path = cv.file_ref(request.file)
-        entry = await self.rt.blocking(lambda: self.storage.reader(ref).get_entry(path))
-        if entry.size == 0 or request.offset >= entry.size:
+        entry = await self.rt.blocking(lambda: get_file_entry(self.storage, request))
+        if entry is None:
             yield wrappers_pb2.BytesValue()
             return
         def messages() -> Iterator[wrappers_pb2.BytesValue]:

@@ -1,0 +1,114 @@
+"""Zero-copy reading of ``pachmagic_ext.ModifyFileBatch`` messages.
+
+Parsing a batch with protobuf copies every file chunk into the message, and
+reading ``raw.value`` copies it again: two copies of every uploaded byte, on
+the event loop. This reader walks the wire format itself and hands out file
+data as ``memoryview`` slices of the received message; only the small
+operations (set_commit, delete_file, copy_file, URL adds) go through protobuf.
+
+Malformed input raises ``InvalidArgument``, never anything else.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, NamedTuple
+
+from ...errors import InvalidArgument
+from ..._proto import pfs_pb2
+
+__all__ = ["Op", "batch_ops"]
+
+
+class Op(NamedTuple):
+    """One ModifyFile operation: a raw add (``path``/``datum``/``data``) or a parsed message."""
+
+    request: pfs_pb2.ModifyFileRequest | None
+    path: str = ""
+    datum: str = ""
+    data: memoryview | None = None
+
+
+def _varint(buf: memoryview, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        if pos >= len(buf) or shift > 63:
+            raise InvalidArgument("malformed ModifyFileBatch: bad varint")
+        byte = buf[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return result, pos
+        shift += 7
+
+
+def _fields(buf: memoryview) -> Iterator[tuple[int, int, memoryview | int]]:
+    """(field number, wire type, value) for each field; length-delimited values as views."""
+    pos = 0
+    while pos < len(buf):
+        key, pos = _varint(buf, pos)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, pos = _varint(buf, pos)
+            yield number, wire, value
+        elif wire == 2:
+            size, pos = _varint(buf, pos)
+            if pos + size > len(buf):
+                raise InvalidArgument("malformed ModifyFileBatch: truncated field")
+            yield number, wire, buf[pos : pos + size]
+            pos += size
+        elif wire in (1, 5):
+            pos += 8 if wire == 1 else 4
+            if pos > len(buf):
+                raise InvalidArgument("malformed ModifyFileBatch: truncated field")
+        else:
+            raise InvalidArgument(f"malformed ModifyFileBatch: wire type {wire}")
+
+
+def _text(view: memoryview, what: str) -> str:
+    try:
+        return bytes(view).decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InvalidArgument(f"malformed ModifyFileBatch: {what} is not valid UTF-8: {err}") from None
+
+
+def _add_file(view: memoryview) -> Op | None:
+    """A raw-data AddFile as an ``Op`` (data not copied), or None if it needs protobuf."""
+    path = datum = ""
+    data: memoryview | None = None
+    for number, wire, value in _fields(view):
+        if wire != 2:
+            continue
+        assert isinstance(value, memoryview)
+        if number == 1:
+            path = _text(value, "a path")
+        elif number == 2:
+            datum = _text(value, "a datum")
+        elif number == 3:
+            data = memoryview(b"")
+            for inner, inner_wire, chunk in _fields(value):
+                if inner == 1 and inner_wire == 2:
+                    assert isinstance(chunk, memoryview)
+                    data = chunk
+        elif number == 4:
+            return None  # a URL source: rare, let protobuf handle it
+    return Op(None, path, datum, data if data is not None else memoryview(b""))
+
+
+def batch_ops(message: bytes) -> Iterator[Op]:
+    """The operations of one serialized ``ModifyFileBatch``, in order."""
+    buf = memoryview(message)
+    for number, wire, op in _fields(buf):
+        if number != 1 or wire != 2:
+            continue
+        assert isinstance(op, memoryview)
+        if len(op) and op[0] == 0x12:  # add_file (field 2, length-delimited) ...
+            size, start = _varint(op, 1)
+            if start + size == len(op):  # ... and nothing else in this request
+                parsed = _add_file(op[start:])
+                if parsed is not None:
+                    yield parsed
+                    continue
+        try:
+            yield Op(pfs_pb2.ModifyFileRequest.FromString(bytes(op)))
+        except Exception as err:  # noqa: BLE001 - protobuf's DecodeError and friends
+            raise InvalidArgument(f"malformed ModifyFileBatch: {err}") from None
