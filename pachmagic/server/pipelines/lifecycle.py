@@ -79,7 +79,10 @@ def create_pipeline(
         if existing is not None:
             # Jobs of the old version are killed, as pachd does on update.
             engine.scheduler.kill_jobs(project, name, "all jobs killed because pipeline was updated")
-        salt = spec.salt or (existing.salt if existing is not None and not reprocess else uuid.uuid4().hex)
+        if reprocess or existing is None:
+            salt = uuid.uuid4().hex if reprocess or not spec.salt else spec.salt
+        else:
+            salt = spec.salt or existing.salt
         spec.salt = salt
         set_id = new_commit_id()
         spec_branch = BranchKey(RepoKey(project, name, SPEC), "master")

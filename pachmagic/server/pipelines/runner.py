@@ -372,7 +372,10 @@ class JobRunner:
         for t in threads:
             t.start()
         for t in threads:
-            t.join()
+            while t.is_alive():
+                # Log lines of long datums reach GetLogs(follow) while they run.
+                t.join(_FLUSH_EVERY)
+                self.flush()
         self._check()
         return results
 

@@ -113,6 +113,11 @@ class PpsServicer(pps_pb2_grpc.APIServicer):
             if request.commit_set.id:
                 in_set = {(j.project, j.pipeline) for j in self.engine.list_jobs(job_id=request.commit_set.id)}
                 out = [r for r in out if (r.project, r.name) in in_set]
+            if request.page.page_size > 0:
+                # The one ordering pachd has: most recently updated first.
+                out.sort(key=lambda r: r.updated, reverse=True)
+                start = request.page.page_index * request.page.page_size
+                out = out[start : start + request.page.page_size]
             return out
 
         # pachd ignores ``details`` here: listed pipelines always carry them.
@@ -247,14 +252,24 @@ class PpsServicer(pps_pb2_grpc.APIServicer):
     async def ListJobSet(self, request: pps_pb2.ListJobSetRequest, context: Any) -> AsyncIterator[pps_pb2.JobSetInfo]:
         projects = {p.name or DEFAULT_PROJECT for p in request.projects}
 
+        marker = request.paginationMarker.ToNanoseconds() / 1e9 if request.HasField("paginationMarker") else None
+
         def fetch() -> list[pps_pb2.JobSetInfo]:
-            sets: dict[str, list[JobRecord]] = {}
+            sets: dict[str, list[JobRecord]] = {}  # newest first: jobs come newest first
             for job in self.engine.list_jobs():
                 if not projects or job.project in projects:
                     sets.setdefault(job.id, []).append(job)
+            ordered = list(sets.items())
+            if marker is not None:
+                ordered = [(s, js) for s, js in ordered if (min(j.created for j in js) > marker if request.reverse
+                                                             else min(j.created for j in js) < marker)]
+            if request.reverse:
+                ordered.reverse()
+            if request.number:
+                ordered = ordered[: request.number]
             return [
                 pps_pb2.JobSetInfo(job_set=pps_pb2.JobSet(id=sid), jobs=[self._job_info(j, request.details) for j in jobs])
-                for sid, jobs in sets.items()
+                for sid, jobs in ordered
             ]
 
         for info in await self.rt.blocking(fetch):
