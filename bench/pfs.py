@@ -6,7 +6,10 @@ Usage::
 
 Starts the embedded server as a child process (its data directory on the
 default temporary file system unless ``--data-dir``), a bare gRPC server as the
-transport ceiling, and prints one table. ``--quick`` moves 256 MiB instead of
+transport ceiling, and prints one table. Large downloads are read and dropped,
+as the ceiling's client does; ``details`` adds the speed of a download to a
+local file and of the disk itself (write + fdatasync), which bound the large
+transfers on slow disks. ``--quick`` moves 256 MiB instead of
 1 GiB and measures the official clients on fewer files (their rates are
 per file, so the ratios stay comparable); it runs in a few minutes.
 
@@ -65,6 +68,22 @@ def timed(fn: Callable[[], Any]) -> float:
     return time.perf_counter() - start
 
 
+def disk_write(directory: Path, size: int) -> float:
+    """Seconds to write and fdatasync ``size`` bytes where the server keeps its packs: the disk's share."""
+    block = os.urandom(4 * MiB)
+    path = directory / "bench-disk-probe"
+    start = time.perf_counter()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        for _ in range(size // len(block)):
+            os.write(fd, block)
+        os.fdatasync(fd)
+    finally:
+        os.close(fd)
+        path.unlink()
+    return time.perf_counter() - start
+
+
 def make_big_file(path: Path, size: int) -> None:
     with open(path, "wb") as handle:
         for _ in range(size // (4 * MiB)):
@@ -112,12 +131,23 @@ def main(argv: list[str] | None = None) -> int:
             up = min(timed(lambda: client.pfs.put_file_from_path("big@master", "/big.bin", source)) for source in sources)
             up_rss = rss.growth_mb()
             rss = PeakRss(pid)
-            target = work / "down.bin"
-            down = best(lambda: timed(lambda: client.pfs.get_file_to_path("big@master:/big.bin", target)), repeat)
+
+            def stream_down() -> None:  # read and drop, as the ceiling's client does
+                got = 0
+                with client.pfs.open_file("big@master:/big.bin") as handle:
+                    while chunk := handle.read(4 * MiB):
+                        got += len(chunk)
+                assert got == big, got
+
+            down = best(lambda: timed(stream_down), repeat)
             down_rss = rss.growth_mb()
+            target = work / "down.bin"
+            to_file = timed(lambda: client.pfs.get_file_to_path("big@master:/big.bin", target))
             if target.read_bytes()[:MiB] != sources[-1].read_bytes()[:MiB] or target.stat().st_size != big:
                 raise SystemExit("download differs from upload")
             target.unlink()
+            details["download_to_file_mib_s"] = big / MiB / to_file
+            details["disk_write_fsync_mib_s"] = big / MiB / disk_write(data_dir, big)
             results["upload_large_vs_grpc_ceiling"] = raw_up / up
             results["download_large_vs_grpc_ceiling"] = raw_down / down
             results["peak_rss_upload_1g_mb"] = max(up_rss["client"], up_rss["server"], down_rss["client"], down_rss["server"])
