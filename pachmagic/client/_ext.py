@@ -24,7 +24,7 @@ from pachmagic.client import _convert as cv
 from pachmagic.client._encode import Encoded, batched_stream, prefetched
 from pachmagic.client._transport import Transport
 from pachmagic.client.records import FileInfo, RecordList
-from pachmagic.errors import PachError
+from pachmagic.errors import ConnectionFailed, PachError, Unavailable
 
 __all__ = ["Ext", "FileInfoList"]
 
@@ -57,15 +57,19 @@ class Ext:
         if self._available is None:
             with self._lock:
                 if self._available is None:
-                    self._available = self._probe()
+                    return self._probe()
         return self._available
 
     def _probe(self) -> bool:
         try:
             info = self._t.unary(self._t.admin.InspectCluster, admin_pb2.InspectClusterRequest())
+        except (ConnectionFailed, Unavailable):
+            return False  # no answer yet: ask again next time
         except PachError:
+            self._available = False  # an answer: this server has no such service
             return False
-        return info.metadata.get("pachmagic_ext") == "1"
+        self._available = bool(info.metadata.get("pachmagic_ext") == "1")
+        return self._available
 
     def list_stream(self, method: str, request: Any) -> "FileInfoList":
         """Call a batched listing (``ListFile``, ``WalkFile``, ``GlobFile``) into a ``FileInfoList``."""

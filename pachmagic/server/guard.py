@@ -37,7 +37,7 @@ def _decode(deserializer: Deserializer | None, raw: bytes, method: str) -> Any:
         raise InvalidArgument(f"malformed request to {method}: {err}") from None
 
 
-class Guard(grpc.aio.ServerInterceptor):
+class Guard(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """Check the token (if any) and decode requests (see the module docstring).
 
     Parameters

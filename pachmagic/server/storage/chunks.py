@@ -15,11 +15,13 @@ chunk id.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import os
+import sys
 import threading
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from ...errors import DataLoss
 from .db import Database
@@ -44,6 +46,29 @@ class Packs(Protocol):
     def trim(self, ends: dict[int, int]) -> int: ...
 
     def sizes(self) -> dict[int, int]: ...
+
+
+# Large uploads start the disk's writeback every this many bytes (Linux).
+_WRITEBACK_EVERY = 32 * 1024 * 1024
+
+
+def _load_sync_file_range() -> Any:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        function = libc.sync_file_range
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    return function
+
+
+_SYNC_FILE_RANGE = _load_sync_file_range() if sys.platform.startswith("linux") else None
+
+
+def _start_writeback(fd: int, offset: int, size: int) -> None:
+    """``sync_file_range(SYNC_FILE_RANGE_WRITE)``: begin writeback, do not wait (a hint only)."""
+    if _SYNC_FILE_RANGE is not None and offset >= 0:
+        _SYNC_FILE_RANGE(fd, offset, size, 2)  # SYNC_FILE_RANGE_WRITE; errors are ignored
 
 
 class MemoryPacks:
@@ -102,6 +127,7 @@ class DiskPacks:
             self._fd = self._open_append(self._current)
             self._size = os.fstat(self._fd).st_size
         self._written_gen = 0  # bumped by every append
+        self._unflushed = 0  # bytes appended since writeback was last started
         self._synced_gen = 0  # the append generation the last finished sync covered
 
     def _path(self, pack: int) -> Path:
@@ -146,7 +172,18 @@ class DiskPacks:
                     pending[0] = pending[0][written:]
             self._size += size
             self._written_gen += 1
-            return self._current, offset
+            self._unflushed += size
+            writeback = None
+            if self._unflushed >= _WRITEBACK_EVERY:
+                writeback = (self._fd, offset + size - self._unflushed, self._unflushed)
+                self._unflushed = 0
+            location = self._current, offset
+        if writeback is not None:
+            # Start writing back what is already in the page cache (outside the
+            # lock: it may wait for the disk's queue), so the fdatasync that makes
+            # a large upload durable has little left to do.
+            _start_writeback(*writeback)
+        return location
 
     def read(self, pack: int, offset: int, size: int) -> bytes:
         fd = self._read_fds.get(pack)

@@ -103,8 +103,12 @@ class WriteSession:
     _parts: list[memoryview] = field(default_factory=list)
     _parts_len: int = 0
 
-    def add(self, path: str, data: bytes, datum: str = "default") -> None:
-        """Append ``data`` to ``path`` (consecutive adds to one path form one write)."""
+    def add(self, path: str, data: bytes | memoryview, datum: str = "default") -> None:
+        """Append ``data`` to ``path`` (consecutive adds to one path form one write).
+
+        ``data`` is referenced until cut into chunks, never copied: callers
+        must not change it afterwards.
+        """
         cleaned = validate_write_path(path)
         datum = datum or "default"
         cur = self._current

@@ -120,3 +120,17 @@ def test_files(sdk: Any) -> None:
     assert status(lambda: sdk.pfs.put_file_from_bytes(commit=pfs.Commit(branch=branch, repo=repo), path="/d/a.txt/x", data=b""))[0] \
         == grpc.StatusCode.INVALID_ARGUMENT
     assert sdk.pfs.path_exists(file=pfs.File(commit=head, path="/stream"))
+
+
+def test_list_commit_from_to_and_fsck_rpc(sdk: Any) -> None:
+    repo = pfs.Repo(name="hist")
+    sdk.pfs.create_repo(repo=repo)
+    ids = []
+    for i in range(4):
+        with sdk.pfs.commit(branch=pfs.Branch(repo=repo, name="master")) as c:
+            c.put_file_from_bytes(path=f"/{i}", data=b"x")
+        ids.append(c.id)
+    between = sdk.pfs.list_commit(repo=repo, from_=pfs.Commit(repo=repo, id=ids[0]), to=pfs.Commit(repo=repo, id=ids[2]))
+    assert [c.commit.id for c in between] == [ids[2], ids[1]]
+    assert [c.commit.id for c in sdk.pfs.list_commit(repo=repo, all=True, number=1)] == [ids[3]]
+    assert list(sdk.pfs.fsck()) == []  # a healthy store: no errors to stream
