@@ -237,6 +237,9 @@ def validate_and_default(request: pps_pb2.CreatePipelineRequest) -> pps_pb2.Crea
         raise InvalidArgument("pipeline transform must contain an image")
     if not spec.transform.cmd:
         raise InvalidArgument("invalid pipeline transform, no command specified")
+    if spec.transform.datum_batching:
+        # Batching code loops on `pachctl next datum`, which has nothing to talk to here.
+        raise InvalidArgument("datum_batching is not supported by the pachmagic embedded server")
     if not spec.HasField("input"):
         raise InvalidArgument("no input set")
     default_input(spec.input, project, name)

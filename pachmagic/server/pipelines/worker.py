@@ -27,7 +27,7 @@ from ..._proto import pps_pb2
 from ...errors import InvalidArgument, PachError
 from ..storage import CommitRef, RepoKey, Storage
 from ..storage.chunks import CHUNK_SIZE, ChunkWriter
-from ..storage.files import file_hash
+from ..storage.files import Reader, file_hash
 from ..storage.model import validate_write_path
 from ..storage.tree import Entry
 from .datums import Datum
@@ -65,6 +65,32 @@ class JobContext:
     writer_lock: threading.Lock
     log: Callable[..., None]
     deadline: float | None  # job_timeout, as time.monotonic()
+    _readers: dict[tuple[str, str, str, str], Reader] = field(default_factory=dict)
+
+    def reader(self, project: str, repo: str, repo_type: str, commit: str) -> Reader:
+        """A reader of an input commit, shared by the job's datums (input commits are finished)."""
+        key = (project, repo, repo_type, commit)
+        found = self._readers.get(key)
+        if found is None:
+            found = self._readers[key] = self.storage.reader(CommitRef(RepoKey(project, repo, repo_type), id=commit))
+        return found
+
+
+def _remove(dirent: os.DirEntry[str]) -> None:
+    if dirent.is_dir(follow_symlinks=False):
+        shutil.rmtree(dirent.path, ignore_errors=True)
+    else:
+        try:
+            os.unlink(dirent.path)
+        except FileNotFoundError:
+            pass
+
+
+def _clear(directory: Path) -> None:
+    """Empty ``directory`` but keep it (cheaper than removing and recreating it)."""
+    with os.scandir(directory) as it:
+        for dirent in it:
+            _remove(dirent)
 
 
 class DatumWorker:
@@ -78,7 +104,6 @@ class DatumWorker:
     def run(self, datum: Datum, cancel: threading.Event) -> DatumResult:
         ctx, transform = self.ctx, self.ctx.spec.transform
         t0 = time.time()
-        shutil.rmtree(self.slot, ignore_errors=True)
         mounts, download_bytes = self._materialize(datum)
         t1 = time.time()
         env = self._env(datum)
@@ -88,8 +113,7 @@ class DatumWorker:
         state, reason, recovered = DATUM_FAILED, "", False
         for attempt in range(1, tries + 1):
             if attempt > 1:
-                shutil.rmtree(mounts["out"], ignore_errors=True)
-                mounts["out"].mkdir(parents=True)
+                _clear(mounts["out"])
             code, why = self._run(list(transform.cmd), transform.stdin, env, mounts, timeout, datum, cancel)
             if cancel.is_set():
                 return DatumResult(datum, DATUM_FAILED, reason="job killed", restarted=True)
@@ -116,7 +140,6 @@ class DatumWorker:
         elif recovered:
             state = DATUM_RECOVERED
         t3 = time.time()
-        shutil.rmtree(self.slot, ignore_errors=True)
         stats = {
             "download_time": t1 - t0,
             "process_time": t2 - t1,
@@ -158,21 +181,28 @@ class DatumWorker:
         return result.exit_code, None
 
     def _materialize(self, datum: Datum) -> tuple[dict[str, Path], int]:
-        """Write each input's files for this datum under ``slot/<name>``; make ``slot/out``."""
+        """Write each input's files for this datum under ``slot/<name>``; empty ``slot/out``.
+
+        The slot's directories stay from datum to datum (emptied, not recreated):
+        like Pachyderm, nothing a previous datum left in ``/pfs`` is seen by the next.
+        """
         storage = self.ctx.storage
         mounts: dict[str, Path] = {}
         total = 0
-        readers = {}
+        names = {item.name for item in datum.inputs} | {"out"}
+        if self.slot.is_dir():
+            with os.scandir(self.slot) as it:
+                for dirent in it:
+                    if dirent.name not in names:
+                        _remove(dirent)
         for item in datum.inputs:
             base = self.slot / item.name
-            base.mkdir(parents=True, exist_ok=True)
+            if base.is_dir():
+                _clear(base)
+            else:
+                base.mkdir(parents=True, exist_ok=True)
             mounts[item.name] = base
-            key = (item.project, item.repo, item.repo_type, item.commit)
-            reader = readers.get(key)
-            if reader is None:
-                reader = readers[key] = storage.reader(
-                    CommitRef(RepoKey(item.project, item.repo, item.repo_type), id=item.commit)
-                )
+            reader = self.ctx.reader(item.project, item.repo, item.repo_type, item.commit)
             made: set[Path] = {base}
             for entry in reader.files_under(item.path):
                 target = base / entry.path.lstrip("/")
@@ -185,7 +215,10 @@ class DatumWorker:
                             fh.write(data)
                         total += entry.size
         out = self.slot / "out"
-        out.mkdir(parents=True, exist_ok=True)
+        if out.is_dir():
+            _clear(out)
+        else:
+            out.mkdir(parents=True)
         mounts["out"] = out
         return mounts, total
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+from pachmagic.server.pipelines.sandbox import ENV_VAR
 from pachmagic.server.pipelines.store import DATUM_FAILED, JOB_FAILURE, JOB_SUCCESS
 from tests.server.pipelines.harness import PY, Harness, pfs, spec
 
@@ -132,3 +134,16 @@ def test_logs_and_the_meta_repo(pps: Harness) -> None:
         assert meta[f"/pfs/{datum_id}/in{name}"] == meta[f"/pfs/{datum_id}/out{name}"]
         assert sorted(meta[f"/meta/{datum_id}/logs"].decode().splitlines()) == ["err", f"out {name[1:]}"]
     assert pps.commit("talk", job.id, repo_type="meta").finished is not None
+
+
+def test_path_substitution_fallback_warns_in_the_logs(pps: Harness, monkeypatch: Any) -> None:
+    monkeypatch.setenv(ENV_VAR, "substitute")
+    pps.repo("in")
+    pps.put("in", {"/x": "1"})
+    # Paths in cmd, stdin and the environment are rewritten; the warning says the rest is not.
+    pps.pipeline(spec("subst", ["sh", "-c", 'cp "$in" /pfs/out/copy'], pfs("in")))
+    job = pps.job("subst")
+    assert job.state == JOB_SUCCESS and pps.files("subst") == {"/copy": b"1"}
+    warnings = [r.message for r in pps.engine.store.logs(project="default", pipeline="subst") if r.master]
+    assert any(m.startswith("warning: pipeline sandbox: PACHMAGIC_SANDBOX=substitute is set; falling back to path substitution")
+               for m in warnings)

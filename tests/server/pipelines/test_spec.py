@@ -111,6 +111,7 @@ def test_kubernetes_only_fields_are_accepted_and_kept() -> None:
         ({"reprocess_spec": "sometimes"}, 'ReprocessSpec must be one of "until_success" or "every_job"'),
         ({"job_timeout": "0s"}, "job_timeout must be positive"),
         ({"spout": {}}, "not supported by the pachmagic embedded server"),
+        ({"transform": {"image": "i", "cmd": ["true"], "datum_batching": True}}, "datum_batching is not supported"),
     ],
 )
 def test_validation_messages(change: dict, message: str) -> None:

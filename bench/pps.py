@@ -1,0 +1,216 @@
+"""Pipeline engine speed: per-datum overhead, incremental jobs, latency, parallelism, planning.
+
+Runs against an in-process embedded server (a temporary data directory) and
+measures, side by side in one run:
+
+=============================  ==========================================================  ======
+key                            what                                                        goal
+=============================  ==========================================================  ======
+per_datum_overhead_ms          job of 1,000 ``/bin/true`` datums at parallelism 1, per      <= 5
+                               datum, minus the bare cost of spawning ``/bin/true``
+incremental_time_ratio         job time after adding 1 file to that 1,000-file input       <= 0.1
+                               (glob ``/*``) / the first job's time
+commit_to_output_latency_ms    median: finishing an input commit -> the one-datum output   <= 200
+                               commit finished
+parallel_speedup_2             200 CPU-bound datums (~50 ms) at parallelism 1 / at 2       >= 1.6
+datum_planning_100k_s          computing the datums of a 100,000-file input (glob ``/*``)  <= 5
+=============================  ==========================================================  ======
+
+Job times are the jobs' own ``started`` → ``finished``. A script, not a test: it
+asserts nothing. ``--quick`` shrinks every size (for a smoke run); ``--json PATH``
+writes the numbers.
+
+    python bench/pps.py [--quick] [--json results.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from pachmagic._proto import pps_pb2
+from pachmagic.client import Client, Job, Pipeline
+from pachmagic.server import LocalServer
+from pachmagic.server.storage import CommitRef, RepoKey
+
+GOALS = {
+    "per_datum_overhead_ms": ("<=", 5.0),
+    "incremental_time_ratio": ("<=", 0.1),
+    "commit_to_output_latency_ms": ("<=", 200.0),
+    "parallel_speedup_2": (">=", 1.6),
+    "datum_planning_100k_s": ("<=", 5.0),
+}
+TRUE = "/bin/true"
+BUSY = "import time\nt = time.process_time()\nwhile time.process_time() - t < {seconds}:\n    pass\n"
+
+
+def job_seconds(info: Any) -> float:
+    return float((info.finished - info.started).total_seconds())
+
+
+def wait_newest(client: Client, pipeline: str) -> Any:
+    return client.pps.wait_job(client.pps.list_job(pipeline=pipeline)[0].job)
+
+
+def bare_spawn_ms(runs: int) -> float:
+    env = {"PATH": "/usr/bin:/bin"}
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run([TRUE], env=env, check=True)
+        times.append(time.perf_counter() - t0)
+    return statistics.fmean(times) * 1000
+
+
+def bench_overhead_and_incremental(client: Client, files: int, bare_runs: int) -> dict[str, Any]:
+    client.pfs.create_repo("many")
+    client.pfs.put_files("many@master", {f"/f{i:05d}": f"{i}".encode() for i in range(files)})
+    client.pps.create_pipeline({
+        "pipeline": {"name": "noop"}, "transform": {"image": "x", "cmd": [TRUE]},
+        "input": {"pfs": {"repo": "many", "glob": "/*"}}, "parallelism_spec": {"constant": 1},
+    })
+    bare_before = bare_spawn_ms(bare_runs)
+    first = wait_newest(client, "noop")
+    bare = (bare_before + bare_spawn_ms(bare_runs)) / 2  # measured around the job, same machine state
+    assert first.state == "success" and first.data_processed == files, first
+    client.pfs.put_file("many@master", "/extra", b"x")
+    second = client.pps.wait_job(Job(Pipeline("noop"), client.pfs.inspect_commit("many@master").id))
+    assert (second.data_processed, second.data_skipped) == (1, files), second
+    first_s, second_s = job_seconds(first), job_seconds(second)
+    return {
+        "per_datum_overhead_ms": first_s / files * 1000 - bare,
+        "incremental_time_ratio": second_s / first_s,
+        "details": {"datums": files, "first_job_s": first_s, "incremental_job_s": second_s,
+                    "per_datum_ms": first_s / files * 1000, "bare_spawn_ms": bare},
+    }
+
+
+def bench_latency(client: Client, rounds: int) -> dict[str, Any]:
+    client.pfs.create_repo("one")
+    client.pfs.put_file("one@master", "/x", b"0")
+    client.pps.create_pipeline({
+        "pipeline": {"name": "echo"}, "transform": {"image": "x", "cmd": ["cp", "/pfs/one/x", "/pfs/out/x"]},
+        "input": {"pfs": {"repo": "one", "glob": "/"}},
+    })
+    wait_newest(client, "echo")
+    latencies = []
+    for i in range(rounds):
+        commit = client.pfs.start_commit("one@master")
+        client.pfs.put_file(commit, "/x", str(i).encode())
+        t0 = time.perf_counter()
+        client.pfs.finish_commit(commit)
+        client.pfs.wait_commit(f"echo@{commit.id}")
+        latencies.append((time.perf_counter() - t0) * 1000)
+        assert client.pfs.get_file(f"echo@{commit.id}:/x") == str(i).encode()
+    return {"commit_to_output_latency_ms": statistics.median(latencies),
+            "details": {"rounds": rounds, "min_ms": min(latencies), "max_ms": max(latencies)}}
+
+
+def bare_speedup(runs: int, busy: float) -> float:
+    """The machine's own speedup for the same busy processes, two at a time (the ceiling)."""
+    cmd = [sys.executable, "-c", BUSY.format(seconds=busy)]
+    t0 = time.perf_counter()
+    for _ in range(runs):
+        subprocess.run(cmd, check=True)
+    one = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for _ in range(runs // 2):
+        pair = [subprocess.Popen(cmd), subprocess.Popen(cmd)]
+        for proc in pair:
+            proc.wait()
+    two = time.perf_counter() - t0
+    return one / two
+
+
+def bench_parallel(client: Client, datums: int, busy: float) -> dict[str, Any]:
+    client.pfs.create_repo("cpu")
+    client.pfs.put_files("cpu@master", {f"/c{i:04d}": b"" for i in range(datums)})
+    times = {}
+    for parallelism in (1, 2):
+        name = f"busy{parallelism}"
+        client.pps.create_pipeline({
+            "pipeline": {"name": name},
+            "transform": {"image": "x", "cmd": [sys.executable, "-c", BUSY.format(seconds=busy)]},
+            "input": {"pfs": {"repo": "cpu", "glob": "/*"}}, "parallelism_spec": {"constant": parallelism},
+        })
+        job = wait_newest(client, name)
+        assert job.state == "success" and job.data_processed == datums, job
+        times[parallelism] = job_seconds(job)
+        client.pps.delete_pipeline(name)  # idle workers must not share the CPUs with the next run
+    ceiling = bare_speedup(max(10, datums // 4), busy)
+    return {"parallel_speedup_2": times[1] / times[2],
+            "details": {"datums": datums, "busy_s": busy, "p1_s": times[1], "p2_s": times[2],
+                        "cpus": os.cpu_count(), "bare_processes_speedup_2": ceiling,
+                        "load_average_1m": os.getloadavg()[0]}}
+
+
+def bench_planning(server: LocalServer, files: int) -> dict[str, Any]:
+    app = server._threaded.app  # noqa: SLF001 - in-process: plan with the engine itself
+    storage = app.storage
+    repo = RepoKey("default", "huge")
+    storage.create_repo(repo)
+    t0 = time.perf_counter()
+    for start in range(0, files, 20_000):
+        session = storage.write_session()
+        for i in range(start, min(files, start + 20_000)):
+            session.add(f"/h{i:06d}", f"{i}".encode())
+        storage.apply(CommitRef(repo, branch="master"), session)
+    loaded = time.perf_counter() - t0
+    node = pps_pb2.Input(pfs=pps_pb2.PFSInput(repo="huge", glob="/*"))
+    t0 = time.perf_counter()
+    datums = app.engine.dry_run_datums(node, "default")
+    planning = time.perf_counter() - t0
+    assert len(datums) == files
+    t0 = time.perf_counter()
+    hashes = [d.hash("salt") for d in datums]
+    hashing = time.perf_counter() - t0
+    assert len(set(hashes)) == files
+    return {"datum_planning_100k_s": (planning + hashing) * 100_000 / files,
+            "details": {"files": files, "plan_s": planning, "hash_s": hashing, "load_s": loaded,
+                        "scaled_to_100k": files != 100_000}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument("--json", metavar="PATH", help="write the results as JSON")
+    args = parser.parse_args()
+    quick = args.quick
+    results: dict[str, Any] = {}
+    details: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="pachmagic-bench-pps-") as tmp:
+        with LocalServer(Path(tmp) / "data", in_process=True, workdir=Path(tmp)) as server:
+            client = server.client()
+            parts = [
+                ("overhead", lambda: bench_overhead_and_incremental(client, 200 if quick else 1000, 50 if quick else 300)),
+                ("latency", lambda: bench_latency(client, 7 if quick else 31)),
+                ("parallel", lambda: bench_parallel(client, 40 if quick else 200, 0.05)),
+                ("planning", lambda: bench_planning(server, 10_000 if quick else 100_000)),
+            ]
+            for name, fn in parts:
+                out = fn()
+                details[name] = out.pop("details")
+                results.update(out)
+            client.close()
+    width = max(len(k) for k in GOALS)
+    print(f"{'key':<{width}}  {'value':>10}  goal      met")
+    for key, (op, goal) in GOALS.items():
+        value = results[key]
+        met = value <= goal if op == "<=" else value >= goal
+        print(f"{key:<{width}}  {value:>10.3f}  {op} {goal:<6g}  {'yes' if met else 'NO'}")
+    for name, values in details.items():
+        print(f"  {name}: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items()))
+    if args.json:
+        Path(args.json).write_text(json.dumps({**results, "quick": quick, "details": details}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
