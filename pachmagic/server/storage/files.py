@@ -58,6 +58,10 @@ def compile_glob(pattern: str) -> Callable[[str], bool]:
     include, exclude = wcglob.translate(cleaned, flags=GLOB_FLAGS)
     inc = [re.compile(p) for p in include]
     exc = [re.compile(p) for p in exclude]
+    if len(inc) == 1 and not exc:
+        # The common case, called once per path of a commit (datum planning): no generators.
+        only = inc[0].fullmatch
+        return lambda path: only(path) is not None
 
     def match(path: str) -> bool:
         return any(p.fullmatch(path) for p in inc) and not any(p.fullmatch(path) for p in exc)
