@@ -49,6 +49,7 @@ class DatumInput:
     empty_files: bool = False
     reference: bool = False
     repo_type: str = "user"
+    id_part: bytes = b""  # this input's share of the datum ID's hash input (see ``datum_id``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,12 +80,15 @@ def _field(text: str) -> bytes:
     return data + len(data).to_bytes(8, "big")
 
 
+def id_part(name: str, repo: str, branch: str, path: str) -> bytes:
+    """What one input adds to its datum's ID hash: name, repo, branch, path, each with its length."""
+    return _field(name) + _field(repo) + _field(branch) + _field(path)
+
+
 def datum_id(inputs: tuple[DatumInput, ...]) -> str:
     """Pachyderm's datum ID: BLAKE2b-256 over each input's name, repo, branch and path."""
-    h = hashlib.blake2b(digest_size=32)
-    for item in inputs:
-        h.update(_field(item.name) + _field(item.repo) + _field(item.branch) + _field(item.path))
-    return h.hexdigest()
+    data = b"".join(i.id_part or id_part(i.name, i.repo, i.branch, i.path) for i in inputs)
+    return hashlib.blake2b(data, digest_size=32).hexdigest()
 
 
 _Combo = tuple[DatumInput, ...]
@@ -94,15 +98,19 @@ def _pfs(pfs: pps_pb2.PFSInput, source: Source) -> list[_Combo]:
     join = KeyTemplate(pfs.glob, pfs.join_on) if pfs.join_on else None
     group = KeyTemplate(pfs.glob, pfs.group_by) if pfs.group_by else None
     out: list[_Combo] = []
+    prefix = _field(pfs.name) + _field(pfs.repo) + _field(pfs.branch)  # the same for every path
+    name, project, repo, branch, commit = pfs.name, pfs.project, pfs.repo, pfs.branch, source.commit
+    outer, empty, reference, repo_type = pfs.outer_join, pfs.empty_files, pfs.reference, pfs.repo_type or "user"
     for info in source.reader.glob(for_wcmatch(pfs.glob)):
+        path = info.path
         is_dir = info.type == DIR
-        if is_dir and info.path == "/" and info.size == 0 and next(source.reader.files_under("/"), None) is None:
+        if is_dir and path == "/" and info.size == 0 and next(source.reader.files_under("/"), None) is None:
             continue  # the root of an empty commit is no datum, even for glob "/"
         out.append((
             DatumInput(
-                pfs.name, pfs.project, pfs.repo, pfs.branch, source.commit, info.path, info.hash, is_dir,
-                info.size, join(info.path) if join else "", group(info.path) if group else "",
-                pfs.outer_join, pfs.empty_files, pfs.reference, pfs.repo_type or "user",
+                name, project, repo, branch, commit, path, info.hash, is_dir, info.size,
+                join(path) if join else "", group(path) if group else "", outer, empty, reference, repo_type,
+                prefix + _field(path),
             ),
         ))
     return out
