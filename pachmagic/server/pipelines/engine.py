@@ -94,7 +94,7 @@ class Engine:
         for job in self.store.jobs(unfinished=True):
             if job.state != JOB_CREATED:
                 self.store.update_job(job.project, job.pipeline, job.id, state=JOB_CREATED, restart=job.restart + 1)
-        for record in self.store.list():
+        for record in self.store.pipelines():
             if not record.stopped and record.state in (PIPELINE_RUNNING, PIPELINE_STARTING):
                 self.store.set_state(record.project, record.name, state=PIPELINE_STARTING)
         self.scheduler.start()
@@ -148,19 +148,23 @@ class Engine:
         return records
 
     def list_pipelines(self, projects: Iterable[str] = ()) -> list[PipelineRecord]:
-        return self.store.list(projects)
+        return self.store.pipelines(projects)
 
     def delete_pipeline(
         self, project: str, name: str, *, force: bool = False, keep_repo: bool = False, must_exist: bool = False
     ) -> bool:
         return delete_pipeline(self, project, name, force=force, keep_repo=keep_repo, must_exist=must_exist)
 
-    def delete_all(self, projects: Iterable[str] = (), keep_repo: bool = False) -> list[PipelineRecord]:
-        """Delete every pipeline (of ``projects``), downstream ones first."""
-        records = self.store.list(projects)
+    def delete_pipelines(self, projects: Iterable[str] = (), keep_repo: bool = False) -> list[PipelineRecord]:
+        """Delete every pipeline (of ``projects``), downstream ones first; return them."""
+        records = self.store.pipelines(projects)
         for record in _downstream_first(records):
             self.delete_pipeline(record.project, record.name, force=True, keep_repo=keep_repo)
         return records
+
+    def delete_all(self) -> None:
+        """PPS DeleteAll (also run by PFS DeleteAll before the repos go)."""
+        self.delete_pipelines()
 
     def stop_pipeline(self, project: str, name: str) -> None:
         stop_pipeline(self, project, name)
@@ -336,7 +340,6 @@ class Engine:
 
 def _downstream_first(records: list[PipelineRecord]) -> list[PipelineRecord]:
     """Order pipelines so that a pipeline comes before those it reads from."""
-    names = {(r.project, r.name): r for r in records}
     done: list[PipelineRecord] = []
     seen: set[tuple[str, str]] = set()
 

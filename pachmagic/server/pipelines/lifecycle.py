@@ -136,7 +136,7 @@ def delete_pipeline(
         out_repo = RepoKey(project, name)
         if not keep_repo and not force:
             # Refuse before touching anything if another pipeline reads this output.
-            for other in store.list():
+            for other in store.pipelines():
                 if (other.project, other.name) == (project, name):
                     continue
                 if any(p.project == project and p.repo == name for p in pfs_inputs(other.spec.input)):

@@ -23,8 +23,9 @@ from typing import Iterable, Mapping
 
 from ..storage import CommitRef, RepoKey, Storage
 from ..storage.chunks import CHUNK_SIZE, ChunkWriter
-from ..storage.files import file_hash
+from ..storage.files import Reader, file_hash
 from ..storage.tree import Changes, Entry
+from .datums import DatumInput
 from .store import DATUM_FAILED, DATUM_RECOVERED, DATUM_SUCCESS
 from .worker import DatumResult
 
@@ -89,7 +90,7 @@ def _collision(owners: Mapping[str, str], new: list[str]) -> str:
     return ""
 
 
-def datum_inputs_json(result_inputs: Iterable[object]) -> list[dict[str, object]]:
+def datum_inputs_json(result_inputs: Iterable[DatumInput]) -> list[dict[str, object]]:
     """A datum's inputs as stored with its record (and shown by ListDatum)."""
     return [
         {
@@ -97,7 +98,7 @@ def datum_inputs_json(result_inputs: Iterable[object]) -> list[dict[str, object]
             "commit": i.commit, "path": i.path, "hash": i.hash.hex(), "is_dir": i.is_dir, "size": i.size,
             "join_on": i.join_on, "group_by": i.group_by,
         }
-        for i in result_inputs  # type: ignore[attr-defined]
+        for i in result_inputs
     ]
 
 
@@ -109,7 +110,7 @@ def _put_blob(changes: Changes, writer: ChunkWriter, lock: threading.Lock, path:
     changes.put(Entry(path, len(data), file_hash(tuple(chunks)), tuple(chunks), datum))
 
 
-def _meta_json(result: DatumResult, job: dict[str, object], hashes: Mapping[str, str]) -> bytes:
+def _meta_json(result: DatumResult, job: Mapping[str, object], hashes: Mapping[str, str]) -> bytes:
     datum = result.datum
     inputs = []
     for i in datum.inputs:
@@ -149,7 +150,7 @@ def meta_changes(
     storage: Storage,
     writer: ChunkWriter,
     lock: threading.Lock,
-    job: dict[str, object],
+    job: Mapping[str, object],
     base: Mapping[str, tuple[str, list[str]]],
     kept: set[str],
     results: list[DatumResult],
@@ -161,7 +162,7 @@ def meta_changes(
     for datum_id in (*(d for d in base if d not in kept), *(r.datum.id for r in results)):
         for prefix in (f"/meta/{datum_id}/", f"/pfs/{datum_id}/"):
             changes.delete_range(prefix, prefix[:-1] + "0")
-    readers: dict[tuple[str, str, str, str], object] = {}
+    readers: dict[tuple[str, str, str, str], Reader] = {}
     for result in results:
         datum_id = result.datum.id
         _put_blob(changes, writer, lock, f"/meta/{datum_id}/meta", _meta_json(result, job, hashes), datum_id)
@@ -173,7 +174,7 @@ def meta_changes(
             reader = readers.get(key)
             if reader is None:
                 reader = readers[key] = storage.reader(CommitRef(RepoKey(item.project, item.repo, item.repo_type), id=item.commit))
-            for entry in reader.files_under(item.path):  # type: ignore[attr-defined]
+            for entry in reader.files_under(item.path):
                 changes.put(entry._replace(path=f"/pfs/{datum_id}/{item.name}{entry.path}", datum=datum_id))
         if result.state == DATUM_SUCCESS:
             for entry in result.entries:

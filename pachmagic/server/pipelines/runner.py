@@ -18,28 +18,24 @@ import logging
 import queue
 import threading
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...errors import NotFound, PachError, Unknown
 from ..storage import CommitRef, RepoKey
 from ..storage.model import META, USER, CommitInfo
-from ..storage.tree import Changes, Tree
 from .datums import Datum, Source, plan
-from .merge import datum_inputs_json, meta_changes, output_changes
+from .finish import JobPlan, end_job, finish_job
+from .merge import datum_inputs_json
 from .spec import cron_inputs, input_branches, pfs_inputs
 from .store import (
     DATUM_FAILED,
     DATUM_RECOVERED,
     DATUM_SUCCESS,
     JOB_FAILURE,
-    JOB_FINISHING,
     JOB_KILLED,
     JOB_RUNNING,
     JOB_SUCCESS,
     JOB_UNRUNNABLE,
-    TERMINAL,
-    DatumRecord,
     JobRecord,
     PipelineRecord,
 )
@@ -48,7 +44,7 @@ from .worker import DatumResult, DatumWorker, JobContext
 if TYPE_CHECKING:
     from .engine import Engine
 
-__all__ = ["JobRunner", "end_job"]
+__all__ = ["JobRunner", "end_job"]  # end_job re-exported for the scheduler
 
 log = logging.getLogger("pachmagic.pipelines")
 _FLUSH_EVERY = 0.25  # seconds between progress/log writes while datums run
@@ -57,55 +53,6 @@ _MAX_META_LINES = 10_000  # user lines per datum kept in the meta commit
 
 class JobKilled(Exception):
     """The job was stopped (StopJob, pipeline stopped, updated or deleted, timeout)."""
-
-
-def end_job(
-    engine: "Engine",
-    record: PipelineRecord | JobRecord,
-    job_id: str,
-    state: int,
-    reason: str,
-    *,
-    trees: dict[str, bytes | None] | None = None,
-    datums: list[DatumRecord] | None = None,
-    carry: tuple[str, set[str]] | None = None,
-    counts: dict[str, Any] | None = None,
-) -> None:
-    """Finish a job's output and meta commits and record its end, in one transaction.
-
-    ``trees`` maps repo type to the new root of that commit (absent: unchanged).
-    The commit is finished with ``reason`` as its error unless the job succeeded.
-    """
-    project = record.project
-    name = record.name if isinstance(record, PipelineRecord) else record.pipeline
-    storage, store = engine.storage, engine.store
-    catalog = storage.catalog
-    error = "" if state == JOB_SUCCESS else (reason or "job failed")
-    with storage.changing():
-        current = store.job(project, name, job_id)
-        if current is None or current.state in TERMINAL:
-            return  # ended meanwhile (killed, deleted): the first end stands
-        for repo_type in (USER, META):
-            try:
-                row = catalog.resolve(CommitRef(RepoKey(project, name, repo_type), id=job_id))
-            except NotFound:
-                continue
-            if not row.is_open:
-                continue
-            size = None
-            if trees is not None and repo_type in trees:
-                root = trees[repo_type]
-                size = Tree(storage.nodes, root, storage.node_cache).stats()[1]
-                catalog.set_commit_root(row.seq, row.root, root, size)
-            catalog.finish_commit(row, error=error, force=True, size=size)
-        if carry is not None:
-            store.carry_datums(project, name, carry[0], job_id, carry[1])
-        if datums:
-            store.put_datums(datums)
-        store.update_job(project, name, job_id, state=state, reason=reason, finished=time.time(), **(counts or {}))
-    log.info("job %s/%s@%s ended: state %s %s", project, name, job_id, state, reason)
-    engine.changed()
-    engine.wake()
 
 
 class JobRunner:
@@ -156,6 +103,11 @@ class JobRunner:
         return len(ids)
 
     # --- logging -----------------------------------------------------------------
+
+    def datum_lines(self) -> dict[str, list[str]]:
+        """Each datum's user log lines so far (kept in the meta commit)."""
+        with self._lock:
+            return {k: list(v) for k, v in self._datum_lines.items()}
 
     def log(self, message: str, *, datum: str = "", user: bool = False) -> None:
         p = self.pipeline
@@ -215,7 +167,7 @@ class JobRunner:
             if not self.abandoned:
                 self.flush(force=True)
 
-    def _check(self) -> None:
+    def raise_if_killed(self) -> None:
         if self.cancel.is_set():
             raise JobKilled()
 
@@ -232,7 +184,7 @@ class JobRunner:
         t0 = time.time()
         datums = plan(self.spec.input, sources)
         planned = time.time() - t0
-        self._check()
+        self.raise_if_killed()
         base_id, out_root, meta_root, base = self._base()
         every_job = self.spec.reprocess_spec == "every_job"
         hashes = {d.id: d.hash(p.salt) for d in datums}
@@ -242,8 +194,8 @@ class JobRunner:
         self.log(f"{len(datums)} datums ({len(kept)} skipped, {len(todo)} to process), planned in {planned:.3f}s")
         self.flush(force=True)
         results = self._run_datums(todo)
-        self._check()
-        self._finish(datums, results, hashes, base_id, out_root, meta_root, base, kept, planned)
+        self.raise_if_killed()
+        finish_job(self, JobPlan(datums, hashes, base_id, out_root, meta_root, base, kept, planned), results)
 
     def _sources(self) -> tuple[dict[str, Source], list[str]]:
         """Each input name's commit in this job's provenance; names of failed upstream repos."""
@@ -376,75 +328,5 @@ class JobRunner:
                 # Log lines of long datums reach GetLogs(follow) while they run.
                 t.join(_FLUSH_EVERY)
                 self.flush()
-        self._check()
+        self.raise_if_killed()
         return results
-
-    # --- the end -----------------------------------------------------------------
-
-    def _finish(
-        self,
-        datums: list[Datum],
-        results: list[DatumResult],
-        hashes: dict[str, str],
-        base_id: str,
-        out_root: bytes | None,
-        meta_root: bytes | None,
-        base: dict[str, tuple[str, list[str]]],
-        kept: set[str],
-        planned: float,
-    ) -> None:
-        p, job_id = self.pipeline, self.job.id
-        self.store.update_job(p.project, p.name, job_id, state=JOB_FINISHING)
-        self.engine.changed()
-        out_changes, error = output_changes(base, kept, results)
-        job_pb = {"pipeline": {"project": {"name": p.project}, "name": p.name}, "id": job_id}
-        with self._lock:
-            lines = dict(self._datum_lines)
-        meta = meta_changes(self.storage, self.writer, self.writer_lock, job_pb, base, kept, results, hashes, lines)
-        rows = self.writer.finish()
-        if rows:
-            # Indexed before the trees that use them; unreferenced rows after a crash are harmless.
-            with self.storage.db.transaction():
-                self.storage.db.executemany("INSERT OR IGNORE INTO chunks(id, pack, offset, size) VALUES (?, ?, ?, ?)", rows)
-        trees = {
-            USER: _apply(self.storage, out_root, out_changes),
-            META: _apply(self.storage, meta_root, meta),
-        }
-        records = [
-            DatumRecord(
-                p.project, p.name, job_id, r.datum.id, r.state, hashes[r.datum.id], datum_inputs_json(r.datum.inputs),
-                [e.path for e in r.entries] if r.state == DATUM_SUCCESS else [], r.stats, r.reason, job_id,
-            )
-            for r in results
-        ]
-        failed = sorted(r.datum.id for r in results if r.state == DATUM_FAILED)
-        stats: dict[str, float] = {"planning_time": planned}
-        for r in results:
-            for k, v in r.stats.items():
-                stats[k] = stats.get(k, 0.0) + v
-        counts: dict[str, Any] = {
-            "processed": sum(1 for r in results if r.state == DATUM_SUCCESS),
-            "failed": len(failed),
-            "recovered": sum(1 for r in results if r.state == DATUM_RECOVERED),
-            "skipped": len(kept),
-            "total": len(datums),
-            "stats": stats,
-        }
-        if error:
-            state, reason = JOB_FAILURE, error
-        elif failed:
-            state, reason = JOB_FAILURE, f"datum {failed[0]} failed"
-        else:
-            state, reason = JOB_SUCCESS, ""
-        if reason:
-            self.log(reason)
-        self.flush(force=True)
-        self._check()
-        end_job(
-            self.engine, p, job_id, state, reason, trees=trees, datums=records,
-            carry=(base_id, kept) if kept else None, counts=counts,
-        )
-
-
-def _apply(storage: Any, root: bytes | None, changes: Changes) -> bytes | None:
-    return Tree(storage.nodes, root, storage.node_cache).apply(changes).root

@@ -121,7 +121,7 @@ class Scheduler:
             if top == self._seen_seq:
                 return
             created = False
-            for record in engine.store.list():
+            for record in engine.store.pipelines():
                 key = (record.project, record.name)
                 try:
                     rows = engine.storage.catalog.commits_after(
@@ -143,7 +143,7 @@ class Scheduler:
         """Start what can start; return seconds until the next cron tick is due."""
         engine = self.engine
         next_due = _RECHECK
-        for listed in engine.store.list():
+        for listed in engine.store.pipelines():
             key = (listed.project, listed.name)
             # Under the lifecycle lock: a pipeline being updated, stopped or deleted
             # must not get a new job runner halfway through.

@@ -72,7 +72,8 @@ def parse_json_spec(text: str) -> pps_pb2.CreatePipelineRequest:
 
 def spec_to_json(request: pps_pb2.CreatePipelineRequest) -> str:
     """The spec as protojson, with proto field names, for storage and display."""
-    return json_format.MessageToJson(request, preserving_proto_field_name=True, indent=2, sort_keys=False)
+    text: str = json_format.MessageToJson(request, preserving_proto_field_name=True, indent=2, sort_keys=False)
+    return text
 
 
 def pfs_inputs(node: pps_pb2.Input) -> Iterator[pps_pb2.PFSInput]:

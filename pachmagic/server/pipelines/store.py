@@ -284,7 +284,7 @@ class PipelineStore:
         rows = self.db.all(_PIPELINE_SQL + "WHERE p.project = ? AND p.name = ? ORDER BY p.version DESC", (project, name))
         return [self._pipeline(r) for r in rows]
 
-    def list(self, projects: Iterable[str] = ()) -> list[PipelineRecord]:
+    def pipelines(self, projects: Iterable[str] = ()) -> list[PipelineRecord]:
         projects = list(projects)
         sql = _PIPELINE_SQL + (
             "WHERE p.version = (SELECT MAX(version) FROM pipelines v WHERE v.project = p.project AND v.name = p.name) "

@@ -21,7 +21,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 from ..._proto import pps_pb2
 from ...errors import InvalidArgument, PachError
@@ -154,7 +154,7 @@ class DatumWorker:
     def _run(
         self,
         cmd: list[str],
-        stdin_lines: list[str] | object,
+        stdin_lines: Iterable[str],
         env: dict[str, str],
         mounts: dict[str, Path],
         timeout: float | None,
@@ -162,7 +162,7 @@ class DatumWorker:
         cancel: threading.Event,
     ) -> tuple[int, str | None]:
         """Run one command; return (exit code, failure reason or None)."""
-        lines = list(stdin_lines)  # type: ignore[call-overload]
+        lines = list(stdin_lines)
         stdin = "\n".join(lines) + "\n" if lines else None
         deadline = self.ctx.deadline
         if deadline is not None:

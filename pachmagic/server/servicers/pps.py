@@ -127,7 +127,7 @@ class PpsServicer(pps_pb2_grpc.APIServicer):
     @rpc
     async def DeletePipeline(self, request: pps_pb2.DeletePipelineRequest, context: Any) -> empty_pb2.Empty:
         if request.all:
-            await self.rt.blocking(lambda: self.engine.delete_all(keep_repo=request.keep_repo))
+            await self.rt.blocking(lambda: self.engine.delete_pipelines(keep_repo=request.keep_repo))
             return empty_pb2.Empty()
         project, name = _project(request.pipeline), _name(request.pipeline)
         await self.rt.blocking(
@@ -143,7 +143,7 @@ class PpsServicer(pps_pb2_grpc.APIServicer):
         if not request.all and not projects:
             raise InvalidArgument("DeletePipelines needs projects or all")
         records = await self.rt.blocking(
-            lambda: self.engine.delete_all([] if request.all else projects, keep_repo=request.keep_repo)
+            lambda: self.engine.delete_pipelines([] if request.all else projects, keep_repo=request.keep_repo)
         )
         return pps_pb2.DeletePipelinesResponse(pipelines=[pipeline_pb(r.project, r.name) for r in records])
 
@@ -326,16 +326,17 @@ class PpsServicer(pps_pb2_grpc.APIServicer):
 
     @rpc
     async def CreateDatum(self, request_iterator: Any, context: Any) -> AsyncIterator[pps_pb2.DatumInfo]:
-        planned: list[Any] | None = None
+        planned: list[Any] = []
+        started = False
         position = 0
         async for request in request_iterator:
             if request.HasField("start"):
                 planned = await self.rt.blocking(self.engine.dry_run_datums, request.start.input, DEFAULT_PROJECT)
-                position, number = 0, request.start.number
-            elif planned is None:
+                started, position, number = True, 0, request.start.number
+            elif not started:
                 raise InvalidArgument("CreateDatum must start with a start message")
             else:
-                number = request.__getattribute__("continue").number
+                number = getattr(request, "continue").number  # a Python keyword as a field name
             end = len(planned) if number <= 0 else position + number
             for datum in planned[position:end]:
                 yield planned_datum_pb(datum)

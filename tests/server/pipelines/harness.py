@@ -12,8 +12,7 @@ import json
 import sys
 import threading
 import time
-from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, TypeVar
 
 from pachmagic.server.pipelines import Engine
 from pachmagic.server.pipelines.spec import parse_json_spec
