@@ -13,6 +13,11 @@ transfers on slow disks. ``--quick`` moves 256 MiB instead of
 1 GiB and measures the official clients on fewer files (their rates are
 per file, so the ratios stay comparable); it runs in a few minutes.
 
+pachctl is a peer too when it can be had (``$PACHCTL``, or built by
+``tests/go`` where Go is installed): its ``put file`` (many small files, one
+large file) and ``get file`` are timed in the same run, as ratios with no goal
+(see ``bench/pachctl_peers.py``).
+
 This is a script, not a test: tests never assert on wall-clock time.
 """
 
@@ -40,6 +45,7 @@ from _pfs_support import (  # noqa: E402 - the helpers live next to this script
     raw_upload,
     sdk_upload,
 )
+import pachctl_peers  # noqa: E402 - pachctl as a peer, when Go or $PACHCTL can provide it
 
 GOALS = {
     "upload_large_vs_grpc_ceiling": (">=", 0.5),
@@ -171,6 +177,24 @@ def main(argv: list[str] | None = None) -> int:
             if pp_note:
                 details["python_pachyderm_note"] = pp_note
 
+            # --- pachctl as a peer: the same transfers through pachctl ----------------
+            peer = pachctl_peers.measure(
+                server.address, work, big_size=big, small_count=official_files, small_size=SMALL_SIZE, repeat=repeat,
+            )
+
+            def ours_to_file() -> float:  # pachctl's get file writes a file: compare with ours doing the same
+                took = timed(lambda: client.pfs.get_file_to_path("big@master:/big.bin", target))
+                target.unlink()
+                return took
+
+            mine = {
+                "upload_large_s": up,
+                "download_large_s": min(to_file, best(ours_to_file, repeat)),
+                "small_files_per_s": SMALL_FILES / ours,
+            }
+            results.update(pachctl_peers.ratios(mine, peer))
+            details.update(pachctl_peers.details(peer))
+
             # --- a 100,000-file repo ---------------------------------------------
             client.pfs.create_repo("wide")
             for part in range(LIST_FILES // 10_000):
@@ -225,6 +249,9 @@ def print_table(results: dict[str, float | None], details: dict[str, Any]) -> No
             continue
         met = value >= goal if op == ">=" else value <= goal
         print(f"{key:<34} {value:>12.3f}  {op}{goal:>7}  {'yes' if met else 'NO'}")
+    for key in pachctl_peers.RATIO_KEYS:  # peers: no goal, >1 means faster than pachctl
+        value = results.get(key)
+        print(f"{key:<34} {'n/a' if value is None else f'{value:.3f}':>12}  {'-':>9}  -")
     print("\ndetails:", json.dumps(details, indent=1, default=str))
 
 

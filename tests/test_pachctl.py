@@ -104,6 +104,17 @@ def test_version_and_context_without_warnings(pachctl: Any) -> None:
     assert pachctl.run("list", "repo").table() == [["PROJECT", "NAME", "CREATED", "SIZE (MASTER)", "DESCRIPTION"]]
 
 
+def test_connect_creates_a_context_for_the_server(go_binaries: Any, serve: LocalServer, tmp_path: Path) -> None:
+    """``pachctl connect grpc://127.0.0.1:PORT`` (no config yet) is all a user needs."""
+    fresh = runner.Pachctl(go_binaries.pachctl, serve.address, tmp_path / "fresh")
+    fresh.config.unlink()
+    connected = fresh.run("connect", f"grpc://{serve.address}", "--alias", "embedded")
+    assert "Context 'embedded' set as active" in connected.stdout
+    assert fresh.run("config", "get", "active-context").stdout.strip() == "embedded"
+    fresh.run("create", "repo", "hello")
+    assert table_column(fresh.run("list", "repo"), "NAME") == ["hello"]
+
+
 def test_repos_files_and_commits(pachctl: Any, tmp_path: Path) -> None:
     pachctl.run("create", "repo", "photos", "-d", "the tutorial's photos")
     listed = pachctl.run("list", "repo")
