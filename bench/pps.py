@@ -60,6 +60,12 @@ def wait_newest(client: Client, pipeline: str) -> Any:
     return client.pps.wait_job(client.pps.list_job(pipeline=pipeline)[0].job)
 
 
+def stage_times(server: LocalServer, job: Any) -> dict[str, float]:
+    """Planning and finishing seconds the engine recorded with the job (in-process server)."""
+    record = server._threaded.app.engine.store.job(job.project, job.pipeline, job.id)  # noqa: SLF001
+    return {k: v for k, v in record.stats.items() if k in ("planning_time", "finishing_time")}
+
+
 def bare_spawn_ms(runs: int) -> float:
     env = {"PATH": "/usr/bin:/bin"}
     times = []
@@ -70,7 +76,7 @@ def bare_spawn_ms(runs: int) -> float:
     return statistics.fmean(times) * 1000
 
 
-def bench_overhead_and_incremental(client: Client, files: int, bare_runs: int) -> dict[str, Any]:
+def bench_overhead_and_incremental(server: LocalServer, client: Client, files: int, bare_runs: int) -> dict[str, Any]:
     client.pfs.create_repo("many")
     client.pfs.put_files("many@master", {f"/f{i:05d}": f"{i}".encode() for i in range(files)})
     client.pps.create_pipeline({
@@ -89,7 +95,9 @@ def bench_overhead_and_incremental(client: Client, files: int, bare_runs: int) -
         "per_datum_overhead_ms": first_s / files * 1000 - bare,
         "incremental_time_ratio": second_s / first_s,
         "details": {"datums": files, "first_job_s": first_s, "incremental_job_s": second_s,
-                    "per_datum_ms": first_s / files * 1000, "bare_spawn_ms": bare},
+                    "per_datum_ms": first_s / files * 1000, "bare_spawn_ms": bare,
+                    **{f"first_{k}": v for k, v in stage_times(server, first).items()},
+                    **{f"incremental_{k}": v for k, v in stage_times(server, second).items()}},
     }
 
 
@@ -190,7 +198,7 @@ def main() -> None:
         with LocalServer(Path(tmp) / "data", in_process=True, workdir=Path(tmp)) as server:
             client = server.client()
             parts = [
-                ("overhead", lambda: bench_overhead_and_incremental(client, 200 if quick else 1000, 50 if quick else 300)),
+                ("overhead", lambda: bench_overhead_and_incremental(server, client, 200 if quick else 1000, 50 if quick else 300)),
                 ("latency", lambda: bench_latency(client, 7 if quick else 31)),
                 ("parallel", lambda: bench_parallel(client, 40 if quick else 200, 0.05)),
                 ("planning", lambda: bench_planning(server, 10_000 if quick else 100_000)),

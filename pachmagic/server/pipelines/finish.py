@@ -117,6 +117,7 @@ def _apply(engine: "Engine", root: bytes | None, changes: Changes) -> bytes | No
 def finish_job(runner: "JobRunner", plan: JobPlan, results: list[DatumResult]) -> None:
     """Merge a run's results and end the job (SUCCESS or FAILURE) atomically."""
     engine, p, job_id = runner.engine, runner.pipeline, runner.job.id
+    started = time.time()
     engine.store.update_job(p.project, p.name, job_id, state=JOB_FINISHING)
     engine.changed()
     out_changes, error = output_changes(plan.base, plan.kept, results)
@@ -161,6 +162,7 @@ def finish_job(runner: "JobRunner", plan: JobPlan, results: list[DatumResult]) -
         runner.log(reason)
     runner.flush(force=True)
     runner.raise_if_killed()
+    stats["finishing_time"] = time.time() - started  # the merge; the final transaction comes on top
     end_job(
         engine, p, job_id, state, reason, trees=trees, datums=records,
         carry=(plan.base_id, plan.kept) if plan.kept else None, counts=counts,

@@ -243,8 +243,11 @@ class Scheduler:
             state, reason = PIPELINE_FAILURE, err.details
         with engine.lifecycle_lock:
             current = engine.store.get(record.project, record.name)
-            if current is None or current.version != record.version or current.stopped or current.state != PIPELINE_STARTING:
-                return  # updated, stopped or deleted meanwhile: that change decides
+            if current is None or current.stopped:
+                engine.close_sandboxes(record.project, record.name)  # deleted or stopped meanwhile
+                return
+            if current.version != record.version or current.state != PIPELINE_STARTING:
+                return  # updated meanwhile: that version's start decides
             engine.store.set_state(record.project, record.name, state=state, reason=reason)
         if state == PIPELINE_FAILURE:
             log.warning("pipeline %s/%s failed: %s", record.project, record.name, reason)
