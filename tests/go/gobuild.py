@@ -16,10 +16,11 @@ Nothing is built or cached inside the repository:
   a rebuild after a go.mod change only compiles what changed.
 
 ``GOFLAGS=-mod=mod`` lets the go command fill in go.sum entries if a module is
-missing from it. ``github.com/pachyderm/dex`` (Pachyderm's fork of dex, which
-Pachyderm's go.mod substitutes with a ``replace`` that we must repeat) is not
-in the public checksum database (its lookup answers 404), so it is exempt from
-that lookup via ``GONOSUMDB``; its hashes in our go.sum equal those in
+missing from it; ``-buildvcs=false`` keeps our checkout's commit out of
+pachctl's version. ``github.com/pachyderm/dex`` (Pachyderm's fork of dex,
+which Pachyderm's go.mod substitutes with a ``replace`` that we must repeat) is
+not in the public checksum database (its lookup answers 404), so it is exempt
+from that lookup via ``GONOSUMDB``; its hashes in our go.sum equal those in
 Pachyderm's own go.sum at the same release.
 
 Usage from a test module::
@@ -109,7 +110,8 @@ def _inside_repo(path: str) -> bool:
 
 def go_env(go: str) -> dict[str, str]:
     env = dict(os.environ)
-    env["GOFLAGS"] = "-mod=mod"
+    # -buildvcs=false: our checkout's git state is not pachctl's (and git may refuse a foreign checkout).
+    env["GOFLAGS"] = "-mod=mod -buildvcs=false"
     env["GONOSUMDB"] = ",".join(filter(None, [env.get("GONOSUMDB"), "github.com/pachyderm/dex"]))
     # Module and build caches: the toolchain's defaults, unless they point into the repository.
     for var, fallback in (("GOMODCACHE", Path.home() / "go" / "pkg" / "mod"), ("GOCACHE", Path.home() / ".cache" / "go-build")):
@@ -119,11 +121,20 @@ def go_env(go: str) -> dict[str, str]:
     return env
 
 
+def _build_args() -> list[str]:
+    # Stamp the release version into pachctl as Pachyderm's release build does
+    # (otherwise `pachctl version` says 0.0.0).
+    ldflags = f"-X {VERSION_VAR}={pachyderm_version().lstrip('v')}"
+    return ["build", "-trimpath", "-ldflags", ldflags]
+
+
 def _stamp(go: str, env: dict[str, str]) -> str:
+    """A digest of everything the binaries depend on: toolchain, flags, environment, sources."""
     h = hashlib.sha256()
     version = subprocess.run([go, "version"], capture_output=True, text=True, env=env, cwd=HERE).stdout
     h.update(version.encode())
-    for var in ("GOOS", "GOARCH", "CGO_ENABLED"):
+    h.update(" ".join(_build_args()).encode() + b"\n")
+    for var in ("GOOS", "GOARCH", "CGO_ENABLED", "GOFLAGS", "GOEXPERIMENT", "GOAMD64"):
         h.update(f"{var}={env.get(var, '')}\n".encode())
     sources = [HERE / "go.mod", HERE / "go.sum", *sorted((HERE / "tutorial").rglob("*.go"))]
     for path in sources:
@@ -148,10 +159,7 @@ def build(log: Callable[[str], None] | None = None) -> GoBinaries:
         if pachctl.exists() and tutorial.exists() and stamp_file.exists() and stamp_file.read_text() == stamp:
             return GoBinaries(pachctl, tutorial, built=False, seconds=0.0)
         stamp_file.unlink(missing_ok=True)
-        # Stamp the release version into pachctl as Pachyderm's release build does
-        # (otherwise `pachctl version` says 0.0.0).
-        ldflags = f"-X {VERSION_VAR}={pachyderm_version().lstrip('v')}"
-        cmd = [go, "build", "-trimpath", "-ldflags", ldflags, "-o", str(bindir) + os.sep, PACHCTL_PKG, TUTORIAL_PKG]
+        cmd = [go, *_build_args(), "-o", str(bindir) + os.sep, PACHCTL_PKG, TUTORIAL_PKG]
         if log is not None:
             log(f"building pachctl and the Go tutorial client into {bindir} (a cold build takes minutes)")
         started = time.monotonic()
