@@ -296,7 +296,15 @@ class Engine:
     # --- datums ------------------------------------------------------------------------
 
     def datums(self, project: str, name: str, job_id: str) -> list[DatumRecord]:
-        self.inspect_job(project, name, job_id)
+        """A job's datums, sorted by ID (a running job's come from its runner)."""
+        job = self.inspect_job(project, name, job_id)
+        if job.state not in TERMINAL:
+            runner = self.running_job(project, name, job_id)
+            if runner is not None:
+                records = runner.datum_records()
+                # The runner may have ended in between: then the table has them.
+                if records or self.inspect_job(project, name, job_id).state not in TERMINAL:
+                    return sorted(records, key=lambda d: d.datum_id)
         return self.store.datums(project, name, job_id)
 
     def restart_datums(self, project: str, name: str, job_id: str, datum_ids: set[str] | None) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import shutil
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -30,12 +31,15 @@ from .spec import cron_inputs, input_branches, pfs_inputs
 from .store import (
     DATUM_FAILED,
     DATUM_RECOVERED,
+    DATUM_SKIPPED,
+    DATUM_STARTING,
     DATUM_SUCCESS,
     JOB_FAILURE,
     JOB_KILLED,
     JOB_RUNNING,
     JOB_SUCCESS,
     JOB_UNRUNNABLE,
+    DatumRecord,
     JobRecord,
     PipelineRecord,
 )
@@ -78,6 +82,8 @@ class JobRunner:
         self._counts = {"processed": 0, "failed": 0, "recovered": 0}
         self._last_flush = 0.0
         self.datum_inputs: dict[str, list[dict[str, Any]]] = {}  # for log filters while running
+        self.plan: JobPlan | None = None
+        self.results: list[DatumResult] = []
 
     # --- control (any thread) ----------------------------------------------------
 
@@ -101,6 +107,24 @@ class JobRunner:
                 self._restart.add(datum_id)
                 self._active[datum_id].set()
         return len(ids)
+
+    def datum_records(self) -> list[DatumRecord]:
+        """The job's datums while it runs: skipped, done so far, and the rest STARTING."""
+        p, plan = self.pipeline, self.plan
+        if plan is None:
+            return []
+        with self._lock:
+            done = {r.datum.id: r for r in self.results}
+        records = []
+        for datum in plan.datums:
+            result = done.get(datum.id)
+            state = DATUM_SKIPPED if datum.id in plan.kept else result.state if result else DATUM_STARTING
+            records.append(DatumRecord(
+                p.project, p.name, self.job.id, datum.id, state, plan.hashes[datum.id], datum_inputs_json(datum.inputs),
+                [e.path for e in result.entries] if result else [], result.stats if result else {},
+                result.reason if result else "", "" if datum.id in plan.kept else self.job.id,
+            ))
+        return records
 
     # --- logging -----------------------------------------------------------------
 
@@ -166,6 +190,7 @@ class JobRunner:
                 deadline_timer.cancel()
             if not self.abandoned:
                 self.flush(force=True)
+            shutil.rmtree(self.scratch, ignore_errors=True)
 
     def raise_if_killed(self) -> None:
         if self.cancel.is_set():
@@ -193,9 +218,10 @@ class JobRunner:
         self.store.update_job(p.project, p.name, job_id, total=len(datums), skipped=len(kept))
         self.log(f"{len(datums)} datums ({len(kept)} skipped, {len(todo)} to process), planned in {planned:.3f}s")
         self.flush(force=True)
+        self.plan = JobPlan(datums, hashes, base_id, out_root, meta_root, base, kept, planned)
         results = self._run_datums(todo)
         self.raise_if_killed()
-        finish_job(self, JobPlan(datums, hashes, base_id, out_root, meta_root, base, kept, planned), results)
+        finish_job(self, self.plan, results)
 
     def _sources(self) -> tuple[dict[str, Source], list[str]]:
         """Each input name's commit in this job's provenance; names of failed upstream repos."""
@@ -281,7 +307,7 @@ class JobRunner:
         todo: queue.SimpleQueue[Datum | None] = queue.SimpleQueue()
         for d in datums:
             todo.put(d)
-        results: list[DatumResult] = []
+        results = self.results
         remaining = [len(datums)]
 
         def work(index: int) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from pachmagic.server.pipelines.sandbox import ENV_VAR
-from pachmagic.server.pipelines.store import DATUM_FAILED, JOB_FAILURE, JOB_SUCCESS
+from pachmagic.server.pipelines.store import DATUM_FAILED, DATUM_STARTING, DATUM_SUCCESS, JOB_FAILURE, JOB_SUCCESS
 from tests.server.pipelines.harness import PY, Harness, pfs, spec
 
 ENV_DUMP = (
@@ -147,3 +147,20 @@ def test_path_substitution_fallback_warns_in_the_logs(pps: Harness, monkeypatch:
     warnings = [r.message for r in pps.engine.store.logs(project="default", pipeline="subst") if r.master]
     assert any(m.startswith("warning: pipeline sandbox: PACHMAGIC_SANDBOX=substitute is set; falling back to path substitution")
                for m in warnings)
+
+
+def test_datums_of_a_running_job_and_scratch_cleanup(pps: Harness, tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    pps.repo("in")
+    pps.put("in", {"/a": "", "/b": ""})
+    pps.pipeline(spec("gated", f'[ -e /pfs/in/b ] && while [ ! -e {gate} ]; do sleep 0.05; done; true', pfs("in"),
+                      parallelism_spec={"constant": 2}))
+    job_id = pps.job("gated", terminal=False).id
+    states = pps.wait(lambda: sorted(d.state for d in pps.engine.datums("default", "gated", job_id)) == [
+        DATUM_SUCCESS, DATUM_STARTING] and True, message="one datum done, one running")
+    assert states
+    gate.touch()
+    assert pps.job("gated", job_id).state == JOB_SUCCESS
+    assert sorted(d.state for d in pps.engine.datums("default", "gated", job_id)) == [DATUM_SUCCESS, DATUM_SUCCESS]
+    jobs_dir = pps.engine.scratch_dir / "jobs"
+    pps.wait(lambda: not jobs_dir.exists() or not any(jobs_dir.iterdir()), message="job scratch removed")
