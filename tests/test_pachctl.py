@@ -102,6 +102,10 @@ def test_version_and_context_without_warnings(pachctl: Any) -> None:
     exchange = [line for line in verbose.stderr.splitlines() if "InspectCluster: span finished ok" in line]
     assert exchange and '"warnings_ok": true' in exchange[0] and '"warnings": []' in exchange[0], verbose.stderr[-3000:]
     assert pachctl.run("list", "repo").table() == [["PROJECT", "NAME", "CREATED", "SIZE (MASTER)", "DESCRIPTION"]]
+    # Defaults (GetClusterDefaults/GetProjectDefaults): none set, as on a fresh pachd.
+    assert pachctl.run("inspect", "defaults", "--cluster").stdout.strip() == "{}"
+    assert pachctl.run("inspect", "defaults", "--project", "default").stdout.strip() == "{}"
+    pachctl.run("delete", "defaults", "--cluster")
 
 
 def test_connect_creates_a_context_for_the_server(go_binaries: Any, serve: LocalServer, tmp_path: Path) -> None:

@@ -8,6 +8,8 @@
 * decodes requests itself instead of letting grpc do it, so that a malformed
   message (truncated, corrupt, invalid UTF-8 in a string field) is answered
   INVALID_ARGUMENT with the parser's reason; grpc would say UNKNOWN.
+* answers a method no servicer implements (a generated stub) with a plain
+  UNIMPLEMENTED "method X not implemented by the pachmagic embedded server".
 
 It knows nothing of Pachyderm; it only wraps method handlers.
 """
@@ -84,13 +86,36 @@ def _deny(reason: str) -> grpc.RpcMethodHandler:
     return grpc.stream_stream_rpc_method_handler(deny)
 
 
+def _unimplemented(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+    message = f"method {method.rsplit('/', 1)[-1]} not implemented by the pachmagic embedded server"
+
+    async def refuse(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, message)
+
+    async def refuse_stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, message)
+        yield  # pragma: no cover - makes this an async generator
+
+    # The request is never read: leave it undecoded.
+    if handler.unary_unary:
+        return handler._replace(request_deserializer=None, unary_unary=refuse)
+    if handler.unary_stream:
+        return handler._replace(request_deserializer=None, unary_stream=refuse_stream)
+    if handler.stream_unary:
+        return handler._replace(request_deserializer=None, stream_unary=refuse)
+    return handler._replace(request_deserializer=None, stream_stream=refuse_stream)
+
+
 def _decoding(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
     """The same handler, with request decoding moved inside the call."""
     deserializer = handler.request_deserializer
     behavior = handler.unary_unary or handler.unary_stream or handler.stream_unary or handler.stream_stream
-    if deserializer is None or not (inspect.iscoroutinefunction(behavior) or inspect.isasyncgenfunction(behavior)):
-        # Synchronous handlers are the generated "Method not implemented!" stubs:
-        # grpc runs them as they are, and they never look at the request.
+    if not (inspect.iscoroutinefunction(behavior) or inspect.isasyncgenfunction(behavior)):
+        # Synchronous handlers are the generated "Method not implemented!" stubs,
+        # which grpc.aio reports as "Unexpected <class 'NotImplementedError'>: ...":
+        # answer UNIMPLEMENTED plainly, as a Go pachd does for a method it lacks.
+        return _unimplemented(handler, method)
+    if deserializer is None:
         return handler
 
     async def decode_stream(requests: AsyncIterator[bytes]) -> AsyncIterator[Any]:

@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 import grpc
 import pytest
-from google.protobuf import duration_pb2, wrappers_pb2
+from google.protobuf import duration_pb2, empty_pb2, wrappers_pb2
 
 from pachmagic._proto import pfs_pb2, pfs_pb2_grpc, pps_pb2, pps_pb2_grpc
 from pachmagic.server import LocalServer
@@ -120,3 +120,50 @@ def test_get_file_tar_names_are_absolute_paths(stubs: tuple[Any, Any]) -> None:
     assert tar_of("/dir") == {"/dir/a.txt": b"alpha", "/dir/sub/b.txt": b"beta"}
     assert tar_of("/top.txt") == {"/top.txt": b"top"}
     assert sorted(tar_of("/")) == ["/dir/a.txt", "/dir/sub/b.txt", "/top.txt"]
+
+
+def test_cluster_and_project_defaults_read_as_unset(stubs: tuple[Any, Any]) -> None:
+    """``pachctl inspect defaults`` reads GetClusterDefaults/GetProjectDefaults: pachd answers ``{}``.
+
+    They were unimplemented. Setting ``{}`` (``pachctl delete defaults``) is a
+    no-op; real defaults are refused plainly (the server merges none into specs).
+    """
+    _, pps = stubs
+    cluster = pps.GetClusterDefaults(pps_pb2.GetClusterDefaultsRequest())
+    assert cluster.cluster_defaults_json == "{}"
+    project = pps.GetProjectDefaults(pps_pb2.GetProjectDefaultsRequest(project=pfs_pb2.Project(name="default")))
+    assert project.project_defaults_json == "{}"
+    assert pps.GetProjectDefaults(pps_pb2.GetProjectDefaultsRequest()).project_defaults_json == "{}"
+    with pytest.raises(grpc.RpcError) as missing:
+        pps.GetProjectDefaults(pps_pb2.GetProjectDefaultsRequest(project=pfs_pb2.Project(name="nope")))
+    assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+    pps.SetClusterDefaults(pps_pb2.SetClusterDefaultsRequest(cluster_defaults_json="{}"))
+    pps.SetProjectDefaults(pps_pb2.SetProjectDefaultsRequest(project_defaults_json='{"create_pipeline_request": {}}'))
+    with pytest.raises(grpc.RpcError) as refused:
+        pps.SetClusterDefaults(
+            pps_pb2.SetClusterDefaultsRequest(cluster_defaults_json='{"create_pipeline_request": {"datum_tries": 5}}')
+        )
+    assert refused.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert "defaults are not supported" in refused.value.details()
+    with pytest.raises(grpc.RpcError) as bad:
+        pps.SetClusterDefaults(pps_pb2.SetClusterDefaultsRequest(cluster_defaults_json="{"))
+    assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_unimplemented_methods_say_so_plainly(stubs: tuple[Any, Any]) -> None:
+    """A method without a handler answers UNIMPLEMENTED "method X not implemented ...".
+
+    grpc.aio reported the generated stubs as "Unexpected <class
+    'NotImplementedError'>: Method not implemented!", which pachctl printed
+    verbatim (``pachctl find commit``, ``pachctl inspect defaults``).
+    """
+    # Kubernetes events and load tests exist only in a cluster.
+    _, pps = stubs
+    with pytest.raises(grpc.RpcError) as streamed:
+        list(pps.GetKubeEvents(pps_pb2.LokiRequest()))
+    assert streamed.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert streamed.value.details() == "method GetKubeEvents not implemented by the pachmagic embedded server"
+    with pytest.raises(grpc.RpcError) as unary:
+        pps.RunLoadTestDefault(empty_pb2.Empty())
+    assert unary.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert unary.value.details() == "method RunLoadTestDefault not implemented by the pachmagic embedded server"

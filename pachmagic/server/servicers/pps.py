@@ -31,6 +31,7 @@ from ._pps_convert import (
     pipeline_pb,
     planned_datum_pb,
 )
+from .pps_defaults import PpsDefaultsMixin
 
 __all__ = ["PpsServicer", "pipeline_info_pb", "job_info_pb", "datum_info_pb"]
 
@@ -45,7 +46,7 @@ def _name(pipeline: pps_pb2.Pipeline) -> str:
     return pipeline.name
 
 
-class PpsServicer(pps_pb2_grpc.APIServicer):
+class PpsServicer(PpsDefaultsMixin, pps_pb2_grpc.APIServicer):
     """The PPS API of the embedded server."""
 
     def __init__(self, engine: Engine, storage: Storage, runtime: Runtime) -> None:
