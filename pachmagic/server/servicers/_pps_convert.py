@@ -15,7 +15,7 @@ from google.protobuf import duration_pb2
 from ..._proto import pfs_pb2, pps_pb2
 from ..pipelines.datums import Datum
 from ..pipelines.spec import spec_to_json
-from ..pipelines.store import DATUM_SKIPPED, DatumRecord, JobRecord, LogRecord, PipelineRecord
+from ..pipelines.store import DATUM_SKIPPED, TERMINAL, DatumRecord, JobRecord, LogRecord, PipelineRecord
 from ..storage import BranchKey, CommitKey, RepoKey
 from ..storage.model import DEFAULT_PROJECT, META, SPEC
 from . import _convert as cv
@@ -54,13 +54,21 @@ _JOB_DETAIL_FIELDS = (
 )
 
 
+def _state(record: PipelineRecord) -> int:
+    # An autoscaling pipeline with nothing to do is in STANDBY (its workers scaled to zero).
+    idle = record.last_job_state in TERMINAL or record.last_job_state == 0
+    if record.spec.autoscaling and record.state == pps_pb2.PIPELINE_RUNNING and idle:
+        return pps_pb2.PIPELINE_STANDBY
+    return record.state
+
+
 def pipeline_info_pb(record: PipelineRecord, details: bool = True) -> pps_pb2.PipelineInfo:
     spec = record.spec
     info = pps_pb2.PipelineInfo(
         pipeline=pipeline_pb(record.project, record.name),
         version=record.version,
         stopped=record.stopped,
-        state=pps_pb2.PipelineState.ValueType(record.state),
+        state=pps_pb2.PipelineState.ValueType(_state(record)),
         reason=record.reason,
         last_job_state=pps_pb2.JobState.ValueType(record.last_job_state),
         parallelism=spec.parallelism_spec.constant or 1,

@@ -174,3 +174,10 @@ def test_projects(client: Client, sdk: Any) -> None:
     assert sdk.pps.inspect_job(job=job.job, wait=True).state == pps.JobState.JOB_SUCCESS
     assert [p.pipeline.project.name for p in sdk.pps.list_pipeline(projects=[pfs.Project(name="lab")])] == ["lab"]
     assert list(sdk.pps.list_pipeline(projects=[pfs.Project(name="default")])) == []
+
+
+def test_autoscaling_pipelines_idle_in_standby(client: Client, sdk: Any) -> None:
+    client.pps.create_pipeline(dict(SPEC, autoscaling=True))
+    client.pps.wait_job(client.pps.list_job(pipeline="copy")[0].job)
+    assert wait_running(sdk, "copy").state == pps.PipelineState.PIPELINE_STANDBY
+    assert client.pps.inspect_pipeline("copy").state == "standby"
