@@ -67,7 +67,7 @@ def test_go_client_runs_the_tutorial(go_binaries: Any, serve: LocalServer, tmp_p
     assert result.returncode == 0, shown
     lines = result.stdout.splitlines()
     assert lines == [
-        "ok version 2.12.2",
+        "ok version 2.12.2; cluster without warnings",
         "ok create repo photos; repos: photos",
         "ok put file x3; files: /brown_vase.png /hand.png /landscape.png",
         "ok create pipelines; pipelines: contour histogram",

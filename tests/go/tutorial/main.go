@@ -22,6 +22,7 @@ import (
 	"github.com/pachyderm/pachyderm/v2/src/client"
 	"github.com/pachyderm/pachyderm/v2/src/pfs"
 	"github.com/pachyderm/pachyderm/v2/src/pps"
+	"github.com/pachyderm/pachyderm/v2/src/version"
 )
 
 const image = "svekars/contour-histogram:1.0"
@@ -89,7 +90,14 @@ func main() {
 	if !strings.HasPrefix(v, "2.") {
 		fail("version: got %q, want 2.x", v)
 	}
-	ok("version %s", v)
+	// What NewOnUserMachine checked on connect: the server vouches for this
+	// client's version (warnings_ok) and has no warnings for it.
+	ci, err := c.InspectClusterWithVersion(version.Version)
+	check(err, "inspect cluster")
+	if !ci.WarningsOk || len(ci.Warnings) != 0 || ci.DeploymentId == "" {
+		fail("inspect cluster: warnings_ok=%v warnings=%v deployment_id=%q", ci.WarningsOk, ci.Warnings, ci.DeploymentId)
+	}
+	ok("version %s; cluster without warnings", v)
 
 	// Step 2: create repo photos and list repos.
 	check(c.CreateRepo("photos"), "create repo photos")
