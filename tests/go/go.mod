@@ -1,6 +1,6 @@
 module github.com/pachmagic/pachmagic/tests/go
 
-go 1.23.1
+go 1.24
 
 require github.com/pachyderm/pachyderm/v2 v2.12.2
 
