@@ -138,23 +138,29 @@ def bare_speedup(runs: int, busy: float) -> float:
     return one / two
 
 
-def bench_parallel(client: Client, datums: int, busy: float) -> dict[str, Any]:
+def bench_parallel(client: Client, datums: int, busy: float, rounds: int) -> dict[str, Any]:
+    """Parallelism 1 and 2 alternately, ``rounds`` times each; the best of each is compared.
+
+    Alternating (and keeping the best) keeps a burst of load from other processes
+    on the machine from deciding the ratio.
+    """
     client.pfs.create_repo("cpu")
     client.pfs.put_files("cpu@master", {f"/c{i:04d}": b"" for i in range(datums)})
-    times = {}
-    for parallelism in (1, 2):
-        name = f"busy{parallelism}"
-        client.pps.create_pipeline({
-            "pipeline": {"name": name},
-            "transform": {"image": "x", "cmd": [sys.executable, "-c", BUSY.format(seconds=busy)]},
-            "input": {"pfs": {"repo": "cpu", "glob": "/*"}}, "parallelism_spec": {"constant": parallelism},
-        })
-        job = wait_newest(client, name)
-        assert job.state == "success" and job.data_processed == datums, job
-        times[parallelism] = job_seconds(job)
-        client.pps.delete_pipeline(name)  # idle workers must not share the CPUs with the next run
+    times: dict[int, list[float]] = {1: [], 2: []}
+    for round_ in range(rounds):
+        for parallelism in (1, 2):
+            name = f"busy{parallelism}r{round_}"
+            client.pps.create_pipeline({
+                "pipeline": {"name": name},
+                "transform": {"image": "x", "cmd": [sys.executable, "-c", BUSY.format(seconds=busy)]},
+                "input": {"pfs": {"repo": "cpu", "glob": "/*"}}, "parallelism_spec": {"constant": parallelism},
+            })
+            job = wait_newest(client, name)
+            assert job.state == "success" and job.data_processed == datums, job
+            times[parallelism].append(job_seconds(job))
+            client.pps.delete_pipeline(name)  # idle workers must not share the CPUs with the next run
     ceiling = bare_speedup(max(10, datums // 4), busy)
-    return {"parallel_speedup_2": times[1] / times[2],
+    return {"parallel_speedup_2": min(times[1]) / min(times[2]),
             "details": {"datums": datums, "busy_s": busy, "p1_s": times[1], "p2_s": times[2],
                         "cpus": os.cpu_count(), "bare_processes_speedup_2": ceiling,
                         "load_average_1m": os.getloadavg()[0]}}
@@ -186,6 +192,14 @@ def bench_planning(server: LocalServer, files: int) -> dict[str, Any]:
                         "scaled_to_100k": files != 100_000}}
 
 
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_fmt(v) for v in value) + "]"
+    return str(value)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
@@ -200,7 +214,7 @@ def main() -> None:
             parts = [
                 ("overhead", lambda: bench_overhead_and_incremental(server, client, 200 if quick else 1000, 50 if quick else 300)),
                 ("latency", lambda: bench_latency(client, 7 if quick else 31)),
-                ("parallel", lambda: bench_parallel(client, 40 if quick else 200, 0.05)),
+                ("parallel", lambda: bench_parallel(client, 40 if quick else 200, 0.05, 1 if quick else 2)),
                 ("planning", lambda: bench_planning(server, 10_000 if quick else 100_000)),
             ]
             for name, fn in parts:
@@ -215,7 +229,7 @@ def main() -> None:
         met = value <= goal if op == "<=" else value >= goal
         print(f"{key:<{width}}  {value:>10.3f}  {op} {goal:<6g}  {'yes' if met else 'NO'}")
     for name, values in details.items():
-        print(f"  {name}: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items()))
+        print(f"  {name}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in values.items()))
     if args.json:
         Path(args.json).write_text(json.dumps({**results, "quick": quick, "details": details}, indent=2) + "\n")
 
