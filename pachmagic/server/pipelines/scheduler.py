@@ -241,6 +241,9 @@ class Scheduler:
             state, reason = PIPELINE_RUNNING, ""
         except PachError as err:
             state, reason = PIPELINE_FAILURE, err.details
+        except Exception as err:  # noqa: BLE001 - e.g. no way to start a worker process at all
+            log.exception("starting the workers of %s/%s failed", record.project, record.name)
+            state, reason = PIPELINE_FAILURE, f"cannot start the pipeline's workers: {type(err).__name__}: {err}"
         with engine.lifecycle_lock:
             current = engine.store.get(record.project, record.name)
             if current is None or current.stopped:
