@@ -16,7 +16,7 @@ import logging
 import secrets
 import threading
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -129,26 +129,32 @@ class ServerApp:
         )
         build = f"pachmagic {__version__}"
         cluster_id = self.cluster_id()
-        pfs_pb2_grpc.add_APIServicer_to_server(
-            PfsServicer(
-                self.storage,
-                self.runtime,
-                guard_repo_delete=self.engine.guard_repo_delete,
-                on_delete_all=self.engine.delete_all,
+        # (generated add_*_to_server, servicer) pairs; the generated code is untyped.
+        registrations: list[tuple[Any, Any]] = [
+            (
+                pfs_pb2_grpc.add_APIServicer_to_server,
+                PfsServicer(
+                    self.storage,
+                    self.runtime,
+                    guard_repo_delete=self.engine.guard_repo_delete,
+                    on_delete_all=self.engine.delete_all,
+                ),
             ),
-            server,
-        )
-        pps_pb2_grpc.add_APIServicer_to_server(PpsServicer(self.engine, self.storage, self.runtime), server)
-        version_pb2_grpc.add_APIServicer_to_server(misc.VersionServicer(build), server)
-        admin_pb2_grpc.add_APIServicer_to_server(
-            misc.AdminServicer(cluster_id, build, metadata={"pachmagic_ext": ext.ADVERTISED}), server
-        )
-        ext.add_to_server(ext.ExtServicer(self.storage, self.runtime), server)
-        auth_pb2_grpc.add_APIServicer_to_server(misc.AuthServicer(), server)
-        identity_pb2_grpc.add_APIServicer_to_server(misc.IdentityServicer(), server)
-        license_pb2_grpc.add_APIServicer_to_server(misc.LicenseServicer(), server)
-        enterprise_pb2_grpc.add_APIServicer_to_server(misc.EnterpriseServicer(), server)
-        transaction_pb2_grpc.add_APIServicer_to_server(misc.TransactionServicer(), server)
+            (pps_pb2_grpc.add_APIServicer_to_server, PpsServicer(self.engine, self.storage, self.runtime)),
+            (version_pb2_grpc.add_APIServicer_to_server, misc.VersionServicer(build)),
+            (
+                admin_pb2_grpc.add_APIServicer_to_server,
+                misc.AdminServicer(cluster_id, build, metadata={"pachmagic_ext": ext.ADVERTISED}),
+            ),
+            (ext.add_to_server, ext.ExtServicer(self.storage, self.runtime)),
+            (auth_pb2_grpc.add_APIServicer_to_server, misc.AuthServicer()),
+            (identity_pb2_grpc.add_APIServicer_to_server, misc.IdentityServicer()),
+            (license_pb2_grpc.add_APIServicer_to_server, misc.LicenseServicer()),
+            (enterprise_pb2_grpc.add_APIServicer_to_server, misc.EnterpriseServicer()),
+            (transaction_pb2_grpc.add_APIServicer_to_server, misc.TransactionServicer()),
+        ]
+        for add, servicer in registrations:
+            add(servicer, server)
         health = health_aio.HealthServicer()
         await health.set("", health_pb2.HealthCheckResponse.SERVING)
         health_pb2_grpc.add_HealthServicer_to_server(health, server)

@@ -141,7 +141,7 @@ def branch_info_pb(info: BranchInfo) -> pfs_pb2.BranchInfo:
 def commit_info_pb(info: CommitInfo) -> pfs_pb2.CommitInfo:
     msg = pfs_pb2.CommitInfo(
         commit=commit_pb(info.key, info.branch),
-        origin=pfs_pb2.CommitOrigin(kind=info.origin),
+        origin=pfs_pb2.CommitOrigin(kind=pfs_pb2.OriginKind.Name(info.origin)),
         description=info.description,
         child_commits=[commit_pb(c) for c in info.children],
         started=timestamp(info.started),
@@ -163,7 +163,7 @@ def commit_info_pb(info: CommitInfo) -> pfs_pb2.CommitInfo:
 def file_info_pb(info: FileInfo, branch: BranchKey | None = None) -> pfs_pb2.FileInfo:
     msg = pfs_pb2.FileInfo(
         file=pfs_pb2.File(commit=commit_pb(info.commit, branch), path=info.path, datum=info.datum if info.type == 1 else ""),
-        file_type=info.type,
+        file_type=pfs_pb2.FileType.Name(info.type),
         size_bytes=info.size,
         hash=info.hash,
     )
