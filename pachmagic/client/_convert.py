@@ -59,7 +59,7 @@ def job_pb(job: Job, project: str) -> pps_pb2.Job:
 # --- protos -> refs ---------------------------------------------------------
 
 
-def _project_name(msg: Message) -> str:
+def _project_name(msg: Any) -> str:  # any message with a ``project`` field
     if msg.HasField("project") and msg.project.name:
         return str(msg.project.name)
     return DEFAULT_PROJECT

@@ -96,7 +96,7 @@ def _duration(value: Any) -> Any:
     return value
 
 
-def _normalize(value: Any, descriptor: Descriptor, path: str) -> Any:
+def _normalize(value: Any, descriptor: Any, path: str) -> Any:  # a message Descriptor
     """Check field names (protojson rejects unknown ones too) and normalise durations.
 
     Raises ``InvalidArgument`` naming the first unknown field and where it is.

@@ -68,9 +68,9 @@ def pipeline_info_pb(record: PipelineRecord, details: bool = True) -> pps_pb2.Pi
         pipeline=pipeline_pb(record.project, record.name),
         version=record.version,
         stopped=record.stopped,
-        state=pps_pb2.PipelineState.ValueType(_state(record)),
+        state=pps_pb2.PipelineState.Name(_state(record)),
         reason=record.reason,
-        last_job_state=pps_pb2.JobState.ValueType(record.last_job_state),
+        last_job_state=pps_pb2.JobState.Name(record.last_job_state),
         parallelism=spec.parallelism_spec.constant or 1,
         type=pps_pb2.PipelineInfo.PIPELINE_TYPE_TRANSFORM,
         user_spec_json=record.user_spec or spec_to_json(spec),
@@ -115,7 +115,7 @@ def job_info_pb(job: JobRecord, record: PipelineRecord | None, details: bool = F
         data_total=job.total,
         data_failed=job.failed,
         data_recovered=job.recovered,
-        state=pps_pb2.JobState.ValueType(job.state),
+        state=pps_pb2.JobState.Name(job.state),
         reason=job.reason,
     )
     branch = record.spec.output_branch if record is not None else "master"
@@ -169,7 +169,7 @@ def datum_info_pb(datum: DatumRecord) -> pps_pb2.DatumInfo:
     info = pps_pb2.DatumInfo(
         datum=pps_pb2.Datum(job=pps_pb2.Job(pipeline=pipeline_pb(datum.project, datum.pipeline), id=datum.job_id),
                             id=datum.datum_id),
-        state=pps_pb2.DatumState.ValueType(state),
+        state=pps_pb2.DatumState.Name(state),
     )
     _stats(info.stats, datum.stats or {})
     info.data.extend(_file_info(item) for item in datum.inputs)
