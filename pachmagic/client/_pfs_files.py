@@ -157,6 +157,15 @@ class FileOps:
         """Return a file's content (from byte ``offset``); use ``open_file`` for big files."""
         return b"".join(self._chunks(file, offset))
 
+    def iter_file(self, file: File | str, *, offset: int = 0) -> Iterator[bytes | memoryview]:
+        """Yield a file's content chunk by chunk (up to 4 MiB each), without copying.
+
+        The fastest way to stream a file: chunks are views into the received
+        messages (valid until the next one arrives). Closing the iterator
+        (or leaving a ``for`` loop early) cancels the download.
+        """
+        return self._chunks(file, offset)
+
     def open_file(self, file: File | str, *, offset: int = 0) -> io.BufferedReader:
         """Open a file for streaming reads (``NotFound`` is raised here, not on read).
 

@@ -16,17 +16,30 @@ chunk id.
 from __future__ import annotations
 
 import ctypes
-import hashlib
+import errno
+import mmap
 import os
 import sys
 import threading
 from pathlib import Path
 from typing import Any, Protocol
 
+from blake3 import blake3
+
 from ...errors import DataLoss
 from .db import Database
 
-__all__ = ["CHUNK_SIZE", "Packs", "DiskPacks", "MemoryPacks", "ChunkStore", "ChunkWriter"]
+__all__ = ["CHUNK_SIZE", "Packs", "DiskPacks", "MemoryPacks", "ChunkStore", "ChunkWriter", "chunk_id_of"]
+
+
+def chunk_id_of(data: bytes | memoryview) -> bytes:
+    """A chunk's id: its BLAKE3-256 hash.
+
+    BLAKE3 rather than SHA-256: it hashes about 3.5 times faster here
+    (6 GB/s vs 1.7 GB/s on one core) and releases the GIL, and every byte
+    uploaded is hashed once and every byte read is hashed again to verify it.
+    """
+    return blake3(data).digest()
 
 CHUNK_SIZE = 4 * 1024 * 1024
 _WRITE_BUFFER = 1024 * 1024
@@ -41,6 +54,8 @@ class Packs(Protocol):
 
     def read(self, pack: int, offset: int, size: int) -> bytes: ...
 
+    def advise(self, pack: int, offset: int, size: int) -> None: ...
+
     def sync(self) -> None: ...
 
     def trim(self, ends: dict[int, int]) -> int: ...
@@ -50,6 +65,30 @@ class Packs(Protocol):
 
 # Large uploads start the disk's writeback every this many bytes (Linux).
 _WRITEBACK_EVERY = 32 * 1024 * 1024
+# Large chunks are written with O_DIRECT where the file system allows it: the
+# disk's DMA instead of copying through the page cache, which costs this
+# process about a CPU-second per GiB here (measured: 0.2 s vs 0.7-2.6 s). The
+# data is copied once into an aligned buffer and padded to the alignment.
+_DIRECT_MIN = 1024 * 1024
+_DIRECT_ALIGN = 4096
+_O_DIRECT = getattr(os, "O_DIRECT", 0)
+
+
+def _align_up(value: int) -> int:
+    return -(-value // _DIRECT_ALIGN) * _DIRECT_ALIGN
+
+
+class _AlignedBuffers(threading.local):
+    """One page-aligned buffer per writing thread, grown as needed."""
+
+    buffer: mmap.mmap | None = None
+
+    def get(self, size: int) -> mmap.mmap:
+        if self.buffer is None or len(self.buffer) < size:
+            if self.buffer is not None:
+                self.buffer.close()
+            self.buffer = mmap.mmap(-1, _align_up(size))
+        return self.buffer
 
 
 def _load_sync_file_range() -> Any:
@@ -103,6 +142,9 @@ class MemoryPacks:
     def sizes(self) -> dict[int, int]:
         return {0: len(self._data)} if self._data else {}
 
+    def advise(self, pack: int, offset: int, size: int) -> None:
+        pass
+
     def corrupt(self, pack: int, offset: int) -> None:
         """Flip one byte (tests of verification and fsck)."""
         self._data[offset] ^= 0xFF
@@ -126,6 +168,10 @@ class DiskPacks:
         if not read_only:
             self._fd = self._open_append(self._current)
             self._size = os.fstat(self._fd).st_size
+        self._direct_fds: dict[int, int] = {}
+        # None: not tried yet; False: the file system refused O_DIRECT.
+        self._direct: bool | None = None if _O_DIRECT else False
+        self._aligned = _AlignedBuffers()
         self._written_gen = 0  # bumped by every append
         self._unflushed = 0  # bytes appended since writeback was last started
         self._synced_gen = 0  # the append generation the last finished sync covered
@@ -149,18 +195,67 @@ class DiskPacks:
     def append(self, data: bytes) -> tuple[int, int]:
         return self.append_parts([memoryview(data)])
 
+    def _roll_over_if_full(self, size: int) -> None:
+        """Start the next pack when ``size`` more bytes would not fit (under the lock)."""
+        if self._size and self._size + size > self.max_size:
+            os.fsync(self._fd)
+            os.close(self._fd)
+            self._current += 1
+            self._fd = self._open_append(self._current)
+            self._size = 0
+
+    def _direct_fd(self) -> int:
+        """The O_DIRECT descriptor of the current pack (under the lock)."""
+        fd = self._direct_fds.get(self._current)
+        if fd is None:
+            fd = os.open(self._path(self._current), os.O_WRONLY | _O_DIRECT)
+            self._direct_fds[self._current] = fd
+        return fd
+
+    def _append_direct(self, parts: list[memoryview], size: int) -> tuple[int, int] | None:
+        """Write one large chunk with O_DIRECT; None when the file system refuses it."""
+        padded = _align_up(size)
+        buffer = self._aligned.get(padded)
+        position = 0
+        for part in parts:
+            buffer[position : position + len(part)] = part
+            position += len(part)
+        if padded > size:
+            buffer[size:padded] = bytes(padded - size)
+        with self._lock:
+            if self._direct is False:
+                return None
+            self._roll_over_if_full(_align_up(self._size) - self._size + padded)
+            offset = _align_up(self._size)
+            try:
+                written = os.pwrite(self._direct_fd(), memoryview(buffer)[:padded], offset)
+            except OSError as err:
+                if err.errno not in (errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP):
+                    raise
+                self._direct = False  # e.g. tmpfs: stay with buffered writes from now on
+                return None
+            if written != padded:
+                raise OSError(f"short O_DIRECT write to pack {self._current} ({written} of {padded} bytes)")
+            self._direct = True
+            self._size = offset + padded
+            self._written_gen += 1
+            return self._current, offset
+
     def append_parts(self, parts: list[memoryview]) -> tuple[int, int]:
-        """Append the concatenation of ``parts`` with ``writev`` (no joining copy)."""
+        """Append the concatenation of ``parts`` with ``writev`` (no joining copy).
+
+        Large appends go through ``_append_direct`` when the file system
+        supports O_DIRECT; the padding after them is never referenced.
+        """
         if self.read_only:
             raise OSError("pack storage is open read-only")
         size = sum(len(p) for p in parts)
+        if size >= _DIRECT_MIN and self._direct is not False:
+            location = self._append_direct(parts, size)
+            if location is not None:
+                return location
         with self._lock:
-            if self._size and self._size + size > self.max_size:
-                os.fsync(self._fd)
-                os.close(self._fd)
-                self._current += 1
-                self._fd = self._open_append(self._current)
-                self._size = 0
+            self._roll_over_if_full(size)
             offset = self._size
             pending = [p for p in parts if len(p)]
             while pending:
@@ -185,7 +280,7 @@ class DiskPacks:
             _start_writeback(*writeback)
         return location
 
-    def read(self, pack: int, offset: int, size: int) -> bytes:
+    def _read_fd(self, pack: int) -> int:
         fd = self._read_fds.get(pack)
         if fd is None:
             with self._lock:
@@ -193,6 +288,18 @@ class DiskPacks:
                 if fd is None:
                     fd = os.open(self._path(pack), os.O_RDONLY)
                     self._read_fds[pack] = fd
+        return fd
+
+    def advise(self, pack: int, offset: int, size: int) -> None:
+        """Start reading a range into the page cache in the background."""
+        if hasattr(os, "posix_fadvise"):
+            try:
+                os.posix_fadvise(self._read_fd(pack), offset, size, os.POSIX_FADV_WILLNEED)
+            except OSError:
+                pass
+
+    def read(self, pack: int, offset: int, size: int) -> bytes:
+        fd = self._read_fd(pack)
         data = os.pread(fd, size, offset)
         if len(data) != size:
             raise DataLoss(f"pack {pack} is shorter than the index says (offset {offset}, size {size})")
@@ -249,6 +356,9 @@ class DiskPacks:
             if self._fd >= 0:
                 os.close(self._fd)
                 self._fd = -1
+            for fd in self._direct_fds.values():
+                os.close(fd)
+            self._direct_fds.clear()
             for fd in self._read_fds.values():
                 os.close(fd)
             self._read_fds.clear()
@@ -271,9 +381,16 @@ class ChunkStore:
             raise DataLoss(f"chunk {chunk_id.hex()} is missing from the store")
         return self._read_verified(chunk_id, *loc)
 
+    def advise(self, chunk_ids: list[bytes]) -> None:
+        """Tell the kernel these chunks will be read soon (a hint; never fails)."""
+        for chunk_id in chunk_ids:
+            loc = self.location(chunk_id)
+            if loc is not None:
+                self.packs.advise(*loc)
+
     def _read_verified(self, chunk_id: bytes, pack: int, offset: int, size: int) -> bytes:
         data = self.packs.read(pack, offset, size)
-        if hashlib.sha256(data).digest() != chunk_id:
+        if chunk_id_of(data) != chunk_id:
             raise DataLoss(f"chunk {chunk_id.hex()} failed verification (pack {pack} offset {offset})")
         return data
 
@@ -305,7 +422,7 @@ class ChunkWriter:
 
     def put_parts(self, parts: list[memoryview]) -> bytes:
         """Store the concatenation of ``parts`` as one chunk, without joining big ones."""
-        digest = hashlib.sha256()
+        digest = blake3()
         for part in parts:
             digest.update(part)  # releases the GIL for large parts
         chunk_id = digest.digest()

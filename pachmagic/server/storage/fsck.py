@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from .chunks import DiskPacks, Packs
+from .chunks import DiskPacks, Packs, chunk_id_of
 from .db import Database
 from .files import file_hash
 from .tree import _Inner, _Leaf, decode_node
@@ -142,7 +142,7 @@ class _Checker:
                 except Exception as err:  # noqa: BLE001 - reported, not raised
                     self.problem(f"chunk {chunk_id.hex()} cannot be read: {err}")
                     continue
-                if hashlib.sha256(data).digest() != chunk_id:
+                if chunk_id_of(data) != chunk_id:
                     self.problem(f"chunk {chunk_id.hex()} is corrupt (pack {pack} offset {offset})")
         tail = sum(size - ends.get(pack, 0) for pack, size in sizes.items() if size > ends.get(pack, 0))
         if tail:

@@ -37,6 +37,9 @@ from .tree import NodeCache, Tree
 
 __all__ = ["Storage", "lock_data_dir"]
 
+# Chunks announced to the kernel ahead of a sequential read (4 MiB each).
+_READ_AHEAD = 4
+
 Listener = Callable[[], None]
 
 
@@ -317,13 +320,22 @@ class Storage:
         return Reader(self.tree(row), self.catalog.commit_key(row.seq), row.finishing)
 
     def read_chunks(self, chunks: Iterable[bytes], offset: int = 0) -> Iterator[bytes]:
-        """Yield a file's bytes chunk by chunk, starting at ``offset``."""
-        for chunk_id in chunks:
+        """Yield a file's bytes chunk by chunk, starting at ``offset``.
+
+        The disk is asked to read a few chunks ahead (large chunks are written
+        with O_DIRECT, so a fresh upload is usually not in the page cache).
+        """
+        ids = list(chunks)
+        advised = 0  # chunks before this index have been announced
+        for index, chunk_id in enumerate(ids):
             if offset:
                 loc = self.chunks.location(chunk_id)
                 if loc is not None and offset >= loc[2]:
                     offset -= loc[2]  # skip whole chunks without reading them
                     continue
+            ahead = index + 1 + _READ_AHEAD
+            self.chunks.advise(ids[max(advised, index + 1) : ahead])
+            advised = max(advised, ahead)
             data = self.chunks.read(chunk_id)
             if offset >= len(data):
                 offset -= len(data)

@@ -166,6 +166,8 @@ def test_unindexed_pack_tail_is_trimmed(storage: Storage, repo: RepoKey) -> None
     writer.finish()
     report = storage.fsck()
     assert report.ok and any("unreferenced pack tail" in n for n in report.notes)
-    assert storage.chunks.recover() == 2 * 1024 * 1024
+    # The tail is the unindexed chunk, plus the alignment padding of a chunk
+    # written with O_DIRECT (disk packs on file systems that allow it).
+    assert 2 * 1024 * 1024 <= storage.chunks.recover() < 2 * 1024 * 1024 + 2 * 4096
     assert read(storage, "data", "master", "/f") == b"kept"
     assert storage.fsck().notes == []
