@@ -2,7 +2,7 @@
 
 File contents are cut into chunks of ``CHUNK_SIZE`` bytes (the last one shorter)
 counted from the start of the file, so equal contents always give equal chunk
-ids (SHA-256) and are stored once, whichever repo or commit they belong to.
+ids (BLAKE3-256) and are stored once, whichever repo or commit they belong to.
 
 Chunk bytes are appended to pack files; the index (chunk id → pack, offset,
 size) lives in the metadata database. A ``ChunkWriter`` appends while a write is
