@@ -42,6 +42,23 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
+def _limit_malloc_arenas() -> None:
+    """Cap glibc's malloc arenas at two (what MALLOC_ARENA_MAX=2 does).
+
+    gRPC hands the server's threads megabyte-sized message buffers; with glibc's
+    default of eight arenas per core, freed buffers spread across arenas and a
+    1 GiB upload grew the server's RSS by 130-330 MB. Two arenas keep it near
+    100 MB and measured slightly faster. Must run before threads start.
+    """
+    if not sys.platform.startswith("linux") or os.environ.get("MALLOC_ARENA_MAX"):
+        return
+    try:
+        libc = ctypes.CDLL(None)
+        libc.mallopt(-8, 2)  # M_ARENA_MAX
+    except (OSError, AttributeError):
+        pass
+
+
 @click.group()
 @click.version_option(__version__, prog_name="pachmagic")
 def main() -> None:
@@ -76,6 +93,7 @@ def serve(
     from .server.app import ServerApp
     from .server.local import READY_PREFIX
 
+    _limit_malloc_arenas()
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     if exit_with_parent:
         _exit_with_parent()

@@ -78,17 +78,34 @@ def _align_up(value: int) -> int:
     return -(-value // _DIRECT_ALIGN) * _DIRECT_ALIGN
 
 
-class _AlignedBuffers(threading.local):
-    """One page-aligned buffer per writing thread, grown as needed."""
+class _AlignedBuffers:
+    """Page-aligned buffers for O_DIRECT writes, reused across threads.
 
-    buffer: mmap.mmap | None = None
+    A small free list rather than one buffer per thread: the server's pool has
+    many threads, and a 4 MiB buffer kept by each would show up as RSS.
+    """
 
-    def get(self, size: int) -> mmap.mmap:
-        if self.buffer is None or len(self.buffer) < size:
-            if self.buffer is not None:
-                self.buffer.close()
-            self.buffer = mmap.mmap(-1, _align_up(size))
-        return self.buffer
+    KEEP = 2
+
+    def __init__(self) -> None:
+        self._free: list[mmap.mmap] = []
+        self._lock = threading.Lock()
+
+    def take(self, size: int) -> mmap.mmap:
+        with self._lock:
+            while self._free:
+                buffer = self._free.pop()
+                if len(buffer) >= size:
+                    return buffer
+                buffer.close()
+        return mmap.mmap(-1, _align_up(size))
+
+    def give(self, buffer: mmap.mmap) -> None:
+        with self._lock:
+            if len(self._free) < self.KEEP:
+                self._free.append(buffer)
+                return
+        buffer.close()
 
 
 def _load_sync_file_range() -> Any:
@@ -215,7 +232,13 @@ class DiskPacks:
     def _append_direct(self, parts: list[memoryview], size: int) -> tuple[int, int] | None:
         """Write one large chunk with O_DIRECT; None when the file system refuses it."""
         padded = _align_up(size)
-        buffer = self._aligned.get(padded)
+        buffer = self._aligned.take(padded)
+        try:
+            return self._write_direct(buffer, parts, size, padded)
+        finally:
+            self._aligned.give(buffer)
+
+    def _write_direct(self, buffer: mmap.mmap, parts: list[memoryview], size: int, padded: int) -> tuple[int, int] | None:
         position = 0
         for part in parts:
             buffer[position : position + len(part)] = part
