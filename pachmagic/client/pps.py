@@ -10,9 +10,9 @@ refs or ``(pipeline, id)`` pairs. This module does no pandas conversion.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, Callable, Generator, Iterable, Iterator, Union
+from typing import Any, Callable, Generator, Iterable, Iterator, Mapping, Union
 
-from google.protobuf import empty_pb2
+from google.protobuf import empty_pb2, json_format
 
 from pachmagic._proto import pps_pb2
 from pachmagic.client import _convert as cv
@@ -21,7 +21,7 @@ from pachmagic.client.records import DatumInfo, JobInfo, LogMessage, PipelineInf
 from pachmagic.client._coerce import to_job, to_pipeline
 from pachmagic.client.refs import Job, Pipeline
 from pachmagic.client.spec import parse_pipeline_specs, spec_to_json
-from pachmagic.errors import Unimplemented
+from pachmagic.errors import InvalidArgument, Unimplemented
 
 __all__ = ["Pps"]
 
@@ -218,9 +218,30 @@ class Pps:
 
     # --- datums -----------------------------------------------------------
 
-    def list_datum(self, job: JobLike) -> RecordList[DatumInfo]:
-        """List the datums of a job."""
-        request = pps_pb2.ListDatumRequest(job=self._job_pb(job))
+    def list_datum(
+        self, job: JobLike | None = None, *, input: Mapping[str, Any] | pps_pb2.Input | None = None
+    ) -> RecordList[DatumInfo]:
+        """List the datums of a job, or (``input=``) those an input spec would have.
+
+        With ``input`` (a dict in pipeline-spec form, e.g. ``{"pfs": {"repo":
+        "photos", "glob": "/*"}}``, or an ``Input`` message) nothing runs: the
+        server plans the datums over the inputs' current branch heads, as
+        ``pachctl list datum -f spec.json`` does.
+        """
+        if input is not None and job is None:
+            if isinstance(input, pps_pb2.Input):
+                node = input
+            else:
+                node = pps_pb2.Input()
+                try:
+                    json_format.ParseDict(dict(input), node)
+                except json_format.ParseError as err:
+                    raise InvalidArgument(f"invalid input spec: {err}") from None
+            request = pps_pb2.ListDatumRequest(input=node)
+        elif job is not None and input is None:
+            request = pps_pb2.ListDatumRequest(job=self._job_pb(job))
+        else:
+            raise InvalidArgument("list_datum needs a job or an input spec (not both)")
         stream = self._t.stream(self._t.pps.ListDatum, request)
         return RecordList(DatumInfo, (cv.datum_info(pb) for pb in stream))
 

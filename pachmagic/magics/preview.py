@@ -8,8 +8,10 @@ on the server (``GlobFile`` on the branch head), then the datums are combined
 as Pachyderm does: ``cross`` is a Cartesian product, ``union`` a
 concatenation; datums are identified with Pachyderm's datum ID formula
 (BLAKE2b-256 over each input's name, repo, branch and path), deduplicated and
-sorted by ID, as the embedded server plans them. ``join`` and ``group`` inputs
-are not previewed yet.
+sorted by ID, as the embedded server plans them. Specs with ``join`` or
+``group`` inputs (whose keys come from glob capture groups) are planned by the
+server instead, with ``ListDatum`` on the input spec: a dry run that works on
+the embedded server and on a real pachd alike.
 """
 
 from __future__ import annotations
@@ -134,14 +136,56 @@ def _plan(client: Client, node: dict[str, Any]) -> list[tuple[DatumFile, ...]]:
         return [tuple(itertools.chain.from_iterable(combo)) for combo in itertools.product(*parts)]
     if node.get("union"):
         return [d for child in node["union"] for d in _plan(client, child)]
-    kinds = [k for k in ("join", "group", "cron") if node.get(k)]
-    if kinds:
-        raise UsageError(f"%pach preview datums: {kinds[0]} inputs are not previewed yet (pfs, cross, union are)")
-    raise UsageError("%pach preview datums: the input spec has no pfs, cross or union input")
+    if node.get("cron"):
+        raise UsageError("%pach preview datums: cron inputs are not previewed (their datums are ticks)")
+    raise UsageError("%pach preview datums: the input spec has no pfs, cross, union, join or group input")
+
+
+def _children(node: dict[str, Any]) -> list[dict[str, Any]]:
+    return [child for kind in ("cross", "union", "join", "group") for child in node.get(kind) or []]
+
+
+def _needs_server(node: dict[str, Any]) -> bool:
+    return bool(node.get("join") or node.get("group")) or any(_needs_server(c) for c in _children(node))
+
+
+def _pfs_nodes(node: dict[str, Any]) -> list[dict[str, Any]]:
+    own = [node["pfs"]] if "pfs" in node else []
+    return own + [p for child in _children(node) for p in _pfs_nodes(child)]
+
+
+def _plan_on_server(client: Client, node: dict[str, Any]) -> list[tuple[str, tuple[DatumFile, ...]]]:
+    """Datums planned by the server (``ListDatum`` with the input spec: nothing runs)."""
+    found: dict[tuple[str, str, str], tuple[str, int]] = {}  # (project, repo, path) -> (type, size)
+    names: dict[tuple[str, str], str] = {}
+    for pfs in _pfs_nodes(node):
+        project = pfs.get("project") or client.project
+        names.setdefault((project, pfs.get("repo", "")), pfs.get("name") or pfs.get("repo", ""))
+        for item in _pfs(client, pfs):
+            for f in item:
+                found[(f.project, f.repo, f.path)] = (f.type, f.size)
+    datums = []
+    for info in client.pps.list_datum(input=node):
+        files = []
+        for ref in info.files:
+            repo = ref.commit.repo
+            project = repo.project or client.project
+            path = ref.path.rstrip("/") or "/"
+            key = (project, repo.name, path)
+            if key not in found:  # globs with capture groups match nothing as plain globs
+                info_ = client.pfs.inspect_file(f"{project}/{repo.name}@{ref.commit.id or ref.commit.branch}:{path}")
+                found[key] = (info_.type, info_.size_bytes)
+            kind, size = found[key]
+            name = names.get((project, repo.name), repo.name)
+            files.append(DatumFile(name, project, repo.name, ref.commit.branch or "master", path, kind, size))
+        datums.append((info.id, tuple(files)))
+    return sorted(datums)
 
 
 def plan_datums(client: Client, node: dict[str, Any]) -> list[tuple[str, tuple[DatumFile, ...]]]:
     """Every datum of an input spec over the current branch heads: ``(datum id, inputs)``, sorted by id."""
+    if _needs_server(node):
+        return _plan_on_server(client, node)
     seen: dict[str, tuple[DatumFile, ...]] = {}
     for inputs in _plan(client, node):
         seen.setdefault(datum_id(inputs), inputs)

@@ -229,3 +229,20 @@ def test_more_pfs_flags(photos: TestingShell, workdir: Path) -> None:
                 "input: {pfs: {repo: photos, glob: /}}")
     ip.run_cell("%pach delete pipeline keep --keep-repo")
     assert "keep" in set(ip.value("%pach list repo")["name"])
+
+
+def test_preview_join_datums_are_planned_by_the_server(ip: TestingShell) -> None:
+    for repo, files in (("left", {"1.txt": "a", "2.txt": "b"}), ("right", {"1.csv": "c", "3.csv": "d"})):
+        ip.run_cell(f"%pach create repo {repo}")
+        for name, body in files.items():
+            ip.run_cell(f"%%pach put file {repo}@master:/{name}\n{body}")
+    spec = ('join:\n- pfs: {repo: left, glob: "/(*).txt", join_on: "$1"}\n'
+            '- pfs: {repo: right, glob: "/(*).csv", join_on: "$1"}')
+    frame = ip.value("%%pach preview datums\n" + spec)
+    assert list(frame["datum"]) == [0, 0]
+    assert list(zip(frame["input"], frame["path"], frame["size"])) == [("left", "/1.txt", 2), ("right", "/1.csv", 2)]
+    # The same datum ID a real job of a pipeline with this input gets.
+    ip.run_cell("%%pach create pipeline --wait\npipeline: {name: pairs}\ntransform: {image: x, cmd: ['true']}\n"
+                "input:\n  " + spec.replace("\n", "\n  "))
+    job_id = ip.value("%pach list job -p pairs")["id"][0]
+    assert set(ip.value(f"%pach list datum pairs@{job_id}")["id"]) == set(frame["datum_id"])
