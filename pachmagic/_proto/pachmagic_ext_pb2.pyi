@@ -31,7 +31,9 @@ class FileInfoBatch(_message.Message):
     def __init__(self, commit: _Optional[_Union[_pfs_pb2.Commit, _Mapping]] = ..., committed: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., path: _Optional[_Iterable[str]] = ..., file_type: _Optional[_Iterable[_Union[_pfs_pb2.FileType, str]]] = ..., size_bytes: _Optional[_Iterable[int]] = ..., hash: _Optional[_Iterable[bytes]] = ..., datum: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ModifyFileBatch(_message.Message):
-    __slots__ = ("ops",)
+    __slots__ = ("ops", "data_follows")
     OPS_FIELD_NUMBER: _ClassVar[int]
+    DATA_FOLLOWS_FIELD_NUMBER: _ClassVar[int]
     ops: _containers.RepeatedCompositeFieldContainer[_pfs_pb2.ModifyFileRequest]
-    def __init__(self, ops: _Optional[_Iterable[_Union[_pfs_pb2.ModifyFileRequest, _Mapping]]] = ...) -> None: ...
+    data_follows: int
+    def __init__(self, ops: _Optional[_Iterable[_Union[_pfs_pb2.ModifyFileRequest, _Mapping]]] = ..., data_follows: _Optional[int] = ...) -> None: ...

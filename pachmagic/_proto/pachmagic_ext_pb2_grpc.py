@@ -94,7 +94,8 @@ class APIServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ModifyFile(self, request_iterator, context):
-        """Missing associated documentation comment in .proto file."""
+        """ModifyFileBatch messages, each optionally followed by bare file data (see above).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')

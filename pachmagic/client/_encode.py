@@ -15,22 +15,30 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Iterable, Iterator, Mapping, TypeVar
+from typing import Iterable, Iterator, Mapping, NamedTuple, TypeVar
 
 from pachmagic._proto import pfs_pb2
 from pachmagic.client._files import CHUNK_SIZE, Progress, Source, _chunks, iter_sources
 
-__all__ = ["varint", "encoded_requests", "plain_stream", "batched_stream", "bytes_value_payload", "prefetched"]
+__all__ = [
+    "Encoded", "varint", "encoded_requests", "plain_stream", "batched_stream", "bytes_value_payload", "prefetched",
+]
 
 T = TypeVar("T")
 
-# One encoded request: header + payload (the payload is a file chunk or empty).
-Encoded = tuple[bytes, bytes]
+
+class Encoded(NamedTuple):
+    """One encoded request: ``header + payload`` is the serialized ModifyFileRequest."""
+
+    header: bytes
+    payload: bytes = b""  # a file chunk (add_file) or empty
+    path: bytes | None = None  # the add_file's path, so a framing can re-encode the header
+
 
 # ModifyFileRequest fields (pfs.proto): add_file = 2; AddFile: path = 1, raw = 3; BytesValue: value = 1.
 _ADD_FILE, _PATH, _RAW, _VALUE = b"\x12", b"\x0a", b"\x1a", b"\x0a"
-# ModifyFileBatch (pachmagic_ext.proto): repeated ModifyFileRequest ops = 1.
-_OPS = b"\x0a"
+# ModifyFileBatch (pachmagic_ext.proto): repeated ModifyFileRequest ops = 1; uint64 data_follows = 2.
+_OPS, _DATA_FOLLOWS = b"\x0a", b"\x10"
 
 
 def varint(value: int) -> bytes:
@@ -63,23 +71,23 @@ def encoded_requests(
     Same order and meaning: ``set_commit``; per file a ``delete_file`` unless
     appending, then ``add_file`` chunks (one empty ``add_file`` for an empty file).
     """
-    yield pfs_pb2.ModifyFileRequest(set_commit=commit).SerializeToString(), b""
+    yield Encoded(pfs_pb2.ModifyFileRequest(set_commit=commit).SerializeToString())
     bytes_done = files_done = 0
     for path, source in iter_sources(files):
         raw_path = path.encode("utf-8")
         if not append:
-            yield pfs_pb2.ModifyFileRequest(delete_file=pfs_pb2.DeleteFile(path=path)).SerializeToString(), b""
+            yield Encoded(pfs_pb2.ModifyFileRequest(delete_file=pfs_pb2.DeleteFile(path=path)).SerializeToString())
         sent = False
         for chunk in _chunks(source, chunk_size):
             if not chunk:
                 continue
-            yield add_file_header(raw_path, len(chunk)), chunk
+            yield Encoded(add_file_header(raw_path, len(chunk)), chunk, raw_path)
             sent = True
             bytes_done += len(chunk)
             if progress is not None:
                 progress(bytes_done, files_done)
         if not sent:
-            yield add_file_header(raw_path, 0), b""
+            yield Encoded(add_file_header(raw_path, 0), b"", raw_path)
         files_done += 1
         if progress is not None:
             progress(bytes_done, files_done)
@@ -87,15 +95,30 @@ def encoded_requests(
 
 def plain_stream(requests: Iterable[Encoded]) -> Iterator[bytes]:
     """One serialized ``ModifyFileRequest`` per message (the standard RPC)."""
-    for header, payload in requests:
+    for header, payload, _ in requests:
         yield header + payload if payload else header
 
 
-def batched_stream(requests: Iterable[Encoded], max_bytes: int, max_ops: int) -> Iterator[bytes]:
-    """Serialized ``ModifyFileBatch`` messages of many requests each (``pachmagic_ext``)."""
+def batched_stream(
+    requests: Iterable[Encoded], max_bytes: int, max_ops: int, out_of_line: int | None = None
+) -> Iterator[bytes]:
+    """Serialized ``ModifyFileBatch`` messages of many requests each (``pachmagic_ext``).
+
+    File chunks of at least ``out_of_line`` bytes go as their own bare message
+    after a batch with ``data_follows`` (see ``proto/pachmagic_ext.proto``):
+    the chunk read from the file is the message, not copied into one.
+    """
     parts: list[bytes] = []
     size = ops = 0
-    for header, payload in requests:
+    for header, payload, path in requests:
+        if out_of_line is not None and path is not None and len(payload) >= out_of_line:
+            empty = add_file_header(path, 0)
+            parts.append(_OPS + varint(len(empty)) + empty)
+            parts.append(_DATA_FOLLOWS + varint(len(payload)))
+            yield b"".join(parts)
+            yield payload
+            parts, size, ops = [], 0, 0
+            continue
         parts.append(_OPS + varint(len(header) + len(payload)) + header)
         if payload:
             parts.append(payload)

@@ -32,6 +32,8 @@ __all__ = ["Ext", "FileInfoList"]
 # that message overhead vanishes, small enough to keep memory flat.
 BATCH_BYTES = 1024 * 1024
 BATCH_OPS = 4096
+# File chunks from this size on travel as bare messages (``data_follows``).
+OUT_OF_LINE = 256 * 1024
 
 _FILE_TYPES = {pfs_pb2.FILE: "file", pfs_pb2.DIR: "dir"}
 
@@ -77,7 +79,7 @@ class Ext:
 
     def modify_file(self, requests: Iterable[Encoded]) -> None:
         """Send pre-encoded ModifyFile requests (``_encode.py``), many per message."""
-        self._t.client_stream(self._modify_file_raw, prefetched(batched_stream(requests, BATCH_BYTES, BATCH_OPS)))
+        self._t.client_stream(self._modify_file_raw, prefetched(batched_stream(requests, BATCH_BYTES, BATCH_OPS, OUT_OF_LINE)))
 
 
 class FileInfoList(RecordList[FileInfo]):

@@ -52,7 +52,9 @@ def iter_sources(files: Mapping[str, Source] | Iterable[tuple[str, Source]]) -> 
 
 
 def _chunks(source: Source, size: int) -> Iterator[bytes]:
-    if isinstance(source, (bytes, bytearray, memoryview)):
+    if isinstance(source, bytes) and len(source) <= size:
+        yield source  # as is: no copy
+    elif isinstance(source, (bytes, bytearray, memoryview)):
         view = memoryview(source).cast("B")
         for start in range(0, len(view), size):
             yield bytes(view[start : start + size])

@@ -13,7 +13,7 @@ from pachmagic.client._encode import (
     plain_stream,
     prefetched,
 )
-from pachmagic.server.servicers._wire import batch_ops
+from pachmagic.server.servicers._wire import read_batch
 
 COMMIT = pfs_pb2.Commit(branch=pfs_pb2.Branch(repo=pfs_pb2.Repo(name="r"), name="master"))
 
@@ -34,7 +34,7 @@ def test_streams_decode_to_the_same_requests(files: list[tuple[str, bytes]], app
     assert plain == batched
     assert plain[0].set_commit == COMMIT
     # The server's zero-copy reader sees the same operations.
-    zero_copy = [op for m in prefetched(batched_stream(requests, max_bytes, max_ops)) for op in batch_ops(m)]
+    zero_copy = [op for m in prefetched(batched_stream(requests, max_bytes, max_ops)) for op in read_batch(m)[0]]
     for message, op in zip(plain, zero_copy):
         if op.request is None:
             assert (message.add_file.path, bytes(op.data or b"")) == (op.path, message.add_file.raw.value)
@@ -47,3 +47,31 @@ def test_bytes_value_payload(data: bytes) -> None:
     from google.protobuf import wrappers_pb2
 
     assert bytes(bytes_value_payload(wrappers_pb2.BytesValue(value=data).SerializeToString())) == data
+
+
+@given(files=st.lists(st.tuples(st.text(min_size=1, max_size=20), st.binary(max_size=300)), max_size=8),
+       out_of_line=st.integers(1, 200))
+def test_out_of_line_data_reassembles_to_the_same_requests(files: list[tuple[str, bytes]], out_of_line: int) -> None:
+    requests = list(encoded_requests(COMMIT, files, chunk_size=100))
+    messages = iter(batched_stream(requests, 500, 5, out_of_line))
+    seen = []
+    for message in messages:
+        ops, follows = read_batch(message)
+        if follows:
+            data = next(messages)  # the bare chunk, exactly as encoded_requests produced it
+            assert len(data) == follows >= out_of_line
+            ops[-1] = ops[-1]._replace(data=memoryview(data))
+        seen.extend(ops)
+    plain = [pfs_pb2.ModifyFileRequest.FromString(m) for m in plain_stream(requests)]
+    assert len(seen) == len(plain)
+    for message, op in zip(plain, seen):
+        if op.request is None:
+            assert (message.add_file.path, bytes(op.data or b"")) == (op.path, message.add_file.raw.value)
+        else:
+            assert op.request == message
+
+
+def test_a_chunk_that_fits_is_sent_without_a_copy() -> None:
+    data = b"x" * 1000
+    requests = list(encoded_requests(COMMIT, [("/a", data)], chunk_size=1000))
+    assert requests[-1].payload is data

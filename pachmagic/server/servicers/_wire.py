@@ -5,6 +5,8 @@ reading ``raw.value`` copies it again: two copies of every uploaded byte, on
 the event loop. This reader walks the wire format itself and hands out file
 data as ``memoryview`` slices of the received message; only the small
 operations (set_commit, delete_file, copy_file, URL adds) go through protobuf.
+Large file data may also arrive out of line, as the bare message after a batch
+with ``data_follows``; ``ext.py`` takes that message itself as the data.
 
 Malformed input raises ``InvalidArgument``, never anything else.
 """
@@ -16,7 +18,7 @@ from typing import Iterator, NamedTuple
 from ...errors import InvalidArgument
 from ..._proto import pfs_pb2
 
-__all__ = ["Op", "batch_ops"]
+__all__ = ["Op", "read_batch"]
 
 
 class Op(NamedTuple):
@@ -94,10 +96,20 @@ def _add_file(view: memoryview) -> Op | None:
     return Op(None, path, datum, data if data is not None else memoryview(b""))
 
 
-def batch_ops(message: bytes) -> Iterator[Op]:
-    """The operations of one serialized ``ModifyFileBatch``, in order."""
+def read_batch(message: bytes) -> tuple[list[Op], int]:
+    """The operations of one serialized ``ModifyFileBatch``, in order, and its ``data_follows``.
+
+    With ``data_follows`` set, the last operation is a raw add whose data is
+    the stream's next message (checked here: it must be an add with no data).
+    """
     buf = memoryview(message)
+    ops: list[Op] = []
+    follows = 0
     for number, wire, op in _fields(buf):
+        if number == 2 and wire == 0:
+            assert isinstance(op, int)
+            follows = op
+            continue
         if number != 1 or wire != 2:
             continue
         assert isinstance(op, memoryview)
@@ -106,9 +118,12 @@ def batch_ops(message: bytes) -> Iterator[Op]:
             if start + size == len(op):  # ... and nothing else in this request
                 parsed = _add_file(op[start:])
                 if parsed is not None:
-                    yield parsed
+                    ops.append(parsed)
                     continue
         try:
-            yield Op(pfs_pb2.ModifyFileRequest.FromString(bytes(op)))
+            ops.append(Op(pfs_pb2.ModifyFileRequest.FromString(bytes(op))))
         except Exception as err:  # noqa: BLE001 - protobuf's DecodeError and friends
             raise InvalidArgument(f"malformed ModifyFileBatch: {err}") from None
+    if follows and (not ops or ops[-1].request is not None or ops[-1].data):
+        raise InvalidArgument("malformed ModifyFileBatch: data_follows needs an add_file without data as the last op")
+    return ops, follows

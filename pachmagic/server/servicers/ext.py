@@ -18,11 +18,12 @@ from google.protobuf import empty_pb2
 from ..._proto import pachmagic_ext_pb2 as ext_pb2
 from ..._proto import pachmagic_ext_pb2_grpc as ext_pb2_grpc
 from ..._proto import pfs_pb2
+from ...errors import InvalidArgument
 from ..storage import Storage
 from ..storage.model import DIR, FileInfo
 from . import _convert as cv
 from ._base import Runtime, rpc
-from ._wire import batch_ops
+from ._wire import Op, read_batch
 from .pfs_files import ModifyFileStream, get_file_entry, glob_infos, list_infos, walk_infos
 
 __all__ = ["ExtServicer", "add_to_server", "BATCH", "ADVERTISED"]
@@ -101,12 +102,26 @@ class ExtServicer(ext_pb2_grpc.APIServicer):
 
     @rpc
     async def ModifyFile(self, request_iterator: Any, context: Any) -> empty_pb2.Empty:
-        """Takes raw ``ModifyFileBatch`` bytes (see ``add_to_server``): file data is never copied."""
+        """Takes raw ``ModifyFileBatch`` bytes and bare data messages (see ``add_to_server``): no copies."""
         stream = ModifyFileStream(self.storage, self.rt)
+        waiting: Op | None = None  # an add whose data is the next message (data_follows)
+        expected = 0
         try:
             async for message in request_iterator:
-                for op in batch_ops(message):
+                if waiting is not None:
+                    if len(message) != expected:
+                        raise InvalidArgument(
+                            f"ModifyFile: expected {expected} bytes of file data, got a message of {len(message)}")
+                    await stream.feed_op(waiting._replace(data=memoryview(message)))
+                    waiting = None
+                    continue
+                ops, expected = read_batch(message)
+                if expected:
+                    waiting = ops.pop()
+                for op in ops:
                     await stream.feed_op(op)
+            if waiting is not None:
+                raise InvalidArgument(f"ModifyFile: the stream ended before {expected} announced bytes of file data")
             await stream.finish()
         finally:
             await stream.abandon()

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import grpc
 import pytest
 
+from pachmagic._proto import pachmagic_ext_pb2, pfs_pb2
 from pachmagic.client._ext import FileInfoList
 from pachmagic.errors import InvalidArgument, NotFound
 from pachmagic.server import LocalServer
@@ -75,3 +77,49 @@ def test_uploads_match_and_errors_are_the_same(both: tuple[Any, Any]) -> None:
             client.pfs.put_files("nope@master", {"/a": b""})
         with pytest.raises(NotFound, match="not found in repo default/data"):
             client.pfs.list_file("data@master:/missing")
+
+
+def test_large_chunks_out_of_line_match_standard_rpc(both: tuple[Any, Any]) -> None:
+    fast, plain = both
+    data = bytes(range(256)) * 40_000  # 10 MB: three chunks, each sent as a bare message
+    fast.pfs.put_files("data@fast", {"/big": data, "/small": b"s"})
+    plain.pfs.put_files("data@plain", {"/big": data, "/small": b"s"})
+    assert fast.pfs.get_file("data@fast:/big") == data
+    assert [(i.path, i.hash) for i in fast.pfs.walk_file("data@fast:/")] == [
+        (i.path, i.hash) for i in plain.pfs.walk_file("data@plain:/")
+    ]
+
+
+def _raw_modify_file(server: LocalServer, messages: list[bytes]) -> grpc.RpcError | None:
+    with grpc.insecure_channel(server.address) as channel:
+        call = channel.stream_unary("/pachmagic_ext.API/ModifyFile")
+        try:
+            call(iter(messages))
+        except grpc.RpcError as err:
+            return err
+    return None
+
+
+@pytest.mark.parametrize("case, message", [
+    ("short", "expected 5 bytes of file data, got a message of 3"),
+    ("missing", "the stream ended before 5 announced bytes"),
+    ("not_an_add", "data_follows needs an add_file without data"),
+])
+def test_malformed_out_of_line_data_is_refused_and_changes_nothing(
+    both: tuple[Any, Any], server: LocalServer, case: str, message: str
+) -> None:
+    fast, _ = both
+    before = [(i.path, i.hash) for i in fast.pfs.walk_file("data@master:/")]
+    commit = pfs_pb2.Commit(branch=pfs_pb2.Branch(repo=pfs_pb2.Repo(name="data"), name="master"))
+    start = pachmagic_ext_pb2.ModifyFileBatch(ops=[pfs_pb2.ModifyFileRequest(set_commit=commit)])
+    add = pfs_pb2.ModifyFileRequest(add_file=pfs_pb2.AddFile(path="/x", raw={}))
+    if case == "not_an_add":
+        add = pfs_pb2.ModifyFileRequest(delete_file=pfs_pb2.DeleteFile(path="/top.bin"))
+    header = pachmagic_ext_pb2.ModifyFileBatch(ops=[add], data_follows=5)
+    messages = [start.SerializeToString(), header.SerializeToString()]
+    if case == "short":
+        messages.append(b"abc")
+    err = _raw_modify_file(server, messages)
+    assert err is not None and err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert message in (err.details() or "")
+    assert [(i.path, i.hash) for i in fast.pfs.walk_file("data@master:/")] == before

@@ -112,3 +112,73 @@ def test_large_appends_use_o_direct_where_allowed_and_read_back(where: str, tmp_
             import shutil
 
             shutil.rmtree(base, ignore_errors=True)
+
+
+def _big(seed: int) -> bytes:
+    return hashlib.sha256(bytes([seed])).digest() * (40_000 + seed)  # over 1 MiB, unaligned
+
+
+def test_queued_o_direct_writes_keep_order_across_roll_over_and_small_appends(tmp_path: Path) -> None:
+    """Most large chunks are written by the background writer; whatever the
+    interleaving with small appends, reads and pack roll-over, every chunk reads
+    back and nothing overlaps."""
+    disk = DiskPacks(tmp_path / "packs", max_size=6 * 1024 * 1024)
+    try:
+        written = []
+        for i in range(12):
+            data = _big(i)
+            written.append((disk.append_parts([memoryview(data)]), data))
+            if i % 4 == 3:
+                small = bytes([i]) * 10
+                written.append((disk.append(small), small))
+            if i == 6:
+                (pack, offset), data = written[-1]
+                assert disk.read(pack, offset, len(data)) == data  # read before the sync
+        disk.sync([loc for loc, _ in written])
+        for (pack, offset), data in written:
+            assert disk.read(pack, offset, len(data)) == data
+        spans = sorted((pack, offset, offset + len(data)) for (pack, offset), data in written)
+        assert all(a[0] != b[0] or a[2] <= b[1] for a, b in zip(spans, spans[1:]))
+        assert len({pack for pack, _, _ in spans}) > 1  # rolled over
+    finally:
+        disk.close()
+
+
+def test_a_failed_background_write_fails_only_its_own_writer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A disk error in the writer thread (injected: ENOSPC on one write) is raised
+    by the sync of the change that wrote there, never by another change's sync,
+    and its chunk is never indexed."""
+    import errno
+    import os as real_os
+
+    from pachmagic.server.storage import packs as packs_module
+    from pachmagic.server.storage.chunks import ChunkStore
+
+    store = ChunkStore(Database(None), DiskPacks(tmp_path / "packs"))
+    first, second = store.writer(), store.writer()
+    first.put(_big(1))  # the in-line O_DIRECT probe write
+    doomed: list[int] = []
+    real_pwrite = real_os.pwrite
+
+    def pwrite(fd: int, data: bytes, offset: int) -> int:
+        if offset in doomed:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_pwrite(fd, data, offset)
+
+    monkeypatch.setattr(packs_module.os, "pwrite", pwrite)
+    disk = store.packs
+    assert isinstance(disk, DiskPacks)
+    doomed.append(-(-disk._size // 4096) * 4096)  # noqa: SLF001 - the next large chunk's offset
+    bad_id = first.put(_big(2))
+    good_id = second.put(_big(3))
+    if not disk._direct:  # noqa: SLF001
+        pytest.skip("this file system refuses O_DIRECT: no background writes")
+    rows = second.finish()
+    assert [row[0] for row in rows] == [good_id]
+    with pytest.raises(OSError, match="No space left"):
+        first.finish()
+    for row in rows:
+        store.db.execute("INSERT INTO chunks (id, pack, offset, size) VALUES (?, ?, ?, ?)", row)
+    assert store.read(good_id) == _big(3)
+    assert store.location(bad_id) is None
+    disk.close()
