@@ -30,7 +30,7 @@ __all__ = ["FileRpcs", "ModifyFileStream", "list_infos", "walk_infos", "glob_inf
 # A ModifyFile stream is handed to the thread pool in batches of this many
 # messages or bytes: fewer hops, and memory stays bounded.
 _BATCH_MESSAGES = 2048
-_BATCH_BYTES = 8 * 1024 * 1024
+_BATCH_BYTES = 4 * 1024 * 1024
 # Pachyderm caps ListFile/WalkFile pages at this many entries.
 _MAX_NUMBER = 100_000
 

@@ -59,7 +59,7 @@ _WRITEBACK_EVERY = 32 * 1024 * 1024
 # data is copied once into an aligned buffer and padded to the alignment.
 _DIRECT_MIN = 1024 * 1024
 # Background O_DIRECT writes allowed to wait at once (each holds a chunk's buffer).
-_MAX_QUEUED = 3
+_MAX_QUEUED = 2
 _DIRECT_ALIGN = 4096
 _O_DIRECT = getattr(os, "O_DIRECT", 0)
 
