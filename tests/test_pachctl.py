@@ -1,4 +1,4 @@
-"""pachctl (Pachyderm 2.12.2, built from source by tests/go) against ``pachmagic serve``.
+"""pachctl and Pachyderm's Go client (2.12.2, built from source by tests/go) against ``pachmagic serve``.
 
 pachctl reaches the server the way a user's would: through a pachctl config
 context whose ``pachd_address`` is the server (``PACH_CONFIG`` points at a
@@ -9,6 +9,13 @@ server's version or cluster (see ``tests/go/pachctl_runner.py``).
 Skipped only where there is no Go toolchain; a failed build fails. The first
 test of a run builds pachctl (minutes when cold; see tests/go/README.md) and
 later runs reuse it from ``~/.cache/pachmagic-go``.
+
+The Go client test runs ``tests/go/tutorial/main.go``, our program written
+against ``github.com/pachyderm/pachyderm/v2/src/client`` doing what the book's
+Go scripts do, each step checked inside the program (it prints ``ok ...`` per
+step, ``FAIL ...`` and exits 1 on the first failure). It connects the way those
+scripts do, ``client.NewOnUserMachine``, so through the active pachctl context
+of ``PACH_CONFIG``. Afterwards pachyderm-sdk confirms the server state.
 """
 
 from __future__ import annotations
@@ -331,3 +338,42 @@ def test_pipelines_jobs_datums_and_logs(pachctl: Any, tmp_path: Path) -> None:
     assert pachctl.raw("list", "repo", "--all") == []
     assert pachctl.raw("list", "pipeline") == []
     assert pachctl.raw("list", "job") == []
+
+
+# --- Pachyderm's Go client ----------------------------------------------------
+
+
+def test_go_client_runs_the_tutorial(go_binaries: Any, serve: LocalServer, tmp_path: Path) -> None:
+    # The same context pachctl would use (writes $PACH_CONFIG; the program reads it).
+    context = runner.Pachctl(go_binaries.pachctl, serve.address, tmp_path / "home")
+    result = subprocess.run(
+        [str(go_binaries.tutorial), str(TUTORIAL / "photos")],
+        env=context.env, capture_output=True, text=True, timeout=600,
+    )
+    shown = f"--- stdout ---\n{result.stdout}\n--- stderr ---\n{result.stderr}"
+    assert result.returncode == 0, shown
+    lines = result.stdout.splitlines()
+    assert lines == [
+        "ok version 2.12.2; cluster without warnings",
+        "ok create repo photos; repos: photos",
+        "ok put file x3; files: /brown_vase.png /hand.png /landscape.png",
+        "ok create pipelines; pipelines: contour histogram",
+        lines[4] if lines[4:5] and lines[4].startswith("ok outputs ready; histogram@master:/brown_vase.png is a ") else "<outputs>",
+        "ok cleanup; no repos, no pipelines",
+        "PASS",
+    ], shown
+    # The client logs the version-skew warning on stderr when warnings_ok is missing.
+    assert not runner.WARNING.search(result.stderr), shown
+    # The client saved the cluster's deployment id into its context, as pachctl does.
+    assert context.context().get("cluster_deployment_id")
+
+    # Nothing left behind, seen by another official client.
+    from pachyderm_sdk import Client
+
+    host, port = serve.address.rsplit(":", 1)
+    sdk = Client(host=host, port=int(port))
+    try:
+        assert list(sdk.pfs.list_repo()) == []
+        assert list(sdk.pps.list_pipeline()) == []
+    finally:
+        sdk._channel.close()  # noqa: SLF001 - the SDK has no public close
