@@ -19,31 +19,11 @@ from typing import Any, Callable
 import grpc
 import pytest
 
-HERE = Path(__file__).resolve().parent
-SCRIPTS = HERE / "pachyderm_sdk"
-PHOTOS = HERE.parents[1] / "pachmagic" / "tutorial" / "photos"
-BOOK_PHOTOS = ("landscape.png", "hand.png", "brown_vase.png")
-# Commit and job ids: uuid4 hex. Both clients depend on that shape: python-pachyderm sends
-# a string matching it to InspectCommitSet, the SDK's from_uri reads "repo@<it>" as an id.
-ID = r"[0-9a-f]{12}4[0-9a-f]{19}"
-SHA = r"[0-9a-f]{64}"
+from tests.official_clients.book import (
+    BOOK_PHOTOS, ID, PHOTOS, SHA, check_more_photos_and_subscribe, log_patterns, sha256_of,
+)
 
-
-def _sha256_of(sdk: Any, uri: str) -> str:
-    from pachyderm_sdk.api import pfs
-
-    with sdk.pfs.pfs_file(file=pfs.File.from_uri(uri)) as f:
-        return hashlib.sha256(f.read()).hexdigest()
-
-
-def _log_patterns(pipeline: str, names: list[str]) -> list[re.Pattern[str]]:
-    if pipeline == "contour":
-        tail = r"\(\d+ contours\)"
-    else:
-        tail = r"\(\d+ of \d+ values in 10\.\.69\)"
-    return [
-        re.compile(rf"log {pipeline}: {pipeline}: {re.escape(n)} -> /pfs/out/{re.escape(n)} {tail}") for n in names
-    ]
+SCRIPTS = Path(__file__).resolve().parent / "pachyderm_sdk"
 
 
 @pytest.mark.slow
@@ -52,7 +32,7 @@ def test_book_scripts_run_unchanged(
     check_lines: Callable[..., None],
     inproc_sdk: Any,
 ) -> None:
-    from pachyderm_sdk.api import pfs, pps
+    from pachyderm_sdk.api import pfs
 
     py = sys.executable
     sdk = inproc_sdk
@@ -111,7 +91,7 @@ def test_book_scripts_run_unchanged(
     assert sdk.pfs.branch_exists(pfs.Branch.from_uri("photos@master"))
     for name in BOOK_PHOTOS:
         want = hashlib.sha256((PHOTOS / name).read_bytes()).hexdigest()
-        assert _sha256_of(sdk, f"photos@master:/{name}") == want
+        assert sha256_of(sdk, f"photos@master:/{name}") == want
 
     # create_pipeline.py: CreatePipeline ×2 (no project, no datum_tries: the server's
     # default 3 shows), ListPipeline, pipeline_exists.
@@ -139,7 +119,7 @@ def test_book_scripts_run_unchanged(
             f"commit {pipeline}@master: finished=True error=''",
             f"job {pipeline}: state=JOB_SUCCESS processed=1 total=1",
             f"job_exists {pipeline}@<id>: True",
-            *_log_patterns(pipeline, names),
+            *log_patterns(pipeline, names),
             f"files {pipeline}@master: " + " ".join(f"/{n}" for n in names),
             re.compile(rf"{pipeline}@master:/landscape\.png: PNG 640x480 sha256={SHA}"),
         ]
@@ -147,27 +127,9 @@ def test_book_scripts_run_unchanged(
     for line in out:
         if "sha256=" in line:
             pipeline = line.split("@", 1)[0]
-            assert line.rsplit("=", 1)[1] == _sha256_of(sdk, f"{pipeline}@master:/landscape.png")
+            assert line.rsplit("=", 1)[1] == sha256_of(sdk, f"{pipeline}@master:/landscape.png")
 
-    # more_photos.py: ClosedCommit.wait_all() = InspectCommitSet{wait:true} over the DAG.
-    out = run_script(py, SCRIPTS / "more_photos.py")
-    names = sorted([*BOOK_PHOTOS, "red_vase.png"])
-    members = ["contour.meta", "contour.user", "histogram.meta", "histogram.user", "photos.user"]
-    expected = ["put file photos@master:/red_vase.png"]
-    expected += [f"commit set member: {m} same_id=True finished=True error=''" for m in members]
-    for pipeline in ("contour", "histogram"):
-        expected += [
-            re.compile(rf"{pipeline}@<set>:/red_vase\.png: PNG 640x480 sha256={SHA}"),
-            f"files {pipeline}@<set>: " + " ".join(f"/{n}" for n in names),
-        ]
-    check_lines(out, expected, "more_photos.py")
-    for pipeline in ("contour", "histogram"):
-        jobs = list(sdk.pps.list_job(pipeline=pps.Pipeline(name=pipeline)))
-        assert [j.state for j in jobs] == [pps.JobState.JOB_SUCCESS] * 2
-
-    # subscribe_commit.py: SubscribeCommit streams the two photo commits, oldest first.
-    out = run_script(py, SCRIPTS / "subscribe_commit.py")
-    check_lines(out, ["subscribe_commit photos@master: 2 commits, oldest first: True"], "subscribe_commit.py")
+    check_more_photos_and_subscribe(run_script, check_lines, py, SCRIPTS, sdk)
 
     # cleanup.py: DeleteRepo(photos, force), DeletePipeline(force, keep_repo=False) ×2, list again.
     out = run_script(py, SCRIPTS / "cleanup.py")
