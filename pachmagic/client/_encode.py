@@ -6,7 +6,8 @@ construction alone capped uploads at ~250 MiB/s. Here each request is a small
 header (encoded by hand: three length-delimited fields) plus the chunk, joined
 once, and the call is made with an identity serializer. The bytes are exactly
 what protobuf would produce, so any server (a real pachd, or ours) reads them
-as ordinary messages.
+as ordinary messages. Toward pachmagic's own server (``pachmagic_ext``) large
+chunks are not joined at all: each goes as a bare message of its own.
 
 Pure functions; ``_pfs_files.py`` wires them to the transport.
 """

@@ -78,8 +78,9 @@ class Ext:
         return FileInfoList.from_batches(self._t.stream(getattr(self.stub, method), request))
 
     def modify_file(self, requests: Iterable[Encoded]) -> None:
-        """Send pre-encoded ModifyFile requests (``_encode.py``), many per message."""
-        self._t.client_stream(self._modify_file_raw, prefetched(batched_stream(requests, BATCH_BYTES, BATCH_OPS, OUT_OF_LINE)))
+        """Send pre-encoded ModifyFile requests (``_encode.py``): many per message, large chunks bare."""
+        messages = batched_stream(requests, BATCH_BYTES, BATCH_OPS, OUT_OF_LINE)
+        self._t.client_stream(self._modify_file_raw, prefetched(messages))
 
 
 class FileInfoList(RecordList[FileInfo]):
