@@ -1,4 +1,4 @@
-"""The ``pachmagic`` command: ``serve``, ``demo``, ``fsck`` and ``version``.
+"""The ``pachmagic`` command: ``serve``, ``demo``, ``fsck``, ``gc`` and ``version``.
 
 Thin wrappers: the work is done by ``pachmagic.server`` and ``pachmagic.demo``.
 """
@@ -142,6 +142,32 @@ def fsck(data_dir: Path | None, no_data: bool) -> None:
         click.echo(line)
     if not report.ok:
         sys.exit(1)
+
+
+@main.command()
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The data directory to collect [default: the user data dir, or $PACHMAGIC_DATA_DIR].",
+)
+@click.option("--dry-run", is_flag=True, help="Only report what would be removed and reclaimed.")
+def gc(data_dir: Path | None, dry_run: bool) -> None:
+    """Reclaim the space of deleted repos, commits and files (stop the server first)."""
+    from .errors import PachError
+    from .server import default_data_dir
+    from .server.storage.gc import gc_data_dir
+
+    data_dir = data_dir or default_data_dir()
+    try:
+        report = gc_data_dir(data_dir, dry_run=dry_run)
+    except FileNotFoundError as err:
+        raise click.ClickException(str(err)) from None
+    except PachError as err:
+        hint = "; stop it first: pachmagic gc works on a stopped server's data" if "in use" in str(err) else ""
+        raise click.ClickException(f"{err}{hint}") from None
+    for line in report.lines():
+        click.echo(line)
 
 
 @main.command()

@@ -212,12 +212,38 @@ class DiskPacks:
     def _roll_over_if_full(self, size: int) -> None:
         """Start the next pack when ``size`` more bytes would not fit (under the lock)."""
         if self._size and self._size + size > self.max_size:
-            self._drain()  # the old pack's queued writes land before its final fsync
-            os.fsync(self._fd)
-            os.close(self._fd)
-            self._current += 1
-            self._fd = self._open_append(self._current)
-            self._size = 0
+            self._roll_over()
+
+    def _roll_over(self) -> None:
+        self._drain()  # the old pack's queued writes land before its final fsync
+        os.fsync(self._fd)
+        os.close(self._fd)
+        self._current += 1
+        self._fd = self._open_append(self._current)
+        self._size = 0
+
+    def start_new_pack(self) -> int:
+        """Send later appends to a new, empty pack; return its number (garbage collection)."""
+        with self._lock:
+            if self._size:
+                self._roll_over()
+            return self._current
+
+    def remove(self, pack: int) -> None:
+        """Delete a pack that no index row points into (garbage collection)."""
+        with self._lock:
+            if pack == self._current:
+                raise ValueError(f"pack {pack} is the one being appended to")
+            for fds in (self._read_fds, self._direct_fds):
+                fd = fds.pop(pack, None)
+                if fd is not None:
+                    os.close(fd)
+            self._path(pack).unlink(missing_ok=True)
+        dir_fd = os.open(self.directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
 
     def _direct_fd(self) -> int:
         """The O_DIRECT descriptor of the current pack (under the lock)."""
