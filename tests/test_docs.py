@@ -137,6 +137,8 @@ def test_every_cli_command_and_option_is_documented() -> None:
 def _cli_uses(code: str) -> Iterator[tuple[str, list[str]]]:
     """``(command, flags)`` for each ``pachmagic ...`` invocation in a piece of code."""
     for line in code.splitlines():
+        if line.startswith(("Error:", "PachError:")):
+            continue  # a quoted message (troubleshooting), not an invocation
         words = line.replace("[", " ").replace("]", " ").replace("|", " ").split()
         for i, word in enumerate(words):
             if word != "pachmagic" and not word.endswith("/pachmagic"):
@@ -326,6 +328,23 @@ def test_troubleshooting_quotes_connection_and_port_errors(tmp_path: Path) -> No
     assert f"Error: cannot listen on 127.0.0.1:{port}: the port is in use" in result.stderr
     assert "Traceback" not in result.stderr
     _quoted("Error: cannot listen on 127.0.0.1:30650: the port is in use ...")
+
+
+def test_troubleshooting_quotes_the_data_directory_lock(tmp_path: Path) -> None:
+    from pachmagic.server.storage import Storage
+
+    holder = Storage(tmp_path / "data")
+    try:
+        for command in (["serve", "--port", "0"], ["gc"]):
+            result = subprocess.run(
+                [sys.executable, "-m", "pachmagic", *command, "--data-dir", str(tmp_path / "data")],
+                capture_output=True, text=True, timeout=60,
+            )
+            assert result.returncode == 1 and "Traceback" not in result.stderr
+            assert f"Error: data directory {tmp_path / 'data'} is in use by another pachmagic server" in result.stderr
+    finally:
+        holder.close()
+    _quoted("Error: data directory ... is in use by another pachmagic server")
 
 
 def test_troubleshooting_quotes_sandbox_fallback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
