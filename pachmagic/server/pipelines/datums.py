@@ -22,7 +22,7 @@ from ..._proto import pps_pb2
 from ...errors import InvalidArgument
 from ..storage.files import Reader
 from ..storage.model import DIR
-from .globs import KeyTemplate, for_wcmatch
+from .globs import KeyTemplate
 from .spec import sorted_input
 
 __all__ = ["DatumInput", "Datum", "Source", "plan", "datum_id"]
@@ -101,7 +101,7 @@ def _pfs(pfs: pps_pb2.PFSInput, source: Source) -> list[_Combo]:
     prefix = _field(pfs.name) + _field(pfs.repo) + _field(pfs.branch)  # the same for every path
     name, project, repo, branch, commit = pfs.name, pfs.project, pfs.repo, pfs.branch, source.commit
     outer, empty, reference, repo_type = pfs.outer_join, pfs.empty_files, pfs.reference, pfs.repo_type or "user"
-    for info in source.reader.glob(for_wcmatch(pfs.glob)):
+    for info in source.reader.glob(pfs.glob):  # Pachyderm's glob rules (storage/globbing.py)
         path = info.path
         is_dir = info.type == DIR
         if is_dir and path == "/" and info.size == 0 and next(source.reader.files_under("/"), None) is None:

@@ -1,4 +1,4 @@
-"""Pachyderm's glob patterns for datums: which paths match, and what they capture.
+"""Pachyderm's glob patterns for datums: what they capture for join and group keys.
 
 Pachyderm compiles input globs with ``ohmyglob``: ``*`` and ``?`` stop at ``/``,
 ``**`` crosses it, ``[...]`` classes, ``{a,b}`` alternatives, and extglobs
@@ -6,14 +6,11 @@ Pachyderm compiles input globs with ``ohmyglob``: ``*`` and ``?`` stop at ``/``,
 ``join_on``/``group_by`` keys are templates over those captures (``$1``, ``${2}``,
 ``$$`` for a dollar; a path that does not match gives an empty key).
 
-Which paths match is decided by ``wcmatch`` (the maintained library that also
-answers ``GlobFile`` in ``storage/files.py``), after the one rewrite it needs:
-bare groups become ``@(...)``. Only the captures come from a small translator
-here, because ``wcmatch`` compiles extglobs to non-capturing groups; it follows
-wcmatch where the two libraries differ, so keys exist exactly for matched paths.
-The one known difference from ohmyglob: ``**`` inside a path segment
-(``/**.txt``) acts as ``*`` (wcmatch's globstar rule); as a whole segment
-(``/**``, ``/a/**/b``) it crosses ``/`` as in Pachyderm. No gRPC here.
+Which paths match is decided in ``storage/globbing.py`` (wcmatch, after a
+rewrite to ohmyglob's meaning). Only the captures come from the small
+translator here, because ``wcmatch`` compiles extglobs to non-capturing groups;
+a property test checks that the two agree on which paths match, so keys exist
+exactly for matched paths. No gRPC here.
 """
 
 from __future__ import annotations
@@ -23,34 +20,9 @@ from functools import lru_cache
 
 from ..storage.model import clean_path
 
-__all__ = ["for_wcmatch", "KeyTemplate", "captures"]
+__all__ = ["KeyTemplate", "captures"]
 
 _QUANTIFIED = "@*+?!^"
-
-
-def for_wcmatch(pattern: str) -> str:
-    """The pattern in wcmatch's syntax: bare ``(`` groups and ``^(`` become extglobs."""
-    out: list[str] = []
-    i, depth_range = 0, False
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\" and i + 1 < len(pattern):
-            out.append(pattern[i : i + 2])
-            i += 2
-            continue
-        if depth_range:
-            depth_range = ch != "]"
-        elif ch == "[":
-            depth_range = True
-        elif ch == "(":
-            prev = pattern[i - 1] if i else ""
-            if prev == "^":
-                out[-1] = "!"
-            elif prev not in _QUANTIFIED:
-                out.append("@")
-        out.append(ch)
-        i += 1
-    return "".join(out)
 
 
 class _Translator:
@@ -70,14 +42,11 @@ class _Translator:
             if ch == "\\" and nxt:
                 parts.append(re.escape(nxt))
                 self.i += 2
-            elif ch == "*" and self._globstar():
-                # A whole "**" segment crosses "/" (zero or more directories before a "/").
-                if self.p[self.i + 2 : self.i + 3] == "/":
-                    parts.append("(?:.*/)?")
-                    self.i += 3
-                else:
-                    parts.append(".*")
-                    self.i += 2
+            elif ch == "*" and nxt == "*" and self._super_asterisk() >= 2:
+                # ohmyglob's super-asterisk: any string, slashes included, wherever it
+                # stands (inside braces or groups, like storage/globbing.py, a plain star).
+                self.i += self._super_asterisk()
+                parts.append("[^/]*" if stops else ".*")  # stops: inside braces or a group
             elif ch in _QUANTIFIED and nxt == "(":
                 self.i += 2
                 parts.append(self._group(ch))
@@ -105,14 +74,11 @@ class _Translator:
                 self.i += 1
         return "".join(parts)
 
-    def _globstar(self) -> bool:
-        """``**`` forming a whole path segment (wcmatch's GLOBSTAR rule)."""
-        p, i = self.p, self.i
-        return (
-            p[i : i + 2] == "**"
-            and (i == 0 or p[i - 1] == "/")
-            and (i + 2 == len(p) or p[i + 2] == "/")
-        )
+    def _super_asterisk(self) -> int:
+        """How many stars from here form a super-asterisk (a run's last star before ``(`` is a quantifier)."""
+        rest = self.p[self.i :]
+        run = len(rest) - len(rest.lstrip("*"))
+        return run - 1 if rest[run : run + 1] == "(" else run
 
     def _group(self, quantifier: str) -> str:
         alts = [self.parse("|)")]

@@ -15,14 +15,12 @@ implicit directories, lexicographic listings, glob patterns, diffs. No gRPC here
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
-
-from wcmatch import glob as wcglob
+from typing import Iterator
 
 from ...errors import FailedPrecondition, InvalidArgument, NotFound
 from .chunks import CHUNK_SIZE, ChunkWriter
+from .globbing import GLOB_FLAGS, _GLOB_CHARS, compile_glob, has_glob
 from .model import DIR, FILE, CommitKey, FileInfo, clean_path, validate_write_path
 from .tree import Changes, Entry, Tree
 
@@ -36,37 +34,12 @@ __all__ = [
     "has_glob",
 ]
 
-GLOB_FLAGS = wcglob.GLOBSTAR | wcglob.BRACE | wcglob.EXTGLOB | wcglob.DOTGLOB
-_GLOB_CHARS = set("*?[]{}!()@+")
-
-
 def file_hash(chunks: tuple[bytes, ...]) -> bytes:
     """A file's content hash: BLAKE2b-256 over its chunk ids (chunking is canonical)."""
     h = hashlib.blake2b(digest_size=32)
     for chunk in chunks:
         h.update(chunk)
     return h.digest()
-
-
-def has_glob(pattern: str) -> bool:
-    return any(ch in _GLOB_CHARS for ch in pattern)
-
-
-def compile_glob(pattern: str) -> Callable[[str], bool]:
-    """Compile a Pachyderm glob (``*`` and ``?`` stop at ``/``; ``**`` crosses it)."""
-    cleaned = clean_path(pattern)
-    include, exclude = wcglob.translate(cleaned, flags=GLOB_FLAGS)
-    inc = [re.compile(p) for p in include]
-    exc = [re.compile(p) for p in exclude]
-    if len(inc) == 1 and not exc:
-        # The common case, called once per path of a commit (datum planning): no generators.
-        only = inc[0].fullmatch
-        return lambda path: only(path) is not None
-
-    def match(path: str) -> bool:
-        return any(p.fullmatch(path) for p in inc) and not any(p.fullmatch(path) for p in exc)
-
-    return match
 
 
 # --- writes --------------------------------------------------------------------

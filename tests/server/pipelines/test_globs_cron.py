@@ -12,8 +12,8 @@ from wcmatch import glob as wcglob
 
 from pachmagic.errors import InvalidArgument
 from pachmagic.server.pipelines.cron import parse_go_duration, parse_schedule, tick_name
-from pachmagic.server.pipelines.globs import KeyTemplate, captures, for_wcmatch
-from pachmagic.server.storage.files import compile_glob
+from pachmagic.server.pipelines.globs import KeyTemplate, captures
+from pachmagic.server.storage.globbing import GLOB_FLAGS, compile_glob, to_wcmatch
 from pachmagic.server.storage.model import clean_path
 
 
@@ -57,18 +57,44 @@ def test_key_templates(pattern: str, path: str, template: str, key: str) -> None
     assert KeyTemplate(pattern, template)(path) == key
 
 
-def test_for_wcmatch_rewrites_bare_groups_only() -> None:
-    assert for_wcmatch("/(*).txt") == "/@(*).txt"
-    assert for_wcmatch("/^(a)") == "/!(a)"
-    assert for_wcmatch("/*(a|b)") == "/*(a|b)"
-    assert for_wcmatch("/+(a)?(b)@(c)!(d)") == "/+(a)?(b)@(c)!(d)"
-    assert for_wcmatch("/[(]x\\(y") == "/[(]x\\(y"
-    assert compile_glob(for_wcmatch("/(*).txt"))("/a.txt")
+def test_to_wcmatch_rewrites_bare_groups_and_super_asterisks() -> None:
+    assert to_wcmatch("/(*).txt") == "/@(*).txt"
+    assert to_wcmatch("/^(a)") == "/!(a)"
+    assert to_wcmatch("/*(a|b)") == "/*(a|b)"
+    assert to_wcmatch("/+(a)?(b)@(c)!(d)") == "/+(a)?(b)@(c)!(d)"
+    assert to_wcmatch("/[(]x\\(y") == "/[(]x\\(y"
+    assert to_wcmatch("/**") == "/**" and to_wcmatch("/a/**") == "/a/**"
+    assert to_wcmatch("/a/**/b") == "/a/*/**/b"
+    assert to_wcmatch("/**.txt") == "/{*.txt,*/**/*.txt}"
+    assert to_wcmatch("/{a,b}**c") == "/{{a,b}*c,{a,b}*/**/*c}"
+    assert to_wcmatch("/[,]**") == "/[,]**"  # a comma the alternatives would split on: left alone
+    assert compile_glob("/(*).txt")("/a.txt")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "path", "matches"),
+    [
+        # ohmyglob: "**" is any string, slashes included, wherever it stands.
+        ("/**.txt", "/a.txt", True),
+        ("/**.txt", "/a/b/c.txt", True),
+        ("/**.txt", "/a/b/c.csv", False),
+        ("/x**y", "/x/y", True),
+        ("/x**y", "/xa/b/cy", True),
+        ("/a/**/b", "/a/x/y/b", True),
+        ("/a/**/b", "/a/b", False),  # "/a/" + "" + "/b" is "/a//b"
+        ("/**", "/a/b", True),
+        ("/a/**", "/a", False),
+        ("/*", "/a/b", False),
+    ],
+)
+def test_super_asterisk_matches_as_in_pachyderm(pattern: str, path: str, matches: bool) -> None:
+    assert compile_glob(pattern)(path) is matches
+    assert (captures(pattern, path) is not None) is matches
 
 
 _SEGMENT = st.text(alphabet="abc.", min_size=1, max_size=4).filter(lambda s: s not in (".", ".."))
 _PATH = st.lists(_SEGMENT, min_size=1, max_size=3).map(lambda parts: "/" + "/".join(parts))
-_PIECE = st.sampled_from(["*", "?", "a", "b", "c", ".", "(*)", "(a|b)", "[ab]", "[!a]", "{a,bc}", "+(a)", "*(b)"])
+_PIECE = st.sampled_from(["*", "**", "?", "a", "b", "c", ".", "(*)", "(a|b)", "[ab]", "[!a]", "{a,bc}", "+(a)", "*(b)"])
 _GLOB_SEGMENT = st.lists(_PIECE, min_size=1, max_size=3).map("".join)
 _GLOB = st.lists(_GLOB_SEGMENT, min_size=1, max_size=3).map(lambda parts: "/" + "/".join(parts))
 
@@ -77,7 +103,7 @@ _GLOB = st.lists(_GLOB_SEGMENT, min_size=1, max_size=3).map(lambda parts: "/" + 
 @given(pattern=_GLOB, path=_PATH)
 def test_captures_agree_with_wcmatch_on_what_matches(pattern: str, path: str) -> None:
     """Keys come from our translator, membership from wcmatch: they must agree on membership."""
-    include, exclude = wcglob.translate(clean_path(for_wcmatch(pattern)), flags=wcglob.GLOBSTAR | wcglob.BRACE | wcglob.EXTGLOB | wcglob.DOTGLOB)
+    include, exclude = wcglob.translate(to_wcmatch(clean_path(pattern)), flags=GLOB_FLAGS)
     matched = any(re.fullmatch(p, path) for p in include) and not any(re.fullmatch(p, path) for p in exclude)
     assert (captures(pattern, path) is not None) == matched
 
