@@ -40,10 +40,11 @@ class TestingShell(InteractiveShell):
 
     def run_cell(self, raw_cell: str, *args: Any, **kwargs: Any) -> ExecutionResult:
         result: ExecutionResult = super().run_cell(raw_cell, *args, **kwargs)  # type: ignore[no-untyped-call,unused-ignore]
+        # IPython 8 (Python 3.10) types these attributes loosely; 9 as BaseException.
         if result.error_before_exec is not None:
-            raise result.error_before_exec
+            raise result.error_before_exec  # type: ignore[misc,unused-ignore]
         if result.error_in_exec is not None:
-            raise result.error_in_exec
+            raise result.error_in_exec  # type: ignore[misc,unused-ignore]
         return result
 
     def value(self, cell: str) -> Any:

@@ -75,7 +75,7 @@ class PachMagic(Magics):
     ).tag(config=True)
 
     def __init__(self, shell: InteractiveShell | None = None, **kwargs: Any) -> None:
-        super().__init__(shell=shell, **kwargs)
+        super().__init__(shell=shell, **kwargs)  # type: ignore[no-untyped-call,unused-ignore]  # IPython 8 is untyped
         self.session = Session(lambda: self.default_project)
         atexit.register(self.session.close)
 
@@ -88,7 +88,7 @@ class PachMagic(Magics):
         self.session.close()
         atexit.unregister(self.session.close)
 
-    @line_cell_magic
+    @line_cell_magic  # type: ignore[untyped-decorator,unused-ignore]  # untyped in IPython 8
     def pach(self, line: str, cell: str | None = None) -> Any:
         """Run a Pachyderm command; ``%pach help`` lists them."""
         tokens = split_line(line)
