@@ -20,7 +20,7 @@ from typing import Iterator
 
 from ...errors import FailedPrecondition, InvalidArgument, NotFound
 from .chunks import CHUNK_SIZE, ChunkWriter
-from .globbing import GLOB_FLAGS, _GLOB_CHARS, compile_glob, has_glob
+from .globbing import _GLOB_CHARS, compile_glob, has_glob
 from .model import DIR, FILE, CommitKey, FileInfo, clean_path, validate_write_path
 from .tree import Changes, Entry, Tree
 
@@ -29,7 +29,6 @@ __all__ = [
     "replay",
     "file_hash",
     "Reader",
-    "GLOB_FLAGS",
     "compile_glob",
     "has_glob",
 ]

@@ -1,180 +1,153 @@
-"""Pachyderm's glob patterns (ohmyglob's rules), matched with ``wcmatch``.
+"""Pachyderm's glob patterns (ohmyglob's rules), compiled to Python regular expressions.
 
-pachd compiles globs with ``ohmyglob`` and ``/`` as the separator: ``*`` and
-``?`` stop at ``/``; ``**`` is a "super-asterisk" that matches any string,
-slashes included, wherever it stands; ``[...]``, ``{a,b}``, extglobs
-``@() *() +() ?() !()`` and bare groups ``(a|b)`` (= ``@(a|b)``). ``wcmatch``
-(the maintained library that matches here) has the same grammar except for
-two rules, so a pattern is rewritten once before it is compiled:
+pachd compiles globs with ``ohmyglob`` and ``/`` as the separator:
 
-* a bare group ``(`` becomes ``@(`` (``^(`` becomes ``!(``);
-* ``**`` follows ohmyglob, not wcmatch's globstar rule. As a whole segment
-  before more of the pattern (``/a/**/b``) it stands for one or more
-  directories, since ``/a/`` + anything + ``/b`` needs at least one; inside a
-  segment (``/**.csv``, ``/x**y``) it may cross any number of slashes, which
-  wcmatch spells as the alternatives ``{x*y,x*/**/*y}``. A trailing ``/**``
-  means the same in both.
+* ``*`` and ``?`` stop at ``/``; ``**`` is a "super-asterisk" that matches any
+  string, slashes included, wherever it stands (``/**.csv`` is every CSV file
+  at any depth; ``/a/**/b`` needs at least one directory between, since
+  ``/a/`` + anything + ``/b`` cannot be ``/a/b``). In a run of stars right
+  before ``(`` the last star is the group's quantifier.
+* ``[abc]``, ``[!a-c]``/``[^a-c]`` and POSIX classes (``[[:alpha:]]``); a class
+  never matches ``/``.
+* ``{a,b}`` alternatives (nested too), and extglobs ``@() *() +() ?() !()``
+  whose groups *capture* (for ``join_on``/``group_by``); a bare ``(a|b)`` is
+  ``@(a|b)`` and ``^(`` is ``!(``.
 
-A ``**`` inside braces or groups is left to wcmatch (it acts as ``*``; the
-capture translator in ``pipelines/globs.py`` agrees). No gRPC here.
+One translator turns a pattern into one regex, used for GlobFile, GetFile
+globs, datum globs and capture groups alike, so they cannot disagree. It is
+hand-written because no maintained Python library has these rules: wcmatch
+(the closest) treats ``**`` only as a whole-segment globstar, and its versions
+read some patterns differently (``**(b)``). The tests use wcmatch as an
+independent oracle on the syntax both share. No gRPC here.
 """
 
 from __future__ import annotations
 
-import itertools
 import re
+from functools import lru_cache
 from typing import Callable
-
-from wcmatch import glob as wcglob
 
 from .model import clean_path
 
-__all__ = ["GLOB_FLAGS", "compile_glob", "has_glob", "to_wcmatch"]
+__all__ = ["compile_glob", "glob_regex", "has_glob"]
 
-GLOB_FLAGS = wcglob.GLOBSTAR | wcglob.BRACE | wcglob.EXTGLOB | wcglob.DOTGLOB
 _GLOB_CHARS = set("*?[]{}!()@+")
 _QUANTIFIED = "@*+?!^"
+# Go's POSIX classes, as ohmyglob takes them.
+_POSIX = re.compile(r"\[:(\^?)(alnum|alpha|ascii|blank|cntrl|digit|graph|lower|print|punct|space|upper|word|xdigit):\]")
+_POSIX_CLASSES = {
+    "alnum": "0-9A-Za-z", "alpha": "A-Za-z", "ascii": "\\x00-\\x7f", "blank": "\\t ", "cntrl": "\\x00-\\x1f\\x7f",
+    "digit": "0-9", "graph": "!-~", "lower": "a-z", "print": " -~", "punct": re.escape("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"),
+    "space": "\\t\\n\\v\\f\\r ", "upper": "A-Z", "word": "0-9A-Za-z_", "xdigit": "0-9A-Fa-f",
+}
 
 
 def has_glob(pattern: str) -> bool:
     return any(ch in _GLOB_CHARS for ch in pattern)
 
 
-def _bare_groups(pattern: str) -> str:
-    """Bare ``(`` groups become ``@(`` and ``^(`` becomes ``!(``; everything else is kept."""
-    out: list[str] = []
-    i, in_class = 0, False
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\" and i + 1 < len(pattern):
-            out.append(pattern[i : i + 2])
-            i += 2
-            continue
-        if in_class:
-            in_class = ch != "]"
-        elif ch == "[":
-            in_class = True
-        elif ch == "(":
-            prev = pattern[i - 1] if i else ""
-            if prev == "^":
-                out[-1] = "!"
-            elif prev not in _QUANTIFIED:
-                out.append("@")
-        out.append(ch)
-        i += 1
-    return "".join(out)
+class _Translator:
+    """ohmyglob's grammar, compiled to a Python regex whose groups are the captures."""
 
+    def __init__(self, pattern: str) -> None:
+        self.p = pattern
+        self.i = 0
 
-def _top_level_segments(pattern: str) -> list[str] | None:
-    """The pattern split at ``/`` outside brackets, braces and groups (None if unbalanced)."""
-    segments, current = [], []
-    depth, in_class, i = 0, False, 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\" and i + 1 < len(pattern):
-            current.append(pattern[i : i + 2])
-            i += 2
-            continue
-        if in_class:
-            in_class = ch != "]"
-        elif ch == "[":
-            in_class = True
-        elif ch in "{(":
-            depth += 1
-        elif ch in "})":
-            depth -= 1
-        elif ch == "/" and depth == 0:
-            segments.append("".join(current))
-            current = []
-            i += 1
-            continue
-        current.append(ch)
-        i += 1
-    segments.append("".join(current))
-    return None if depth or in_class else segments
+    def parse(self, stops: str = "") -> str:
+        parts: list[str] = []
+        while self.i < len(self.p):
+            ch = self.p[self.i]
+            if ch in stops:
+                break
+            nxt = self.p[self.i + 1] if self.i + 1 < len(self.p) else ""
+            if ch == "\\" and nxt:
+                parts.append(re.escape(nxt))
+                self.i += 2
+            elif ch == "*" and nxt == "*" and self._super_asterisk() >= 2:
+                # ohmyglob's super-asterisk: any string, slashes included, wherever it
+                # stands (inside braces or groups, like storage/globbing.py, a plain star).
+                self.i += self._super_asterisk()
+                parts.append("[^/]*" if stops else ".*")  # stops: inside braces or a group
+            elif ch in _QUANTIFIED and nxt == "(":
+                self.i += 2
+                parts.append(self._group(ch))
+            elif ch == "(":
+                self.i += 1
+                parts.append(self._group("@"))
+            elif ch == "*":
+                parts.append("[^/]*")
+                self.i += 1
+            elif ch == "?":
+                parts.append("[^/]")
+                self.i += 1
+            elif ch == "[":
+                parts.append(self._range())
+            elif ch == "{":
+                self.i += 1
+                alts = [self.parse(",}")]
+                while self.i < len(self.p) and self.p[self.i] == ",":
+                    self.i += 1
+                    alts.append(self.parse(",}"))
+                self.i += 1  # the closing brace
+                parts.append("(?:" + "|".join(alts) + ")")
+            else:
+                parts.append(re.escape(ch))
+                self.i += 1
+        return "".join(parts)
 
+    def _super_asterisk(self) -> int:
+        """How many stars from here form a super-asterisk (a run's last star before ``(`` is a quantifier)."""
+        rest = self.p[self.i :]
+        run = len(rest) - len(rest.lstrip("*"))
+        return run - 1 if rest[run : run + 1] == "(" else run
 
-def _top_level_stars(segment: str) -> list[str] | None:
-    """``segment`` split at its top-level ``**`` runs; None when there is none to rewrite.
+    def _group(self, quantifier: str) -> str:
+        alts = [self.parse("|)")]
+        while self.i < len(self.p) and self.p[self.i] == "|":
+            self.i += 1
+            alts.append(self.parse("|)"))
+        self.i += 1  # the closing parenthesis
+        body = "|".join(alts)
+        if quantifier == "@":
+            return f"({body})"
+        if quantifier in "!^":
+            return f"((?:(?!(?:{body})(?:/|$))[^/]*))"
+        return f"((?:{body}){quantifier})"
 
-    In a run of stars right before ``(``, the last star is the group's
-    quantifier (``**(a)`` is ``**`` then ``*(a)``). None too when a comma would
-    split the alternatives this becomes (one in a class, a group or outside braces).
-    """
-    parts: list[str] = []
-    current: list[str] = []
-    braces = parens = 0
-    in_class = False
-    i = 0
-    while i < len(segment):
-        ch = segment[i]
-        if ch == "\\" and i + 1 < len(segment):
-            current.append(segment[i : i + 2])
-            i += 2
-            continue
-        if ch == "," and (in_class or parens or not braces):
-            return None
-        if in_class:
-            in_class = ch != "]"
-        elif ch == "[":
-            in_class = True
-        elif ch in "{}":
-            braces += 1 if ch == "{" else -1
-        elif ch in "()":
-            parens += 1 if ch == "(" else -1
-        elif ch == "*" and not braces and not parens:
-            run = len(segment) - i - len(segment[i:].lstrip("*"))
-            quantifier = segment[i + run : i + run + 1] == "("
-            stars = run - 1 if quantifier else run
-            if stars >= 2:
-                parts.append("".join(current))
-                current = []
-                i += stars
+    def _range(self) -> str:
+        j = self.i + 1
+        negate = j < len(self.p) and self.p[j] in "!^"
+        if negate:
+            j += 1
+        chars: list[str] = []
+        while j < len(self.p) and self.p[j] != "]":
+            if self.p[j] == "\\" and j + 1 < len(self.p):
+                chars.append(re.escape(self.p[j + 1]))
+                j += 2
                 continue
-            current.append(segment[i : i + run])
-            i += run
-            continue
-        current.append(ch)
-        i += 1
-    parts.append("".join(current))
-    return parts if len(parts) > 1 else None
+            posix = _POSIX.match(self.p, j)
+            if posix is not None:
+                if posix.group(1):  # [[:^alpha:]]: only as the whole class
+                    negate = not negate
+                chars.append(_POSIX_CLASSES[posix.group(2)])
+                j = posix.end()
+                continue
+            chars.append("\\[" if self.p[j] == "[" else self.p[j])
+            j += 1
+        self.i = j + 1
+        # A class never matches "/" (some would otherwise: a negated one, [[:punct:]]).
+        if negate:
+            return "[^/" + "".join(chars) + "]"
+        return "(?!/)[" + "".join(chars) + "]"
 
 
-def _segment(segment: str, last: bool) -> str:
-    if len(segment) >= 2 and segment.strip("*") == "":
-        return "**" if last else "*/**"  # a whole-segment super-asterisk
-    parts = _top_level_stars(segment)
-    if parts is None:
-        return segment
-    # Each gap between parts either stays in this segment or crosses slashes.
-    gaps = itertools.product(("*", "*/**/*"), repeat=len(parts) - 1)
-    alternatives = ["".join(p + g for p, g in zip(parts, gap)) + parts[-1] for gap in gaps]
-    return "{" + ",".join(alternatives) + "}"
-
-
-def to_wcmatch(pattern: str) -> str:
-    """Pachyderm's glob ``pattern`` in wcmatch's syntax with the same meaning (see above)."""
-    pattern = _bare_groups(pattern)
-    if "**" not in pattern:
-        return pattern
-    segments = _top_level_segments(pattern)
-    if segments is None:
-        return pattern
-    last = len(segments) - 1
-    return "/".join(_segment(s, i == last) for i, s in enumerate(segments))
+@lru_cache(maxsize=256)
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """The compiled regex of a glob; its groups are the pattern's captures."""
+    return re.compile(_Translator(clean_path(pattern)).parse(), re.DOTALL)
 
 
 def compile_glob(pattern: str) -> Callable[[str], bool]:
-    """Compile a Pachyderm glob into a matcher of cleaned paths."""
-    include, exclude = wcglob.translate(to_wcmatch(clean_path(pattern)), flags=GLOB_FLAGS)
-    inc = [re.compile(p) for p in include]
-    exc = [re.compile(p) for p in exclude]
-    if len(inc) == 1 and not exc:
-        # The common case, called once per path of a commit (datum planning): no generators.
-        only = inc[0].fullmatch
-        return lambda path: only(path) is not None
-
-    def match(path: str) -> bool:
-        return any(p.fullmatch(path) for p in inc) and not any(p.fullmatch(path) for p in exc)
-
-    return match
+    """A matcher of cleaned paths (called once per path of a commit in datum planning)."""
+    match = glob_regex(pattern).fullmatch
+    return lambda path: match(path) is not None
