@@ -117,6 +117,16 @@ def gone(pid: int) -> bool:
         return True
 
 
+def describe(pid: int) -> str:
+    """What a process is, for failure messages: its command line and state."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        status = {k: v.strip() for k, _, v in (line.partition(":") for line in Path(f"/proc/{pid}/status").read_text().splitlines())}
+    except FileNotFoundError:
+        return f"pid {pid} is gone"
+    return f"pid {pid} {cmdline!r} state={status.get('State')} ppid={status.get('PPid')} sigcgt={status.get('SigCgt')}"
+
+
 def wait_gone(pid: int, within: float = 60) -> bool:
     # Generous: on a loaded two-core machine reaping can lag; a kept process never goes.
     end = time.monotonic() + within
@@ -387,7 +397,8 @@ def test_worker_and_command_die_with_the_server(tmp_path: Path) -> None:
     worker, command = map(int, server.stdout.readline().split())
     server.kill()
     server.wait()
-    assert wait_gone(worker) and wait_gone(command)
+    for name, pid in (("worker", worker), ("command", command)):
+        assert wait_gone(pid), f"the {name} outlived the server: {describe(pid)}"
 
 
 def test_close_stops_the_worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
