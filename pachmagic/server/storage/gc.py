@@ -13,7 +13,8 @@ pipelines' output and meta repos), and removes the rest:
    verified against its id, into a new pack, which is then synced.
 3. Switch: one transaction points the moved chunks at their new places and
    deletes the dead chunk and node rows.
-4. Remove the old packs, and compact the metadata database (``VACUUM``).
+4. Remove the old packs (and any empty ones crashes left), and compact the
+   metadata database (``VACUUM``).
 
 A crash anywhere leaves a consistent store: before step 3 the new pack is an
 unreferenced tail (trimmed at the next start); after it, the old packs are.
@@ -132,7 +133,11 @@ def collect_garbage(chunks: ChunkStore, packs: DiskPacks, *, dry_run: bool = Fal
     report.pack_bytes_before = sum(sizes.values())
     kept = sum(size for p, size in sizes.items() if p not in remove and p not in rewrite)
     report.pack_bytes_after = kept + sum(live_bytes[p] for p in rewrite)  # before alignment padding
-    if dry_run or (not report.dead_nodes and not report.dead_chunks and not remove and not rewrite):
+    if dry_run:
+        return report
+    for pack in packs.empty_packs():  # nothing points into them: just files to tidy away
+        packs.remove(pack)
+    if not report.dead_nodes and not report.dead_chunks and not remove and not rewrite:
         return report
 
     # Copy the live chunks of the packs being rewritten into a new pack.

@@ -447,6 +447,11 @@ class DiskPacks:
         found = {int(p.stem): p.stat().st_size for p in self.directory.glob("*.pack") if p.stem.isdigit()}
         return {pack: size for pack, size in found.items() if size}
 
+    def empty_packs(self) -> list[int]:
+        """Packs of no bytes but the one being appended to (left by trims after crashes)."""
+        return sorted(int(p.stem) for p in self.directory.glob("*.pack")
+                      if p.stem.isdigit() and int(p.stem) != self._current and not p.stat().st_size)
+
     def trim(self, ends: dict[int, int]) -> int:
         """Cut every pack back to the end of its last indexed chunk; return bytes cut."""
         if self.read_only:

@@ -90,6 +90,8 @@ def test_gc_reclaims_deleted_data_and_keeps_live_data(data_dir: Path) -> None:
 
     again = gc_data_dir(data_dir)  # nothing left to collect
     assert (again.dead_chunks, again.dead_nodes, again.reclaimed_bytes) == (0, 0, 0)
+    packs = sorted((data_dir / "packs").glob("*.pack"))
+    assert all(p.stat().st_size for p in packs[:-1])  # only the pack being appended to may be empty
 
     # The store carries on: new writes, including content that was collected.
     storage = Storage(data_dir)
@@ -134,10 +136,14 @@ def test_a_crash_mid_way_loses_nothing(data_dir: Path, crash_at: str, monkeypatc
     with pytest.raises(Crash):
         gc_data_dir(data_dir)
     monkeypatch.undo()
-    assert_kept_intact(data_dir)
+    assert_kept_intact(data_dir)  # the next start trims what the crash left unreferenced
+    if crash_at == "remove":
+        assert [p for p in (data_dir / "packs").glob("*.pack") if not p.stat().st_size]
     gc_data_dir(data_dir)
     assert_kept_intact(data_dir)
     assert gc_data_dir(data_dir).dead_chunks == 0
+    packs = sorted((data_dir / "packs").glob("*.pack"))
+    assert all(p.stat().st_size for p in packs[:-1])  # the trimmed-empty packs are gone too
 
 
 def test_a_damaged_store_is_left_alone(data_dir: Path) -> None:
