@@ -217,9 +217,10 @@ class Scheduler:
                 return None
         return job
 
-    def _fail_pending(self, record: PipelineRecord) -> None:
+    def _fail_pending(self, record: PipelineRecord, reason: str | None = None) -> None:
+        reason = record.reason if reason is None else reason
         for job in self.engine.store.jobs(project=record.project, pipeline=record.name, unfinished=True):
-            end_job(self.engine, record, job.id, JOB_FAILURE, f"pipeline failed: {record.reason}")
+            end_job(self.engine, record, job.id, JOB_FAILURE, f"pipeline failed: {reason}")
 
     # --- starting a pipeline's workers -------------------------------------------
 
@@ -251,6 +252,9 @@ class Scheduler:
                 return
             if current.version != record.version or current.state != PIPELINE_STARTING:
                 return  # updated meanwhile: that version's start decides
+            if state == PIPELINE_FAILURE:
+                # Jobs first: whoever sees the pipeline failed sees its jobs failed too.
+                self._fail_pending(current, reason)
             engine.store.set_state(record.project, record.name, state=state, reason=reason)
         if state == PIPELINE_FAILURE:
             log.warning("pipeline %s/%s failed: %s", record.project, record.name, reason)
