@@ -312,6 +312,8 @@ class _Worker:
                 return
             self._close(fds)  # the child has its copies; EOF must reach the server
             self.child = child
+            # The server kills this process group itself if we die mid-run (SIGKILL, OOM).
+            self.chan.send({"op": "started", "pid": child.pid})
             code = self._wait(child)
             self.child = None
             self.chan.send({"op": "exit", "code": code})

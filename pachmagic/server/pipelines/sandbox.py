@@ -244,6 +244,7 @@ class _Worker:
         self.sock = sock
         self.root_dir = root_dir
         self.buf = b""
+        self.command: int | None = None  # the running command's pid (= its process group)
 
     @classmethod
     def start(cls, mode: str, scratch: Path) -> _Worker:
@@ -416,7 +417,11 @@ class _Worker:
                     elif reply is None:
                         if not self._read():
                             raise Internal("the sandbox worker died while running a command")
-                        reply = self._parse()
+                        while reply is None and (msg := self._parse()) is not None:
+                            if msg.get("op") == "started":
+                                self.command = int(msg["pid"])
+                            else:
+                                reply = msg
             for lines in streams.values():
                 lines.flush()
         except BaseException:
@@ -428,10 +433,23 @@ class _Worker:
             for fd in (in_w, out_r, err_r):
                 if fd >= 0:
                     os.close(fd)
+        self.command = None
         return self._result(reply, timed_out, on_output, request["cmd"][0])
 
     def _abandon(self) -> None:
-        """A run is being left early (callback raised, worker died): stop the worker."""
+        """A run is being left early (callback raised, worker died): stop the worker.
+
+        A worker that died without killing its command (SIGKILL, the OOM killer)
+        leaves it running in its own session: kill that process group here, in
+        every case (asking whether the worker is still alive would race with
+        its exit; the command is being abandoned either way).
+        """
+        if self.command is not None:
+            try:
+                os.killpg(self.command, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        self.command = None
         self.close()
 
     @staticmethod

@@ -581,3 +581,33 @@ def _python_for(user: str) -> str | None:
             return candidate
     return None
 
+
+
+def test_a_killed_worker_takes_its_command_along(any_sandbox: Sandbox) -> None:
+    """SIGKILL gives the worker no chance to kill its command (its own session):
+    the server, which learnt the command's pid at its start, does."""
+    pids: list[str] = []
+    got_pids = threading.Event()
+    errors: list[BaseException] = []
+
+    def on_output(stream: str, line: str) -> None:
+        pids.extend(line.split())
+        got_pids.set()
+
+    def run_long() -> None:
+        try:
+            any_sandbox.run(cmd=["sh", "-c", "echo $PPID $$; exec sleep 100"], stdin=None, env={"PATH": PATH},
+                            cwd=None, mounts={}, timeout=60, on_output=on_output)
+        except BaseException as err:  # noqa: BLE001 - looked at below
+            errors.append(err)
+
+    runner = threading.Thread(target=run_long)
+    runner.start()
+    assert got_pids.wait(30)
+    worker, command = map(int, pids)
+    os.kill(worker, signal.SIGKILL)
+    runner.join(60)
+    assert not runner.is_alive()
+    assert [type(e).__name__ for e in errors] == ["Internal"]
+    assert wait_gone(command), f"the command outlived its worker: {describe(command)}"
+    assert run(any_sandbox, ["echo", "again"])[1].of("stdout") == ["again"]  # a new worker serves
