@@ -30,31 +30,19 @@ This is a script, not a test.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import sys
 import tempfile
 import time
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-GO_DIR = REPO_ROOT / "tests" / "go"
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))  # tests/go holds the pachctl build and runner
 MiB = 1024 * 1024
 RATIO_KEYS = ("upload_large_vs_pachctl", "download_large_vs_pachctl", "small_files_vs_pachctl")
-
-
-def _load(name: str) -> ModuleType:
-    key = f"pachmagic_go_helpers.{name}"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, GO_DIR / f"{name}.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[key] = module
-        spec.loader.exec_module(module)
-    return sys.modules[key]
 
 
 def find_pachctl(build: bool = True) -> tuple[Path | None, str]:
@@ -63,7 +51,8 @@ def find_pachctl(build: bool = True) -> tuple[Path | None, str]:
     if explicit:
         path = Path(explicit)
         return (path, "") if os.access(path, os.X_OK) else (None, f"$PACHCTL={explicit} is not executable")
-    gobuild = _load("gobuild")
+    from tests.go import gobuild
+
     bindir = gobuild.cache_dir() / "bin"
     if not build:
         cached = bindir / "pachctl"
@@ -110,7 +99,8 @@ def measure(
         pachctl_exe, note = find_pachctl()
         if pachctl_exe is None:
             return {"note": note}
-    runner = _load("pachctl_runner")
+    from tests.go import pachctl_runner as runner
+
     work = Path(work_dir) / "pachctl-peer"
     work.mkdir(parents=True, exist_ok=True)
     pachctl = runner.Pachctl(pachctl_exe, address, work / "home", timeout=3600)

@@ -20,38 +20,22 @@ of ``PACH_CONFIG``. Afterwards pachyderm-sdk confirms the server state.
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
-from types import ModuleType
 from typing import Any, Iterator
 
 import pytest
 
 from pachmagic.server import LocalServer
+from tests.go import gobuild
+from tests.go import pachctl_runner as runner
 
-GO_DIR = Path(__file__).resolve().parent / "go"
 TUTORIAL = Path(__file__).resolve().parents[1] / "pachmagic" / "tutorial"
 PHOTOS = TUTORIAL / "photos"
 PNG = b"\x89PNG\r\n\x1a\n"
 
-
-def _load(name: str) -> ModuleType:
-    key = f"pachmagic_go_helpers.{name}"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, GO_DIR / f"{name}.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[key] = module
-        spec.loader.exec_module(module)
-    return sys.modules[key]
-
-
-gobuild = _load("gobuild")
-runner = _load("pachctl_runner")
 
 # The build runs inside the first test's setup: give it the build's own budget on top.
 pytestmark = pytest.mark.timeout(gobuild.BUILD_TIMEOUT + 600)
