@@ -14,12 +14,15 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any, Callable, TypeVar
 
 import click
 
 from . import __version__
 
 __all__ = ["main"]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _exit_with_parent() -> None:
@@ -59,6 +62,16 @@ def _limit_malloc_arenas() -> None:
         pass
 
 
+def _data_dir_option(what: str) -> Callable[[F], F]:
+    """``--data-dir`` of the commands that work on a server's state."""
+    return click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help=f"{what} [default: the user data dir, or $PACHMAGIC_DATA_DIR].",
+    )
+
+
 @click.group()
 @click.version_option(__version__, prog_name="pachmagic")
 def main() -> None:
@@ -68,12 +81,7 @@ def main() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on; non-loopback needs --auth-token.")
 @click.option("--port", default=30650, show_default=True, type=int, help="TCP port (0 picks a free one).")
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Where state is kept [default: the user data dir, or $PACHMAGIC_DATA_DIR].",
-)
+@_data_dir_option("Where state is kept")
 @click.option(
     "--workdir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -121,12 +129,7 @@ def serve(
 
 
 @main.command()
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="The data directory to check [default: the user data dir, or $PACHMAGIC_DATA_DIR].",
-)
+@_data_dir_option("The data directory to check")
 @click.option("--no-data", is_flag=True, help="Skip reading and hashing every stored chunk (faster).")
 def fsck(data_dir: Path | None, no_data: bool) -> None:
     """Check every reference and hash of a data directory; exit 1 on damage."""
@@ -145,16 +148,11 @@ def fsck(data_dir: Path | None, no_data: bool) -> None:
 
 
 @main.command()
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="The data directory to collect [default: the user data dir, or $PACHMAGIC_DATA_DIR].",
-)
+@_data_dir_option("The data directory to collect")
 @click.option("--dry-run", is_flag=True, help="Only report what would be removed and reclaimed.")
 def gc(data_dir: Path | None, dry_run: bool) -> None:
     """Reclaim the space of deleted repos, commits and files (stop the server first)."""
-    from .errors import PachError
+    from .errors import FailedPrecondition, PachError
     from .server import default_data_dir
     from .server.storage.gc import gc_data_dir
 
@@ -163,9 +161,10 @@ def gc(data_dir: Path | None, dry_run: bool) -> None:
         report = gc_data_dir(data_dir, dry_run=dry_run)
     except FileNotFoundError as err:
         raise click.ClickException(str(err)) from None
+    except FailedPrecondition as err:  # the data directory's lock: a server holds it
+        raise click.ClickException(f"{err}; stop it first: pachmagic gc works on a stopped server's data") from None
     except PachError as err:
-        hint = "; stop it first: pachmagic gc works on a stopped server's data" if "in use" in str(err) else ""
-        raise click.ClickException(f"{err}{hint}") from None
+        raise click.ClickException(str(err)) from None
     for line in report.lines():
         click.echo(line)
 

@@ -19,7 +19,18 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-__all__ = ["Database", "SCHEMA_VERSION"]
+__all__ = ["Database", "SCHEMA_VERSION", "DATABASE_FILE", "existing_database"]
+
+# The metadata database's name inside a data directory.
+DATABASE_FILE = "pfs.sqlite"
+
+
+def existing_database(data_dir: Path) -> Path:
+    """The metadata database of ``data_dir``; FileNotFoundError when it holds no pachmagic data."""
+    path = data_dir / DATABASE_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{data_dir} holds no pachmagic data (no {DATABASE_FILE})")
+    return path
 
 SCHEMA_VERSION = 1
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .chunks import DiskPacks, Packs, chunk_id_of
-from .db import Database
+from .db import Database, existing_database
 from .files import file_hash
 from .tree import _Inner, _Leaf, decode_node
 
@@ -247,9 +247,7 @@ def fsck_data_dir(data_dir: Path, *, verify_data: bool = True) -> FsckReport:
     Works while a server runs on the directory (SQLite readers do not block
     it); pack tails are then only reported, never trimmed.
     """
-    if not (data_dir / "pfs.sqlite").is_file():
-        raise FileNotFoundError(f"{data_dir} holds no pachmagic data (no pfs.sqlite)")
-    db = Database(data_dir / "pfs.sqlite")
+    db = Database(existing_database(data_dir))
     packs = DiskPacks(data_dir / "packs", read_only=True)
     try:
         return fsck(db, packs, verify_data=verify_data)

@@ -31,6 +31,7 @@ from typing import Iterator
 
 from ...errors import DataLoss
 from .chunks import ChunkStore
+from .db import existing_database
 from .packs import DiskPacks
 from .tree import _Leaf, decode_node
 
@@ -172,8 +173,7 @@ def gc_data_dir(data_dir: Path, *, dry_run: bool = False) -> GcReport:
     """Collect the garbage of the store in ``data_dir`` (``pachmagic gc``); the server must be stopped."""
     from .pfs import Storage
 
-    if not (data_dir / "pfs.sqlite").is_file():
-        raise FileNotFoundError(f"{data_dir} holds no pachmagic data (no pfs.sqlite)")
+    existing_database(data_dir)  # gc never creates a store
     storage = Storage(data_dir)  # takes the lock: FailedPrecondition while a server runs
     try:
         assert isinstance(storage.packs, DiskPacks)

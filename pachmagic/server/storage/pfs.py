@@ -19,7 +19,7 @@ from ...errors import FailedPrecondition, InvalidArgument, NotFound
 from . import history
 from .catalog import Catalog, CommitRef, CommitRow
 from .chunks import ChunkStore, DiskPacks, MemoryPacks, Packs
-from .db import Database
+from .db import DATABASE_FILE, Database
 from .files import Reader, WriteSession, diff, replay
 from .fsck import FsckReport, fsck
 from .model import (
@@ -83,7 +83,7 @@ class Storage:
         else:
             data_dir.mkdir(parents=True, exist_ok=True)
             self._lock_fd = lock_data_dir(data_dir)
-            self.db = Database(data_dir / "pfs.sqlite")
+            self.db = Database(data_dir / DATABASE_FILE)
             packs = DiskPacks(data_dir / "packs")
         self.packs = packs
         self.catalog = Catalog(self.db)
