@@ -327,9 +327,7 @@ class DiskPacks:
         """Wait (outside the lock) until at most ``_MAX_QUEUED`` writes are queued."""
         while True:
             with self._queue_lock:
-                while self._queued and self._queued[0].done():
-                    self._queued.popleft()
-                if len(self._queued) <= _MAX_QUEUED:
+                if self._prune_done() <= _MAX_QUEUED:
                     return
                 oldest = self._queued[0]
             oldest.result()
@@ -346,8 +344,13 @@ class DiskPacks:
             return
         newest.result()
         with self._queue_lock:
-            while self._queued and self._queued[0].done():
-                self._queued.popleft()
+            self._prune_done()
+
+    def _prune_done(self) -> int:
+        """Drop the finished writes at the queue's head (under ``_queue_lock``); return how many remain."""
+        while self._queued and self._queued[0].done():
+            self._queued.popleft()
+        return len(self._queued)
 
     def append_parts(self, parts: list[memoryview]) -> tuple[int, int]:
         """Append the concatenation of ``parts`` with ``writev`` (no joining copy).
