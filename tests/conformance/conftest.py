@@ -23,6 +23,9 @@ import pytest
 
 from pachmagic.server import LocalServer
 
+from tests.realpachd import fixtures as realpachd_fixtures
+from tests.realpachd.launcher import RealPachd, RealPachdError
+
 from .harness import Side
 from .tally import Tally
 
@@ -44,7 +47,7 @@ TALLY = Tally()
 
 
 @pytest.fixture(scope="session")
-def sides(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Side, Side]]:
+def sides(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Side, Side]]:
     tmp = tmp_path_factory.mktemp("conformance")
     started: list[Any] = []
     choice = os.environ.get(ENV, "")
@@ -58,7 +61,13 @@ def sides(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Side, Side
         elif choice:
             ref_address, ref_name = choice.removeprefix("grpc://"), choice
         else:
-            ref_address, ref_name = _real_pachd(started)
+            pachd = RealPachd(request.getfixturevalue("realpachd_binary"), request.getfixturevalue("postgres_server"))
+            try:
+                pachd.start()
+            except RealPachdError as err:
+                pytest.fail(str(err), pytrace=False)
+            started.append(pachd)
+            ref_address, ref_name = pachd.address, "pachd 2.12.2 (tests/realpachd)"
         TALLY.reference = ref_name
         ours, ref = Side("ours", ours_server.address), Side("pachd", ref_address)
         yield ours, ref
@@ -69,12 +78,18 @@ def sides(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Side, Side
             server.stop()
 
 
-def _real_pachd(started: list[Any]) -> tuple[str, str]:
-    try:
-        from tests.realpachd import fixture  # type: ignore[import-not-found]  # noqa: F401
-    except ImportError:
-        pytest.skip(f"the reference pachd (tests/realpachd) is not in this tree yet; set {ENV}=embedded to check the runner")
-    raise AssertionError("unreachable")
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Build the reference pachd before the first test, as tests/realpachd's own hook does for its fixtures."""
+    if not os.environ.get(ENV) and any("conformance" in str(item.path) for item in session.items):
+        realpachd_fixtures.pytest_collection_finish(_Needing(session))
+
+
+class _Needing:
+    """``session`` as seen by the realpachd build hook: one item that needs the binary."""
+
+    def __init__(self, session: pytest.Session) -> None:
+        self.config = session.config
+        self.items = [type("Item", (), {"fixturenames": ("realpachd_binary",)})()]
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
