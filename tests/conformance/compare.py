@@ -7,6 +7,7 @@ Normalising, in order:
   still compared;
 * lists whose order pachd does not define (``SET_FIELDS``, and streams a
   scenario marks ``unordered``) are sorted by their content with ids masked;
+* JSON text in ``*_json`` fields is parsed and compared as data;
 * ids (32 hex digits: commits, commit sets, jobs; 64: datums) are *paired*: the
   two runs are walked side by side and an id of ours standing where pachd has
   an id is given the same name (``<id3>``) as that one, wherever either
@@ -74,10 +75,12 @@ def _sort_key(value: Any) -> str:
 
 
 def canonical(value: Any, unordered: bool = False) -> Any:
-    """Times replaced, set-like lists sorted (ids still raw)."""
+    """Times replaced, set-like lists sorted, JSON text parsed (ids still raw)."""
     if isinstance(value, dict):
         out = {}
         for k, v in value.items():
+            if k.endswith("_json") and isinstance(v, str):
+                v = _parsed(v)
             v = canonical(v)
             if k in SET_FIELDS and isinstance(v, list):
                 v = sorted(v, key=_sort_key)
@@ -91,6 +94,14 @@ def canonical(value: Any, unordered: bool = False) -> Any:
     if isinstance(value, str) and DURATION_RE.match(value):
         return "<duration>"
     return value
+
+
+def _parsed(text: str) -> Any:
+    """JSON text (an effective spec) as data: Go's protojson varies its whitespace on purpose."""
+    try:
+        return {"<json>": json.loads(text)}
+    except ValueError:
+        return text
 
 
 def _record(outcome: Outcome) -> dict[str, Any]:

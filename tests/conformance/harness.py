@@ -78,6 +78,8 @@ def plain(value: Any) -> Any:
         return plain(sdk_to_proto(value))
     if isinstance(value, (list, tuple)):
         return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, bytes):
         return {"size": len(value), "head": value[:200].decode("utf-8", "replace")}
     if isinstance(value, (str, int, float, bool)) or value is None:

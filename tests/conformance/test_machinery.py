@@ -169,3 +169,16 @@ def test_held_jobs_stay_created(tmp_path: Any) -> None:
 def test_a_refused_run_jobs_option() -> None:
     with pytest.raises(ValueError, match="in_process"):
         LocalServer(run_jobs=False)
+
+
+def test_message_tails_of_pachds_are_allowed_and_nothing_else() -> None:
+    entry = ALLOWED[0]
+
+    def d(ours: str, ref: str) -> Difference:
+        return Difference("s", 0, "pfs.X", "", "message", ours, ref)
+
+    assert entry.matches(d('branch "x" not found in repo default/r', 'pick commit tx: commit default/r@ not found\nbranch "x" not found in repo default/r'))
+    assert entry.matches(d("repo default/r not found", "start commit in transaction: repo default/r not found"))
+    assert not entry.matches(d("not found", "repo default/r not found"))
+    assert not entry.matches(d("commit x not found", "commit x not found: details"))
+    assert not entry.matches(d("", "anything"))
