@@ -139,6 +139,9 @@ class FileInfo:
     hash: bytes
     committed: float | None
     datum: str = "default"
+    # The branch the commit was made on (pachd reports it in FileInfo.file.commit.branch,
+    # whatever the request named); None for commits without one.
+    branch: str | None = None
 
 
 def validate_name(name: str) -> None:

@@ -339,7 +339,7 @@ class Storage:
 
     def reader_for(self, row: CommitRow) -> Reader:
         # Once resolved, a commit's tree is immutable: reading it needs no lock.
-        return Reader(self.tree(row), self.catalog.commit_key(row.seq), row.finishing)
+        return Reader(self.tree(row), self.catalog.commit_key(row.seq), row.finishing, branch=row.branch)
 
     def read_chunks(self, chunks: Iterable[bytes], offset: int = 0) -> Iterator[bytes]:
         """Yield a file's bytes chunk by chunk, starting at ``offset``.
@@ -371,7 +371,7 @@ class Storage:
             new_reader = self.reader_for(new_row)
             if old is None:
                 if new_row.parent_seq is None:
-                    old_reader = Reader(Tree(self.nodes, None, self.node_cache), new_reader.commit, None)
+                    old_reader = Reader(Tree(self.nodes, None, self.node_cache), new_reader.commit, None, branch=new_reader.branch)
                 else:
                     old_reader = self.reader_for(self.catalog.commit_row(new_row.parent_seq))
             else:
