@@ -22,7 +22,7 @@ from google.protobuf import empty_pb2
 
 from pachmagic._proto import pfs_pb2
 from pachmagic.client import _convert as cv
-from pachmagic.client._encode import bytes_value_payload, encoded_requests, plain_stream, prefetched
+from pachmagic.client._encode import encoded_requests, plain_stream, prefetched
 from pachmagic.client._ext import Ext
 from pachmagic.client._files import ChunkReader, Progress, Source, modify_file_requests
 from pachmagic.client._transport import Transport
@@ -31,6 +31,7 @@ from pachmagic.client.reads import LockDrift, ReadRecorder, check_lock
 from pachmagic.client.records import FileDiff, FileInfo, RecordList
 from pachmagic.client._coerce import to_commit, to_file
 from pachmagic.client.refs import Branch, Commit, File
+from pachmagic.pachyderm.wire import bytes_value_payload
 
 __all__ = ["FileOps", "OpenCommit", "CommitLike"]
 
