@@ -32,7 +32,7 @@ TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 DURATION_RE = re.compile(r"^-?\d+(\.\d+)?s$")
 ID_RE = re.compile(r"(?<![0-9a-f])(?:[0-9a-f]{64}|[0-9a-f]{32})(?![0-9a-f])")
 # Lists pachd fills in no defined order (real-pachd.md: "compare them as sets").
-SET_FIELDS = frozenset({"provenance", "subvenance", "direct_provenance", "direct_subvenance", "child_commits"})
+SET_FIELDS = frozenset({"provenance", "subvenance", "direct_provenance", "direct_subvenance", "child_commits", "branches"})
 MISSING = "<absent>"
 
 

@@ -7,9 +7,11 @@ branch's repo is meant); a repo's type may be empty (``user``).
 
 from __future__ import annotations
 
+from typing import Any
+
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from ...errors import InvalidArgument
+from ...errors import InvalidArgument, Unknown
 from ..._proto import pfs_pb2
 from ..storage import BranchKey, CommitKey, CommitRef, RepoKey
 from ..storage.model import (
@@ -52,25 +54,47 @@ def project_name(project: pfs_pb2.Project) -> str:
     return project.name or DEFAULT_PROJECT
 
 
+def require(request: Any, field: str, what: str | None = None) -> None:
+    """pachd's check for a message field left out: ``<what> cannot be nil`` (UNKNOWN)."""
+    if not request.HasField(field):
+        raise Unknown(f"{what or field} cannot be nil")
+
+
 def repo_key(repo: pfs_pb2.Repo) -> RepoKey:
     if not repo.name:
-        raise InvalidArgument("no repo specified")
+        raise Unknown("repo cannot be nil")
+    return RepoKey(project_name(repo.project), repo.name, repo.type or USER)
+
+
+def repo_key_unchecked(repo: pfs_pb2.Repo) -> RepoKey:
+    """The key as given, empty name included (the name's own check comes later, as in pachd)."""
     return RepoKey(project_name(repo.project), repo.name, repo.type or USER)
 
 
 def branch_key(branch: pfs_pb2.Branch) -> BranchKey:
     if not branch.name:
-        raise InvalidArgument("no branch specified")
+        raise Unknown("branch cannot be nil")
     return BranchKey(repo_key(branch.repo), branch.name)
 
 
 def commit_ref(commit: pfs_pb2.Commit) -> CommitRef:
     repo = commit.repo if commit.repo.name else commit.branch.repo
+    if not repo.name:
+        raise Unknown("commit must have a repo")
     return CommitRef(repo_key(repo), commit.branch.name, commit.id)
 
 
 def file_ref(file: pfs_pb2.File) -> tuple[CommitRef, str]:
     return commit_ref(file.commit), file.path
+
+
+def request_file(request: Any, field: str = "file") -> tuple[CommitRef, str]:
+    """The file of a file request, checked as pachd's validateFile does."""
+    require(request, field, "file")
+    file = getattr(request, field)
+    if not file.HasField("commit"):
+        raise Unknown("commit cannot be nil")
+    return file_ref(file)
 
 
 def _repo_picker(picker: pfs_pb2.RepoPicker) -> RepoKey:
@@ -112,15 +136,19 @@ def commit_pb(key: CommitKey, branch: BranchKey | None = None) -> pfs_pb2.Commit
     return msg
 
 
-def repo_info_pb(info: RepoInfo) -> pfs_pb2.RepoInfo:
-    return pfs_pb2.RepoInfo(
+def repo_info_pb(info: RepoInfo, *, listed: bool = False) -> pfs_pb2.RepoInfo:
+    """As pachd: ListRepo fills ``size_bytes_upper_bound``, InspectRepo ``details.size_bytes``."""
+    msg = pfs_pb2.RepoInfo(
         repo=repo_pb(info.key),
         created=timestamp(info.created),
-        size_bytes_upper_bound=info.size_bytes,
         description=info.description,
         branches=[branch_pb(b) for b in info.branches],
-        details=pfs_pb2.RepoInfo.Details(size_bytes=info.size_bytes),
     )
+    if listed:
+        msg.size_bytes_upper_bound = info.size_bytes
+    else:
+        msg.details.size_bytes = info.size_bytes
+    return msg
 
 
 def branch_info_pb(info: BranchInfo) -> pfs_pb2.BranchInfo:
@@ -130,42 +158,62 @@ def branch_info_pb(info: BranchInfo) -> pfs_pb2.BranchInfo:
         subvenance=[branch_pb(b) for b in info.subvenance],
         direct_provenance=[branch_pb(b) for b in info.direct_provenance],
         created_at=timestamp(info.created or None),
+        updated_at=timestamp(info.updated or info.created or None),
     )
     if info.head is not None:
-        msg.head.CopyFrom(commit_pb(info.head, info.key))
+        msg.head.CopyFrom(commit_pb(info.head))  # pachd leaves head.branch empty
     if info.trigger:
         msg.trigger.ParseFromString(bytes.fromhex(info.trigger))
     return msg
 
 
-def commit_info_pb(info: CommitInfo) -> pfs_pb2.CommitInfo:
+def commit_info_pb(info: CommitInfo, *, listed: bool = False) -> pfs_pb2.CommitInfo:
+    """A CommitInfo shaped as pachd 2.12 sends it.
+
+    ``commit`` and ``parent_commit`` carry no branch, while the child and
+    provenance commits do; ``details`` is always there (sizes and the times of
+    compaction and validation once the commit finished without error);
+    ``size_bytes_upper_bound`` only in listings (``listed``), as pachd computes
+    it only for ListCommit.
+    """
+
+    def related(key: CommitKey) -> pfs_pb2.Commit:
+        branch = info.branch_of.get(key)
+        return commit_pb(key, BranchKey(key.repo, branch) if branch else None)
+
     msg = pfs_pb2.CommitInfo(
-        commit=commit_pb(info.key, info.branch),
+        commit=commit_pb(info.key),
         origin=pfs_pb2.CommitOrigin(kind=pfs_pb2.OriginKind.Name(info.origin)),
         description=info.description,
-        child_commits=[commit_pb(c) for c in info.children],
+        child_commits=[related(c) for c in info.children],
         started=timestamp(info.started),
         finishing=timestamp(info.finishing),
         finished=timestamp(info.finished),
-        direct_provenance=[commit_pb(c) for c in info.direct_provenance],
-        direct_subvenance=[commit_pb(c) for c in info.direct_subvenance],
+        direct_provenance=[related(c) for c in info.direct_provenance],
+        direct_subvenance=[related(c) for c in info.direct_subvenance],
         error=info.error,
-        size_bytes_upper_bound=info.size_bytes,
         created_at=timestamp(info.started),
+        updated_at=timestamp(max(t for t in (info.started, info.finishing, info.finished) if t is not None)),
     )
+    if listed:
+        msg.size_bytes_upper_bound = info.size_bytes
     if info.parent is not None:
         msg.parent_commit.CopyFrom(commit_pb(info.parent))
-    if info.finished is not None:
+    msg.details.SetInParent()
+    # Commits made finished (empty commits of new branches) never went through
+    # pachd's compaction: no sizes or times; neither do commits finished with an error.
+    if info.finished is not None and not info.error and info.finishing != info.started:
         msg.details.size_bytes = info.size_bytes
+        msg.details.compacting_time.FromNanoseconds(int(((info.finished or 0) - (info.finishing or 0)) * 1e9))
+        msg.details.validating_time.FromNanoseconds(0)
     return msg
 
 
 def file_info_pb(info: FileInfo) -> pfs_pb2.FileInfo:
-    # As pachd: the commit names the branch it was made on, so clients can build
-    # ``project/repo@branch=id:/path`` URIs (jupyterlab-pachyderm's file_uri).
-    branch = BranchKey(info.commit.repo, info.branch) if info.branch else None
+    # As pachd 2.12: the file's commit is the one from its database, repo and id
+    # only (no branch), whatever the request named (tests/conformance).
     msg = pfs_pb2.FileInfo(
-        file=pfs_pb2.File(commit=commit_pb(info.commit, branch), path=info.path, datum=info.datum if info.type == 1 else ""),
+        file=pfs_pb2.File(commit=commit_pb(info.commit), path=info.path, datum=info.datum if info.type == 1 else ""),
         file_type=pfs_pb2.FileType.Name(info.type),
         size_bytes=info.size,
         hash=info.hash,

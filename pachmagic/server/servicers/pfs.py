@@ -12,12 +12,13 @@ from typing import Any, AsyncIterator, Callable, Iterator
 
 from google.protobuf import empty_pb2
 
-from ...errors import InvalidArgument, NotFound
+from ...errors import InvalidArgument, NotFound, Unknown
 from ..._proto import pfs_pb2, pfs_pb2_grpc
-from ..storage import CommitRef, Storage
+from ..storage import BranchKey, CommitRef, Storage
 from ..storage.model import CommitInfo
 from . import _convert as cv
 from ._base import Runtime, rpc
+from ._triggers import check_trigger
 from .pfs_files import FileRpcs
 
 __all__ = ["PfsServicer", "commit_reached"]
@@ -74,6 +75,8 @@ class PfsServicer(FileRpcs, pfs_pb2_grpc.APIServicer):
 
     @rpc
     async def InspectProject(self, request: pfs_pb2.InspectProjectRequest, context: Any) -> pfs_pb2.ProjectInfo:
+        if not request.HasField("project"):  # pachd's request validation
+            raise InvalidArgument("validate request: invalid InspectProjectRequest.Project: value is required")
         info = await self.rt.blocking(self.storage.inspect_project, cv.project_name(request.project))
         return cv.project_info_pb(info)
 
@@ -91,7 +94,8 @@ class PfsServicer(FileRpcs, pfs_pb2_grpc.APIServicer):
 
     @rpc
     async def CreateRepo(self, request: pfs_pb2.CreateRepoRequest, context: Any) -> empty_pb2.Empty:
-        key = cv.repo_key(request.repo)
+        cv.require(request, "repo")
+        key = cv.repo_key_unchecked(request.repo)
         await self.rt.blocking(self.storage.create_repo, key, request.description, request.update)
         return empty_pb2.Empty()
 
@@ -104,7 +108,7 @@ class PfsServicer(FileRpcs, pfs_pb2_grpc.APIServicer):
     async def ListRepo(self, request: pfs_pb2.ListRepoRequest, context: Any) -> AsyncIterator[pfs_pb2.RepoInfo]:
         projects = [cv.project_name(p) for p in request.projects]
         for info in await self.rt.blocking(self.storage.list_repos, request.type, projects):
-            yield cv.repo_info_pb(info)
+            yield cv.repo_info_pb(info, listed=True)
 
     def _delete_repo(self, key: Any, force: bool) -> bool:
         self.guard_repo_delete(key)
@@ -112,13 +116,15 @@ class PfsServicer(FileRpcs, pfs_pb2_grpc.APIServicer):
 
     @rpc
     async def DeleteRepo(self, request: pfs_pb2.DeleteRepoRequest, context: Any) -> pfs_pb2.DeleteRepoResponse:
+        if not request.repo.name:
+            raise InvalidArgument("no repo specified")
         deleted = await self.rt.blocking(self._delete_repo, cv.repo_key(request.repo), request.force)
         return pfs_pb2.DeleteRepoResponse(deleted=deleted)
 
     @rpc
     async def DeleteRepos(self, request: pfs_pb2.DeleteReposRequest, context: Any) -> pfs_pb2.DeleteReposResponse:
         if not request.all and not request.projects:
-            raise InvalidArgument("DeleteRepos needs projects or all")
+            return pfs_pb2.DeleteReposResponse()  # as pachd: nothing named, nothing deleted
         projects = [] if request.all else [cv.project_name(p) for p in request.projects]
 
         def delete() -> list[Any]:
@@ -142,15 +148,18 @@ class PfsServicer(FileRpcs, pfs_pb2_grpc.APIServicer):
 
     @rpc
     async def StartCommit(self, request: pfs_pb2.StartCommitRequest, context: Any) -> pfs_pb2.Commit:
-        branch = cv.branch_key(request.branch)
+        if not request.branch.name:
+            raise Unknown("branch must be specified")
+        branch = BranchKey(cv.repo_key(request.branch.repo), request.branch.name)
         parent = cv.commit_ref(request.parent) if request.parent.id or request.parent.branch.name else None
         if parent is not None and not parent.repo.name:
             parent = CommitRef(branch.repo, parent.branch, parent.id)
         info = await self.rt.blocking(self.storage.start_commit, branch, parent, request.description)
-        return cv.commit_pb(info.key, branch)
+        return cv.commit_pb(info.key)  # as pachd: repo and id, no branch
 
     @rpc
     async def FinishCommit(self, request: pfs_pb2.FinishCommitRequest, context: Any) -> empty_pb2.Empty:
+        cv.require(request, "commit")
         ref = cv.commit_ref(request.commit)
         await self.rt.blocking(
             lambda: self.storage.finish_commit(
@@ -170,6 +179,7 @@ class PfsServicer(FileRpcs, pfs_pb2_grpc.APIServicer):
 
     @rpc
     async def InspectCommit(self, request: pfs_pb2.InspectCommitRequest, context: Any) -> pfs_pb2.CommitInfo:
+        cv.require(request, "commit")
         info = await self._wait_commit(cv.commit_ref(request.commit), request.wait)
         return cv.commit_info_pb(info)
 
@@ -190,24 +200,29 @@ class PfsServicer(FileRpcs, pfs_pb2_grpc.APIServicer):
             reverse=request.reverse,
             origin=request.origin_kind,
         )
+
         for info in await self.rt.blocking(lambda: self.storage.list_commits(repo, **kwargs)):
-            yield cv.commit_info_pb(info)
+            yield cv.commit_info_pb(info, listed=True)
 
     @rpc
     async def InspectCommitSet(self, request: pfs_pb2.InspectCommitSetRequest, context: Any) -> AsyncIterator[pfs_pb2.CommitInfo]:
+        cv.require(request, "commit_set", "commitset")
         set_id = request.commit_set.id
         if request.wait:
             infos = await self.rt.wait_for(
-                lambda: self.storage.commit_set(set_id), lambda cs: all(c.finished is not None for c in cs)
+                lambda: self.storage.commit_set_view(set_id), lambda cs: all(c.finished is not None for c in cs)
             )
         else:
-            infos = await self.rt.blocking(self.storage.commit_set, set_id)
+            infos = await self.rt.blocking(self.storage.commit_set_view, set_id)
+        if not infos:
+            raise NotFound(f"no commits found for commitset {set_id}")
         for info in infos:
             yield cv.commit_info_pb(info)
 
     @rpc
     async def ListCommitSet(self, request: pfs_pb2.ListCommitSetRequest, context: Any) -> AsyncIterator[pfs_pb2.CommitSetInfo]:
-        for set_id, infos in await self.rt.blocking(self.storage.list_commit_sets):
+        project = request.project.name if request.HasField("project") else None
+        for set_id, infos in await self.rt.blocking(self.storage.list_commit_sets, project):
             yield pfs_pb2.CommitSetInfo(
                 commit_set=pfs_pb2.CommitSet(id=set_id), commits=[cv.commit_info_pb(i) for i in infos]
             )
@@ -260,17 +275,40 @@ class PfsServicer(FileRpcs, pfs_pb2_grpc.APIServicer):
 
     @rpc
     async def CreateBranch(self, request: pfs_pb2.CreateBranchRequest, context: Any) -> empty_pb2.Empty:
-        key = cv.branch_key(request.branch)
+        cv.require(request, "branch")
+        key = BranchKey(cv.repo_key(request.branch.repo), request.branch.name)
         head = None
+        if request.HasField("head") and request.head.repo.name and request.head.repo.name != request.branch.repo.name:
+            raise Unknown("branch and head commit must belong to the same repo")
         if request.head.id or request.head.branch.name:
             head = cv.commit_ref(request.head) if (request.head.repo.name or request.head.branch.repo.name) else CommitRef(key.repo, request.head.branch.name, request.head.id)
-        provenance = [cv.branch_key(b) for b in request.provenance]
+        provenance = [BranchKey(cv.repo_key(b.repo), b.name) for b in request.provenance]
         trigger = request.trigger.SerializeToString().hex() if request.HasField("trigger") else ""
-        await self.rt.blocking(lambda: self.storage.create_branch(key, head, provenance, trigger))
+
+        def create() -> None:
+            if request.HasField("trigger"):
+                check_trigger(key.name, request.trigger, bool(provenance), self._triggers_of(key.repo))
+            self.storage.create_branch(key, head, provenance, trigger, trigger_branch=request.trigger.branch)
+
+        await self.rt.blocking(create)
         return empty_pb2.Empty()
+
+    def _triggers_of(self, repo: Any) -> list[tuple[str, str]]:
+        try:
+            branches = self.storage.list_branches(repo)
+        except NotFound:
+            return []
+        out = []
+        for info in branches:
+            if info.trigger:
+                trigger = pfs_pb2.Trigger()
+                trigger.ParseFromString(bytes.fromhex(info.trigger))
+                out.append((info.key.name, trigger.branch))
+        return out
 
     @rpc
     async def InspectBranch(self, request: pfs_pb2.InspectBranchRequest, context: Any) -> pfs_pb2.BranchInfo:
+        cv.require(request, "branch")
         info = await self.rt.blocking(self.storage.inspect_branch, cv.branch_key(request.branch))
         return cv.branch_info_pb(info)
 
@@ -291,12 +329,14 @@ class PfsServicer(FileRpcs, pfs_pb2_grpc.APIServicer):
 
     @rpc
     async def SquashCommitSet(self, request: pfs_pb2.SquashCommitSetRequest, context: Any) -> empty_pb2.Empty:
-        await self.rt.blocking(self.storage.squash_commit_set, _set_id(request.commit_set))
+        cv.require(request, "commit_set", "commitset")
+        await self.rt.blocking(self.storage.squash_commit_set, request.commit_set.id)
         return empty_pb2.Empty()
 
     @rpc
     async def DropCommitSet(self, request: pfs_pb2.DropCommitSetRequest, context: Any) -> empty_pb2.Empty:
-        await self.rt.blocking(self.storage.drop_commit_set, _set_id(request.commit_set))
+        cv.require(request, "commit_set", "commitset")
+        await self.rt.blocking(self.storage.drop_commit_set, request.commit_set.id)
         return empty_pb2.Empty()
 
     @rpc
@@ -338,29 +378,41 @@ class PfsServicer(FileRpcs, pfs_pb2_grpc.APIServicer):
             yield info
 
     async def _walk_commits(self, request: Any, edge: str) -> AsyncIterator[pfs_pb2.CommitInfo]:
-        """Breadth-first from the start commits along ``edge``, bounded like pachd's walks."""
+        """Breadth-first from each start commit along ``edge``, as pachd's walks: the start
+        itself is not sent, nearer commits first, at most ``max_depth`` edges away and
+        ``max_commits`` commits per start (defaults 1000 and 10,000)."""
         starts = [cv.commit_picker_ref(p) for p in request.start]
-        if not starts:
-            raise InvalidArgument("no start commits given")
-        max_commits = request.max_commits or 1000
+        max_commits = request.max_commits or 10_000
         max_depth = request.max_depth or 1000
 
-        def walk() -> Iterator[CommitInfo]:
-            frontier = [self.storage.inspect_commit(ref) for ref in starts]
-            seen = {info.key for info in frontier}
-            count = depth = 0
-            while frontier and depth <= max_depth:
+        def pick(ref: CommitRef) -> CommitInfo:
+            try:
+                return self.storage.inspect_commit(ref)
+            except NotFound:
+                if not ref.id or any(c in ref.id for c in "^~."):
+                    raise
+                key = f"{ref.repo.project}/{ref.repo.name}.{ref.repo.type}@{ref.id}"  # pachd's database key
+                raise NotFound(f"get commit by commit key: commit (int_id=0, commit_id={key}) not found") from None
+
+        def walk_one(start: CommitInfo) -> Iterator[CommitInfo]:
+            frontier, seen, count, depth = [start], {start.key}, 0, 0
+            while frontier and depth < max_depth:
                 nxt = []
                 for info in frontier:
-                    yield info
-                    count += 1
-                    if count >= max_commits:
-                        return
                     for key in getattr(info, edge):
                         if key not in seen:
                             seen.add(key)
-                            nxt.append(self.storage.inspect_commit(CommitRef(key.repo, id=key.id)))
+                            found = self.storage.inspect_commit(CommitRef(key.repo, id=key.id))
+                            yield found
+                            count += 1
+                            if count >= max_commits:
+                                return
+                            nxt.append(found)
                 frontier, depth = nxt, depth + 1
+
+        def walk() -> Iterator[CommitInfo]:
+            for start in [pick(ref) for ref in starts]:
+                yield from walk_one(start)
 
         async for info in self.rt.stream(walk):
             yield cv.commit_info_pb(info)
@@ -374,8 +426,3 @@ class PfsServicer(FileRpcs, pfs_pb2_grpc.APIServicer):
         for problem in report.problems:
             yield pfs_pb2.FsckResponse(error=problem)
 
-
-def _set_id(commit_set: pfs_pb2.CommitSet) -> str:
-    if not commit_set.id:
-        raise InvalidArgument("no commit set id given")
-    return commit_set.id

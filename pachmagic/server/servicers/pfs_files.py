@@ -14,7 +14,9 @@ from typing import Any, AsyncIterator, Iterable, Iterator
 
 from google.protobuf import empty_pb2, wrappers_pb2
 
-from ...errors import FailedPrecondition, InvalidArgument
+from ...errors import InvalidArgument, NotFound, Unknown
+from ...pachyderm.globs import has_glob
+from ...pachyderm.paths import clean_path
 from ..._proto import pfs_pb2
 from ..storage import CommitRef, Storage
 from ..storage.chunks import CHUNK_SIZE
@@ -69,16 +71,16 @@ class ModifyFileStream:
         req = op.request
         if req is not None and req.WhichOneof("body") == "set_commit":
             if self.ref is not None:
-                # pachd's words: one stream writes to one commit.
-                raise InvalidArgument("ModifyFile: cannot set commit (set_commit must be the first message only)")
+                # pachd's words and code: one stream writes to one commit.
+                raise Unknown("cannot set commit")
             self.ref = cv.commit_ref(req.set_commit)
             await self.rt.blocking(check_writable, self.storage, self.ref)
             self.session = self.storage.write_session()
             return
         if self.session is None:
-            raise InvalidArgument("ModifyFile: the first message must be set_commit")
+            raise Unknown("first message must be a commit")
         if req is not None and req.WhichOneof("body") is None:
-            raise InvalidArgument("ModifyFile: empty request (no set_commit, add_file, delete_file or copy_file)")
+            raise Unknown("unrecognized message type")
         self.batch.append(op)
         self.size += len(op.path) + (len(op.data) if op.data is not None else 0)
         if len(self.batch) >= _BATCH_MESSAGES or self.size >= _BATCH_BYTES:
@@ -146,7 +148,7 @@ def check_writable(storage: Storage, ref: CommitRef) -> None:
     if ref.id:
         info = storage.inspect_commit(ref)
         if info.finishing is not None:
-            raise FailedPrecondition(f"commit {info.key} has already finished")
+            raise Unknown(f"commit {info.key} has already finished")
 
 
 def apply_ops(storage: Storage, session: WriteSession, ops: Iterable[Op]) -> None:
@@ -170,7 +172,10 @@ def apply_ops(storage: Storage, session: WriteSession, ops: Iterable[Op]) -> Non
             copy = req.copy_file
             src_ref, src_path = cv.file_ref(copy.src)
             reader = storage.reader(src_ref)
-            reader.inspect(src_path)  # NOT_FOUND for a missing source
+            try:
+                reader.inspect(src_path)
+            except NotFound:  # as pachd: copying nothing is no error
+                continue
             session.copy(reader.tree, src_path, copy.dst, append=copy.append, datum=copy.datum)
         elif body == "set_commit":
             raise InvalidArgument("ModifyFile: set_commit inside a batch of operations")
@@ -199,22 +204,29 @@ def get_file_entry(storage: Storage, request: pfs_pb2.GetFileRequest) -> Entry |
         raise InvalidArgument("GetFile with URL (writing to object storage) is not supported by the embedded server")
     if request.offset < 0:
         raise InvalidArgument(f"offset must not be negative (got {request.offset})")
-    ref, path = cv.file_ref(request.file)
+    ref, path = cv.request_file(request)
     entry = storage.reader(ref).get_entry(path)
     return None if entry.size == 0 or request.offset >= entry.size else entry
 
 
-def _check_number(number: int) -> None:
-    if number < 0:
-        raise InvalidArgument(f"number must not be negative (got {number})")
+def _check_number(number: int, reverse: bool) -> None:
+    if reverse and number <= 0:  # pachd's text (a negative number otherwise means all)
+        raise Unknown("number must be > 0 when reverse is true")
 
 
 def list_infos(storage: Storage, request: pfs_pb2.ListFileRequest) -> Iterator[FileInfo]:
-    """ListFile's answer: children in path order, after the marker, at most ``number``."""
-    _check_number(request.number)
-    ref, path = cv.file_ref(request.file)
+    """ListFile's answer: children in path order, after the marker, at most ``number``.
+
+    As pachd: a path that does not exist lists nothing (no error).
+    """
+    ref, path = cv.request_file(request)
+    _check_number(request.number, request.reverse)
     marker = request.paginationMarker.path if request.HasField("paginationMarker") else ""
     reader = storage.reader(ref)
+    try:
+        reader.inspect(path)
+    except NotFound:
+        return
     if request.reverse:
         items: Iterable[FileInfo] = reversed(list(reader.children(path)))
         if marker:
@@ -225,10 +237,15 @@ def list_infos(storage: Storage, request: pfs_pb2.ListFileRequest) -> Iterator[F
 
 
 def walk_infos(storage: Storage, request: pfs_pb2.WalkFileRequest) -> Iterator[FileInfo]:
-    _check_number(request.number)
-    ref, path = cv.file_ref(request.file)
+    ref, path = cv.request_file(request)
+    _check_number(request.number, request.reverse)
     marker = request.paginationMarker.path if request.HasField("paginationMarker") else ""
-    items: Iterable[FileInfo] = storage.reader(ref).walk(path)
+    reader = storage.reader(ref)
+    try:
+        reader.inspect(path)
+    except NotFound:  # pachd's text for a walk from nowhere
+        raise NotFound(f"commit/{reader.commit.id} does not contain item: ({clean_path(path)})") from None
+    items: Iterable[FileInfo] = reader.walk(path)
     if request.reverse:
         items = reversed(list(items))
         if marker:
@@ -239,12 +256,13 @@ def walk_infos(storage: Storage, request: pfs_pb2.WalkFileRequest) -> Iterator[F
 
 
 def glob_infos(storage: Storage, request: pfs_pb2.GlobFileRequest) -> Iterator[FileInfo]:
+    cv.require(request, "commit")
     ref = cv.commit_ref(request.commit)
     return storage.reader(ref).glob(request.pattern)
 
 
 def _limit(items: Iterable[FileInfo], number: int) -> Iterator[FileInfo]:
-    if not number:
+    if number <= 0:
         yield from items
         return
     for count, info in enumerate(items, 1):
@@ -286,22 +304,33 @@ class FileRpcs:
 
     @rpc
     async def GetFileTAR(self, request: pfs_pb2.GetFileRequest, context: Any) -> AsyncIterator[wrappers_pb2.BytesValue]:
-        ref, path = cv.file_ref(request.file)
+        ref, path = cv.request_file(request)
 
         def pieces() -> Iterator[bytes]:
+            # As pachd: every directory and file at or below the path (a glob
+            # allowed), directories included, with absolute names (pachctl's
+            # `get file -r` strips the inspected path from them) and mode 0.
             reader = self.storage.reader(ref)
-            reader.inspect(path)
-            for entry in reader.files_under(path):
-                # Absolute names, as pachd writes them: pachctl's `get file -r` strips the
-                # inspected path ("/dir/") from each name to place files under -o.
-                info = tarfile.TarInfo(entry.path)
-                info.size = entry.size
-                info.mode = 0o644
-                info.mtime = int(reader.committed or 0)
-                yield info.tobuf(format=tarfile.PAX_FORMAT)
-                yield from self.storage.read_chunks(entry.chunks)
-                if entry.size % 512:
-                    yield b"\0" * (512 - entry.size % 512)
+            if has_glob(clean_path(path)):
+                roots = [info.path for info in reader.glob(path)]
+            else:
+                roots = [reader.inspect(path).path]
+            for root in roots:
+                for item in reader.walk(root):
+                    info = tarfile.TarInfo(item.path.rstrip("/"))
+                    info.mode = 0
+                    info.mtime = int(reader.committed or 0)
+                    if item.is_dir:
+                        info.type = tarfile.DIRTYPE
+                        yield info.tobuf(format=tarfile.PAX_FORMAT)
+                        continue
+                    entry = reader.tree.get(item.path)
+                    assert entry is not None
+                    info.size = entry.size
+                    yield info.tobuf(format=tarfile.PAX_FORMAT)
+                    yield from self.storage.read_chunks(entry.chunks)
+                    if entry.size % 512:
+                        yield b"\0" * (512 - entry.size % 512)
             yield b"\0" * 1024
 
         async for data in self.rt.stream(pieces, batch=1, prefetch=True):
@@ -309,7 +338,7 @@ class FileRpcs:
 
     @rpc
     async def InspectFile(self, request: pfs_pb2.InspectFileRequest, context: Any) -> pfs_pb2.FileInfo:
-        ref, path = cv.file_ref(request.file)
+        ref, path = cv.request_file(request)
         info = await self.rt.blocking(lambda: self.storage.reader(ref).inspect(path))
         return cv.file_info_pb(info)
 
@@ -330,7 +359,7 @@ class FileRpcs:
 
     @rpc
     async def DiffFile(self, request: pfs_pb2.DiffFileRequest, context: Any) -> AsyncIterator[pfs_pb2.DiffFileResponse]:
-        new_ref, new_path = cv.file_ref(request.new_file)
+        new_ref, new_path = cv.request_file(request, "new_file")
         old_ref = old_path = None
         if request.HasField("old_file") and (request.old_file.commit.id or request.old_file.commit.branch.name):
             old_ref, old_path = cv.file_ref(request.old_file)

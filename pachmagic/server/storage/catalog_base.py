@@ -17,7 +17,12 @@ from typing import TYPE_CHECKING
 from .db import Database
 from .model import BranchKey, CommitKey, RepoKey
 
-__all__ = ["CatalogBase", "CommitRef", "CommitRow", "new_commit_id"]
+__all__ = ["CatalogBase", "CommitRef", "CommitRow", "new_commit_id", "db_repo_text"]
+
+
+def db_repo_text(key: RepoKey) -> str:
+    """How pachd's database layer reports a missing repo (some of its errors end with it)."""
+    return f"repo (id=0, project={key.project}, name={key.name}, type={key.type}) not found"
 
 
 def new_commit_id() -> str:

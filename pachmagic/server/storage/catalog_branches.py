@@ -11,8 +11,8 @@ from __future__ import annotations
 import time
 from typing import Any, Iterable
 
-from ...errors import FailedPrecondition, InvalidArgument, NotFound
-from .catalog_base import CatalogBase, CommitRef, CommitRow, new_commit_id
+from ...errors import Internal, NotFound, Unknown
+from .catalog_base import CatalogBase, CommitRef, CommitRow, db_repo_text, new_commit_id
 from .model import ORIGIN_AUTO, BranchInfo, BranchKey, RepoKey, is_commit_id, validate_name
 
 __all__ = ["CatalogBranches"]
@@ -68,6 +68,8 @@ class CatalogBranches(CatalogBase):
         branch_id, repo_id, name, head_seq, trigger, created = row
         key = BranchKey(self.repo_key(repo_id), name)
         head = self.commit_key(head_seq) if head_seq is not None else None
+        # The head's start is when the branch last moved (a new commit, or a new head).
+        moved = self.db.one("SELECT started FROM commits WHERE seq = ?", (head_seq,)) if head_seq is not None else None
         return BranchInfo(
             key=key,
             head=head,
@@ -76,6 +78,7 @@ class CatalogBranches(CatalogBase):
             subvenance=sorted(self._branch_key(i) for i in self.subvenance_ids(branch_id)),
             trigger=trigger,
             created=created,
+            updated=max(created, moved[0]) if moved else created,
         )
 
     def list_branches(self, repo: RepoKey) -> list[BranchInfo]:
@@ -93,6 +96,7 @@ class CatalogBranches(CatalogBase):
         provenance: Iterable[BranchKey] = (),
         trigger: str = "",
         commit_set: str | None = None,
+        trigger_branch: str = "",
     ) -> str | None:
         """Create or update a branch; return the commit set ID of any new commits.
 
@@ -100,37 +104,49 @@ class CatalogBranches(CatalogBase):
         commit; a branch with no head, or whose provenance changed, gets a new
         empty AUTO commit (open when it has provenance), propagated downstream.
         """
-        validate_name(key.name)
-        if is_commit_id(key.name):
-            raise InvalidArgument("invalid branch name: it refers to a commit, not a branch")
         provenance = list(dict.fromkeys(provenance))
-        for prov in provenance:
-            if prov.repo == key.repo:
-                raise InvalidArgument(f"branch {key} cannot be in its own provenance ({prov})")
+        for named in [*provenance, key]:
+            validate_name(named.name)
         with self.db.transaction():
-            repo_id = self.repo_id(key.repo)
+            try:
+                repo_id = self.repo_id(key.repo)
+            except NotFound:  # pachd looks up the branch's head commit first
+                raise NotFound(
+                    f"get commit by commit key: {db_repo_text(key.repo)}\n"
+                    f"commit (int_id=0, commit_id={key.repo.project}/{key.repo.name}.{key.repo.type}@{new_commit_id()}) not found"
+                ) from None
+            if trigger_branch:
+                # pachd keeps triggers in a table keyed by branch: the target must exist
+                if self.db.one("SELECT 1 FROM branches WHERE repo_id = ? AND name = ?", (repo_id, trigger_branch)) is None:
+                    raise NotFound(f"branch (id=0, branch={key.repo}@{trigger_branch}) not found")
             set_id = commit_set or new_commit_id()
             prov_ids = []
             for prov in provenance:
-                validate_name(prov.name)
                 try:
                     prov_ids.append(self.branch_id(prov))
                 except NotFound:
                     self.repo_id(prov.repo)  # the repo must exist
                     prov_ids.append(self._insert_branch(self.repo_id(prov.repo), prov.name))
                     self._new_commit(prov_ids[-1], set_id, ORIGIN_AUTO, finished=True)
+            target = self.resolve(head) if head is not None else None
+            for prov in provenance:
+                if prov.repo == key.repo:
+                    raise Unknown(f"repo {key.repo} cannot be in the provenance of its own branch")
             row = self.db.one("SELECT id, head_seq FROM branches WHERE repo_id = ? AND name = ?", (repo_id, key.name))
+            if row is None and is_commit_id(key.name):
+                raise Unknown("branch name cannot be a UUID V4")
             branch_id = row[0] if row else self._insert_branch(repo_id, key.name)
-            for prov_id in prov_ids:
+            for prov, prov_id in zip(provenance, prov_ids):
                 if branch_id in self.provenance_ids(prov_id) or prov_id == branch_id:
-                    raise InvalidArgument(f"branch {key} cannot be in its own provenance")
+                    raise Internal(
+                        f"cycle detected because {self._typed(prov)} is already in the subvenance of {self._typed(key)}"
+                    )
             old_prov = set(self.direct_provenance_ids(branch_id))
             if trigger:
                 self.db.execute("UPDATE branches SET trigger = ? WHERE id = ?", (trigger, branch_id))
-            if head is not None:
-                target = self.resolve(head)
+            if target is not None:
                 if target.repo_id != repo_id:
-                    raise InvalidArgument(f"branch {key} cannot point at a commit in another repo ({head})")
+                    raise Unknown("branch and head commit must belong to the same repo")
                 self.db.execute("UPDATE branches SET head_seq = ? WHERE id = ?", (target.seq, branch_id))
             if set(prov_ids) != old_prov:
                 self.db.execute("DELETE FROM branch_provenance WHERE branch_id = ?", (branch_id,))
@@ -138,6 +154,7 @@ class CatalogBranches(CatalogBase):
                     "INSERT INTO branch_provenance(branch_id, prov_id) VALUES (?, ?)",
                     [(branch_id, p) for p in prov_ids],
                 )
+                self._check_dag(branch_id)
                 if prov_ids:
                     self.propagate([branch_id], set_id, include_sources=True)
                     return set_id
@@ -150,6 +167,30 @@ class CatalogBranches(CatalogBase):
                 self.propagate([branch_id], set_id)
                 return set_id
             return None
+
+    def _typed(self, key: BranchKey) -> str:
+        """pachd's database key of a branch, ``project/repo.type@name`` (in its cycle error)."""
+        return f"{key.repo.project}/{key.repo.name}.{key.repo.type}@{key.name}"
+
+    def _check_dag(self, branch_id: int) -> None:
+        """pachd's rule: the branches linked to this one by provenance, either way, are in distinct repos."""
+        seen = {branch_id}
+        stack = [branch_id]
+        while stack:
+            current = stack.pop()
+            for (nxt,) in self.db.all(
+                "SELECT prov_id FROM branch_provenance WHERE branch_id = ? UNION SELECT branch_id FROM branch_provenance WHERE prov_id = ?",
+                (current, current),
+            ):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+        repos: set[RepoKey] = set()
+        for member in sorted(seen):
+            repo = self._branch_key(member).repo
+            if repo in repos:
+                raise Unknown(f'multiple branches from the same repo, "{repo}", cannot participate in a DAG')
+            repos.add(repo)
 
     def ensure_branch(self, key: BranchKey, set_id: str) -> int:
         """Return the branch's id, creating it with an empty finished commit if missing."""
@@ -178,7 +219,7 @@ class CatalogBranches(CatalogBase):
             prov_ids = [self.branch_id(p) for p in dict.fromkeys(provenance)]
             for prov_id in prov_ids:
                 if prov_id == branch_id or branch_id in self.provenance_ids(prov_id):
-                    raise InvalidArgument(f"branch {key} cannot be in its own provenance")
+                    raise Unknown(f"repo {key.repo} cannot be in the provenance of its own branch")
             self.db.execute("DELETE FROM branch_provenance WHERE branch_id = ?", (branch_id,))
             self.db.executemany(
                 "INSERT INTO branch_provenance(branch_id, prov_id) VALUES (?, ?)", [(branch_id, p) for p in prov_ids]
@@ -205,12 +246,19 @@ class CatalogBranches(CatalogBase):
 
     def delete_branch(self, key: BranchKey, force: bool = False) -> None:
         with self.db.transaction():
-            branch_id = self.branch_id(key)
+            where = f'get branch "{key.repo.project}/{key.repo.name}.{key.repo.type}@{key.name}": '
+            missing = f"branch (id=0, branch={key}) not found"
+            try:
+                self.repo_id(key.repo)
+            except NotFound:
+                raise NotFound(f"{where}{db_repo_text(key.repo)}\n{missing}") from None
+            try:
+                branch_id = self.branch_id(key)
+            except NotFound:
+                raise NotFound(where + missing) from None
             dependents = self.db.all("SELECT branch_id FROM branch_provenance WHERE prov_id = ?", (branch_id,))
             if dependents and not force:
-                names = ", ".join(sorted(str(self._branch_key(r[0])) for r in dependents))
-                raise FailedPrecondition(
-                    f'branch "{key.name}" cannot be deleted because it\'s in the direct provenance of [{names}]'
-                )
+                names = " ".join(sorted(str(self._branch_key(r[0])) for r in dependents))
+                raise Unknown(f'branch "{key}" cannot be deleted because it\'s in the direct provenance of [{names}]')
             self.db.execute("DELETE FROM branch_provenance WHERE branch_id = ? OR prov_id = ?", (branch_id, branch_id))
             self.db.execute("DELETE FROM branches WHERE id = ?", (branch_id,))

@@ -11,7 +11,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ...errors import FailedPrecondition, InvalidArgument, NotFound
+from ...errors import FailedPrecondition, NotFound, Unknown
+from .triggers import fire_triggers
 from .catalog_base import _COMMIT_COLS, CatalogBase, CommitRef, CommitRow, new_commit_id
 from .model import (
     ORIGIN_AUTO,
@@ -50,11 +51,16 @@ class CatalogCommits(CatalogBase):
         return CommitKey(self.repo_key(row[0]), row[1])
 
     def resolve(self, ref: CommitRef) -> CommitRow:
-        """Find the commit a request names (see ``CommitRef``)."""
+        """Find the commit a request names (see ``CommitRef``), with pachd's errors.
+
+        ``branch.N`` is the N-th commit from the branch's root; as in pachd one
+        past the head still gives the head, further is an error. ``^``/``~``
+        beyond the root is an error naming how far one could go.
+        """
         repo_id = self.repo_id(ref.repo)
         text = ref.id or ref.branch
         if not text:
-            raise InvalidArgument(f"commit in repo {ref.repo} must name a branch or a commit id")
+            raise Unknown("cannot pick commit with no ID or branch")
         base, back, nth = parse_ancestry(text)
         row: CommitRow | None
         if is_commit_id(base):
@@ -64,29 +70,46 @@ class CatalogCommits(CatalogBase):
             if row is None:
                 raise NotFound(f"commit {ref.repo}@{base} not found")
         else:
-            if not base:
-                raise InvalidArgument(f"invalid commit reference {text!r}")
             branch = self.db.one("SELECT head_seq FROM branches WHERE repo_id = ? AND name = ?", (repo_id, base))
             if branch is None:
                 if ref.id and ref.branch and not back and nth is None:
                     raise NotFound(f"commit {ref.repo}@{ref.id} not found")
-                raise NotFound(f'branch "{base}" not found in repo {ref.repo}')
+                raise NotFound(f'branch "{ref.branch or text}" not found in repo {ref.repo}')
             if branch[0] is None:
                 raise NotFound(f'branch "{base}" in repo {ref.repo} has no head commit')
             row = self.commit_row(branch[0])
             if nth is not None:
-                chain = [row]
-                while chain[-1].parent_seq is not None:
-                    chain.append(self.commit_row(chain[-1].parent_seq))
-                chain.reverse()
-                if nth > len(chain):
-                    raise NotFound(f"commit {ref.repo}@{text} not found")
-                row = chain[nth - 1]
-        for _ in range(back):
-            if row.parent_seq is None:
-                raise NotFound(f"commit {ref.repo}@{text} not found")
-            row = self.commit_row(row.parent_seq)
+                row = self._from_root(row, nth - 1 if nth else 2**32 - 1)
+        if back:
+            row = self._ancestor(row, back)
         return row
+
+    def _typed_key(self, row: CommitRow) -> str:
+        """pachd's database key of a commit, ``project/repo.type@id`` (in its picker errors)."""
+        repo = self.repo_key(row.repo_id)
+        return f"{repo.project}/{repo.name}.{repo.type}@{row.id}"
+
+    def _ancestor(self, start: CommitRow, back: int) -> CommitRow:
+        row, depth = start, 0
+        while depth < back and row.parent_seq is not None:
+            row, depth = self.commit_row(row.parent_seq), depth + 1
+        if depth != back:
+            raise Unknown(
+                f"picking commit: invalid offset for ancestor of commit: {self._typed_key(start)}, "
+                f"offset requested: {back}, offset traversable: {depth}"
+            )
+        return row
+
+    def _from_root(self, head: CommitRow, offset: int) -> CommitRow:
+        chain = [head]
+        while chain[-1].parent_seq is not None:
+            chain.append(self.commit_row(chain[-1].parent_seq))
+        if len(chain) < offset:
+            raise Unknown(
+                f"picking commit: invalid offset from branch root for head commit: {self._typed_key(head)}, "
+                f"offset: {offset}, maximum depth: {len(chain)}"
+            )
+        return chain[len(chain) - 1 - min(offset, len(chain) - 1)]
 
     def _global_id_lookup(self, repo_id: int, commit_set: str) -> CommitRow | None:
         """``repo@<id>`` for a set that has no commit in ``repo``: its commit in the set's provenance."""
@@ -108,11 +131,26 @@ class CatalogCommits(CatalogBase):
 
     def commit_info(self, row: CommitRow) -> CommitInfo:
         repo = self.repo_key(row.repo_id)
-        children = [
-            CommitKey(repo, r[0]) for r in self.db.all("SELECT id FROM commits WHERE parent_seq = ? ORDER BY seq", (row.seq,))
-        ]
-        prov = [self.commit_key(r[0]) for r in self.db.all("SELECT prov_seq FROM commit_provenance WHERE commit_seq = ?", (row.seq,))]
-        subv = [self.commit_key(r[0]) for r in self.db.all("SELECT commit_seq FROM commit_provenance WHERE prov_seq = ?", (row.seq,))]
+        branch_of: dict[CommitKey, str] = {}
+
+        def related(sql: str) -> list[CommitKey]:
+            keys = []
+            for repo_id, id_, branch in self.db.all(sql, (row.seq,)):
+                key = CommitKey(self.repo_key(repo_id), id_)
+                if branch:
+                    branch_of[key] = branch
+                keys.append(key)
+            return keys
+
+        children = related("SELECT repo_id, id, branch FROM commits WHERE parent_seq = ? ORDER BY seq")
+        prov = related(
+            "SELECT c.repo_id, c.id, c.branch FROM commit_provenance p JOIN commits c ON c.seq = p.prov_seq"
+            " WHERE p.commit_seq = ?"
+        )
+        subv = related(
+            "SELECT c.repo_id, c.id, c.branch FROM commit_provenance p JOIN commits c ON c.seq = p.commit_seq"
+            " WHERE p.prov_seq = ?"
+        )
         return CommitInfo(
             key=CommitKey(repo, row.id),
             branch=BranchKey(repo, row.branch) if row.branch else None,
@@ -127,6 +165,7 @@ class CatalogCommits(CatalogBase):
             size_bytes=row.size_bytes,
             direct_provenance=sorted(prov),
             direct_subvenance=sorted(subv),
+            branch_of=branch_of,
         )
 
     def is_output_branch(self, repo_id: int, branch: str | None) -> bool:
@@ -141,24 +180,28 @@ class CatalogCommits(CatalogBase):
     def start_commit(
         self, branch: BranchKey, parent: CommitRef | None = None, description: str = ""
     ) -> CommitRow:
-        """Open a USER commit on ``branch`` and propagate it downstream."""
-        validate_name(branch.name)
-        if is_commit_id(branch.name):
-            raise InvalidArgument("invalid branch picker: name refers to a commit, not a branch")
+        """Open a USER commit on ``branch`` and propagate it downstream.
+
+        Checks in pachd's order: a branch named, the repo, the name, the parent
+        (found, finished), a name that is not a commit id, not an output branch.
+        """
+        if not branch.name:
+            raise Unknown("branch must be specified")
         with self.db.transaction():
             repo_id = self.repo_id(branch.repo)
+            validate_name(branch.name)
             row = self.db.one("SELECT id, head_seq FROM branches WHERE repo_id = ? AND name = ?", (repo_id, branch.name))
-            if row is not None and self.direct_provenance_ids(row[0]):
-                raise FailedPrecondition(f"cannot start a commit on an output branch: {branch}")
             parent_row: CommitRow | None = None
             if parent is not None and (parent.id or parent.branch):
                 parent_row = self.resolve(parent)
             elif row is not None and row[1] is not None:
                 parent_row = self.commit_row(row[1])
             if parent_row is not None and parent_row.is_open:
-                raise FailedPrecondition(
-                    f"parent commit {self.commit_key(parent_row.seq)} has not been finished"
-                )
+                raise Unknown(f"parent commit {self.commit_key(parent_row.seq)} has not been finished")
+            if is_commit_id(branch.name):
+                raise Unknown("branch name cannot be a UUID V4")
+            if row is not None and self.direct_provenance_ids(row[0]):
+                raise Unknown(f"cannot start a commit on an output branch: {branch}")
             branch_id = row[0] if row is not None else self._insert_branch(repo_id, branch.name)
             set_id = new_commit_id()
             seq = self._new_commit(
@@ -251,7 +294,7 @@ class CatalogCommits(CatalogBase):
         if cur.rowcount != 1:
             row = self.commit_row(seq)
             if not row.is_open:
-                raise FailedPrecondition(f"commit {self.commit_key(seq)} has already finished")
+                raise Unknown(f"commit {self.commit_key(seq)} has already finished")
             raise FailedPrecondition(f"commit {self.commit_key(seq)} changed during the write; try again")
 
     def finish_commit(
@@ -267,15 +310,17 @@ class CatalogCommits(CatalogBase):
             current = self.commit_row(row.seq)
             key = self.commit_key(row.seq)
             if not current.is_open:
-                raise FailedPrecondition(f"commit {key} has already finished")
+                raise Unknown(f"commit {key} has already finished")
             if not force and current.origin == ORIGIN_AUTO and self.is_output_branch(current.repo_id, current.branch):
-                raise FailedPrecondition("cannot finish a pipeline output or meta commit, use 'stop job' instead")
+                raise Unknown("cannot finish a pipeline output or meta commit, use 'stop job' instead")
             now = time.time()
             self.db.execute(
                 "UPDATE commits SET finishing = ?, finished = ?, error = ?, description = COALESCE(?, description), "
                 "size_bytes = COALESCE(?, size_bytes) WHERE seq = ?",
                 (now, now, error, description, size, row.seq),
             )
+            if not error:
+                fire_triggers(self, self.commit_row(row.seq))
 
     def list_commits(
         self,
@@ -289,26 +334,27 @@ class CatalogCommits(CatalogBase):
         origin: int = 0,
     ) -> list[CommitRow]:
         repo_id = self.repo_id(repo)
+        stop = self.resolve(from_).id if from_ is not None else None
         if to is not None:
+            if reverse:
+                raise Unknown("cannot use 'Reverse' while also using 'From' or 'To'")
             rows = []
             current: CommitRow | None = self.resolve(to)
-            stop = self.resolve(from_).seq if from_ is not None else None
-            while current is not None and current.seq != stop:
+            while current is not None and current.id != stop:
                 rows.append(current)
                 current = self.commit_row(current.parent_seq) if current.parent_seq is not None else None
         else:
+            if from_ is not None:
+                raise Unknown("cannot use `from` commit without `to` commit")
             rows = [
                 CommitRow(*r)
                 for r in self.db.all(f"SELECT {_COMMIT_COLS} FROM commits WHERE repo_id = ? ORDER BY seq DESC", (repo_id,))
             ]
-            if from_ is not None:
-                floor = self.resolve(from_).seq
-                rows = [r for r in rows if r.seq > floor]
         if origin:
             rows = [r for r in rows if r.origin == origin]
         if reverse:  # oldest first, then the limit (pachd: the first ``number`` commits)
             rows.reverse()
-        if number:
+        if number > 0:  # pachd: 0 and negative numbers mean all
             rows = rows[:number]
         return rows
 
@@ -322,14 +368,61 @@ class CatalogCommits(CatalogBase):
         return [CommitRow(*r) for r in rows]
 
     def commit_set(self, set_id: str) -> list[CommitRow]:
-        rows = [CommitRow(*r) for r in self.db.all(f"SELECT {_COMMIT_COLS} FROM commits WHERE id = ? ORDER BY seq", (set_id,))]
-        if not rows:
-            raise NotFound(f"no commits found for commitset {set_id}")
-        return rows
+        """The commits of one set (every commit when ``set_id`` is empty, as pachd's filter)."""
+        if not set_id:
+            return [CommitRow(*r) for r in self.db.all(f"SELECT {_COMMIT_COLS} FROM commits ORDER BY seq")]
+        return [CommitRow(*r) for r in self.db.all(f"SELECT {_COMMIT_COLS} FROM commits WHERE id = ? ORDER BY seq", (set_id,))]
 
-    def list_commit_sets(self) -> list[tuple[str, list[CommitRow]]]:
-        sets: dict[str, list[CommitRow]] = {}
-        for r in self.db.all(f"SELECT {_COMMIT_COLS} FROM commits ORDER BY seq DESC"):
-            row = CommitRow(*r)
-            sets.setdefault(row.id, []).append(row)
-        return list(sets.items())
+    def commit_set_view(self, set_id: str) -> list[CommitRow]:
+        """What pachd's InspectCommitSet shows: the set's commits and, before them, every
+        commit of other sets in their provenance, in topological order (provenance first).
+
+        An empty ``set_id`` means every commit (pachd's filter has no id then).
+        """
+        if set_id:
+            members = [CommitRow(*r) for r in self.db.all(f"SELECT {_COMMIT_COLS} FROM commits WHERE id = ? ORDER BY seq", (set_id,))]
+        else:
+            members = [CommitRow(*r) for r in self.db.all(f"SELECT {_COMMIT_COLS} FROM commits ORDER BY seq")]
+        aliases: dict[int, CommitRow] = {}
+        frontier = [r.seq for r in members] if set_id else []
+        seen = set(frontier)
+        while frontier:
+            nxt = []
+            for seq in frontier:
+                for (prov,) in self.db.all("SELECT prov_seq FROM commit_provenance WHERE commit_seq = ?", (seq,)):
+                    if prov not in seen:
+                        seen.add(prov)
+                        nxt.append(prov)
+                        row = self.commit_row(prov)
+                        if row.id != set_id:
+                            aliases[prov] = row
+            frontier = nxt
+        rows = [aliases[s] for s in sorted(aliases)] + members
+        by_seq = {r.seq: r for r in rows}
+        order: list[CommitRow] = []
+        done: set[int] = set()
+
+        def visit(row: CommitRow) -> None:
+            if row.seq in done:
+                return
+            done.add(row.seq)
+            for (prov,) in self.db.all("SELECT prov_seq FROM commit_provenance WHERE commit_seq = ? ORDER BY prov_seq", (row.seq,)):
+                if prov in by_seq:
+                    visit(by_seq[prov])
+            order.append(row)
+
+        for row in rows:
+            visit(row)
+        return order
+
+    def list_commit_sets(self, project: str | None = None) -> list[tuple[str, list[CommitRow]]]:
+        """Every commit set, the one with the newest commit first (as pachd), each as
+        ``commit_set_view`` shows it; ``project`` keeps the sets whose newest commit is in it."""
+        out = []
+        seen: set[str] = set()
+        for seq, set_id, repo_id in self.db.all("SELECT seq, id, repo_id FROM commits ORDER BY seq DESC"):
+            if set_id in seen or (project and self.repo_key(repo_id).project != project):
+                continue
+            seen.add(set_id)
+            out.append((set_id, self.commit_set_view(set_id)))
+        return out

@@ -10,8 +10,8 @@ from __future__ import annotations
 import time
 from typing import Any, Iterable
 
-from ...errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-from .catalog_base import CatalogBase
+from ...errors import AlreadyExists, FailedPrecondition, NotFound, Unknown
+from .catalog_base import CatalogBase, db_repo_text
 from .model import (
     DEFAULT_PROJECT,
     REPO_TYPES,
@@ -35,7 +35,7 @@ class CatalogRepos(CatalogBase):
     def ensure_default_project(self) -> None:
         self.db.execute(
             "INSERT OR IGNORE INTO projects(name, description, created) VALUES (?, ?, ?)",
-            (DEFAULT_PROJECT, "The default project.", time.time()),
+            (DEFAULT_PROJECT, "", time.time()),
         )
 
     def create_project(self, name: str, description: str = "", update: bool = False) -> None:
@@ -64,11 +64,11 @@ class CatalogRepos(CatalogBase):
     def delete_project(self, name: str, force: bool = False) -> None:
         with self.db.transaction():
             self.inspect_project(name)
-            repos = self.db.all("SELECT name, type FROM repos WHERE project = ?", (name,))
+            repos = self.db.all("SELECT name, type FROM repos WHERE project = ? ORDER BY id", (name,))
             if repos and not force:
                 raise FailedPrecondition(
-                    f"cannot delete project {name}: it still contains repos "
-                    f"({', '.join(sorted(r[0] + ('' if r[1] == USER else '.' + r[1]) for r in repos))})"
+                    f"cannot delete project {name}: "
+                    + "\n".join(f"repo {RepoKey(name, r[0], r[1])} still exists" for r in repos)
                 )
             for repo_name, repo_type in repos:
                 if repo_type == USER:
@@ -105,14 +105,17 @@ class CatalogRepos(CatalogBase):
     def create_repo(self, key: RepoKey, description: str = "", update: bool = False) -> bool:
         """Create a repo; return True if it was created, False if updated."""
         validate_name(key.name)
-        if key.type not in REPO_TYPES:
-            raise InvalidArgument(f"invalid repo type {key.type!r}: must be one of user, spec, meta")
+        if key.type not in REPO_TYPES:  # pachd's database refuses it (with an SQL error)
+            raise Unknown(f"invalid repo type {key.type!r}: must be one of user, spec, meta")
         with self.db.transaction():
             self._require_project(key.project)
             if key.type != USER and self.db.one(
                 "SELECT 1 FROM repos WHERE project = ? AND name = ? AND type = ?", (key.project, key.name, USER)
             ) is None:
-                raise FailedPrecondition("cannot create a system repo without a corresponding 'user' repo")
+                raise NotFound(
+                    "cannot create a system repo without a corresponding 'user' repo: "
+                    + db_repo_text(RepoKey(key.project, key.name, USER))
+                )
             existing = self.db.one(
                 "SELECT id FROM repos WHERE project = ? AND name = ? AND type = ?",
                 (key.project, key.name, key.type),
@@ -191,11 +194,15 @@ class CatalogRepos(CatalogBase):
                     branch_ids + ids,
                 )
                 if outside and not force:
-                    names = sorted(str(self._branch_key(r[0])) for r in outside)
-                    raise FailedPrecondition(
-                        f"repo {key} cannot be deleted because its branches are in the provenance of "
-                        f"{', '.join(names)}; use force to delete it anyway"
-                    )
+                    # pachd deletes branch by branch and stops at the first one others depend on
+                    for branch_id in branch_ids:
+                        subv = self.db.all("SELECT branch_id FROM branch_provenance WHERE prov_id = ?", (branch_id,))
+                        if any(self._branch_key(s[0]).repo not in {self.repo_key(i) for i in ids} for s in subv):
+                            names = " ".join(sorted(str(self._branch_key(s[0])) for s in subv))
+                            branch = self._branch_key(branch_id)
+                            raise Unknown(
+                                f'branch "{branch}" cannot be deleted because it\'s in the direct provenance of [{names}]'
+                            )
                 self.db.execute(f"DELETE FROM branch_provenance WHERE branch_id IN ({bmarks}) OR prov_id IN ({bmarks})", branch_ids * 2)
                 self.db.execute(f"DELETE FROM branches WHERE id IN ({bmarks})", branch_ids)
             seqs = [r[0] for r in self.db.all(f"SELECT seq FROM commits WHERE repo_id IN ({marks})", ids)]

@@ -18,7 +18,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from ...errors import FailedPrecondition, InvalidArgument, NotFound
+from ...errors import FailedPrecondition, InvalidArgument, NotFound, Unknown
 from ...pachyderm.globs import _GLOB_CHARS, compile_glob, has_glob
 from ...pachyderm.paths import clean_path
 from .chunks import CHUNK_SIZE, ChunkWriter
@@ -398,16 +398,16 @@ class Reader:
             if not matches:
                 raise self.not_found(path)
             if len(matches) > 1:
-                raise FailedPrecondition("matched multiple files. Use GetFileTAR instead")
+                raise Unknown("matched multiple files. Use GetFileTAR instead")
             if matches[0].type != FILE:
-                raise FailedPrecondition("cannot get directory or non-regular file. Use GetFileTAR instead")
+                raise Unknown("cannot get directory or non-regular file. Use GetFileTAR instead")
             entry = self.tree.get(matches[0].path)
             assert entry is not None
             return entry
         entry = self.tree.get(cleaned) if cleaned != "/" else None
         if entry is None:
             if self.is_dir(cleaned):
-                raise FailedPrecondition("cannot get directory or non-regular file. Use GetFileTAR instead")
+                raise Unknown("cannot get directory or non-regular file. Use GetFileTAR instead")
             raise self.not_found(path)
         return entry
 
@@ -430,11 +430,33 @@ def _literal_prefix(pattern: str) -> str:
 
 
 def diff(new: Reader, old: Reader, new_path: str, old_path: str) -> Iterator[tuple[FileInfo | None, FileInfo | None]]:
-    """Files that differ between two trees under the given paths: (new, old) pairs."""
-    new_entries = {e.path[len(new_path.rstrip("/")) :]: e for e in new.files_under(new_path)}
-    old_entries = {e.path[len(old_path.rstrip("/")) :]: e for e in old.files_under(old_path)}
-    for rel in sorted(set(new_entries) | set(old_entries)):
-        n, o = new_entries.get(rel), old_entries.get(rel)
-        if n is not None and o is not None and n.hash == o.hash:
-            continue
-        yield (new._file(n) if n else None, old._file(o) if o else None)
+    """What differs between two trees under the given paths, as (new, old) pairs.
+
+    As pachd's differ: both sides are walked (directories included, with their
+    sizes), merged by full path, and a path present on both sides is reported
+    when its hash differs; a missing path is an empty side, not an error.
+    """
+
+    def walk(reader: Reader, path: str) -> list[FileInfo]:
+        try:
+            if next(reader.files_under(path), None) is None:
+                return []  # pachd's sources list files; no file, not even a directory
+            return list(reader.walk(path))
+        except NotFound:
+            return []
+
+    olds, news = walk(old, old_path), walk(new, new_path)
+    i = j = 0
+    while i < len(olds) or j < len(news):
+        o = olds[i] if i < len(olds) else None
+        n = news[j] if j < len(news) else None
+        if n is None or (o is not None and o.path < n.path):
+            yield None, o
+            i += 1
+        elif o is None or n.path < o.path:
+            yield n, None
+            j += 1
+        else:
+            if o.hash != n.hash:
+                yield n, o
+            i, j = i + 1, j + 1

@@ -15,9 +15,9 @@ No gRPC here.
 
 from __future__ import annotations
 
-from ...errors import FailedPrecondition
-from .catalog import Catalog, CommitRow
-from .model import ORIGIN_USER, SPEC
+from ...errors import Unknown
+from .catalog import Catalog, CommitRow, new_commit_id
+from .model import ORIGIN_AUTO, ORIGIN_USER, SPEC
 
 __all__ = ["remove_commits", "commits_for_squash_or_drop", "clear_commit"]
 
@@ -30,50 +30,71 @@ def commits_for_squash_or_drop(catalog: Catalog, row: CommitRow, recursive: bool
     """
     subvenant = _subvenance(catalog, [row.seq])
     if subvenant and not recursive:
-        raise FailedPrecondition(
+        raise Unknown(
             f"cannot squash or drop commit {catalog.commit_key(row.seq)} with subvenance without recursive"
         )
     return [row] + [catalog.commit_row(seq) for seq in subvenant]
 
 
 def remove_commits(catalog: Catalog, rows: list[CommitRow], *, squash: bool) -> None:
-    """Squash (``squash=True``) or drop ``rows``; see the module docstring."""
+    """Squash (``squash=True``) or drop ``rows``; see the module docstring.
+
+    As pachd: no rows (an unknown commit set) is no error; commit sets that
+    depend on these commits block it first, then each commit is checked, then
+    each is removed once its children have finished.
+    """
     db = catalog.db
+    if not rows:
+        return
     seqs = {r.seq for r in rows}
+    outside = sorted({catalog.commit_row(s).id for s in _subvenance(catalog, list(seqs)) if s not in seqs})
+    if outside:
+        sets = sorted({r.id for r in rows})
+        raise Unknown(
+            f'commit set "{sets[0]}" cannot be dropped because it has subvenant commit sets: [{" ".join(outside)}]'
+        )
     for row in rows:
         key = catalog.commit_key(row.seq)
         repo = catalog.repo_key(row.repo_id)
-        if squash and repo.type == SPEC and row.origin == ORIGIN_USER:
-            raise FailedPrecondition(f"cannot squash commit {key} because it updated a pipeline")
+        if repo.type == SPEC and row.origin == ORIGIN_USER:
+            raise Unknown(f"cannot squash commit {key} because it updated a pipeline")
         has_children = db.one("SELECT 1 FROM commits WHERE parent_seq = ?", (row.seq,)) is not None
         if squash and not has_children:
-            raise FailedPrecondition(
+            raise Unknown(
                 "cannot squash a commit that has no children as that would cause data loss, "
                 f"use the drop operation instead: {key}"
             )
         if not squash and has_children:
-            raise FailedPrecondition(f"cannot drop a commit that has children: {key}")
-    outside = sorted(
-        {catalog.commit_row(s).id for s in _subvenance(catalog, list(seqs)) if s not in seqs}
-    )
-    if outside:
-        sets = sorted({r.id for r in rows})
-        raise FailedPrecondition(
-            f"commit set {sets[0]!r} cannot be dropped because it has subvenant commit sets: {outside}"
-        )
+            raise Unknown(f"cannot drop a commit that has children: {key}")
     for row in rows:
+        for (child_seq,) in db.all("SELECT seq FROM commits WHERE parent_seq = ? ORDER BY seq", (row.seq,)):
+            child = catalog.commit_row(child_seq)
+            if child.finished is None:
+                suffix = ", consider using WaitCommit" if child.finishing is not None else ""
+                raise Unknown(f"cannot squash until child commit {catalog.commit_key(child_seq)} is finished{suffix}")
         # Children inherit the parent (their trees already hold the data);
-        # branch heads fall back to the parent too (or to none).
+        # branch heads fall back to the parent, or to a new empty commit (pachd's
+        # branches always have a head).
         db.execute("UPDATE commits SET parent_seq = ? WHERE parent_seq = ?", (row.parent_seq, row.seq))
-        db.execute("UPDATE branches SET head_seq = ? WHERE head_seq = ?", (row.parent_seq, row.seq))
+        heads = [r[0] for r in db.all("SELECT id FROM branches WHERE head_seq = ?", (row.seq,))]
         db.execute("DELETE FROM commit_provenance WHERE commit_seq = ? OR prov_seq = ?", (row.seq, row.seq))
         db.execute("DELETE FROM commits WHERE seq = ?", (row.seq,))
+        if row.parent_seq is not None:
+            db.execute("UPDATE branches SET head_seq = ? WHERE head_seq = ?", (row.parent_seq, row.seq))
+        elif heads:
+            db.execute(f"UPDATE branches SET head_seq = NULL WHERE id IN ({','.join('?' * len(heads))})", heads)
+            empty = catalog._new_commit(  # noqa: SLF001 - the catalog's own helper, as propagation uses it
+                heads[0], new_commit_id(), ORIGIN_AUTO,
+                finished=not catalog.direct_provenance_ids(heads[0]), use_head_as_parent=False,
+            )
+            for other in heads[1:]:
+                db.execute("UPDATE branches SET head_seq = ? WHERE id = ?", (empty, other))
 
 
 def clear_commit(catalog: Catalog, row: CommitRow) -> None:
     """Drop every pending change of an open commit (its tree becomes its parent's)."""
     if not row.is_open:
-        raise FailedPrecondition(f"commit {catalog.commit_key(row.seq)} has already finished")
+        raise Unknown("cannot clear finished commit")
     root, size = None, 0
     if row.parent_seq is not None:
         parent = catalog.commit_row(row.parent_seq)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ...errors import InvalidArgument
+from ...errors import Unknown
 from ...pachyderm.paths import clean_path
 
 __all__ = [
@@ -106,6 +106,7 @@ class BranchInfo:
     subvenance: list[BranchKey] = field(default_factory=list)
     trigger: str = ""
     created: float = 0.0
+    updated: float = 0.0  # when the head last moved (pachd's updated_at)
 
 
 @dataclass
@@ -123,6 +124,9 @@ class CommitInfo:
     size_bytes: int
     direct_provenance: list[CommitKey] = field(default_factory=list)
     direct_subvenance: list[CommitKey] = field(default_factory=list)
+    # The branch each child and provenance commit was made on: pachd names it in
+    # child_commits[] and direct_(sub|pro)venance[] (and nowhere else).
+    branch_of: dict[CommitKey, str] = field(default_factory=dict)
 
     @property
     def is_open(self) -> bool:
@@ -147,10 +151,14 @@ class FileInfo:
         return self.type == DIR
 
 
+# Validation errors carry gRPC code UNKNOWN, as pachd's do (they are plain Go errors
+# there); clients match on the text, and NOT_FOUND / ALREADY_EXISTS keep their codes.
+
+
 def validate_name(name: str) -> None:
-    """Raise InvalidArgument unless ``name`` is a valid repo/branch name."""
+    """Raise Unknown unless ``name`` is a valid repo/branch name."""
     if not _NAME_RE.match(name or ""):
-        raise InvalidArgument(
+        raise Unknown(
             f"name ({name}) invalid: only alphanumeric characters, underscores, and dashes are allowed"
         )
 
@@ -158,10 +166,10 @@ def validate_name(name: str) -> None:
 def validate_project_name(name: str) -> None:
     validate_name(name)
     if not name[0].isalnum():
-        raise InvalidArgument("project names must start with an alphanumeric character")
+        raise Unknown("project names must start with an alphanumeric character")
     if len(name) > PROJECT_NAME_MAX:
-        raise InvalidArgument(
-            f"project name {name!r} is {len(name) - PROJECT_NAME_MAX} characters longer "
+        raise Unknown(
+            f'project name "{name}" is {len(name) - PROJECT_NAME_MAX} characters longer '
             f"than the {PROJECT_NAME_MAX} max"
         )
 
@@ -173,15 +181,15 @@ def is_commit_id(text: str) -> bool:
 def validate_write_path(path: str) -> str:
     """Check a path given for writing against PFS's rules; return it cleaned."""
     if not path or any(not (" " <= ch <= "~") for ch in path):
-        raise InvalidArgument(f"path ({path}) invalid: only printable ASCII characters allowed")
+        raise Unknown(f"path ({path}) invalid: only printable ASCII characters allowed")
     for ch in _GLOB_CHARS:
         if ch in path:
-            raise InvalidArgument(f"path ({path}) invalid: globbing character ({ch}) not allowed in path")
+            raise Unknown(f"path ({path}) invalid: globbing character ({ch}) not allowed in path")
     if any(part in (".", "..") for part in path.split("/")):
-        raise InvalidArgument(f"path ({path}) invalid: relative file paths are not allowed")
+        raise Unknown(f"path ({path}) invalid: relative file paths are not allowed")
     cleaned = clean_path(path)
     if cleaned == "/":
-        raise InvalidArgument(f"path ({path}) invalid: cannot write to the root directory")
+        raise Unknown(f"path ({path}) invalid: cannot write to the root directory")
     return cleaned
 
 
@@ -195,17 +203,15 @@ def parse_ancestry(ref: str) -> tuple[str, int, int | None]:
     if carets:
         base, suffix = ref[: carets[0]], ref[carets[0] :]
         if "^" in suffix and "~" in suffix:
-            raise InvalidArgument(f"invalid ancestry syntax {ref!r}, cannot mix ^ and ~ characters")
+            raise Unknown(f"invalid ancestry syntax {ref!r}, cannot mix ^ and ~ characters")
         back = 0
         for part in re.findall(r"[\^~]\d*", suffix):
             back += int(part[1:]) if len(part) > 1 else 1
         if re.sub(r"[\^~]\d*", "", suffix):
-            raise InvalidArgument(f"invalid ancestry syntax {ref!r}")
+            raise Unknown(f"invalid ancestry syntax {ref!r}")
         return base, back, None
     match = re.match(r"^(.*)\.(\d+)$", ref)
     if match and match.group(1):
-        nth = int(match.group(2))
-        if nth < 1:
-            raise InvalidArgument(f"invalid ancestry syntax {ref!r}: branch offsets start at 1")
-        return match.group(1), 0, nth
+        # ``.0`` is pachd's offset -1 from the root: the caller refuses it with pachd's text
+        return match.group(1), 0, int(match.group(2))
     return ref, 0, None

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from ...errors import FailedPrecondition, InvalidArgument, NotFound
+from ...errors import FailedPrecondition, InvalidArgument, NotFound, Unknown
 from . import history
 from .catalog import Catalog, CommitRef, CommitRow
 from .chunks import ChunkStore, DiskPacks, MemoryPacks, Packs
@@ -188,12 +188,17 @@ class Storage:
         provenance: Iterable[BranchKey] = (),
         trigger: str = "",
         commit_set: str | None = None,
+        trigger_branch: str = "",
     ) -> str | None:
         with self.changing():
-            return self.catalog.create_branch(key, head, provenance, trigger, commit_set)
+            return self.catalog.create_branch(key, head, provenance, trigger, commit_set, trigger_branch)
 
     def inspect_branch(self, key: BranchKey) -> BranchInfo:
         with self.snapshot():
+            try:
+                self.catalog.repo_id(key.repo)
+            except NotFound:  # pachd's answer ends with the branch, not the repo
+                raise NotFound(f'branch "{key.name}" not found in repo {key.repo}') from None
             return self.catalog.inspect_branch(key)
 
     def list_branches(self, repo: RepoKey) -> list[BranchInfo]:
@@ -233,15 +238,27 @@ class Storage:
     def list_commits(self, repo: RepoKey, **kwargs: object) -> list[CommitInfo]:
         with self.snapshot():
             rows = self.catalog.list_commits(repo, **kwargs)  # type: ignore[arg-type]
-            return [self.catalog.commit_info(r) for r in rows]
+            infos = [self.catalog.commit_info(r) for r in rows]
+        for info, row in zip(infos, rows):
+            # pachd sizes an open commit from its base, and reports 0 while that is open too
+            if row.is_open and row.parent_seq is not None and self.catalog.commit_row(row.parent_seq).is_open:
+                info.size_bytes = 0
+        return infos
 
     def commit_set(self, set_id: str) -> list[CommitInfo]:
         with self.snapshot():
             return [self.catalog.commit_info(r) for r in self.catalog.commit_set(set_id)]
 
-    def list_commit_sets(self) -> list[tuple[str, list[CommitInfo]]]:
+    def commit_set_view(self, set_id: str) -> list[CommitInfo]:
+        """InspectCommitSet's answer: the set with its provenance commits (may be empty)."""
         with self.snapshot():
-            return [(sid, [self.catalog.commit_info(r) for r in rows]) for sid, rows in self.catalog.list_commit_sets()]
+            return [self.catalog.commit_info(r) for r in self.catalog.commit_set_view(set_id)]
+
+    def list_commit_sets(self, project: str | None = None) -> list[tuple[str, list[CommitInfo]]]:
+        with self.snapshot():
+            return [
+                (sid, [self.catalog.commit_info(r) for r in rows]) for sid, rows in self.catalog.list_commit_sets(project)
+            ]
 
     def squash_commit_set(self, set_id: str) -> None:
         with self.changing():
@@ -303,7 +320,7 @@ class Storage:
         if ref.id:
             row = self.catalog.resolve(ref)
             if not row.is_open:
-                raise FailedPrecondition(f"commit {self.catalog.commit_key(row.seq)} has already finished")
+                raise Unknown(f"commit {self.catalog.commit_key(row.seq)} has already finished")
             return row, False
         if not ref.branch:
             raise InvalidArgument(f"a write to repo {ref.repo} must name a branch or a commit")

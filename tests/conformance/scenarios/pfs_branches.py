@@ -101,6 +101,9 @@ def triggers(r: Run) -> None:
     r.quiet.pfs.CreateRepo(pfs.CreateRepoRequest(repo=repo("r")))
     cb = r.pfs.CreateBranch
     cb(pfs.CreateBranchRequest(branch=branch("r", "staged"), trigger=pfs.Trigger(branch="master", commits=2)))
+    r.pfs.ModifyFile(iter(put(commit("r", "master"), "/first", b"x")))
+    r.pfs.InspectCommit(pfs.InspectCommitRequest(commit=commit("r", "master"), wait=pfs.FINISHED))
+    cb(pfs.CreateBranchRequest(branch=branch("r", "staged"), trigger=pfs.Trigger(branch="master", commits=2)))
     r.pfs.InspectBranch(pfs.InspectBranchRequest(branch=branch("r", "staged")))
     for i in range(3):
         r.pfs.ModifyFile(iter(put(commit("r", "master"), f"/f{i}", b"x")))

@@ -41,6 +41,7 @@ def modify(r: Run) -> None:
     r.pfs.ModifyFile(iter([set_commit(c), pfs.ModifyFileRequest(delete_file=pfs.DeleteFile(path="/never"))]))
     r.pfs.ModifyFile(iter([set_commit(c), pfs.ModifyFileRequest(copy_file=pfs.CopyFile(dst="/copy.txt", src=file_at(of(c), "/a.txt")))]))
     r.pfs.ModifyFile(iter([add("/first.txt", b"no commit")]))
+    r.pfs.ModifyFile(iter([set_commit(c), add("/twice1", b"1"), set_commit(c), add("/twice2", b"2")]))
     r.pfs.ModifyFile(iter([set_commit(c), pfs.ModifyFileRequest()]))
     r.pfs.ModifyFile(iter([set_commit(commit("nope", "master")), add("/a", b"x")]))
     r.pfs.FinishCommit(pfs.FinishCommitRequest(commit=of(c)))
@@ -117,7 +118,7 @@ def glob(r: Run) -> None:
 def diff(r: Run) -> None:
     first = _tree(r)
     c = r.quiet.pfs.StartCommit(pfs.StartCommitRequest(branch=branch("r")))
-    r.quiet.pfs.ModifyFile(iter(put(c, "/a.txt", b"changed") + put(c, "/dir/new.txt", b"new") + put(c, "/top.txt", b"t")))
+    r.quiet.pfs.ModifyFile(iter(put_many(c, {"/a.txt": b"changed", "/dir/new.txt": b"new", "/top.txt": b"t"})))
     r.quiet.pfs.ModifyFile(iter([set_commit(c), pfs.ModifyFileRequest(delete_file=pfs.DeleteFile(path="/dir/b.txt"))]))
     r.quiet.pfs.FinishCommit(pfs.FinishCommitRequest(commit=c))
     r.quiet.pfs.InspectCommit(pfs.InspectCommitRequest(commit=c, wait=pfs.FINISHED))

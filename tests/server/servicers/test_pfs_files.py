@@ -19,7 +19,7 @@ import grpc
 import pytest
 
 from pachmagic._proto import pfs_pb2, pfs_pb2_grpc
-from pachmagic.errors import FailedPrecondition, InvalidArgument, NotFound
+from pachmagic.errors import FailedPrecondition, InvalidArgument, NotFound, Unknown
 from pachmagic.server import LocalServer
 
 
@@ -105,7 +105,7 @@ def test_collisions_and_path_rules(client: Any) -> None:
     client.pfs.put_file("data@master", "/d/e", b"")
     with pytest.raises(InvalidArgument, match=r"path collision \(/d\)"):
         client.pfs.put_file("data@master", "/d", b"over a directory")
-    with pytest.raises(InvalidArgument, match=r"globbing character \(\*\) not allowed in path"):
+    with pytest.raises(Unknown, match=r"globbing character \(\*\) not allowed in path"):
         client.pfs.put_file("data@master", "/x*", b"")
     assert paths(client.pfs.walk_file("data@master:/")) == ["/", "/a", "/d/", "/d/e"]
 
@@ -121,8 +121,8 @@ def test_copy_file_and_tree_across_repos_and_commits(client: Any) -> None:
     assert paths(client.pfs.walk_file("data@master:/tree")) == ["/tree/", "/tree/a", "/tree/s/", "/tree/s/b"]
     client.pfs.copy_file("src@master:/one", "data@master:/copied", append=True)
     assert client.pfs.get_file("data@master:/copied") == b"1changed"
-    with pytest.raises(NotFound):
-        client.pfs.copy_file("src@master:/missing", "data@master:/x")
+    client.pfs.copy_file("src@master:/missing", "data@master:/x")  # as pachd: copies nothing, no error
+    assert "/x" not in paths(client.pfs.walk_file("data@master:/"))
 
 
 def test_get_file_offset_glob_and_errors(client: Any, stub: Any) -> None:
@@ -130,16 +130,20 @@ def test_get_file_offset_glob_and_errors(client: Any, stub: Any) -> None:
     assert client.pfs.get_file("data@master:/d/one.txt", offset=4) == b"456789"
     assert client.pfs.get_file("data@master:/d/one.txt", offset=99) == b""
     assert client.pfs.get_file("data@master:/d/*.txt") == b"0123456789"
-    with pytest.raises(FailedPrecondition, match="^matched multiple files. Use GetFileTAR instead$"):
+    with pytest.raises(Unknown, match="^matched multiple files. Use GetFileTAR instead$"):
         client.pfs.get_file("data@master:/d/*.csv")
-    with pytest.raises(FailedPrecondition, match="^cannot get directory or non-regular file. Use GetFileTAR instead$"):
+    with pytest.raises(Unknown, match="^cannot get directory or non-regular file. Use GetFileTAR instead$"):
         client.pfs.get_file("data@master:/d")
     with pytest.raises(NotFound, match="^file /nope not found in repo default/data at commit $"):
         client.pfs.get_file("data@master:/nope")
     tar = b"".join(m.value for m in stub.GetFileTAR(pfs_pb2.GetFileRequest(file=file_pb("/d"))))
     with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
-        assert {m.name: archive.extractfile(m).read() for m in archive.getmembers()} == {  # type: ignore[union-attr]
-            "/d/one.txt": b"0123456789", "/d/three.csv": b"c", "/d/two.csv": b"a,b"}  # absolute, as pachd
+        members = archive.getmembers()
+        assert [(m.name, m.type, m.mode) for m in members] == [  # absolute, directories too, mode 0: as pachd
+            ("/d", tarfile.DIRTYPE, 0), ("/d/one.txt", tarfile.REGTYPE, 0), ("/d/three.csv", tarfile.REGTYPE, 0),
+            ("/d/two.csv", tarfile.REGTYPE, 0)]
+        assert {m.name: archive.extractfile(m).read() for m in members if m.isfile()} == {  # type: ignore[union-attr]
+            "/d/one.txt": b"0123456789", "/d/three.csv": b"c", "/d/two.csv": b"a,b"}
 
 
 def test_list_file_is_lexicographic_and_paginated(client: Any, stub: Any) -> None:
@@ -171,8 +175,10 @@ def test_walk_glob_diff_and_hashes(client: Any) -> None:
     client.pfs.put_files("data@master", {"/x/2.jpg": b"changed", "/z": b"new"})
     client.pfs.delete_file("data@master", "/y/")
     diff = client.pfs.diff_file("data@master:/", "data@master^^:/")
-    assert [(d.op, d.path) for d in diff] == [("~", "/x/2.jpg"), ("-", "/y/3.png"), ("+", "/z")]
-    assert [(d.op, d.path) for d in client.pfs.diff_file("data@master:/")] == [("-", "/y/3.png")]
+    # As pachd: changed directories are part of the diff (with their sizes)
+    assert [(d.op, d.path) for d in diff] == [
+        ("~", "/"), ("~", "/x/"), ("~", "/x/2.jpg"), ("-", "/y/"), ("-", "/y/3.png"), ("+", "/z")]
+    assert [(d.op, d.path) for d in client.pfs.diff_file("data@master:/")] == [("~", "/"), ("-", "/y/"), ("-", "/y/3.png")]
 
 
 def test_open_commit_reads_see_pending_writes(client: Any) -> None:
