@@ -10,6 +10,7 @@ plainly that batched transactions are not supported.
 from __future__ import annotations
 
 import inspect
+import platform
 from typing import Any
 
 import grpc
@@ -52,8 +53,45 @@ class VersionServicer(version_pb2_grpc.APIServicer):
     async def GetVersion(self, request: empty_pb2.Empty, context: Any) -> version_pb2.Version:
         major, minor, micro = VERSION
         return version_pb2.Version(
-            major=major, minor=minor, micro=micro, git_commit=self.build, platform="pachmagic"
+            major=major, minor=minor, micro=micro, git_commit=self.build, platform=_go_arch()
         )
+
+
+def _go_arch() -> str:
+    """The machine in Go's words (pachd's Version.platform is its GOARCH)."""
+    machine = platform.machine().lower()
+    return {"x86_64": "amd64", "aarch64": "arm64", "i686": "386", "i386": "386"}.get(machine, machine)
+
+
+# pachd's warnings about the version a client sends (src/server/admin/server)
+_NO_CLIENT_VERSION = (
+    "WARNING: The client used to connect to Pachyderm did not send its version, which means that it is likely "
+    "too old.  Please upgrade it."
+)
+_CLIENT_TOO_OLD = "WARNING: The client used to connect to Pachyderm is much older than the server; please upgrade the client."
+_SERVER_TOO_OLD = (
+    "WARNING: The client used to connect to Pachyderm is much newer than the server; please use a version of "
+    "the client that matches the server."
+)
+_SCHEMA_URL = (
+    "https://raw.githubusercontent.com/pachyderm/pachyderm/master/src/internal/jsonschema/pps_v2/"
+    "CreatePipelineRequest.schema.json"
+)
+
+
+def version_warnings(request: admin_pb2.InspectClusterRequest) -> list[str]:
+    """What pachd warns about the client's version: none sent, older or newer major.minor."""
+    if not request.HasField("client_version"):
+        return [_NO_CLIENT_VERSION]
+    client = request.client_version
+    if (client.major, client.minor, client.micro) == (0, 0, 0):  # a development build
+        return []
+    ours, theirs = VERSION[:2], (client.major, client.minor)
+    if theirs < ours:
+        return [_CLIENT_TOO_OLD]
+    if theirs > ours:
+        return [_SERVER_TOO_OLD]
+    return []
 
 
 class AdminServicer(admin_pb2_grpc.APIServicer):
@@ -63,11 +101,16 @@ class AdminServicer(admin_pb2_grpc.APIServicer):
         self.metadata = dict(metadata or {})
 
     async def InspectCluster(self, request: admin_pb2.InspectClusterRequest, context: Any) -> admin_pb2.ClusterInfo:
-        # warnings_ok keeps pachctl from printing its "server too old" warning.
+        # warnings_ok keeps pachctl from printing its "server too old" warning; the
+        # warnings and web resources are pachd's.
         return admin_pb2.ClusterInfo(
             id=self.cluster_id,
             deployment_id=self.cluster_id,
             warnings_ok=True,
+            warnings=version_warnings(request),
+            web_resources=admin_pb2.WebResource(
+                archive_download_base_url="/archive/", create_pipeline_request_json_schema_url=_SCHEMA_URL
+            ),
             metadata={"server": "pachmagic", "pachmagic_version": self.build, **self.metadata},
         )
 
