@@ -234,6 +234,9 @@ class PfsFileSystem(AbstractFileSystem):  # type: ignore[misc]
                 entries = self._ls_repo_level(path)
             else:
                 entries = [_entry(loc, info) for info in self.client.pfs.list_file(loc.file)]
+                if not entries and loc.file.path.strip("/"):
+                    # pachd lists a missing path as nothing: ask whether it exists
+                    self.client.pfs.inspect_file(loc.file)
         except NotFound as exc:
             raise FileNotFoundError(path) from exc
         entries.sort(key=lambda e: e["name"])

@@ -205,7 +205,9 @@ class Pfs(FileOps):
         )
         if parent is not None:
             request.parent.CopyFrom(cv.commit_pb(to_commit(parent), project))
-        return cv.commit_from_pb(self._t.unary(self._t.pfs.StartCommit, request))
+        commit = cv.commit_from_pb(self._t.unary(self._t.pfs.StartCommit, request))
+        # pachd answers with repo and id only; the branch is the one asked for.
+        return commit if commit.branch else Commit(commit.repo, request.branch.name, commit.id)
 
     def finish_commit(
         self,

@@ -63,7 +63,7 @@ def test_path_with_dotdot(ip: TestingShell, workdir: Path) -> None:
     (workdir / "x.txt").write_text("x")
     ip.run_cell("%pach create repo photos")
     line = _one_line(ip.fail("%pach put file photos@master:../x.txt -f x.txt"))
-    assert line == "PachError: path (../x.txt) invalid: relative file paths are not allowed (INVALID_ARGUMENT)"
+    assert line == "PachError: path (../x.txt) invalid: relative file paths are not allowed (UNKNOWN)"  # pachd's code
 
 
 def test_missing_local_file(ip: TestingShell) -> None:

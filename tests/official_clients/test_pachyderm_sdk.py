@@ -218,4 +218,4 @@ def test_exists_helpers_present_and_absent(inproc_sdk: Any) -> None:
     # Anything but NOT_FOUND is re-raised, not read as "absent".
     with pytest.raises(grpc.RpcError) as err:
         sdk.pfs.repo_exists(pfs.Repo(name=""))
-    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert err.value.code() == grpc.StatusCode.UNKNOWN  # pachd: UNKNOWN "repo cannot be nil"

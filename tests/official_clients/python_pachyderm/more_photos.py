@@ -39,8 +39,9 @@ with client.commit("photos", "master") as c:
     client.put_file_bytes(c, PHOTO, (PHOTOS_DIR / PHOTO).read_bytes())
 print("put file photos@master:/{}".format(PHOTO))
 infos = client.wait_commit(c.id)
-for info in sorted(infos, key=lambda i: (i.commit.branch.repo.name, i.commit.branch.repo.type)):
-    repo = info.commit.branch.repo
+# pachd 2.12 names a commit by repo and id (Commit.repo); its branch field is left empty.
+for info in sorted(infos, key=lambda i: (i.commit.repo.name, i.commit.repo.type)):
+    repo = info.commit.repo
     print(
         "commit set member: {}.{} same_id={} finished={} error={!r}".format(
             repo.name, repo.type, info.commit.id == c.id, info.HasField("finished"), info.error
