@@ -61,6 +61,35 @@ ALLOWED: list[Allow] = [
         "response*hash",
         "file and directory hashes: pachd hashes its own chunked file-set format; ours hashes content",
     ),
+    Allow(
+        "*",
+        "pachd crashes on these requests (a Go panic, ABORTED with its stack); ours answers them",
+        when=lambda d: d.ref_outcome.startswith("ABORTED panic:"),
+    ),
+    Allow(
+        "*",
+        "pachd's database refuses these inputs with an SQL error (SQLSTATE ...); ours names the rule or serves them",
+        when=lambda d: "SQLSTATE" in d.ref_outcome,
+    ),
+    Allow(
+        "message",
+        "the reference is pachd.NewFull, which registers no identity service; a deployed pachd answers as ours",
+        call="identity.*",
+        ref="unknown service identity_v2.API",
+    ),
+    Allow(
+        "response.*",
+        "build strings: ours names pachmagic's version, pachd its Go toolchain",
+        call="*.[Gg]et*[Vv]ersion",
+        when=lambda d: d.path.split(".")[-1] in ("git_commit", "go_version"),
+    ),
+    Allow(
+        "response.*",
+        "cluster identity: the reference is a test build ('mockPachd', no deployment id); ours has a per-data-dir id "
+        "and advertises its extension service in metadata",
+        call="*nspect*luster",
+        when=lambda d: d.path.split(".")[1] in ("id", "deployment_id", "metadata"),
+    ),
 ]
 
 

@@ -45,6 +45,7 @@ class Difference:
     path: str  # "code", "message", "response.commit.branch.name", "response.0.file.path"
     ours: Any
     ref: Any
+    ref_outcome: str = ""  # pachd's "CODE message" for the call (allow-list rules may look at it)
 
     def line(self) -> str:
         return f"{self.path}: ours {_show(self.ours)} | pachd {_show(self.ref)}"
@@ -189,14 +190,15 @@ def differences(scenario: str, ours: list[Outcome], ref: list[Outcome]) -> list[
         left = a[i] if i < len(a) else MISSING
         right = b[i] if i < len(b) else MISSING
         call = ours[i] if i < len(ours) else ref[i]
+        context = f"{ref[i].code} {ref[i].message}" if i < len(ref) else ""
         if left is MISSING or right is MISSING:
-            diffs.append(Difference(scenario, i, call.label, call.request, "call", left, right))
+            diffs.append(Difference(scenario, i, call.label, call.request, "call", left, right, context))
             continue
         if ours[i].label != ref[i].label:
-            diffs.append(Difference(scenario, i, call.label, call.request, "call", ours[i].label, ref[i].label))
+            diffs.append(Difference(scenario, i, call.label, call.request, "call", ours[i].label, ref[i].label, context))
             continue
         for path, x, y in _leaves(left, right, ""):
-            diffs.append(Difference(scenario, i, call.label, call.request, path, x, y))
+            diffs.append(Difference(scenario, i, call.label, call.request, path, x, y, context))
     return diffs
 
 

@@ -15,6 +15,7 @@ from google.protobuf import empty_pb2
 from ...errors import InvalidArgument, NotFound, Unknown
 from ..._proto import pfs_pb2, pfs_pb2_grpc
 from ..storage import BranchKey, CommitRef, Storage
+from ..storage.catalog_base import db_repo_text
 from ..storage.model import CommitInfo
 from . import _convert as cv
 from ._base import Runtime, rpc
@@ -237,7 +238,10 @@ class PfsServicer(FileRpcs, pfs_pb2_grpc.APIServicer):
         commit still waiting holds back the ones after it).
         """
         repo = cv.repo_key(request.repo)
-        await self.rt.blocking(self.storage.inspect_repo, repo)  # NOT_FOUND for a missing repo
+        try:
+            await self.rt.blocking(self.storage.inspect_repo, repo)
+        except NotFound:  # pachd's words for it
+            raise NotFound(f"get repo ID: {db_repo_text(repo)}") from None
         skip = getattr(request, "from").id
         origin = 0 if request.all else request.origin_kind
         pending: list[str] = []

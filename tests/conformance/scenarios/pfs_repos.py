@@ -28,9 +28,10 @@ def projects(r: Run) -> None:
     r.pfs.CreateRepo(pfs.CreateRepoRequest(repo=repo("inlab", "lab")))
     r.pfs.DeleteProject(pfs.DeleteProjectRequest(project=pfs.Project(name="lab")))
     r.pfs.DeleteProject(pfs.DeleteProjectRequest(project=pfs.Project(name="nope")))
-    r.pfs.DeleteProject(pfs.DeleteProjectRequest(project=pfs.Project(name="lab"), force=True))
     r.pfs.ListProject(pfs.ListProjectRequest())
     r.pfs.ListRepo(pfs.ListRepoRequest())
+    # Last: pachd 2.12.2 fails this one with a database error and keeps the project.
+    r.pfs.DeleteProject(pfs.DeleteProjectRequest(project=pfs.Project(name="lab"), force=True))
 
 
 @scenario("projects through the sdk")
