@@ -93,15 +93,14 @@ for layer in ("magics", "widgets", "fs.py"):
 
 # Neutral helpers and the Jupyter server extension, which every Jupyter server start imports:
 # it must stay light (no client, magics or widgets; only LocalServer of the server).
-RULES.append(("pachctl_config.py", "imports only errors of ours", lambda n: not _ours(n) or n == "pachmagic.errors"))
+RULES.append(("pachctl_config.py", "imports only errors of ours", lambda n: not _ours(n) or n.startswith("pachmagic.errors")))
 RULES.append(
     (
         "serverext.py",
         "imports only errors, pachctl_config and pachmagic.server (LocalServer) of ours",
         lambda n: not _ours(n)
-        or n in ("pachmagic.errors", "pachmagic.errors.PachError", "pachmagic.server",
-                 "pachmagic.server.LocalServer", "pachmagic.server.default_data_dir")
-        or n.startswith("pachmagic.pachctl_config"),
+        or n in ("pachmagic.server", "pachmagic.server.LocalServer", "pachmagic.server.default_data_dir")
+        or n.startswith(("pachmagic.errors", "pachmagic.pachctl_config")),
     )
 )
 
