@@ -160,6 +160,9 @@ def jupyterlab(tmp_path: Path, seeded_server: LocalServer) -> Iterator[tuple[str
         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={notebooks}",
         "--ServerApp.open_browser=False", "--ServerApp.allow_root=True",  # CI runs as root
         "--LabApp.news_url=", "--LabApp.extension_manager=readonly",
+        # pachmagic's own server extension would start a shared server (and write a pachctl
+        # context under HOME): this notebook connects to the seeded server by address.
+        "--PachMagicServer.enabled=False",
     ]
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, cwd=notebooks, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
