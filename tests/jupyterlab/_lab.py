@@ -19,6 +19,7 @@ import os
 import re
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -62,6 +63,13 @@ def isolated_env(root: Path, *, kernel_python: str = sys.executable) -> dict[str
     return env
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
 def pach_config(env: dict[str, str]) -> Path:
     return Path(env["HOME"]) / ".pachyderm" / "config.json"
 
@@ -78,7 +86,8 @@ class Lab:
             old.unlink()
         cmd = [
             str(python), "-m", app, "--no-browser",
-            "--ServerApp.ip=127.0.0.1", "--ServerApp.port=0", "--ServerApp.port_retries=0",
+            # A port chosen here: jupyter_server 2.14 (the official panel's) records port 0 as 0.
+            "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={_free_port()}", "--ServerApp.port_retries=0",
             f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={root_dir}",
             "--ServerApp.allow_root=True",  # CI runs as root
             *args,
