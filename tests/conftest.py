@@ -4,6 +4,10 @@
 under the test's tmp_path) for each test; ``server_factory`` makes more, with
 options (child process, auth token, a given data dir). Nothing here is mocked:
 every test talks gRPC to a real server on 127.0.0.1.
+
+The reference server (a genuine pachd 2.12.2: ``real_pachd``,
+``real_pachd_factory``, ``postgres_server``, ``realpachd_binary``) comes from
+``tests/realpachd/fixtures.py``, imported here so every test can use it.
 """
 
 from __future__ import annotations
@@ -14,6 +18,13 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from pachmagic.server import LocalServer
+from tests.realpachd.fixtures import (  # noqa: F401 - fixtures and a hook, registered by import
+    postgres_server,
+    pytest_collection_finish,
+    real_pachd,
+    real_pachd_factory,
+    realpachd_binary,
+)
 
 TUTORIAL = Path(__file__).resolve().parents[1] / "pachmagic" / "tutorial"
 

@@ -62,7 +62,7 @@ def _names(magic: PachMagic, key: str, fetch: Callable[[], list[str]]) -> list[s
     session = magic.session
     if not session.connected:
         return []
-    project = session.client().project
+    project = session.quiet_client().project
     try:
         return session.cached((key, project), magic.completion_cache_seconds, fetch)
     except Exception:  # completion must never fail loudly
@@ -70,30 +70,30 @@ def _names(magic: PachMagic, key: str, fetch: Callable[[], list[str]]) -> list[s
 
 
 def _repos(magic: PachMagic) -> list[str]:
-    return _names(magic, "repos", lambda: sorted(r.name for r in magic.session.client().pfs.list_repo()))
+    return _names(magic, "repos", lambda: sorted(r.name for r in magic.session.quiet_client().pfs.list_repo()))
 
 
 def _pipelines(magic: PachMagic) -> list[str]:
-    return _names(magic, "pipelines", lambda: sorted(p.name for p in magic.session.client().pps.list_pipeline()))
+    return _names(magic, "pipelines", lambda: sorted(p.name for p in magic.session.quiet_client().pps.list_pipeline()))
 
 
 def _projects(magic: PachMagic) -> list[str]:
-    return _names(magic, "projects", lambda: sorted(p.name for p in magic.session.client().pfs.list_project()))
+    return _names(magic, "projects", lambda: sorted(p.name for p in magic.session.quiet_client().pfs.list_project()))
 
 
 def _branches(magic: PachMagic, repo: str) -> list[str]:
     return _names(magic, f"branches:{repo}",
-                  lambda: sorted(b.name for b in magic.session.client().pfs.list_branch(repo)))
+                  lambda: sorted(b.name for b in magic.session.quiet_client().pfs.list_branch(repo)))
 
 
 def _jobs(magic: PachMagic, pipeline: str) -> list[str]:
     return _names(magic, f"jobs:{pipeline}",
-                  lambda: [j.id for j in magic.session.client().pps.list_job(pipeline=pipeline)])
+                  lambda: [j.id for j in magic.session.quiet_client().pps.list_job(pipeline=pipeline)])
 
 
 def _files(magic: PachMagic, commit: str, directory: str) -> list[str]:
     def fetch() -> list[str]:
-        infos = magic.session.client().pfs.list_file(File.from_uri(f"{commit}:{directory}"))
+        infos = magic.session.quiet_client().pfs.list_file(File.from_uri(f"{commit}:{directory}"))
         return [i.path + ("/" if i.type == "dir" and not i.path.endswith("/") else "") for i in infos]
 
     return _names(magic, f"files:{commit}:{directory}", fetch)

@@ -160,7 +160,10 @@ def commit_info_pb(info: CommitInfo) -> pfs_pb2.CommitInfo:
     return msg
 
 
-def file_info_pb(info: FileInfo, branch: BranchKey | None = None) -> pfs_pb2.FileInfo:
+def file_info_pb(info: FileInfo) -> pfs_pb2.FileInfo:
+    # As pachd: the commit names the branch it was made on, so clients can build
+    # ``project/repo@branch=id:/path`` URIs (jupyterlab-pachyderm's file_uri).
+    branch = BranchKey(info.commit.repo, info.branch) if info.branch else None
     msg = pfs_pb2.FileInfo(
         file=pfs_pb2.File(commit=commit_pb(info.commit, branch), path=info.path, datum=info.datum if info.type == 1 else ""),
         file_type=pfs_pb2.FileType.Name(info.type),

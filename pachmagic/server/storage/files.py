@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from ...errors import FailedPrecondition, InvalidArgument, NotFound
+from ...pachyderm.globs import _GLOB_CHARS, compile_glob, has_glob
+from ...pachyderm.paths import clean_path
 from .chunks import CHUNK_SIZE, ChunkWriter
-from .globbing import _GLOB_CHARS, compile_glob, has_glob
-from .model import DIR, FILE, CommitKey, FileInfo, clean_path, validate_write_path
+from .model import DIR, FILE, CommitKey, FileInfo, validate_write_path
 from .tree import Changes, Entry, Tree
 
 __all__ = [
@@ -258,11 +259,14 @@ def _apply_copy(base: Tree, changes: Changes, op: _Copy, writer: ChunkWriter) ->
 class Reader:
     """Pachyderm's file queries over one commit's tree."""
 
-    def __init__(self, tree: Tree, commit: CommitKey, committed: float | None, requested_id: str | None = None) -> None:
+    def __init__(
+        self, tree: Tree, commit: CommitKey, committed: float | None, requested_id: str | None = None, branch: str | None = None
+    ) -> None:
         self.tree = tree
         self.commit = commit
         self.committed = committed
         self.requested_id = requested_id
+        self.branch = branch  # the commit's own branch, carried into every FileInfo
 
     def not_found(self, path: str) -> NotFound:
         # pachd names the commit as requested: no id when the request named a branch.
@@ -270,7 +274,7 @@ class Reader:
         return NotFound(f"file {path} not found in repo {self.commit.repo} at commit {commit_id}")
 
     def _file(self, entry: Entry) -> FileInfo:
-        return FileInfo(self.commit, entry.path, FILE, entry.size, entry.hash, self.committed, entry.datum)
+        return FileInfo(self.commit, entry.path, FILE, entry.size, entry.hash, self.committed, entry.datum, self.branch)
 
     def _dir(self, path: str) -> FileInfo:
         lo, hi = _dir_range(path)
@@ -281,7 +285,7 @@ class Reader:
             h.update(entry.hash)
             size += entry.size
         name = path if path == "/" else path + "/"
-        return FileInfo(self.commit, name, DIR, size, h.digest(), self.committed)
+        return FileInfo(self.commit, name, DIR, size, h.digest(), self.committed, branch=self.branch)
 
     def is_dir(self, path: str) -> bool:
         if path == "/":
@@ -330,7 +334,7 @@ class Reader:
                 if with_dir_details:
                     yield self._dir(child)
                 else:
-                    yield FileInfo(self.commit, child + "/", DIR, 0, b"", self.committed)
+                    yield FileInfo(self.commit, child + "/", DIR, 0, b"", self.committed, branch=self.branch)
                 key = child + "0"  # skip the rest of that subdirectory
             else:
                 # A run of plain files: stream them until the next subdirectory.

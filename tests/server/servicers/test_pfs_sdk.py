@@ -122,6 +122,34 @@ def test_files(sdk: Any) -> None:
     assert sdk.pfs.path_exists(file=pfs.File(commit=head, path="/stream"))
 
 
+def test_file_infos_name_the_commits_branch(sdk: Any) -> None:
+    """FileInfo.file.commit carries the branch the commit was made on, as pachd's
+    (``default/photos@master=<id>:/a.txt``), whether the request named the branch or the id:
+    jupyterlab-pachyderm's "Copy Pachyderm File URI" is ``str(file_info.file)``."""
+    repo = pfs.Repo(name="photos")
+    sdk.pfs.create_repo(repo=repo)
+    with sdk.pfs.commit(branch=pfs.Branch(repo=repo, name="master")) as first:
+        first.put_file_from_bytes(path="/a.txt", data=b"a")
+        first.put_file_from_bytes(path="/d/b.txt", data=b"b")
+    with sdk.pfs.commit(branch=pfs.Branch(repo=repo, name="dev")) as dev:
+        dev.put_file_from_bytes(path="/c.txt", data=b"c")
+    for ref, branch, cid in (("photos@master", "master", first.id), (f"photos@{first.id}", "master", first.id),
+                             ("photos@dev", "dev", dev.id)):
+        commit = pfs.Commit.from_uri(ref)
+        infos = [
+            *sdk.pfs.list_file(file=pfs.File(commit=commit, path="/")),
+            sdk.pfs.inspect_file(file=pfs.File(commit=commit, path="/")),
+            *sdk.pfs.walk_file(file=pfs.File(commit=commit, path="/")),
+            *sdk.pfs.glob_file(commit=commit, pattern="/**"),
+        ]
+        for d in sdk.pfs.diff_file(new_file=pfs.File(commit=commit, path="/")):
+            infos.extend(f for f in (d.new_file, d.old_file) if f.file.path)
+        assert len(infos) > 4
+        for info in infos:
+            assert (info.file.commit.branch.name, info.file.commit.branch.repo.name, info.file.commit.id) == (branch, "photos", cid), ref
+            assert str(info.file) == f"default/photos@{branch}={cid}:{info.file.path}"
+
+
 def test_list_commit_from_to_and_fsck_rpc(sdk: Any) -> None:
     repo = pfs.Repo(name="hist")
     sdk.pfs.create_repo(repo=repo)
