@@ -21,7 +21,7 @@ from IPython.core.error import UsageError
 
 from pachmagic.client import JobInfo, PipelineInfo, to_frame
 from pachmagic.client.records import RecordList
-from pachmagic.client.spec import parse_pipeline_specs, spec_to_dict
+from pachmagic.pachyderm.spec import parse_pipeline_specs, spec_to_dict
 from pachmagic.magics.context import Context
 from pachmagic.magics.display import Message, Text
 from pachmagic.magics.parser import CELL_OPTIONAL, Command, MagicParser
