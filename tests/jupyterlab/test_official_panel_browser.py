@@ -209,6 +209,8 @@ def test_the_official_side_panel_on_the_shared_server(lab: Lab, tmp_path: Path) 
             for index in (1, 2, 3):
                 expect(cycler).to_contain_text(f"({index}/3)")
                 seen.append(datum_entry())
+                # the files' time is their commit's (pachd's datum FileInfos carry it), not 1970's
+                expect(datum_browser.locator(".jp-DirListing-itemModified").first).not_to_contain_text("y ago")
                 shot(f"3-test-datum-{index}")
                 if index < 3:
                     page.get_by_test_id("Datum__cyclerRight").click()
