@@ -32,6 +32,7 @@ KERNEL = "pachmagic-test"
 START_TIMEOUT = 180.0  # a cold JupyterLab on a busy 2-core machine
 # Variables that would make a child use another pachd, context or Jupyter setup.
 _SCRUBBED = ("PACHD_ADDRESS", "PACH_CONFIG", "PACH_CONTEXT", "PACH_PYTHON_AUTH_TOKEN", "PACHMAGIC_DATA_DIR",
+             "PACHMAGIC_SHARED_SERVER", "PACHMAGIC_SHARED_DATA_DIR",
              "JUPYTER_CONFIG_PATH", "JUPYTER_PATH", "JUPYTER_PREFER_ENV_PATH", "PYTHONPATH", "VIRTUAL_ENV")
 
 

@@ -250,7 +250,7 @@ def test_the_official_side_panel_on_the_shared_server(lab: Lab, tmp_path: Path) 
             cells = page.locator(".jp-Notebook .jp-CodeCell")
             expect(cells.nth(4).locator(".jp-OutputArea")).to_contain_text("from_magics")
             expect(cells.nth(1).locator(".jp-OutputArea")).to_contain_text(
-                f"at {lab.shared_address().removeprefix('grpc://')} (PACHD_ADDRESS)")
+                f"connected to JupyterLab's shared pachmagic server at {lab.shared_address().removeprefix('grpc://')}")
             expect(cells.nth(2).locator(".jp-OutputArea")).to_contain_text("upper")
             expect(cells.nth(3).locator(".jp-OutputArea")).to_contain_text("ALPHA")
             expect(page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")).to_have_count(0)

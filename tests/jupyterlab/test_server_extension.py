@@ -92,7 +92,8 @@ def test_one_shared_server_for_kernels_terminals_and_pachctl(env: dict[str, str]
         out = run_code(lab, "import os; print('PA=' + os.environ['PACHD_ADDRESS'])\n"
                             "%load_ext pachmagic\nm = %pach connect\n%pach create repo from_kernel\nprint(m)")
         assert f"PA={address}" in out
-        assert f"at {address.removeprefix('grpc://')} (PACHD_ADDRESS)" in out, out
+        assert (f"connected to JupyterLab's shared pachmagic server at {address.removeprefix('grpc://')} "
+                f"(Pachyderm 2.12.2 API, data dir {data_dir}; PACHD_ADDRESS)") in out, out
         # a terminal: the same address, and pachmagic's client there sees the kernel's repo
         shown = run_in_terminal(
             lab,
@@ -233,3 +234,25 @@ def test_a_server_that_cannot_start_leaves_jupyterlab_running(env: dict[str, str
             assert "PA=unset" in run_code(lab, "import os; print('PA=' + os.environ.get('PACHD_ADDRESS', 'unset'))")
         finally:
             assert lab.stop() == 0
+
+
+def test_connect_names_the_shared_server_only_when_pachd_address_is_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """``%pach connect`` says "JupyterLab's shared server" when PACHD_ADDRESS is the one the extension
+    set; a PACHD_ADDRESS the user changed in the kernel is just PACHD_ADDRESS."""
+    from pachmagic.magics._testing import new_shell
+
+    with LocalServer(tmp_path / "data", in_process=True) as server:
+        shell = new_shell()
+        try:
+            shell.run_cell("%load_ext pachmagic")
+            monkeypatch.setenv("PACHD_ADDRESS", f"grpc://{server.address}")
+            monkeypatch.setenv("PACHMAGIC_SHARED_SERVER", f"grpc://{server.address}")
+            monkeypatch.setenv("PACHMAGIC_SHARED_DATA_DIR", "/somewhere/pachd")
+            assert str(shell.value("%pach connect")) == (
+                f"connected to JupyterLab's shared pachmagic server at {server.address} "
+                "(Pachyderm 2.12.2 API, data dir /somewhere/pachd; PACHD_ADDRESS)")
+            assert str(shell.value(f"%pach connect {server.address}")).startswith("connected to pachd 2.12.2 at")
+            monkeypatch.setenv("PACHD_ADDRESS", server.address)  # changed by the user
+            assert str(shell.value("%pach connect")) == f"connected to pachd 2.12.2 at {server.address} (PACHD_ADDRESS)"
+        finally:
+            shell.close()
