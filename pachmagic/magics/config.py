@@ -23,7 +23,7 @@ from IPython.core.error import UsageError
 
 from pachmagic.errors import InvalidArgument, NotFound
 from pachmagic.magics.context import Context
-from pachmagic.magics.display import Message, Text
+from pachmagic.magics.display import Text
 from pachmagic.magics.parser import CELL_OPTIONAL, Command, MagicParser
 
 __all__ = ["COMMANDS", "config_path", "read_config", "write_config", "save_context"]
@@ -118,11 +118,11 @@ def set_active_context(ctx: Context, args: argparse.Namespace) -> None:
     write_config(data)
 
 
-def use_context(ctx: Context, args: argparse.Namespace) -> Message:
+def use_context(ctx: Context, args: argparse.Namespace) -> Text:
     set_active_context(ctx, args)
     client = ctx.session.connect(None)
     version = client.version()
-    return Message(f"using context {args.context}: pachd {version} at {client.address}", address=client.address)
+    return Text(f"using context {args.context}: pachd {version} at {client.address}", address=client.address)
 
 
 def get_context(ctx: Context, args: argparse.Namespace) -> Text:

@@ -24,8 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
 
 from pachmagic import fs
-from pachmagic.client import Client, connect
-from pachmagic.client.reads import ReadRecorder
+from pachmagic.client import Client, ReadRecorder, connect
 from pachmagic.server import LocalServer
 
 __all__ = ["Session"]
