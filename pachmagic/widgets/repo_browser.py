@@ -21,9 +21,7 @@ from typing import Any
 
 import ipywidgets as w
 
-from pachmagic.client import Commit, File, FileInfo, Repo
-from pachmagic.client.records import human_size
-from pachmagic.client.refs import is_commit_id
+from pachmagic.client import Commit, File, FileInfo, Repo, human_size, is_commit_id
 from pachmagic.errors import NotFound
 from pachmagic.widgets._panel import Panel
 from pachmagic.widgets.logic import browse

@@ -59,6 +59,8 @@ class Engine:
         Where transform commands run when a spec has no ``working_dir``.
     on_change:
         Called (from any thread) whenever job, datum, log or pipeline state changes.
+    run_jobs:
+        False leaves every job in JOB_CREATED and ticks no cron input.
     """
 
     def __init__(
@@ -68,8 +70,12 @@ class Engine:
         data_dir: Path | None,
         workdir: Path,
         on_change: Callable[[], None] = lambda: None,
+        run_jobs: bool = True,
     ) -> None:
         self.storage = storage
+        # False: jobs are created and listed but never run (nor cron ticks), as on a
+        # pachd without workers; the conformance suite compares against one.
+        self.run_jobs = run_jobs
         self.store = PipelineStore(storage.db)
         self.workdir = workdir
         self._tmp: str | None = None

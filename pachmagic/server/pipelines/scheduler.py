@@ -157,6 +157,8 @@ class Scheduler:
                 if record.state != PIPELINE_RUNNING:
                     self._ensure_starter(record)
                     continue
+                if not engine.run_jobs:
+                    continue
                 next_due = min(next_due, self._cron(record))
                 with engine.lock:
                     entry = self.running.get(key)
