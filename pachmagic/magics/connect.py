@@ -5,8 +5,11 @@ kernel (data directory from ``--data-dir`` or ``PachMagic.data_dir``, default a
 temporary one; relative transform commands run in ``--workdir`` or
 ``PachMagic.workdir``, default the notebook's directory). ``connect ADDRESS``
 talks to pachd there; ``connect`` alone uses the usual resolution
-(``PACHD_ADDRESS``, pachctl's active context, ``localhost:30650``). Every
-connect checks the server answers (``GetVersion``) before returning.
+(``PACHD_ADDRESS``, pachctl's active context, ``localhost:30650``): in
+JupyterLab, ``PACHD_ADDRESS`` is JupyterLab's shared server (pachmagic's server
+extension also sets ``PACHMAGIC_SHARED_SERVER`` and ``PACHMAGIC_SHARED_DATA_DIR``,
+which the message names). Every connect checks the server answers
+(``GetVersion``) before returning.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from IPython.core.error import UsageError
 import pachmagic
 from pachmagic.magics.config import save_context
 from pachmagic.magics.context import Context
-from pachmagic.magics.display import Message
+from pachmagic.magics.display import Text
 from pachmagic.magics.parser import Command, MagicParser
 
 __all__ = ["COMMANDS"]
@@ -32,7 +35,7 @@ def _build_connect(p: MagicParser) -> None:
         nargs="?",
         metavar="local|ADDRESS",
         help="'local' for the embedded server, or a pachd address (grpc://host:port); "
-        "default: PACHD_ADDRESS, pachctl's active context, localhost:30650",
+        "default: PACHD_ADDRESS (in JupyterLab: its shared server), pachctl's active context, localhost:30650",
     )
     p.add_argument("--data-dir", metavar="DIR", help="with 'local': where the server keeps its state "
                    "(default: PachMagic.data_dir, else a temporary directory removed with the kernel)")
@@ -43,7 +46,7 @@ def _build_connect(p: MagicParser) -> None:
                    "that context active")
 
 
-def connect(ctx: Context, args: argparse.Namespace) -> Message:
+def connect(ctx: Context, args: argparse.Namespace) -> Text:
     """Connect the session (see the module docstring)."""
     session = ctx.session
     local_only = args.data_dir is not None or args.workdir is not None or args.port
@@ -57,7 +60,7 @@ def connect(ctx: Context, args: argparse.Namespace) -> Message:
         where = f"data dir {data_dir}" if data_dir else "temporary data dir"
         if session.restarted:
             where += "; the previous embedded server and its temporary data are gone"
-        return Message(
+        return Text(
             f"connected to the embedded pachmagic server at {client.address} "
             f"(Pachyderm {version} API, {where})",
             address=client.address,
@@ -73,7 +76,16 @@ def connect(ctx: Context, args: argparse.Namespace) -> Message:
     version = client.version()
     if args.alias:
         save_context(args.alias, args.target)
-    return Message(
+    shared = os.environ.get("PACHMAGIC_SHARED_SERVER")
+    if not args.target and shared and client.address_source == "PACHD_ADDRESS" and os.environ.get("PACHD_ADDRESS") == shared:
+        return Text(
+            f"connected to JupyterLab's shared pachmagic server at {client.address} (Pachyderm {version} API, "
+            f"data dir {os.environ.get('PACHMAGIC_SHARED_DATA_DIR', 'unknown')}; PACHD_ADDRESS)",
+            address=client.address,
+            version=str(version),
+            client=client,
+        )
+    return Text(
         f"connected to pachd {version} at {client.address} ({client.address_source})",
         address=client.address,
         version=str(version),
@@ -93,13 +105,13 @@ def version(ctx: Context, args: argparse.Namespace) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["component", "version"]).astype("str")
 
 
-def delete_all(ctx: Context, args: argparse.Namespace) -> Message:
+def delete_all(ctx: Context, args: argparse.Namespace) -> Text:
     """Delete every pipeline, repo and project (``default`` is recreated)."""
     client = ctx.client
     client.pps.delete_all()
     client.pfs.delete_all()
     ctx.session.forget()
-    return Message("deleted all pipelines, repos and projects")
+    return Text("deleted all pipelines, repos and projects")
 
 
 COMMANDS = (
