@@ -19,7 +19,7 @@ import json
 from typing import Any
 
 from google.protobuf import json_format
-from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.descriptor import FieldDescriptor
 
 from ..._proto import pps_pb2
 
@@ -50,27 +50,27 @@ _WELL_KNOWN = {"google.protobuf.Timestamp", "google.protobuf.Duration", "google.
                "google.protobuf.Struct", "google.protobuf.Value", "google.protobuf.ListValue"}
 
 
-def canonical(value: Any, descriptor: Descriptor) -> Any:
+def canonical(value: Any, descriptor: Any) -> Any:  # a message Descriptor
     """``value`` (a JSON object for ``descriptor``) with JSON field names and enum names.
 
     Unknown keys are kept as they are (the parse that follows refuses them).
     """
     if not isinstance(value, dict) or descriptor.full_name in _WELL_KNOWN:
         return value
-    fields: dict[str, FieldDescriptor] = {}
+    fields: dict[str, Any] = {}
     for field in descriptor.fields:
         fields[field.name] = fields[field.json_name] = field
     out: dict[str, Any] = {}
     for key, item in value.items():
-        field = fields.get(key)
-        if field is None:
+        found = fields.get(key)
+        if found is None:
             out[key] = item
             continue
-        out[field.json_name] = _canonical_field(item, field)
+        out[found.json_name] = _canonical_field(item, found)
     return out
 
 
-def _canonical_field(item: Any, field: FieldDescriptor) -> Any:
+def _canonical_field(item: Any, field: Any) -> Any:  # a FieldDescriptor
     if field.message_type is not None and field.message_type.GetOptions().map_entry:
         return item
     if isinstance(item, list) and field.label == FieldDescriptor.LABEL_REPEATED:

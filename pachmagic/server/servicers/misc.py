@@ -156,10 +156,10 @@ class TransactionServicer(_TransactionBase):  # type: ignore[misc, valid-type]
     async def ListTransaction(self, request: Any, context: Any) -> transaction_pb2.TransactionInfos:
         return transaction_pb2.TransactionInfos()
 
-    async def InspectTransaction(self, request: Any, context: Any) -> transaction_pb2.TransactionInfo:
+    async def InspectTransaction(self, request: Any, context: Any) -> Any:
         # None is ever started here, so every id is unknown: pachd's answer for one.
         await context.abort(grpc.StatusCode.NOT_FOUND, f"transactions {request.transaction.id} not found")
 
-    async def DeleteTransaction(self, request: Any, context: Any) -> empty_pb2.Empty:
+    async def DeleteTransaction(self, request: Any, context: Any) -> Any:
         await context.abort(grpc.StatusCode.NOT_FOUND, f"transactions {request.transaction.id} not found")
 
