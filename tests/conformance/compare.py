@@ -126,6 +126,7 @@ class _Pairing:
         self.ours: dict[str, str] = {}
         self.ref: dict[str, str] = {}
         self.count = 0
+        self.skip_sets = False  # first pass: leave set-like lists (not yet in a comparable order) alone
 
     def pair(self, a: str, b: str) -> None:
         if a in self.ours or b in self.ref:
@@ -136,6 +137,8 @@ class _Pairing:
     def walk(self, a: Any, b: Any) -> None:
         if isinstance(a, dict) and isinstance(b, dict):
             for k in a.keys() & b.keys():
+                if self.skip_sets and k in SET_FIELDS:
+                    continue
                 self.walk(a[k], b[k])
         elif isinstance(a, list) and isinstance(b, list):
             for x, y in zip(a, b):
@@ -178,8 +181,35 @@ def normalised(ours: list[Outcome], ref: list[Outcome]) -> tuple[list[dict[str, 
     a = [_record(o) for o in ours]
     b = [_record(o) for o in ref]
     pairing = _Pairing()
+    # Pair the ids outside set-like lists first, then order those lists by content with
+    # the ids named so far (entries that differ only in ids sort alike on both sides).
+    pairing.skip_sets = True
+    pairing.walk(a, b)
+    a, b = _resort(a, pairing.ours), _resort(b, pairing.ref)
+    pairing.skip_sets = False
     pairing.walk(a, b)
     return _rename(a, pairing.ours, {}), _rename(b, pairing.ref, {})
+
+
+def _resort(value: Any, names: dict[str, str]) -> Any:
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            v = _resort(v, names)
+            if k in SET_FIELDS and isinstance(v, list):
+                v = sorted(v, key=lambda item: json.dumps(_rename(item, names, _Masked()), sort_keys=True))
+            out[k] = v
+        return out
+    if isinstance(value, list):
+        return [_resort(v, names) for v in value]
+    return value
+
+
+class _Masked(dict):  # type: ignore[type-arg]
+    """Unknown ids all read as one name when sorting."""
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        return "<id>"
 
 
 def differences(scenario: str, ours: list[Outcome], ref: list[Outcome]) -> list[Difference]:
