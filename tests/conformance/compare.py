@@ -46,6 +46,8 @@ class Difference:
     ours: Any
     ref: Any
     ref_outcome: str = ""  # pachd's "CODE message" for the call (allow-list rules may look at it)
+    ours_outcome: str = ""  # ours
+    ours_item: str = ""  # for a path in a listed element (response.N...), that element of ours, as JSON
 
     def line(self) -> str:
         return f"{self.path}: ours {_show(self.ours)} | pachd {_show(self.ref)}"
@@ -221,14 +223,21 @@ def differences(scenario: str, ours: list[Outcome], ref: list[Outcome]) -> list[
         right = b[i] if i < len(b) else MISSING
         call = ours[i] if i < len(ours) else ref[i]
         context = f"{ref[i].code} {ref[i].message}" if i < len(ref) else ""
+        mine = f"{ours[i].code} {ours[i].message}" if i < len(ours) else ""
         if left is MISSING or right is MISSING:
-            diffs.append(Difference(scenario, i, call.label, call.request, "call", left, right, context))
+            diffs.append(Difference(scenario, i, call.label, call.request, "call", left, right, context, mine))
             continue
         if ours[i].label != ref[i].label:
-            diffs.append(Difference(scenario, i, call.label, call.request, "call", ours[i].label, ref[i].label, context))
+            diffs.append(Difference(scenario, i, call.label, call.request, "call", ours[i].label, ref[i].label, context, mine))
             continue
         for path, x, y in _leaves(left, right, ""):
-            diffs.append(Difference(scenario, i, call.label, call.request, path, x, y, context))
+            item = ""
+            parts = path.split(".")
+            if len(parts) > 1 and parts[0] == "response" and parts[1].isdigit() and isinstance(left["response"], list):
+                index = int(parts[1])
+                if index < len(left["response"]):
+                    item = json.dumps(left["response"][index], sort_keys=True)
+            diffs.append(Difference(scenario, i, call.label, call.request, path, x, y, context, mine, item))
     return diffs
 
 

@@ -19,19 +19,7 @@ SCENARIOS = load_all()
 MIN_CALLS = 400
 # Scenarios that still differ from the real pachd while issue #14's fixes land; each
 # leaves this set with the fix that makes it pass (strict: a passing one must leave).
-PENDING: set[str] = {
-    'datums of an input spec',
-    'jobs: created by commits',
-    'jobs: stop and delete',
-    'logs without workers',
-    'pipelines in another project',
-    'pipelines: cluster and project defaults',
-    'pipelines: create v2 and the effective spec',
-    'pipelines: inspect, list, history',
-    'pipelines: refused specs',
-    'pipelines: stop, start, delete',
-    'pipelines: yaml, json and the v1 request',
-}
+PENDING: set[str] = set()
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))

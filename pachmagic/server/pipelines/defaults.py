@@ -19,9 +19,9 @@ import json
 from typing import Any
 
 from google.protobuf import json_format
-from google.protobuf.descriptor import FieldDescriptor
 
 from ..._proto import pps_pb2
+from .specjson import problem
 
 __all__ = [
     "DEFAULT_USER_IMAGE",
@@ -73,7 +73,7 @@ def canonical(value: Any, descriptor: Any) -> Any:  # a message Descriptor
 def _canonical_field(item: Any, field: Any) -> Any:  # a FieldDescriptor
     if field.message_type is not None and field.message_type.GetOptions().map_entry:
         return item
-    if isinstance(item, list) and field.label == FieldDescriptor.LABEL_REPEATED:
+    if isinstance(item, list):  # a repeated field
         return [_canonical_field(i, field) for i in item]
     if field.message_type is not None:
         return canonical(item, field.message_type)
@@ -104,13 +104,11 @@ def effective_spec(
     Raises ``ValueError`` when the user's text is not a JSON object or does not
     parse as a CreatePipelineRequest (the reason names the problem).
     """
-    try:
-        user = json.loads(user_json)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"syntax error (line {err.lineno}:{err.colno}): {err.msg}") from None
-    if not isinstance(user, dict):
-        raise ValueError(f"syntax error (line 1:1): unexpected token {user_json.strip()[:1]}")
     descriptor = pps_pb2.CreatePipelineRequest.DESCRIPTOR
+    found = problem(user_json, descriptor)
+    if found is not None:
+        raise ValueError(found)
+    user = json.loads(user_json)
     wrapped = merge_patch(
         merge_patch(merge_patch(_BUILT_IN, json.loads(cluster_json or "{}")), json.loads(project_json or "{}")),
         {"createPipelineRequest": canonical(user, descriptor)},

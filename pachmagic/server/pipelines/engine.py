@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from ..._proto import pps_pb2
-from ...errors import FailedPrecondition, InvalidArgument, NotFound
+from ...errors import FailedPrecondition, InvalidArgument, NotFound, Unknown
 from ..storage import BranchKey, CommitRef, RepoKey, Storage, new_commit_id
 from ..storage.model import SPEC
 from ...pachyderm.datums import Datum, plan
 from ...pachyderm.inputs import cron_inputs, pfs_inputs
+from .defaults import CLUSTER_DEFAULTS_JSON
 from .lifecycle import create_pipeline, delete_pipeline, not_found, start_pipeline, stop_pipeline
 from .runner import JobRunner, end_job
 from .sandbox import Sandbox
@@ -76,6 +77,8 @@ class Engine:
         # False: jobs are created and listed but never run (nor cron ticks), as on a
         # pachd without workers; the conformance suite compares against one.
         self.run_jobs = run_jobs
+        # The cluster defaults merged into every new pipeline's spec (pps SetClusterDefaults).
+        self.cluster_defaults = CLUSTER_DEFAULTS_JSON
         self.store = PipelineStore(storage.db)
         self.workdir = workdir
         self._tmp: str | None = None
@@ -129,7 +132,7 @@ class Engine:
     def guard_repo_delete(self, key: RepoKey) -> None:
         """Refuse to delete a repo that belongs to a pipeline (pachd 2.8+ behaviour)."""
         if self.store.get(key.project, key.name) is not None:
-            raise FailedPrecondition("cannot delete a repo associated with a pipeline - delete the pipeline instead")
+            raise Unknown("cannot delete a repo associated with a pipeline - delete the pipeline instead")
 
     def create_pipeline(
         self,
@@ -197,6 +200,10 @@ class Engine:
         cwd = transform.working_dir or str(self.workdir)
         if not os.path.isdir(cwd):
             raise FailedPrecondition(f"working directory {cwd} does not exist")
+        if not transform.cmd:
+            raise FailedPrecondition(
+                "the transform has no cmd: a cluster would run the image's entrypoint, but images are not pulled here"
+            )
         program = transform.cmd[0]
         if "/" in program:
             path = program if os.path.isabs(program) else os.path.join(cwd, program)
@@ -259,10 +266,8 @@ class Engine:
     def inspect_job(self, project: str, name: str, job_id: str) -> JobRecord:
         self.scheduler.sync()
         job = self.store.job(project, name, job_id)
-        if job is None:
-            if self.store.get(project, name) is None:
-                raise not_found(project, name)
-            raise NotFound(f"job {project}/{name}@{job_id} not found")
+        if job is None:  # pachd's words, whether the pipeline or only the job is missing
+            raise NotFound(f"jobs {project}/{name}@{job_id} not found")
         return job
 
     def list_jobs(
@@ -274,10 +279,7 @@ class Engine:
 
     def job_set(self, job_id: str) -> list[JobRecord]:
         self.scheduler.sync()
-        jobs = self.store.jobs(job_id=job_id)
-        if not jobs:
-            raise NotFound(f"no jobs found for job set {job_id}")
-        return jobs
+        return self.store.jobs(job_id=job_id)  # as pachd: an unknown set has no jobs, no error
 
     def stop_job(self, project: str, name: str, job_id: str, reason: str = "") -> None:
         job = self.inspect_job(project, name, job_id)
@@ -339,6 +341,9 @@ class Engine:
         """The datums an input spec would have over the current heads of its branches."""
         spec_input = pps_pb2.Input()
         spec_input.CopyFrom(node)
+        # pachd's ListDatum reads each input at its branch's head, whatever commit it names.
+        for pfs in pfs_inputs(spec_input):
+            pfs.commit = ""
         default_input(spec_input, project, "dry-run")
         sources: dict[str, CommitSource] = {}
         for pfs in pfs_inputs(spec_input):

@@ -103,7 +103,10 @@ def end_job(
             store.carry_datums(project, name, carry[0], job_id, carry[1])
         if datums:
             store.put_datums(datums)
-        store.update_job(project, name, job_id, state=state, reason=reason, finished=time.time(), **(counts or {}))
+        now = time.time()
+        # A job ended before it started (stopped while created) gets a start too, as in pachd.
+        started = {} if current.started is not None else {"started": now}
+        store.update_job(project, name, job_id, state=state, reason=reason, finished=now, **started, **(counts or {}))
     log.info("job %s/%s@%s ended: state %s %s", project, name, job_id, state, reason)
     engine.changed()
     engine.wake()

@@ -19,10 +19,10 @@ import uuid
 from typing import TYPE_CHECKING
 
 from ..._proto import pps_pb2
-from ...errors import AlreadyExists, FailedPrecondition, NotFound
+from ...errors import AlreadyExists, FailedPrecondition, NotFound, Unknown
 from ...pachyderm.inputs import cron_inputs, pfs_inputs
 from ..storage import BranchKey, RepoKey, new_commit_id
-from ..storage.model import META, SPEC, USER
+from ..storage.model import META, ORIGIN_USER, SPEC, USER
 from .scheduler import PIPELINE_PAUSED, PIPELINE_STARTING
 from .spec import input_branches, validate_and_default
 from .store import PipelineRecord
@@ -69,7 +69,7 @@ def create_pipeline(
             except NotFound:
                 pass
             else:
-                raise AlreadyExists(
+                raise Unknown(  # pachd's code for it
                     f'pipeline "{name}" cannot be created because a repo with the same name already exists'
                 )
         if dry_run:
@@ -95,7 +95,7 @@ def create_pipeline(
             if existing is None:
                 catalog.create_repo(out_repo, f"Output repo for pipeline {project}/{name}.")
                 catalog.create_repo(spec_branch.repo, f"Spec repo for pipeline {project}/{name}.")
-                catalog.create_repo(meta_branch.repo, f"Meta repo for pipeline {project}/{name}.")
+                catalog.create_repo(meta_branch.repo, f"Meta repo for pipeline {name}")  # pachd's words
             for cron in cron_inputs(spec.input):
                 cron_repo = RepoKey(cron.project, cron.repo)
                 try:
@@ -110,7 +110,11 @@ def create_pipeline(
             if not stopped:
                 for branch in (out_branch, meta_branch):
                     catalog.set_provenance(branch, [*provenance, spec_branch])
-            spec_commit = catalog.make_commit(spec_branch, set_id, finished=True, propagate=not stopped)
+            # As pachd: the spec commit is the user's (origin USER), finished as any user commit
+            spec_commit = catalog.make_commit(
+                spec_branch, set_id, finished=False, origin=ORIGIN_USER, propagate=not stopped
+            )
+            catalog.finish_commit(spec_commit)
             store.put_version(
                 project, name, version, spec, user_json, salt, spec_commit.id,
                 stopped=stopped, state=PIPELINE_PAUSED if stopped else PIPELINE_STARTING,
@@ -136,15 +140,21 @@ def delete_pipeline(
             return False
         out_repo = RepoKey(project, name)
         if not keep_repo and not force:
-            # Refuse before touching anything if another pipeline reads this output.
-            for other in store.pipelines():
-                if (other.project, other.name) == (project, name):
-                    continue
-                if any(p.project == project and p.repo == name for p in pfs_inputs(other.spec.input)):
-                    raise FailedPrecondition(
-                        f'cannot delete pipeline "{project}/{name}": pipeline "{other.project}/{other.name}" '
-                        "reads its output; delete that pipeline first or use force"
-                    )
+            # Refuse before touching anything if another branch is computed from the output
+            # (a downstream pipeline): pachd's refusal to delete the output branch.
+            out_branch = BranchKey(out_repo, record.spec.output_branch)
+            try:
+                downstream = [
+                    str(b) for b in catalog.inspect_branch(out_branch).subvenance
+                    if out_branch in catalog.inspect_branch(b).direct_provenance
+                ]
+            except NotFound:
+                downstream = []
+            if downstream:
+                raise Unknown(
+                    f'branch "{out_branch}" cannot be deleted because it\'s in the direct provenance of '
+                    f"[{' '.join(sorted(downstream))}]"
+                )
         engine.scheduler.kill_jobs(project, name, "pipeline deleted")
         with storage.changing():
             for repo_type in (SPEC, META):
@@ -168,7 +178,9 @@ def delete_pipeline(
 
 def stop_pipeline(engine: "Engine", project: str, name: str) -> None:
     with engine.lifecycle_lock:
-        record = engine.inspect_pipeline(project, name)
+        record = engine.store.get(project, name)
+        if record is None:  # as pachd: stopping a pipeline that is not there is no error
+            return
         engine.scheduler.kill_jobs(project, name, "all jobs killed because pipeline was stopped")
         with engine.storage.changing():
             for repo_type in (USER, META):

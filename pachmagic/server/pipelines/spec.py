@@ -13,13 +13,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from ...errors import InvalidArgument, PachError
+from ...errors import InvalidArgument, PachError, Unknown
 from ...pachyderm.globcheck import check_glob
 from ...pachyderm.inputs import Input, cron_inputs, pfs_inputs
 from ...pachyderm.paths import OUTPUT_NAME, clean_path
 from ...pachyderm.spec import Spec
 from ..storage.model import DEFAULT_PROJECT, USER, validate_name
 from .cron import parse_schedule
+from .defaults import DEFAULT_USER_IMAGE
 
 __all__ = [
     "validate_and_default",
@@ -62,20 +63,20 @@ def _check_input(node: Input, names: set[str], project: str, pipeline: str, pare
     kinds = [k for k in ("pfs", "cron") if node.HasField(k)]
     kinds += [k for k in ("cross", "union", "join", "group") if len(getattr(node, k))]
     if not kinds:
-        raise InvalidArgument("no input set")
+        raise Unknown("no input set")
     if len(kinds) > 1:
-        raise InvalidArgument(f"multiple input types set ({', '.join(kinds)})")
+        raise Unknown("multiple input types set")
     kind = kinds[0]
     if parent in ("join", "group") and kind != "pfs":
         raise InvalidArgument(f"{parent} inputs may only contain pfs inputs, found a {kind} input")
     if kind == "pfs":
         pfs = node.pfs
         if not pfs.repo:
-            raise InvalidArgument("input must specify a repo")
+            raise Unknown("input must specify a repo")
         if pfs.commit:
-            raise InvalidArgument("input cannot come from a commit; use a branch with head pointing to the commit")
+            raise Unknown("input cannot come from a commit; use a branch with head pointing to the commit")
         if not pfs.glob and not pfs.s3:
-            raise InvalidArgument("input must specify a glob")
+            raise Unknown("input must specify a glob")
         pfs.project = pfs.project or project
         pfs.name = pfs.name or pfs.repo
         pfs.branch = pfs.branch or "master"
@@ -91,7 +92,7 @@ def _check_input(node: Input, names: set[str], project: str, pipeline: str, pare
     if kind == "cron":
         cron = node.cron
         if not cron.name:
-            raise InvalidArgument("input must specify a name")
+            raise Unknown("input must specify a name")
         parse_schedule(cron.spec)
         cron.project = cron.project or project
         cron.repo = cron.repo or f"{pipeline}_{cron.name}"
@@ -125,9 +126,8 @@ def check_input_globs(node: Input) -> None:
 def _add_name(name: str, names: set[str]) -> None:
     if name == OUTPUT_NAME:
         raise InvalidArgument('input cannot be named "out": /pfs/out is the output directory; set a different name')
-    validate_name(name)
-    if name in names:
-        raise InvalidArgument(f'name "{name}" was used more than once')
+    if name in names:  # pachd checks no more of an input's name
+        raise Unknown(f'name "{name}" was used more than once')
     names.add(name)
 
 
@@ -135,45 +135,41 @@ def validate_and_default(request: Spec) -> Spec:
     """Check a spec and fill in pachd's defaults; return a normalised copy."""
     spec = Spec()
     spec.CopyFrom(request)
+    # pachd's checks, in its order, with its texts and code (UNKNOWN)
+    if not spec.HasField("pipeline"):
+        raise Unknown("invalid pipeline spec: request.Pipeline cannot be nil")
     name = spec.pipeline.name
     if not name:
-        raise InvalidArgument("invalid pipeline spec: the pipeline needs a name (pipeline.name)")
+        raise Unknown("invalid pipeline spec: request.Pipeline.Name cannot be empty")
     try:
         validate_name(name)
-    except InvalidArgument as err:
-        raise InvalidArgument(f"invalid pipeline name: {err.details}") from None
-    if not name[0].isalnum():
-        raise InvalidArgument(f"invalid pipeline name: {name!r} must start with a letter or digit")
+    except Unknown as err:
+        raise Unknown(f"invalid pipeline name: {err.details}") from None
     if len(name) > PIPELINE_NAME_MAX:
-        raise InvalidArgument(
-            f"pipeline name {name!r} is {len(name) - PIPELINE_NAME_MAX} characters longer than the {PIPELINE_NAME_MAX} max"
+        raise Unknown(
+            f'pipeline name "{name}" is {len(name) - PIPELINE_NAME_MAX} characters longer than the {PIPELINE_NAME_MAX} max'
         )
+    if not name[0].isalnum():
+        raise Unknown("pipeline names must start with an alphanumeric character")
     project = spec.pipeline.project.name = spec.pipeline.project.name or DEFAULT_PROJECT
     if spec.HasField("spout") or spec.HasField("service"):
         raise InvalidArgument("spout and service pipelines are not supported by the pachmagic embedded server")
-    if not spec.HasField("transform") or not spec.transform.image:
-        raise InvalidArgument("pipeline transform must contain an image")
-    if not spec.transform.cmd:
-        raise InvalidArgument("invalid pipeline transform, no command specified")
+    if not spec.HasField("transform"):
+        raise Unknown("pipeline must specify a transform")
+    # As pachd: no image is its default image; no cmd would run the image's own
+    # entrypoint (here its jobs fail, saying why, when they run).
+    spec.transform.image = spec.transform.image or DEFAULT_USER_IMAGE
     if spec.transform.datum_batching:
         # Batching code loops on `pachctl next datum`, which has nothing to talk to here.
         raise InvalidArgument("datum_batching is not supported by the pachmagic embedded server")
-    if not spec.HasField("input"):
-        raise InvalidArgument("no input set")
-    default_input(spec.input, project, name)
+    if spec.HasField("input"):  # pachd takes a pipeline without input (no jobs but its spec's)
+        default_input(spec.input, project, name)
     check_input_globs(spec.input)
-    for pfs in pfs_inputs(spec.input):
-        if pfs.project == project and pfs.repo == name and pfs.repo_type == USER:
-            raise InvalidArgument(f"pipeline {name} cannot take its own output repo as input")
     if spec.reprocess_spec not in ("", "until_success", "every_job"):
         raise InvalidArgument('ReprocessSpec must be one of "until_success" or "every_job"')
     spec.reprocess_spec = spec.reprocess_spec or "until_success"
     spec.output_branch = spec.output_branch or "master"
     validate_name(spec.output_branch)
-    if spec.datum_tries <= 0:
-        spec.datum_tries = DEFAULT_DATUM_TRIES
-    if spec.parallelism_spec.constant == 0:
-        spec.parallelism_spec.constant = 1
     for field in ("datum_timeout", "job_timeout"):
         if spec.HasField(field) and getattr(spec, field).ToNanoseconds() <= 0:
             raise InvalidArgument(f"{field} must be positive")

@@ -15,6 +15,7 @@ from google.protobuf import duration_pb2
 from ..._proto import pfs_pb2, pps_pb2
 from ...pachyderm.datums import Datum
 from ...pachyderm.spec import spec_to_json
+from ..pipelines.defaults import CLUSTER_DEFAULTS_JSON, effective_spec
 from ..pipelines.store import DATUM_SKIPPED, TERMINAL, DatumRecord, JobRecord, LogRecord, PipelineRecord
 from ..storage import BranchKey, CommitKey, RepoKey
 from ..storage.model import DEFAULT_PROJECT, META, SPEC
@@ -65,7 +66,20 @@ def _state(record: PipelineRecord) -> int:
     return record.state
 
 
-def pipeline_info_pb(record: PipelineRecord, details: bool = True) -> pps_pb2.PipelineInfo:
+def effective_json(record: PipelineRecord, cluster_defaults: str = CLUSTER_DEFAULTS_JSON) -> str:
+    """pachd's effective_spec_json: the user's spec merged with the defaults (as created)."""
+    if record.user_spec:
+        try:
+            return effective_spec(record.user_spec, cluster_defaults)[0]
+        except ValueError:
+            pass  # a spec stored before specs were kept as sent
+    return spec_to_json(record.spec)
+
+
+def pipeline_info_pb(
+    record: PipelineRecord, details: bool = True, *, listed: bool = False, cluster_defaults: str = CLUSTER_DEFAULTS_JSON
+) -> pps_pb2.PipelineInfo:
+    """A PipelineInfo as pachd sends it; ``listed`` for ListPipeline, which leaves out the worker counts."""
     spec = record.spec
     info = pps_pb2.PipelineInfo(
         pipeline=pipeline_pb(record.project, record.name),
@@ -77,7 +91,7 @@ def pipeline_info_pb(record: PipelineRecord, details: bool = True) -> pps_pb2.Pi
         parallelism=spec.parallelism_spec.constant or 1,
         type=pps_pb2.PipelineInfo.PIPELINE_TYPE_TRANSFORM,
         user_spec_json=record.user_spec or spec_to_json(spec),
-        effective_spec_json=spec_to_json(spec),
+        effective_spec_json=effective_json(record, cluster_defaults),
     )
     if record.spec_commit:
         spec_repo = RepoKey(record.project, record.name, SPEC)
@@ -99,9 +113,11 @@ def pipeline_info_pb(record: PipelineRecord, details: bool = True) -> pps_pb2.Pi
         d.autoscaling = spec.autoscaling
         d.reason = record.reason
         d.recent_error = record.reason
-        d.workers_requested = spec.parallelism_spec.constant or 1
-        d.workers_available = d.workers_requested if record.state == 2 else 0
-        for attr, value in (("created_at", record.created), ("updated_at", record.updated)):
+        if not listed:  # pachd counts workers only when one pipeline is inspected
+            d.workers_requested = spec.parallelism_spec.constant or 1
+            d.workers_available = d.workers_requested if record.state == 2 else 0
+        for attr, value in (("created_at", record.created), ("updated_at", record.updated),
+                            ("workers_started_at", record.created)):
             ts = cv.timestamp(value)
             if ts is not None:
                 getattr(d, attr).CopyFrom(ts)
@@ -139,7 +155,16 @@ def job_info_pb(job: JobRecord, record: PipelineRecord | None, details: bool = F
         d.datum_tries = spec.datum_tries
         d.pod_spec = spec.pod_spec
         d.pod_patch = spec.pod_patch
+        for pfs in _pfs_inputs(d.input):
+            pfs.commit = job.id  # as pachd: the inputs by the job's global id (their commits in its set)
     return info
+
+
+def _pfs_inputs(node: pps_pb2.Input) -> list[pps_pb2.PFSInput]:
+    out = [node.pfs] if node.HasField("pfs") else []
+    for child in (*node.cross, *node.union, *node.join, *node.group):
+        out.extend(_pfs_inputs(child))
+    return out
 
 
 def _stats(stats: pps_pb2.ProcessStats, values: dict[str, Any]) -> None:
@@ -166,8 +191,9 @@ def input_commit_key(item: Mapping[str, Any]) -> tuple[str, str, str, str]:
 def _file_info(item: dict[str, Any], times: CommitTimes | None = None) -> pfs_pb2.FileInfo:
     repo = RepoKey(item.get("project", DEFAULT_PROJECT), item["repo"], item.get("repo_type", "user"))
     info = pfs_pb2.FileInfo(
-        file=pfs_pb2.File(commit=cv.commit_pb(CommitKey(repo, item["commit"]), BranchKey(repo, item["branch"])),
-                          path=item["path"]),
+        # As pachd: the commit by repo and id (no branch); a file's datum is "default"
+        file=pfs_pb2.File(commit=cv.commit_pb(CommitKey(repo, item["commit"])), path=item["path"],
+                          datum="" if item.get("is_dir") else "default"),
         file_type=pfs_pb2.DIR if item.get("is_dir") else pfs_pb2.FILE,
         size_bytes=int(item.get("size", 0)),
         hash=bytes.fromhex(item["hash"]),
@@ -205,6 +231,7 @@ def planned_inputs(datum: Datum) -> list[dict[str, Any]]:
 def planned_datum_pb(datum: Datum, times: CommitTimes | None = None) -> pps_pb2.DatumInfo:
     """A datum of a dry run (ListDatum/CreateDatum with an input spec): no job, no state."""
     info = pps_pb2.DatumInfo(datum=pps_pb2.Datum(id=datum.id))
+    info.stats.SetInParent()  # pachd sends an empty one
     for item in planned_inputs(datum):
         info.data.append(_file_info(item, times))
     return info

@@ -14,12 +14,12 @@ from typing import Any, AsyncIterator
 from google.protobuf import empty_pb2, json_format
 
 from ..._proto import pps_pb2, pps_pb2_grpc
-from ...errors import InvalidArgument, NotFound
+from ...errors import InvalidArgument, NotFound, Unknown
 from ...pachyderm.spec import parse_pipeline_spec, spec_to_json
 from ..pipelines import Engine
 from ..pipelines.store import TERMINAL, JobRecord, PipelineRecord
 from ..storage import CommitRef, RepoKey, Storage
-from ..storage.model import DEFAULT_PROJECT, parse_ancestry
+from ..storage.model import DEFAULT_PROJECT, META, parse_ancestry
 from . import _convert as cv
 from ._base import Runtime, rpc
 from ._pps_convert import (
@@ -34,6 +34,8 @@ from ._pps_convert import (
     planned_datum_pb,
     planned_inputs,
 )
+from ._jq import compile_filter
+from ._pps_create import check_ancestry_name, effective, response_json, v1_user_json
 from .pps_defaults import PpsDefaultsMixin
 
 __all__ = ["PpsServicer", "pipeline_info_pb", "job_info_pb", "datum_info_pb"]
@@ -61,46 +63,59 @@ class PpsServicer(PpsDefaultsMixin, pps_pb2_grpc.APIServicer):
 
     @rpc
     async def CreatePipeline(self, request: pps_pb2.CreatePipelineRequest, context: Any) -> empty_pb2.Empty:
-        user_json = json_format.MessageToJson(request, preserving_proto_field_name=True)
-        await self.rt.blocking(
-            lambda: self.engine.create_pipeline(
-                request, update=request.update, reprocess=request.reprocess, user_json=user_json, dry_run=request.dry_run
-            )
-        )
+        # As pachd: the request becomes its JSON and takes the V2 path.
+        await self._create(v1_user_json(request), update=request.update, reprocess=request.reprocess,
+                           dry_run=request.dry_run)
         return empty_pb2.Empty()
 
     @rpc
     async def CreatePipelineV2(self, request: pps_pb2.CreatePipelineV2Request, context: Any) -> pps_pb2.CreatePipelineV2Response:
-        spec = parse_pipeline_spec(request.create_pipeline_request_json, need_name=False)
-        record = await self.rt.blocking(
-            lambda: self.engine.create_pipeline(
-                spec, update=request.update or spec.update, reprocess=request.reprocess or spec.reprocess,
-                user_json=request.create_pipeline_request_json, dry_run=request.dry_run or spec.dry_run,
-            )
+        answer = await self._create(
+            request.create_pipeline_request_json, update=request.update, reprocess=request.reprocess,
+            dry_run=request.dry_run,
         )
-        return pps_pb2.CreatePipelineV2Response(effective_create_pipeline_request_json=spec_to_json(record.spec))
+        return pps_pb2.CreatePipelineV2Response(effective_create_pipeline_request_json=answer)
+
+    async def _create(self, user_json: str, *, update: bool, reprocess: bool, dry_run: bool) -> str:
+        _, spec = effective(user_json, self.engine.cluster_defaults)
+        spec.update, spec.reprocess = update, reprocess  # pachd's answer shows the request's flags
+        answer = response_json(spec)
+        spec.update = spec.reprocess = False
+        if dry_run:  # pachd validates no further on a dry run
+            return answer
+        check_ancestry_name(spec.pipeline.name)
+        await self.rt.blocking(
+            lambda: self.engine.create_pipeline(spec, update=update, reprocess=reprocess, user_json=user_json)
+        )
+        return answer
 
     def _versioned(self, project: str, name: str) -> PipelineRecord:
         """``name``, or an earlier version with ancestry (``name^``, ``name^2``, ``name~1``)."""
+        self.storage.inspect_project(project)  # pachd looks the project up first
         base, back, _ = parse_ancestry(name) if any(c in name for c in "^~") else (name, 0, None)
         if not back:
             return self.engine.inspect_pipeline(project, base)
         history = self.engine.pipeline_history(project, base)
         if back >= len(history):
-            raise NotFound(f'pipeline "{project}/{name}" not found: it has only {len(history)} version(s)')
+            raise Unknown(
+                f'pipeline "{project}/{base}" has only {len(history)} versions, not enough to find ancestor {back}'
+            )
         return history[back]
 
     @rpc
     async def InspectPipeline(self, request: pps_pb2.InspectPipelineRequest, context: Any) -> pps_pb2.PipelineInfo:
+        if not request.HasField("pipeline"):  # pachd's request validation
+            raise InvalidArgument("validate request: invalid InspectPipelineRequest.Pipeline: value is required")
         project, name = _project(request.pipeline), _name(request.pipeline)
         record = await self.rt.blocking(self._versioned, project, name)
         # As pachd: details=false leaves PipelineInfo.details unset ("preserve old
         # behavior"), so code that reads them without asking fails here as on a cluster.
-        return pipeline_info_pb(record, details=request.details)
+        return pipeline_info_pb(record, details=request.details, cluster_defaults=self.engine.cluster_defaults)
 
     @rpc
     async def ListPipeline(self, request: pps_pb2.ListPipelineRequest, context: Any) -> AsyncIterator[pps_pb2.PipelineInfo]:
         projects = [p.name or DEFAULT_PROJECT for p in request.projects]
+        keep = compile_filter(request.jqFilter) if request.jqFilter else None
 
         def versions(record: PipelineRecord) -> list[PipelineRecord]:
             if not request.history:
@@ -113,7 +128,8 @@ class PpsServicer(PpsDefaultsMixin, pps_pb2_grpc.APIServicer):
                 records = [self._versioned(_project(request.pipeline), request.pipeline.name)]
             else:
                 records = self.engine.list_pipelines(projects)
-            out = [v for r in records for v in versions(r)]
+            # As pachd: every version listed, the most recently created first
+            out = sorted((v for r in records for v in versions(r)), key=lambda r: r.updated, reverse=True)
             if request.commit_set.id:
                 in_set = {(j.project, j.pipeline) for j in self.engine.list_jobs(job_id=request.commit_set.id)}
                 out = [r for r in out if (r.project, r.name) in in_set]
@@ -126,7 +142,9 @@ class PpsServicer(PpsDefaultsMixin, pps_pb2_grpc.APIServicer):
 
         # pachd ignores ``details`` here: listed pipelines always carry them.
         for record in await self.rt.blocking(fetch):
-            yield pipeline_info_pb(record, details=True)
+            info = pipeline_info_pb(record, details=True, listed=True, cluster_defaults=self.engine.cluster_defaults)
+            if keep is None or keep(json_format.MessageToDict(info, preserving_proto_field_name=True)):
+                yield info
 
     @rpc
     async def DeletePipeline(self, request: pps_pb2.DeletePipelineRequest, context: Any) -> empty_pb2.Empty:
@@ -145,7 +163,7 @@ class PpsServicer(PpsDefaultsMixin, pps_pb2_grpc.APIServicer):
     async def DeletePipelines(self, request: pps_pb2.DeletePipelinesRequest, context: Any) -> pps_pb2.DeletePipelinesResponse:
         projects = [p.name or DEFAULT_PROJECT for p in request.projects]
         if not request.all and not projects:
-            raise InvalidArgument("DeletePipelines needs projects or all")
+            return pps_pb2.DeletePipelinesResponse()  # as pachd: nothing named, nothing deleted
         records = await self.rt.blocking(
             lambda: self.engine.delete_pipelines([] if request.all else projects, keep_repo=request.keep_repo)
         )
@@ -192,8 +210,6 @@ class PpsServicer(PpsDefaultsMixin, pps_pb2_grpc.APIServicer):
     @rpc
     async def InspectJob(self, request: pps_pb2.InspectJobRequest, context: Any) -> pps_pb2.JobInfo:
         project, name, job_id = _project(request.job.pipeline), _name(request.job.pipeline), request.job.id
-        if not job_id:
-            raise InvalidArgument("no job id specified")
         fetch = lambda: self.engine.inspect_job(project, name, job_id)  # noqa: E731
         job = await (self.rt.wait_for(fetch, lambda j: j.state in TERMINAL) if request.wait else self.rt.blocking(fetch))
         return await self.rt.blocking(self._job_info, job, request.details)
@@ -320,14 +336,24 @@ class PpsServicer(PpsDefaultsMixin, pps_pb2_grpc.APIServicer):
 
     @rpc
     async def ListDatum(self, request: pps_pb2.ListDatumRequest, context: Any) -> AsyncIterator[pps_pb2.DatumInfo]:
+        if request.reverse and request.number <= 0:  # pachd's check, first
+            raise Unknown("number must be > 0 when reverse is set")
         if request.HasField("input"):
+            if not request.input.ListFields():
+                raise Unknown("unrecognized input type: ")
             project = _project(request.job.pipeline) if request.job.pipeline.name else DEFAULT_PROJECT
-            planned = await self.rt.blocking(self.engine.dry_run_datums, request.input, project)
+            try:
+                planned = await self.rt.blocking(self.engine.dry_run_datums, request.input, project)
+            except NotFound as err:  # pachd plans on a worker: every failure comes back UNKNOWN
+                raise Unknown(err.details) from None
             times = await self.rt.blocking(self._commit_times, [i for d in planned for i in planned_inputs(d)])
             infos = [planned_datum_pb(d, times) for d in planned]
         else:
             job = request.job
+            if not job.pipeline.name:
+                raise Unknown("must specify a job")
             project, name = _project(job.pipeline), _name(job.pipeline)
+            await self.rt.blocking(self._check_meta_base, project, name, job.id)
             records = await self.rt.blocking(self.engine.datums, project, name, job.id)
             times = await self.rt.blocking(self._commit_times, [i for d in records for i in d.inputs])
             infos = [datum_info_pb(d, times) for d in records]
@@ -366,10 +392,25 @@ class PpsServicer(PpsDefaultsMixin, pps_pb2_grpc.APIServicer):
             if position >= len(planned):
                 return
 
+    def _check_meta_base(self, project: str, name: str, job_id: str) -> None:
+        """pachd reads a job's datums from its meta commit, which needs a finished base commit."""
+        try:
+            meta = self.storage.inspect_commit(CommitRef(RepoKey(project, name, META), id=job_id))
+            if meta.parent is None:
+                return
+            parent = self.storage.inspect_commit(CommitRef(meta.parent.repo, id=meta.parent.id))
+        except NotFound:
+            return
+        if parent.finished is None:
+            raise Unknown(
+                f"next: rpc error: code = Unknown desc = base commit {parent.key} for commit {meta.key} unfinished"
+            )
+
     @rpc
     async def InspectDatum(self, request: pps_pb2.InspectDatumRequest, context: Any) -> pps_pb2.DatumInfo:
         job = request.datum.job
         project, name = _project(job.pipeline), _name(job.pipeline)
+        await self.rt.blocking(self._check_meta_base, project, name, job.id)
         for datum in await self.rt.blocking(self.engine.datums, project, name, job.id):
             if datum.datum_id == request.datum.id:
                 return datum_info_pb(datum)

@@ -1,16 +1,17 @@
-"""``pps_v2.API`` cluster and project defaults, as a pachd on which none were set answers.
+"""``pps_v2.API`` cluster and project defaults, as pachd keeps and answers them.
 
-pachctl 2.12 reads them (``pachctl inspect defaults``; the console and
-``pachctl edit pipeline`` too): pachd answers ``"{}"`` while none are stored.
-The embedded server has no defaults to merge into pipeline specs, so setting
-non-empty ones is refused as UNIMPLEMENTED with a plain reason; setting ``{}``
-(what ``pachctl delete defaults`` sends) is the no-op it is.
+The cluster defaults start as a fresh pachd's (resource requests for the user
+and sidecar containers) and are merged into every new pipeline's spec
+(``pipelines.defaults``); ``SetClusterDefaults`` replaces them (a dry run only
+checks them) and, like pachd, takes any JSON object. They live with the engine
+for the life of the server. Project defaults are always ``{}`` here: setting
+non-empty ones is refused as UNIMPLEMENTED with a plain reason.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..._proto import pps_pb2
 from ...errors import InvalidArgument, Unimplemented
@@ -18,20 +19,22 @@ from ..storage import Storage
 from ..storage.model import DEFAULT_PROJECT
 from ._base import Runtime, rpc
 
+if TYPE_CHECKING:
+    from ..pipelines import Engine
+
 __all__ = ["PpsDefaultsMixin"]
 
 NO_DEFAULTS = "{}"
 
 
-def _check_empty(text: str, what: str) -> None:
+def _parse(text: str, what: str) -> Any:
     try:
         value = json.loads(text or NO_DEFAULTS)
-    except json.JSONDecodeError as err:
-        raise InvalidArgument(f"invalid {what} JSON: {err}") from None
+    except json.JSONDecodeError:
+        raise InvalidArgument(f"invalid {what} JSON") from None  # pachd's words
     if not isinstance(value, dict):
-        raise InvalidArgument(f"invalid {what} JSON: not an object")
-    if any(value.values()):
-        raise Unimplemented(f"{what} are not supported by the pachmagic embedded server (pipelines use their own specs)")
+        raise InvalidArgument(f"invalid {what} JSON")
+    return value
 
 
 class PpsDefaultsMixin:
@@ -39,12 +42,13 @@ class PpsDefaultsMixin:
 
     storage: Storage
     rt: Runtime
+    engine: "Engine"
 
     @rpc
     async def GetClusterDefaults(
         self, request: pps_pb2.GetClusterDefaultsRequest, context: Any
     ) -> pps_pb2.GetClusterDefaultsResponse:
-        return pps_pb2.GetClusterDefaultsResponse(cluster_defaults_json=NO_DEFAULTS)
+        return pps_pb2.GetClusterDefaultsResponse(cluster_defaults_json=self.engine.cluster_defaults)
 
     @rpc
     async def GetProjectDefaults(
@@ -58,7 +62,9 @@ class PpsDefaultsMixin:
     async def SetClusterDefaults(
         self, request: pps_pb2.SetClusterDefaultsRequest, context: Any
     ) -> pps_pb2.SetClusterDefaultsResponse:
-        _check_empty(request.cluster_defaults_json, "cluster defaults")
+        _parse(request.cluster_defaults_json, "cluster defaults")
+        if not request.dry_run:
+            self.engine.cluster_defaults = request.cluster_defaults_json or NO_DEFAULTS
         return pps_pb2.SetClusterDefaultsResponse()
 
     @rpc
@@ -66,5 +72,6 @@ class PpsDefaultsMixin:
         self, request: pps_pb2.SetProjectDefaultsRequest, context: Any
     ) -> pps_pb2.SetProjectDefaultsResponse:
         await self.rt.blocking(self.storage.inspect_project, request.project.name or DEFAULT_PROJECT)
-        _check_empty(request.project_defaults_json, "project defaults")
+        if any(_parse(request.project_defaults_json, "project defaults").values()):
+            raise Unimplemented("project defaults are not supported by the pachmagic embedded server")
         return pps_pb2.SetProjectDefaultsResponse()
