@@ -2,7 +2,9 @@
 
 ``%load_ext pachmagic`` adds the ``%pach`` magics; ``pachmagic.connect()``
 returns a client for a Pachyderm cluster or the embedded server;
-``pachmagic.server.LocalServer`` runs that server on this machine.
+``pachmagic.server.LocalServer`` runs that server on this machine; as a Jupyter
+server extension (``pachmagic.serverext``), pachmagic shares one such server
+with everything in a JupyterLab.
 """
 
 from __future__ import annotations
@@ -31,3 +33,10 @@ def unload_ipython_extension(ipython):  # type: ignore[no-untyped-def]
     from .magics import unload_ipython_extension as _unload
 
     _unload(ipython)
+
+
+def _jupyter_server_extension_points():  # type: ignore[no-untyped-def]
+    """The Jupyter server extension (imported only by a Jupyter server: it needs jupyter_server)."""
+    from .serverext import PachMagicServer
+
+    return [{"module": "pachmagic.serverext", "app": PachMagicServer}]

@@ -1,11 +1,15 @@
 """The import rules of DESIGN.md, checked on the source (no imports executed).
 
 - ``_proto`` and ``errors`` import nothing of ours (``_proto`` only itself);
-- ``client`` imports only ``_proto``, ``errors`` and itself;
+- ``pachyderm`` (Pachyderm's rules, shared by both sides) imports only ``_proto``,
+  ``errors`` and itself, and no gRPC;
+- ``client`` imports only ``_proto``, ``errors``, ``pachyderm`` and itself;
 - ``server.storage`` and ``server.pipelines`` import no gRPC, no generated
   ``*_pb2_grpc`` stubs, and nothing of ``client``, ``magics``, ``widgets``;
 - ``magics``, ``widgets`` and ``fs`` never import ``server`` internals (only
-  ``pachmagic.server`` itself, for ``LocalServer``).
+  ``pachmagic.server`` itself, for ``LocalServer``);
+- ``pachctl_config`` imports only ``errors``; ``serverext`` (the Jupyter server
+  extension) only ``errors``, ``pachctl_config`` and ``LocalServer``.
 """
 
 from __future__ import annotations
@@ -62,9 +66,16 @@ RULES: list[tuple[str, str, object]] = [
     ("_proto", "imports only _proto of ours", lambda n: not _ours(n) or n.startswith("pachmagic._proto")),
     ("errors.py", "imports nothing of ours", lambda n: not _ours(n) or n == "pachmagic.errors"),
     (
+        "pachyderm",
+        "imports only _proto, errors and pachyderm of ours, and no grpc",
+        lambda n: not (n == "grpc" or n.startswith("grpc.") or n.endswith("_pb2_grpc"))
+        and (not _ours(n) or n.startswith(("pachmagic._proto", "pachmagic.errors", "pachmagic.pachyderm"))),
+    ),
+    (
         "client",
-        "imports only _proto, errors and client of ours",
-        lambda n: not _ours(n) or n.startswith(("pachmagic._proto", "pachmagic.errors", "pachmagic.client")),
+        "imports only _proto, errors, pachyderm and client of ours",
+        lambda n: not _ours(n)
+        or n.startswith(("pachmagic._proto", "pachmagic.errors", "pachmagic.pachyderm", "pachmagic.client")),
     ),
 ]
 for layer in ("server/storage", "server/pipelines"):
@@ -89,6 +100,19 @@ for layer in ("magics", "widgets", "fs.py"):
         )
     )
 
+# Neutral helpers and the Jupyter server extension, which every Jupyter server start imports:
+# it must stay light (no client, magics or widgets; only LocalServer of the server).
+RULES.append(("pachctl_config.py", "imports only errors of ours", lambda n: not _ours(n) or n.startswith("pachmagic.errors")))
+RULES.append(
+    (
+        "serverext.py",
+        "imports only errors, pachctl_config and pachmagic.server (LocalServer) of ours",
+        lambda n: not _ours(n)
+        or n in ("pachmagic.server", "pachmagic.server.LocalServer", "pachmagic.server.default_data_dir")
+        or n.startswith(("pachmagic.errors", "pachmagic.pachctl_config")),
+    )
+)
+
 CASES = [(sub, why, ok, f) for sub, why, ok in RULES for f in _files(sub)]
 
 
@@ -106,11 +130,16 @@ def test_rules_catch_a_violation(tmp_path: Path) -> None:
     assert not storage_rule("grpc")  # type: ignore[operator]
     assert not storage_rule("pachmagic._proto.pfs_pb2_grpc")  # type: ignore[operator]
     assert storage_rule("pachmagic._proto.pfs_pb2")  # type: ignore[operator]
+    neutral_rule = next(r for r in RULES if r[0] == "pachyderm")[2]
+    assert not neutral_rule("pachmagic.client")  # type: ignore[operator]
+    assert not neutral_rule("pachmagic.server.storage.model")  # type: ignore[operator]
+    assert not neutral_rule("grpc")  # type: ignore[operator]
+    assert neutral_rule("pachmagic._proto.pps_pb2")  # type: ignore[operator]
     magic_rule = next(r for r in RULES if r[0] == "magics")[2]
     assert not magic_rule("pachmagic.server.storage")  # type: ignore[operator]
     assert magic_rule("pachmagic.server.LocalServer")  # type: ignore[operator]
 
 
 def test_every_layer_has_files() -> None:
-    for sub in ("_proto", "client", "server/storage", "server/pipelines"):
+    for sub in ("_proto", "pachyderm", "client", "server/storage", "server/pipelines"):
         assert _files(sub), f"no modules under pachmagic/{sub}"

@@ -20,9 +20,10 @@ from typing import Iterable, Iterator, Mapping, NamedTuple, TypeVar
 
 from pachmagic._proto import pfs_pb2
 from pachmagic.client._files import CHUNK_SIZE, Progress, Source, _chunks, iter_sources
+from pachmagic.pachyderm.wire import varint
 
 __all__ = [
-    "Encoded", "varint", "encoded_requests", "plain_stream", "batched_stream", "bytes_value_payload", "prefetched",
+    "Encoded", "encoded_requests", "plain_stream", "batched_stream", "prefetched",
 ]
 
 T = TypeVar("T")
@@ -40,15 +41,6 @@ class Encoded(NamedTuple):
 _ADD_FILE, _PATH, _RAW, _VALUE = b"\x12", b"\x0a", b"\x1a", b"\x0a"
 # ModifyFileBatch (pachmagic_ext.proto): repeated ModifyFileRequest ops = 1; uint64 data_follows = 2.
 _OPS, _DATA_FOLLOWS = b"\x0a", b"\x10"
-
-
-def varint(value: int) -> bytes:
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
 
 
 def add_file_header(path: bytes, size: int) -> bytes:
@@ -130,31 +122,6 @@ def batched_stream(
             parts, size, ops = [], 0, 0
     if parts:
         yield b"".join(parts)
-
-
-def bytes_value_payload(message: bytes) -> memoryview:
-    """The ``value`` of a serialized ``google.protobuf.BytesValue``, as a view (no copy)."""
-    view = memoryview(message)
-    pos = 0
-    payload = view[0:0]
-    while pos < len(view):
-        key = view[pos]
-        pos += 1
-        size = shift = 0
-        while True:  # a varint
-            if pos >= len(view):
-                raise ValueError("truncated BytesValue")
-            byte = view[pos]
-            pos += 1
-            size |= (byte & 0x7F) << shift
-            shift += 7
-            if byte < 0x80:
-                break
-        if key != 0x0A or pos + size > len(view):
-            raise ValueError("malformed BytesValue")
-        payload = view[pos : pos + size]  # the last occurrence wins, as in protobuf
-        pos += size
-    return payload
 
 
 def prefetched(items: Iterable[T], depth: int = 2) -> Iterator[T]:

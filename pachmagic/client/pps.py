@@ -1,6 +1,6 @@
 """``client.pps``: pipelines, jobs, datums and logs (``pps_v2.API``).
 
-Pipeline specs are pachctl's JSON/YAML (parsed by ``spec.py``) and are sent
+Pipeline specs are pachctl's JSON/YAML (parsed by ``pachmagic.pachyderm.spec``) and are sent
 with ``CreatePipelineV2`` (JSON, as pachctl 2.8+ does), falling back to
 ``CreatePipeline`` when the server answers UNIMPLEMENTED (older pachd); the
 fallback is remembered per client. Jobs are ``pipeline@id`` strings, ``Job``
@@ -20,7 +20,7 @@ from pachmagic.client._transport import Transport
 from pachmagic.client.records import DatumInfo, JobInfo, LogMessage, PipelineInfo, RecordList
 from pachmagic.client._coerce import to_job, to_pipeline
 from pachmagic.client.refs import Job, Pipeline
-from pachmagic.client.spec import parse_pipeline_specs, spec_to_json
+from pachmagic.pachyderm.spec import parse_pipeline_specs, spec_to_json
 from pachmagic.errors import InvalidArgument, Unimplemented
 
 __all__ = ["Pps"]

@@ -15,11 +15,10 @@ from pathlib import Path
 import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 from IPython.core.error import UsageError
 
-from pachmagic.client import File, to_frame
-from pachmagic.client.records import FileDiff, FileInfo
+from pachmagic.client import File, FileDiff, FileInfo, to_frame
 from pachmagic.magics.content import FileContent
 from pachmagic.magics.context import Context
-from pachmagic.magics.display import Message
+from pachmagic.magics.display import Text
 from pachmagic.magics.parser import Command, MagicParser
 from pachmagic.magics.progress import ByteCounter
 
@@ -40,7 +39,7 @@ def _build_get(p: MagicParser) -> None:
     p.add_argument("--offset", type=int, default=0, help="start at this byte")
 
 
-def get_file(ctx: Context, args: argparse.Namespace) -> FileContent | Message:
+def get_file(ctx: Context, args: argparse.Namespace) -> FileContent | Text:
     client = ctx.client
     ref = _file(args.file)
     if args.recursive:
@@ -69,10 +68,10 @@ def get_file(ctx: Context, args: argparse.Namespace) -> FileContent | Message:
     else:
         with ctx.bar(total=total, unit="B", desc=target.name) as bar:
             client.pfs.get_file_to_path(ref, target, progress=ByteCounter(bar, 1))
-    return Message(f"wrote {info.path} ({total} bytes) to {target}", path=target)
+    return Text(f"wrote {info.path} ({total} bytes) to {target}", path=target)
 
 
-def _get_tree(ctx: Context, ref: File, output: Path) -> Message:
+def _get_tree(ctx: Context, ref: File, output: Path) -> Text:
     client = ctx.client
     root = ref.path.rstrip("/") or "/"
     infos = [i for i in client.pfs.walk_file(ref) if i.type == "file"]
@@ -90,7 +89,7 @@ def _get_tree(ctx: Context, ref: File, output: Path) -> Message:
 
             client.pfs.get_file_to_path(File(ref.commit, info.path), target, progress=progress)
             done += info.size_bytes
-    return Message(f"wrote {len(infos)} files ({total} bytes) to {output}", path=output, files=len(infos))
+    return Text(f"wrote {len(infos)} files ({total} bytes) to {output}", path=output, files=len(infos))
 
 
 # --- listings --------------------------------------------------------------------

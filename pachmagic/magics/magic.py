@@ -19,7 +19,7 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.core.magic import Magics, line_cell_magic, magics_class
-from traitlets import Bool, Float, Int, Unicode, observe
+from traitlets import Bool, Float, Int, TraitError, Unicode, observe, validate
 
 from pachmagic.errors import PachError
 from pachmagic.magics import registry
@@ -32,6 +32,22 @@ from pachmagic.magics.session import Session
 __all__ = ["PachMagic"]
 
 _VERBOSE_FLAGS = ("--verbose",)
+
+
+def _cells(shell: Any) -> tuple[str | None, list[str]]:
+    """The running cell's id and the ids of cells deleted since, from the front end's request.
+
+    JupyterLab (and nbclient) send them in the ``execute_request``'s metadata
+    (``cellId``, ``deletedCells``); ipykernel keeps that message as the shell's parent.
+    """
+    get_parent = getattr(shell, "get_parent", None)
+    try:
+        metadata = (get_parent() if callable(get_parent) else {}).get("metadata") or {}
+    except Exception:  # no kernel, or an unusual one: cells are simply unknown
+        return None, []
+    cell_id = metadata.get("cellId")
+    deleted = metadata.get("deletedCells") or []
+    return (str(cell_id) if cell_id else None), [str(d) for d in deleted if isinstance(d, str)]
 
 
 @magics_class
@@ -73,15 +89,39 @@ class PachMagic(Magics):
     wait_poll_seconds = Float(
         0.2, help="How often waits with a progress bar poll the server for job progress."
     ).tag(config=True)
+    lock_file = Unicode(
+        "", help="A lock file ('%pach lock save') whose pinned commits later reads use, as '%pach lock use FILE' "
+        "('' = none)."
+    ).tag(config=True)
 
     def __init__(self, shell: InteractiveShell | None = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)  # type: ignore[no-untyped-call,unused-ignore]  # IPython 8 is untyped
         self.session = Session(lambda: self.default_project)
+        self._lock_to_use: Any = None  # the DataLock that lock_file's validation read
         atexit.register(self.session.close)
 
     @observe("default_project")
     def _on_default_project(self, change: dict[str, Any]) -> None:
         self.session.apply_project()
+
+    @validate("lock_file")
+    def _valid_lock_file(self, proposal: dict[str, Any]) -> str:
+        # A missing or malformed file is refused here, so the option never names a lock not in use.
+        from pachmagic.magics.lock import load_lock
+
+        path = str(proposal["value"] or "")
+        self._lock_to_use = load_lock(path, "PachMagic.lock_file", TraitError) if path else None
+        return path
+
+    @observe("lock_file")
+    def _on_lock_file(self, change: dict[str, Any]) -> None:
+        self.session.recorder.use(self._lock_to_use)
+
+    def pre_run_cell(self, info: Any = None) -> None:
+        """Before every cell (an IPython event): close the panels of cells the user deleted."""
+        _, deleted = _cells(self.shell)
+        if deleted:
+            self.session.forget_cells(deleted)
 
     def close(self) -> None:
         """Close the client and stop the embedded server (``%unload_ext pachmagic``)."""
@@ -108,7 +148,8 @@ class PachMagic(Magics):
         except HelpRequested as request:
             return Text(request.text)
         user_ns = self.shell.user_ns if self.shell is not None else None
-        ctx = Context(settings=self, session=self.session, cell=cell, user_ns=user_ns)
+        cell_id, _ = _cells(self.shell)
+        ctx = Context(settings=self, session=self.session, cell=cell, user_ns=user_ns, cell_id=cell_id)
         try:
             with self.session.project(getattr(args, "project", None)):
                 return command.run(ctx, args)

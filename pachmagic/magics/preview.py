@@ -4,11 +4,10 @@ The input spec comes from the cell body (a pipeline spec, or just its
 ``input``; JSON or YAML), from ``-f FILE``, from ``--pipeline NAME`` (an
 existing pipeline's input) or from ``--input [NAME=]REPO[@BRANCH]:GLOB`` flags
 (several are crossed, or unioned with ``--union``). Each PFS input is globbed
-on the server (``GlobFile`` on the branch head), then the datums are combined
-as Pachyderm does: ``cross`` is a Cartesian product, ``union`` a
-concatenation; datums are identified with Pachyderm's datum ID formula
-(BLAKE2b-256 over each input's name, repo, branch and path), deduplicated and
-sorted by ID, as the embedded server plans them. Specs with ``join`` or
+on the server (``GlobFile`` on the branch head), then the datums are planned
+by the same rules the embedded server uses (``pachmagic.pachyderm.datums``):
+``cross`` is a Cartesian product, ``union`` a concatenation, IDs are Pachyderm's
+datum IDs, deduplicated and sorted. Specs with ``join`` or
 ``group`` inputs (whose keys come from glob capture groups) are planned by the
 server instead, with ``ListDatum`` on the input spec: a dry run that works on
 the embedded server and on a real pachd alike.
@@ -17,26 +16,25 @@ the embedded server and on a real pachd alike.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import itertools
 import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 import yaml
 from IPython.core.error import UsageError
 
 from pachmagic.client import Client
-from pachmagic.client.spec import parse_pipeline_specs, spec_to_dict
-from pachmagic.errors import NotFound
+from pachmagic.errors import InvalidArgument, NotFound
+from pachmagic.pachyderm import datums as rules
+from pachmagic.pachyderm.inputs import input_from_dict, pfs_inputs
+from pachmagic.pachyderm.spec import parse_pipeline_specs, spec_to_dict
 from pachmagic.magics.context import Context
 from pachmagic.magics.parser import CELL_OPTIONAL, Command, MagicParser
 
-__all__ = ["COMMANDS", "DatumFile", "plan_datums", "datum_id", "input_from_flags", "normalise_input",
-           "datums_frame"]
+__all__ = ["COMMANDS", "DatumFile", "plan_datums", "input_from_flags", "normalise_input", "datums_frame"]
 
 _INPUT = re.compile(r"^(?:(?P<name>[\w-]+)=)?(?P<repo>(?:[\w-]+/)?[\w-]+)(?:@(?P<branch>[\w-]+))?:(?P<glob>.+)$")
 
@@ -52,17 +50,6 @@ class DatumFile:
     path: str
     type: str
     size: int
-
-
-def datum_id(inputs: tuple[DatumFile, ...]) -> str:
-    """Pachyderm's datum ID: BLAKE2b-256 over each input's name, repo, branch and path."""
-    digest = hashlib.blake2b(digest_size=32)
-    for item in inputs:
-        for text in (item.name, item.repo, item.branch, item.path):
-            data = text.encode()
-            digest.update(data)
-            digest.update(len(data).to_bytes(8, "big"))
-    return digest.hexdigest()
 
 
 def input_from_flags(inputs: list[str], union: bool) -> dict[str, Any]:
@@ -106,39 +93,73 @@ def normalise_input(spec: str | dict[str, Any]) -> dict[str, Any]:
     return dict(spec_to_dict(requests[0]).get("input", {}))
 
 
-def _pfs(client: Client, pfs: dict[str, Any]) -> list[tuple[DatumFile, ...]]:
-    repo = pfs.get("repo", "")
-    project = pfs.get("project") or client.project
-    branch = pfs.get("branch") or "master"
-    name = pfs.get("name") or repo
-    glob = pfs.get("glob") or ""
-    if not glob:
-        raise UsageError(f"input {name!r} has no glob")
-    client.pfs.inspect_repo(f"{project}/{repo}")  # a missing repo is an error, a missing branch is empty
-    try:
-        infos = client.pfs.glob_file(f"{project}/{repo}@{pfs.get('commit') or branch}", glob)
-    except NotFound:
-        return []
-    out: list[tuple[DatumFile, ...]] = []
-    for info in infos:
-        path = info.path.rstrip("/") or "/"
-        if info.type == "dir" and info.size_bytes == 0:
-            continue  # an empty directory (or empty repo root) makes no datum
-        out.append((DatumFile(name, project, repo, branch, path, info.type, info.size_bytes),))
-    return out
+@dataclass(frozen=True)
+class _Match:
+    """A GlobFile result as datum planning reads it."""
+
+    path: str
+    is_dir: bool
+    size: int
+    hash: bytes
 
 
-def _plan(client: Client, node: dict[str, Any]) -> list[tuple[DatumFile, ...]]:
-    if "pfs" in node:
-        return _pfs(client, node["pfs"])
-    if node.get("cross"):
-        parts = [_plan(client, child) for child in node["cross"]]
-        return [tuple(itertools.chain.from_iterable(combo)) for combo in itertools.product(*parts)]
-    if node.get("union"):
-        return [d for child in node["union"] for d in _plan(client, child)]
-    if node.get("cron"):
+class _GlobSource:
+    """One input's branch head, globbed on the server (an ``InputSource``)."""
+
+    def __init__(self, client: Client, project: str, repo: str, commit: str) -> None:
+        self.client = client
+        self.ref = f"{project}/{repo}@{commit}"
+        self.commit = commit
+        client.pfs.inspect_repo(f"{project}/{repo}")  # a missing repo is an error, a missing branch is empty
+
+    def glob(self, pattern: str) -> Iterator[_Match]:
+        try:
+            infos = self.client.pfs.glob_file(self.ref, pattern)
+        except NotFound:
+            return
+        for info in infos:
+            yield _Match(info.path, info.type == "dir", info.size_bytes, bytes.fromhex(info.hash))
+
+    def is_empty(self) -> bool:
+        return next(iter(self.glob("/*")), None) is None
+
+
+def _plan_here(client: Client, node: dict[str, Any]) -> list[tuple[str, tuple[DatumFile, ...]]]:
+    """Datums of a cross/union tree planned here, by the server's rules, over GlobFile results."""
+    if _has(node, "cron"):
         raise UsageError("%pach preview datums: cron inputs are not previewed (their datums are ticks)")
-    raise UsageError("%pach preview datums: the input spec has no pfs, cross, union, join or group input")
+    try:
+        tree = input_from_dict(node)
+    except InvalidArgument as err:
+        raise UsageError(f"%pach preview datums: {err.details}") from None
+    sources: dict[str, _GlobSource] = {}
+    seen: dict[str, tuple[str, str, str]] = {}
+    for pfs in pfs_inputs(tree):
+        if not pfs.glob:
+            raise UsageError(f"input {pfs.name or pfs.repo!r} has no glob")
+        # The defaults pachd fills in (the server's validation does it for real pipelines).
+        pfs.project = pfs.project or client.project
+        pfs.name = pfs.name or pfs.repo
+        pfs.branch = pfs.branch or "master"
+        where = (pfs.project, pfs.repo, pfs.commit or pfs.branch)
+        if seen.setdefault(pfs.name, where) != where:
+            raise UsageError(f'%pach preview datums: input name "{pfs.name}" is used for two repos; set "name"')
+        if pfs.name not in sources:
+            sources[pfs.name] = _GlobSource(client, *where)
+    try:
+        planned = rules.plan(tree, sources)
+    except InvalidArgument:
+        raise UsageError("%pach preview datums: the input spec has no pfs, cross, union, join or group input") from None
+    return [(d.id, tuple(_datum_file(i) for i in d.inputs)) for d in planned]
+
+
+def _datum_file(item: rules.DatumInput) -> DatumFile:
+    return DatumFile(item.name, item.project, item.repo, item.branch, item.path.rstrip("/") or "/",
+                     "dir" if item.is_dir else "file", item.size)
+
+
+def _has(node: dict[str, Any], kind: str) -> bool:
+    return bool(node.get(kind)) or any(_has(c, kind) for c in _children(node))
 
 
 def _children(node: dict[str, Any]) -> list[dict[str, Any]]:
@@ -146,7 +167,7 @@ def _children(node: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _needs_server(node: dict[str, Any]) -> bool:
-    return bool(node.get("join") or node.get("group")) or any(_needs_server(c) for c in _children(node))
+    return _has(node, "join") or _has(node, "group")
 
 
 def _pfs_nodes(node: dict[str, Any]) -> list[dict[str, Any]]:
@@ -160,10 +181,11 @@ def _plan_on_server(client: Client, node: dict[str, Any]) -> list[tuple[str, tup
     names: dict[tuple[str, str], str] = {}
     for pfs in _pfs_nodes(node):
         project = pfs.get("project") or client.project
-        names.setdefault((project, pfs.get("repo", "")), pfs.get("name") or pfs.get("repo", ""))
-        for item in _pfs(client, pfs):
-            for f in item:
-                found[(f.project, f.repo, f.path)] = (f.type, f.size)
+        repo = pfs.get("repo", "")
+        names.setdefault((project, repo), pfs.get("name") or repo)
+        source = _GlobSource(client, project, repo, pfs.get("commit") or pfs.get("branch") or "master")
+        for match in source.glob(pfs.get("glob") or "/"):
+            found[(project, repo, match.path.rstrip("/") or "/")] = ("dir" if match.is_dir else "file", match.size)
     datums = []
     for info in client.pps.list_datum(input=node):
         files = []
@@ -186,10 +208,7 @@ def plan_datums(client: Client, node: dict[str, Any]) -> list[tuple[str, tuple[D
     """Every datum of an input spec over the current branch heads: ``(datum id, inputs)``, sorted by id."""
     if _needs_server(node):
         return _plan_on_server(client, node)
-    seen: dict[str, tuple[DatumFile, ...]] = {}
-    for inputs in _plan(client, node):
-        seen.setdefault(datum_id(inputs), inputs)
-    return [(key, seen[key]) for key in sorted(seen)]
+    return _plan_here(client, node)
 
 
 def datums_frame(datums: list[tuple[str, tuple[DatumFile, ...]]]) -> pd.DataFrame:

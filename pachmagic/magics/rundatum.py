@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import html
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -34,15 +33,9 @@ from pachmagic.client import File
 from pachmagic.magics.context import Context
 from pachmagic.magics.parser import Command, MagicParser
 from pachmagic.magics.preview import DatumFile, normalise_input, plan_datums
+from pachmagic.pachyderm.paths import input_path
 
-__all__ = ["COMMANDS", "DatumRun", "substitute_pfs"]
-
-_PFS = re.compile(r"(?<![\w./-])/pfs(?=/|\b|$)")
-
-
-def substitute_pfs(text: str, root: Path) -> str:
-    """Rewrite ``/pfs`` paths in ``text`` to ``root`` (``<dir>/pfs``)."""
-    return _PFS.sub(lambda _: str(root), text)
+__all__ = ["COMMANDS", "DatumRun"]
 
 
 class DatumRun:
@@ -171,7 +164,7 @@ def run_datum(ctx: Context, args: argparse.Namespace) -> DatumRun:
         "PPS_PIPELINE_NAME": info.name, "PPS_PROJECT_NAME": info.project,
     })
     for item in files:
-        env[item.name] = ("/pfs/" + item.name + "/" + item.path.lstrip("/")).rstrip("/")
+        env[item.name] = input_path(item.name, item.path)
     cwd = transform.get("working_dir") or transform.get("workingDir") or ctx.settings.workdir or os.getcwd()
     runner = [sys.executable, "-m", "pachmagic", "sandbox-run", "--cwd", str(cwd)]
     for name in sorted({item.name for item in files}):

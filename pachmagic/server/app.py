@@ -74,6 +74,8 @@ class ServerApp:
     workdir:
         Where relative transform commands are resolved when a pipeline sets no
         ``working_dir``.
+    run_jobs:
+        False: jobs are created but never run (see ``Engine``).
     """
 
     def __init__(
@@ -84,6 +86,7 @@ class ServerApp:
         port: int = 0,
         auth_token: str | None = None,
         workdir: Path | None = None,
+        run_jobs: bool = True,
     ) -> None:
         if not is_loopback(host) and not auth_token:
             raise InvalidArgument(
@@ -99,7 +102,7 @@ class ServerApp:
         self.storage = Storage(data_dir)
         self.runtime = Runtime()
         self.storage.subscribe(self.runtime.changed)
-        self.engine = Engine(self.storage, data_dir=data_dir, workdir=self.workdir, on_change=self.runtime.changed)
+        self.engine = Engine(self.storage, data_dir=data_dir, workdir=self.workdir, on_change=self.runtime.changed, run_jobs=run_jobs)
         self._server: grpc.aio.Server | None = None
 
     @property

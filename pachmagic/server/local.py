@@ -64,6 +64,9 @@ class LocalServer:
         Where relative transform commands run (default: the current directory).
     in_process:
         Run on a thread of this process instead of a child process.
+    run_jobs:
+        False (in-process only): jobs are created but never run, as on a pachd
+        without workers (the conformance suite compares with one).
     """
 
     def __init__(
@@ -75,7 +78,10 @@ class LocalServer:
         auth_token: str | None = None,
         workdir: str | os.PathLike[str] | None = None,
         in_process: bool = False,
+        run_jobs: bool = True,
     ) -> None:
+        if not run_jobs and not in_process:
+            raise ValueError("run_jobs=False needs in_process=True")
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if data_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="pachmagic-")
@@ -86,6 +92,7 @@ class LocalServer:
         self.auth_token = auth_token
         self.workdir = Path(workdir) if workdir is not None else Path.cwd()
         self.in_process = in_process
+        self.run_jobs = run_jobs
         self._proc: subprocess.Popen[str] | None = None
         self._threaded: Any = None
         self._log_thread: threading.Thread | None = None
@@ -110,7 +117,10 @@ class LocalServer:
         if self.in_process:
             from .app import ServerApp, ThreadedApp
 
-            app = ServerApp(self.data_dir, host=self.host, port=self.port, auth_token=self.auth_token, workdir=self.workdir)
+            app = ServerApp(
+                self.data_dir, host=self.host, port=self.port, auth_token=self.auth_token, workdir=self.workdir,
+                run_jobs=self.run_jobs,
+            )
             self._threaded = ThreadedApp(app)
             self._threaded.start()
             self.port = app.port

@@ -8,7 +8,6 @@ from pachmagic._proto import pachmagic_ext_pb2, pfs_pb2
 from pachmagic.client._encode import (
     add_file_header,
     batched_stream,
-    bytes_value_payload,
     encoded_requests,
     plain_stream,
     prefetched,
@@ -40,13 +39,6 @@ def test_streams_decode_to_the_same_requests(files: list[tuple[str, bytes]], app
             assert (message.add_file.path, bytes(op.data or b"")) == (op.path, message.add_file.raw.value)
         else:
             assert op.request == message
-
-
-@given(data=st.binary(max_size=5000))
-def test_bytes_value_payload(data: bytes) -> None:
-    from google.protobuf import wrappers_pb2
-
-    assert bytes(bytes_value_payload(wrappers_pb2.BytesValue(value=data).SerializeToString())) == data
 
 
 @given(files=st.lists(st.tuples(st.text(min_size=1, max_size=20), st.binary(max_size=300)), max_size=8),

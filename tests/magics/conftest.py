@@ -15,7 +15,6 @@ from typing import Any, Iterator
 
 import pytest
 
-from pachmagic.magics import unload_ipython_extension
 from pachmagic.magics._testing import TestingShell, new_shell
 
 
@@ -33,8 +32,7 @@ def shell() -> Iterator[TestingShell]:
     ip = new_shell()
     ip.run_cell("%load_ext pachmagic")
     yield ip
-    unload_ipython_extension(ip)
-    ip.history_manager.end_session()
+    ip.close()  # unloads pachmagic; leaves no shell or atexit callback behind
 
 
 @pytest.fixture

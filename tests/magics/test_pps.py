@@ -12,7 +12,7 @@ from pachmagic.client import DatumInfo, JobInfo, PipelineInfo
 from pachmagic.magics._testing import TestingShell
 from pachmagic.magics.display import Text
 from pachmagic.magics.logs import Logs
-from pachmagic.magics.rundatum import DatumRun, substitute_pfs
+from pachmagic.magics.rundatum import DatumRun
 
 SIZES = """\
 import os
@@ -181,13 +181,6 @@ def test_run_datum_locally(photos: TestingShell, tmp_path: Path) -> None:
     assert failure.lines[0].startswith("UsageError: %pach run datum: sizes has 2 datums")
 
 
-def test_substitute_pfs() -> None:
-    root = Path("/tmp/x/pfs")
-    assert substitute_pfs("cat /pfs/in/a > /pfs/out/b", root) == "cat /tmp/x/pfs/in/a > /tmp/x/pfs/out/b"
-    assert substitute_pfs("'/pfs'", root) == "'/tmp/x/pfs'"
-    assert substitute_pfs("/pfsx /a/pfs/b", root) == "/pfsx /a/pfs/b"
-
-
 @pytest.mark.workers
 def test_auto_wait_after_put(photos: TestingShell) -> None:
     ip = photos
@@ -255,3 +248,17 @@ def test_preview_join_datums_are_planned_by_the_server(ip: TestingShell) -> None
                 "input:\n  " + spec.replace("\n", "\n  "))
     job_id = ip.value("%pach list job -p pairs")["id"][0]
     assert set(ip.value(f"%pach list datum pairs@{job_id}")["id"]) == set(frame["datum_id"])
+
+
+@pytest.mark.workers
+def test_preview_directory_datums_have_the_jobs_ids(ip: TestingShell) -> None:
+    # Directory datums are identified by GlobFile's path ("/d1/"), as the server plans them.
+    ip.run_cell("%pach create repo trees")
+    ip.run_cell("%%pach put file trees@master:/d1/x\nx")
+    ip.run_cell("%%pach put file trees@master:/d2/y\ny")
+    frame = ip.value("%pach preview datums --input trees:/*")
+    assert sorted(frame["path"]) == ["/d1", "/d2"] and list(frame["type"]) == ["dir", "dir"]
+    ip.run_cell("%%pach create pipeline --wait\npipeline: {name: dirs}\ntransform: {image: x, cmd: ['true']}\n"
+                "input: {pfs: {repo: trees, glob: /*}}")
+    job_id = ip.value("%pach list job -p dirs")["id"][0]
+    assert set(ip.value(f"%pach list datum dirs@{job_id}")["id"]) == set(frame["datum_id"])

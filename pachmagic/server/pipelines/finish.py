@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ...errors import NotFound
+from ...pachyderm.datums import Datum
 from ..storage import CommitRef, RepoKey
 from ..storage.model import META, USER
 from ..storage.tree import Changes, Tree
-from .datums import Datum
 from .merge import datum_inputs_json, meta_changes, output_changes
 from .store import (
     DATUM_FAILED,

@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING
 
 from ..._proto import pps_pb2
 from ...errors import AlreadyExists, FailedPrecondition, NotFound
+from ...pachyderm.inputs import cron_inputs, pfs_inputs
 from ..storage import BranchKey, RepoKey, new_commit_id
 from ..storage.model import META, SPEC, USER
 from .scheduler import PIPELINE_PAUSED, PIPELINE_STARTING
-from .spec import cron_inputs, input_branches, pfs_inputs, validate_and_default
+from .spec import input_branches, validate_and_default
 from .store import PipelineRecord
 
 if TYPE_CHECKING:

@@ -21,11 +21,11 @@ import json
 import threading
 from typing import Iterable, Mapping
 
+from ...pachyderm.datums import DatumInput
 from ..storage import CommitRef, RepoKey, Storage
 from ..storage.chunks import CHUNK_SIZE, ChunkWriter
 from ..storage.files import Reader, file_hash
 from ..storage.tree import Changes, Entry
-from .datums import DatumInput
 from .store import DATUM_FAILED, DATUM_RECOVERED, DATUM_SUCCESS
 from .worker import DatumResult
 

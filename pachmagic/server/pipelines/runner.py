@@ -24,10 +24,12 @@ from typing import TYPE_CHECKING, Any
 from ...errors import NotFound, PachError, Unknown
 from ..storage import CommitRef, RepoKey
 from ..storage.model import META, USER, CommitInfo
-from .datums import Datum, Source, plan
+from ...pachyderm.datums import Datum, plan
+from ...pachyderm.inputs import cron_inputs, pfs_inputs
 from .finish import JobPlan, end_job, finish_job
 from .merge import datum_inputs_json
-from .spec import cron_inputs, input_branches, pfs_inputs
+from .planner import CommitSource
+from .spec import input_branches
 from .store import (
     DATUM_FAILED,
     DATUM_RECOVERED,
@@ -223,7 +225,7 @@ class JobRunner:
         self.raise_if_killed()
         finish_job(self, self.plan, results)
 
-    def _sources(self) -> tuple[dict[str, Source], list[str]]:
+    def _sources(self) -> tuple[dict[str, CommitSource], list[str]]:
         """Each input name's commit in this job's provenance; names of failed upstream repos."""
         info = self.storage.inspect_commit(CommitRef(self.out_repo, id=self.job.id))
         commits: dict[tuple[str, str, str], list[CommitInfo]] = {}
@@ -244,13 +246,13 @@ class JobRunner:
                          if commit_of(b.project, b.repo, b.repo_type, b.branch).error})
         if failed:
             return {}, failed
-        sources: dict[str, Source] = {}
+        sources: dict[str, CommitSource] = {}
         for pfs in pfs_inputs(self.spec.input):
             ci = commit_of(pfs.project, pfs.repo, pfs.repo_type or USER, pfs.branch)
-            sources[pfs.name] = Source(self.storage.reader(CommitRef(ci.key.repo, id=ci.key.id)), ci.key.id)
+            sources[pfs.name] = CommitSource(self.storage.reader(CommitRef(ci.key.repo, id=ci.key.id)), ci.key.id)
         for cron in cron_inputs(self.spec.input):
             ci = commit_of(cron.project, cron.repo, USER, "master")
-            sources[cron.name] = Source(self.storage.reader(CommitRef(ci.key.repo, id=ci.key.id)), ci.key.id)
+            sources[cron.name] = CommitSource(self.storage.reader(CommitRef(ci.key.repo, id=ci.key.id)), ci.key.id)
         return sources, []
 
     def _base(self) -> tuple[str, bytes | None, bytes | None, dict[str, tuple[str, list[str]]]]:

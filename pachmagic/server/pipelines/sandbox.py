@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from pachmagic.errors import FailedPrecondition, Internal
+from pachmagic.pachyderm.paths import pfs_substitution
 
 __all__ = ["RunResult", "Sandbox", "SandboxUnavailable", "sandbox_available", "ENV_VAR"]
 
@@ -185,28 +186,13 @@ class Sandbox:
                     "namespace" if self.mode == "namespace" else "plain", self._scratch)
             request: dict[str, Any]
             if self.mode == "substitute":
-                sub = _substitution(hosts)
+                sub = pfs_substitution(hosts)
                 request = {"cmd": [sub(a) for a in cmd], "env": {k: sub(v) for k, v in env.items()},
                            "cwd": None if cwd is None else sub(cwd), "mounts": {}}
                 stdin = None if stdin is None else sub(stdin)
             else:
                 request = {"cmd": list(cmd), "env": dict(env), "cwd": cwd, "mounts": hosts}
             return self._worker.run(request, (stdin or "").encode(), timeout, on_output, cancel)
-
-
-def _substitution(hosts: Mapping[str, str]) -> Callable[[str], str]:
-    """A function rewriting ``/pfs/<name>`` (as a whole path component) to host paths."""
-    if not hosts:
-        return lambda s: s
-    parents = {os.path.dirname(h) for h in hosts.values()}
-    if len(parents) == 1 and all(os.path.basename(h) == n for n, h in hosts.items()):
-        # The usual layout (<datum>/<name> for every name): /pfs itself maps too.
-        root = parents.pop()
-        pattern = re.compile(r"(?<![\w.-])/pfs(?![\w.-])")
-        return lambda s: pattern.sub(lambda m: root, s)
-    names = "|".join(re.escape(n) for n in sorted(hosts, key=len, reverse=True))
-    pattern = re.compile(rf"(?<![\w.-])/pfs/({names})(?![\w.-])")
-    return lambda s: pattern.sub(lambda m: hosts[m.group(1)], s)
 
 
 class _Lines:

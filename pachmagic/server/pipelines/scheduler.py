@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING
 
 from ..._proto import pps_pb2
 from ...errors import NotFound, PachError
+from ...pachyderm.inputs import cron_inputs
 from ..storage import CommitRef, RepoKey
 from ..storage.model import ORIGIN_AUTO
 from .cron import parse_schedule, tick_name
 from .runner import JobRunner, end_job
-from .spec import cron_inputs
 from .store import (
     JOB_CREATED,
     JOB_FAILURE,
@@ -156,6 +156,8 @@ class Scheduler:
                     continue
                 if record.state != PIPELINE_RUNNING:
                     self._ensure_starter(record)
+                    continue
+                if not engine.run_jobs:
                     continue
                 next_due = min(next_due, self._cron(record))
                 with engine.lock:

@@ -1,95 +1,35 @@
-"""Pipeline specs: parsing (protojson, or YAML), validation and defaults, as pachd does them.
+"""Pipeline specs on the server: pachd's validation and defaults, and the branches a pipeline reads.
 
 Specs arrive as ``CreatePipelineRequest`` messages (``CreatePipeline``) or as
-JSON text (``CreatePipelineV2``; YAML is accepted too). Parsing accepts both
-snake_case and lowerCamelCase names and rejects unknown fields by name.
-Kubernetes-only fields (``resource_requests``, ``pod_patch``, ``scheduling_spec``,
-...) are accepted, stored and shown back, and have no effect here. Validation
-fills in pachd's defaults and uses pachd's messages where there is one. No gRPC.
+JSON/YAML text (``CreatePipelineV2``), parsed by the codec both sides share
+(``pachmagic.pachyderm.spec``). Kubernetes-only fields (``resource_requests``,
+``pod_patch``, ``scheduling_spec``, ...) are accepted, stored and shown back, and
+have no effect here. Validation fills in pachd's defaults and uses pachd's
+messages where there is one. No gRPC.
 """
 
 from __future__ import annotations
 
-import json
-import re
 import time
 from dataclasses import dataclass
-from typing import Iterator
 
-import yaml
-from google.protobuf import json_format
-
-from ..._proto import pps_pb2
 from ...errors import InvalidArgument
+from ...pachyderm.inputs import Input, cron_inputs, pfs_inputs
+from ...pachyderm.paths import OUTPUT_NAME
+from ...pachyderm.spec import Spec
 from ..storage.model import DEFAULT_PROJECT, USER, validate_name
 from .cron import parse_schedule
 
 __all__ = [
-    "parse_json_spec",
-    "spec_to_json",
     "validate_and_default",
     "default_input",
-    "pfs_inputs",
-    "cron_inputs",
     "input_branches",
     "InputBranch",
-    "sorted_input",
-    "input_string",
     "PIPELINE_NAME_MAX",
 ]
 
 PIPELINE_NAME_MAX = 51
 DEFAULT_DATUM_TRIES = 3
-_UNKNOWN_FIELD = re.compile(r'has no field named "([^"]+)" at "([^"]*)"')
-
-
-def parse_json_spec(text: str) -> pps_pb2.CreatePipelineRequest:
-    """Parse a pipeline spec in protojson form (or YAML); errors name the bad field."""
-    try:
-        json.loads(text)
-    except ValueError:
-        # Not JSON: pachctl reads YAML too, so a YAML body is converted first.
-        try:
-            doc = yaml.safe_load(text)
-        except yaml.YAMLError as err:
-            raise InvalidArgument(f"invalid pipeline spec: {err}") from None
-        if not isinstance(doc, dict):
-            raise InvalidArgument("invalid pipeline spec: expected a JSON or YAML object")
-        text = json.dumps(doc, default=str)
-    request = pps_pb2.CreatePipelineRequest()
-    try:
-        json_format.Parse(text, request, ignore_unknown_fields=False)
-    except json_format.ParseError as err:
-        message = str(err)
-        match = _UNKNOWN_FIELD.search(message)
-        if match:
-            where = match.group(2).split(".", 1)[1] if "." in match.group(2) else ""
-            at = f" (in {where})" if where else ""
-            raise InvalidArgument(f'unknown field "{match.group(1)}" in pipeline spec{at}') from None
-        raise InvalidArgument(f"invalid pipeline spec: {message}") from None
-    return request
-
-
-def spec_to_json(request: pps_pb2.CreatePipelineRequest) -> str:
-    """The spec as protojson, with proto field names, for storage and display."""
-    text: str = json_format.MessageToJson(request, preserving_proto_field_name=True, indent=2, sort_keys=False)
-    return text
-
-
-def pfs_inputs(node: pps_pb2.Input) -> Iterator[pps_pb2.PFSInput]:
-    """Every PFS input in an input tree, depth first."""
-    if node.HasField("pfs"):
-        yield node.pfs
-    for child in (*node.cross, *node.union, *node.join, *node.group):
-        yield from pfs_inputs(child)
-
-
-def cron_inputs(node: pps_pb2.Input) -> Iterator[pps_pb2.CronInput]:
-    """Every cron input in an input tree, depth first."""
-    if node.HasField("cron"):
-        yield node.cron
-    for child in (*node.cross, *node.union, *node.join, *node.group):
-        yield from cron_inputs(child)
 
 
 @dataclass(frozen=True)
@@ -102,7 +42,7 @@ class InputBranch:
     repo_type: str = USER
 
 
-def input_branches(node: pps_pb2.Input) -> list[InputBranch]:
+def input_branches(node: Input) -> list[InputBranch]:
     """The distinct branches of the PFS and cron inputs, in input order."""
     out: dict[InputBranch, None] = {}
     for pfs in pfs_inputs(node):
@@ -112,51 +52,12 @@ def input_branches(node: pps_pb2.Input) -> list[InputBranch]:
     return list(out)
 
 
-def _name_of(node: pps_pb2.Input) -> str:
-    """pachd's ``InputName``: the name a sorted input tree orders by."""
-    if node.HasField("pfs"):
-        return node.pfs.name
-    if node.HasField("cron"):
-        return node.cron.name
-    for children in (node.cross, node.union, node.join, node.group):
-        if len(children):
-            return _name_of(children[0])
-    return ""
-
-
-def sorted_input(node: pps_pb2.Input) -> pps_pb2.Input:
-    """A copy with every combination's children sorted by name (pachd's ``SortInput``).
-
-    Datum IDs hash inputs in this order, so datums do not depend on the order the
-    spec lists them in.
-    """
-    copy = pps_pb2.Input()
-    copy.CopyFrom(node)
-
-    def visit(n: pps_pb2.Input) -> None:
-        for children in (n.cross, n.union, n.join, n.group):
-            for child in children:
-                visit(child)
-            ordered = sorted((_clone(c) for c in children), key=_name_of)
-            del children[:]
-            children.extend(ordered)
-
-    visit(copy)
-    return copy
-
-
-def _clone(node: pps_pb2.Input) -> pps_pb2.Input:
-    c = pps_pb2.Input()
-    c.CopyFrom(node)
-    return c
-
-
-def default_input(node: pps_pb2.Input, project: str, pipeline: str) -> None:
+def default_input(node: Input, project: str, pipeline: str) -> None:
     """Validate an input tree and fill in pachd's defaults, in place."""
     _check_input(node, set(), project, pipeline, parent="")
 
 
-def _check_input(node: pps_pb2.Input, names: set[str], project: str, pipeline: str, parent: str) -> None:
+def _check_input(node: Input, names: set[str], project: str, pipeline: str, parent: str) -> None:
     kinds = [k for k in ("pfs", "cron") if node.HasField(k)]
     kinds += [k for k in ("cross", "union", "join", "group") if len(getattr(node, k))]
     if not kinds:
@@ -206,7 +107,7 @@ def _check_input(node: pps_pb2.Input, names: set[str], project: str, pipeline: s
 
 
 def _add_name(name: str, names: set[str]) -> None:
-    if name == "out":
+    if name == OUTPUT_NAME:
         raise InvalidArgument('input cannot be named "out": /pfs/out is the output directory; set a different name')
     validate_name(name)
     if name in names:
@@ -214,9 +115,9 @@ def _add_name(name: str, names: set[str]) -> None:
     names.add(name)
 
 
-def validate_and_default(request: pps_pb2.CreatePipelineRequest) -> pps_pb2.CreatePipelineRequest:
+def validate_and_default(request: Spec) -> Spec:
     """Check a spec and fill in pachd's defaults; return a normalised copy."""
-    spec = pps_pb2.CreatePipelineRequest()
+    spec = Spec()
     spec.CopyFrom(request)
     name = spec.pipeline.name
     if not name:
@@ -264,18 +165,3 @@ def validate_and_default(request: pps_pb2.CreatePipelineRequest) -> pps_pb2.Crea
     spec.reprocess = False
     spec.dry_run = False
     return spec
-
-
-def input_string(node: pps_pb2.Input) -> str:
-    """pachctl's one-line form of an input tree (``default/photos:/``, ``(a ⨯ b)``)."""
-    if node.HasField("pfs"):
-        return f"{node.pfs.project or DEFAULT_PROJECT}/{node.pfs.repo}:{node.pfs.glob}"
-    if node.HasField("cron"):
-        return f"{node.cron.name}:{node.cron.spec}"
-    for field, sep in (("cross", " ⨯ "), ("union", " ∪ "), ("join", " ⋈ ")):
-        children = getattr(node, field)
-        if len(children):
-            return "(" + sep.join(input_string(c) for c in children) + ")"
-    if len(node.group):
-        return "(Group: " + ", ".join(input_string(c) for c in node.group) + ")"
-    return ""

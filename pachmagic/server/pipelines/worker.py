@@ -25,12 +25,13 @@ from typing import Callable, Iterable
 
 from ..._proto import pps_pb2
 from ...errors import InvalidArgument, PachError
+from ...pachyderm.datums import Datum
+from ...pachyderm.paths import input_path
 from ..storage import CommitRef, RepoKey, Storage
 from ..storage.chunks import CHUNK_SIZE, ChunkWriter
 from ..storage.files import Reader, file_hash
 from ..storage.model import validate_write_path
 from ..storage.tree import Entry
-from .datums import Datum
 from .sandbox import Sandbox
 from .store import DATUM_FAILED, DATUM_RECOVERED, DATUM_SUCCESS
 
@@ -226,7 +227,7 @@ class DatumWorker:
         env = dict(self.ctx.base_env)
         env["PACH_DATUM_ID"] = datum.id
         for item in datum.inputs:
-            env[item.name] = os.path.normpath("/pfs/" + item.name + item.path)
+            env[item.name] = input_path(item.name, item.path)
             env[f"{item.name}_COMMIT"] = item.commit
             if item.join_on:
                 env[f"PACH_DATUM_{item.name}_JOIN_ON"] = item.join_on

@@ -13,8 +13,8 @@ from typing import Any, Iterable
 from google.protobuf import duration_pb2
 
 from ..._proto import pfs_pb2, pps_pb2
-from ..pipelines.datums import Datum
-from ..pipelines.spec import spec_to_json
+from ...pachyderm.datums import Datum
+from ...pachyderm.spec import spec_to_json
 from ..pipelines.store import DATUM_SKIPPED, TERMINAL, DatumRecord, JobRecord, LogRecord, PipelineRecord
 from ..storage import BranchKey, CommitKey, RepoKey
 from ..storage.model import DEFAULT_PROJECT, META, SPEC

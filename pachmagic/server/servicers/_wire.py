@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from typing import Iterator, NamedTuple
 
-from ...errors import InvalidArgument
 from ..._proto import pfs_pb2
+from ...errors import InvalidArgument
+from ...pachyderm import wire as wire_format
 
 __all__ = ["Op", "read_batch"]
 
@@ -31,39 +32,17 @@ class Op(NamedTuple):
 
 
 def _varint(buf: memoryview, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if pos >= len(buf) or shift > 63:
-            raise InvalidArgument("malformed ModifyFileBatch: bad varint")
-        byte = buf[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return result, pos
-        shift += 7
+    try:
+        return wire_format.read_varint(buf, pos)
+    except wire_format.WireError as err:
+        raise InvalidArgument(f"malformed ModifyFileBatch: {err}") from None
 
 
 def _fields(buf: memoryview) -> Iterator[tuple[int, int, memoryview | int]]:
-    """(field number, wire type, value) for each field; length-delimited values as views."""
-    pos = 0
-    while pos < len(buf):
-        key, pos = _varint(buf, pos)
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            value, pos = _varint(buf, pos)
-            yield number, wire, value
-        elif wire == 2:
-            size, pos = _varint(buf, pos)
-            if pos + size > len(buf):
-                raise InvalidArgument("malformed ModifyFileBatch: truncated field")
-            yield number, wire, buf[pos : pos + size]
-            pos += size
-        elif wire in (1, 5):
-            pos += 8 if wire == 1 else 4
-            if pos > len(buf):
-                raise InvalidArgument("malformed ModifyFileBatch: truncated field")
-        else:
-            raise InvalidArgument(f"malformed ModifyFileBatch: wire type {wire}")
+    try:
+        yield from wire_format.fields(buf)
+    except wire_format.WireError as err:
+        raise InvalidArgument(f"malformed ModifyFileBatch: {err}") from None
 
 
 def _text(view: memoryview, what: str) -> str:

@@ -19,6 +19,7 @@ from ..._proto import pachmagic_ext_pb2 as ext_pb2
 from ..._proto import pachmagic_ext_pb2_grpc as ext_pb2_grpc
 from ..._proto import pfs_pb2
 from ...errors import InvalidArgument
+from ...pachyderm.wire import bytes_value
 from ..storage import Storage
 from ..storage.model import DIR, FileInfo
 from . import _convert as cv
@@ -122,7 +123,7 @@ class ExtServicer(ext_pb2_grpc.APIServicer):
                     await stream.feed_op(op)
             if waiting is not None:
                 raise InvalidArgument(f"ModifyFile: the stream ended before {expected} announced bytes of file data")
-            await stream.finish()
+            await stream.finish(context)
         finally:
             await stream.abandon()
         return empty_pb2.Empty()
@@ -137,7 +138,7 @@ class ExtServicer(ext_pb2_grpc.APIServicer):
 
         def messages() -> Iterator[bytes]:
             for data in self.storage.read_chunks(entry.chunks, request.offset):
-                yield b"".join((b"\x0a", varint(len(data)), data))
+                yield bytes_value(data)
 
         async for msg in self.rt.stream(messages, batch=1, prefetch=True):
             yield msg
@@ -158,11 +159,3 @@ def add_to_server(servicer: ExtServicer, server: Any) -> None:
     }
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("pachmagic_ext.API", handlers),))
 
-
-def varint(value: int) -> bytes:
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)

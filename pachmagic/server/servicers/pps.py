@@ -15,8 +15,8 @@ from google.protobuf import empty_pb2, json_format
 
 from ..._proto import pps_pb2, pps_pb2_grpc
 from ...errors import InvalidArgument, NotFound
+from ...pachyderm.spec import parse_pipeline_spec, spec_to_json
 from ..pipelines import Engine
-from ..pipelines.spec import parse_json_spec, spec_to_json
 from ..pipelines.store import TERMINAL, JobRecord, PipelineRecord
 from ..storage import CommitRef, RepoKey, Storage
 from ..storage.model import DEFAULT_PROJECT, parse_ancestry
@@ -68,7 +68,7 @@ class PpsServicer(PpsDefaultsMixin, pps_pb2_grpc.APIServicer):
 
     @rpc
     async def CreatePipelineV2(self, request: pps_pb2.CreatePipelineV2Request, context: Any) -> pps_pb2.CreatePipelineV2Response:
-        spec = parse_json_spec(request.create_pipeline_request_json)
+        spec = parse_pipeline_spec(request.create_pipeline_request_json, need_name=False)
         record = await self.rt.blocking(
             lambda: self.engine.create_pipeline(
                 spec, update=request.update or spec.update, reprocess=request.reprocess or spec.reprocess,

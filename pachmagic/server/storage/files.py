@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from ...errors import FailedPrecondition, InvalidArgument, NotFound
+from ...pachyderm.globs import _GLOB_CHARS, compile_glob, has_glob
+from ...pachyderm.paths import clean_path
 from .chunks import CHUNK_SIZE, ChunkWriter
-from .globbing import _GLOB_CHARS, compile_glob, has_glob
-from .model import DIR, FILE, CommitKey, FileInfo, clean_path, validate_write_path
+from .model import DIR, FILE, CommitKey, FileInfo, validate_write_path
 from .tree import Changes, Entry, Tree
 
 __all__ = [

@@ -9,11 +9,11 @@ No gRPC here.
 
 from __future__ import annotations
 
-import posixpath
 import re
 from dataclasses import dataclass, field
 
 from ...errors import InvalidArgument
+from ...pachyderm.paths import clean_path
 
 __all__ = [
     "DEFAULT_PROJECT",
@@ -36,7 +36,6 @@ __all__ = [
     "validate_name",
     "validate_project_name",
     "validate_write_path",
-    "clean_path",
     "is_commit_id",
     "parse_ancestry",
 ]
@@ -143,6 +142,10 @@ class FileInfo:
     # whatever the request named); None for commits without one.
     branch: str | None = None
 
+    @property
+    def is_dir(self) -> bool:
+        return self.type == DIR
+
 
 def validate_name(name: str) -> None:
     """Raise InvalidArgument unless ``name`` is a valid repo/branch name."""
@@ -179,14 +182,6 @@ def validate_write_path(path: str) -> str:
     cleaned = clean_path(path)
     if cleaned == "/":
         raise InvalidArgument(f"path ({path}) invalid: cannot write to the root directory")
-    return cleaned
-
-
-def clean_path(path: str) -> str:
-    """Pachyderm's read-side cleaning: leading ``/``, no trailing ``/``, ``..`` collapsed."""
-    cleaned = posixpath.normpath("/" + (path or ""))
-    if cleaned.startswith("//"):
-        cleaned = "/" + cleaned.lstrip("/")
     return cleaned
 
 

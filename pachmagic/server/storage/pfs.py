@@ -133,6 +133,14 @@ class Storage:
             yield
         self.notify()
 
+    def snapshot(self) -> threading.RLock:
+        """Hold this while reading several rows that must agree (no write lands in between).
+
+        Without it, a repo deleted between resolving a commit and describing it
+        made the description fail with a TypeError (INTERNAL) instead of NOT_FOUND.
+        """
+        return self.db.lock
+
     # --- projects and repos ----------------------------------------------------
 
     def create_project(self, name: str, description: str = "", update: bool = False) -> None:
@@ -140,10 +148,12 @@ class Storage:
             self.catalog.create_project(name, description, update)
 
     def inspect_project(self, name: str) -> ProjectInfo:
-        return self.catalog.inspect_project(name)
+        with self.snapshot():
+            return self.catalog.inspect_project(name)
 
     def list_projects(self) -> list[ProjectInfo]:
-        return self.catalog.list_projects()
+        with self.snapshot():
+            return self.catalog.list_projects()
 
     def delete_project(self, name: str, force: bool = False) -> None:
         with self.changing():
@@ -154,10 +164,12 @@ class Storage:
             return self.catalog.create_repo(key, description, update)
 
     def inspect_repo(self, key: RepoKey) -> RepoInfo:
-        return self.catalog.inspect_repo(key)
+        with self.snapshot():
+            return self.catalog.inspect_repo(key)
 
     def list_repos(self, repo_type: str = "", projects: Iterable[str] = ()) -> list[RepoInfo]:
-        return self.catalog.list_repos(repo_type, projects)
+        with self.snapshot():
+            return self.catalog.list_repos(repo_type, projects)
 
     def delete_repo(self, key: RepoKey, force: bool = False) -> bool:
         with self.changing():
@@ -181,10 +193,12 @@ class Storage:
             return self.catalog.create_branch(key, head, provenance, trigger, commit_set)
 
     def inspect_branch(self, key: BranchKey) -> BranchInfo:
-        return self.catalog.inspect_branch(key)
+        with self.snapshot():
+            return self.catalog.inspect_branch(key)
 
     def list_branches(self, repo: RepoKey) -> list[BranchInfo]:
-        return self.catalog.list_branches(repo)
+        with self.snapshot():
+            return self.catalog.list_branches(repo)
 
     def delete_branch(self, key: BranchKey, force: bool = False) -> None:
         with self.changing():
@@ -201,10 +215,12 @@ class Storage:
         return self.catalog.resolve(ref)
 
     def inspect_commit(self, ref: CommitRef) -> CommitInfo:
-        return self.catalog.commit_info(self.catalog.resolve(ref))
+        with self.snapshot():
+            return self.catalog.commit_info(self.catalog.resolve(ref))
 
     def commit_info(self, row: CommitRow) -> CommitInfo:
-        return self.catalog.commit_info(row)
+        with self.snapshot():
+            return self.catalog.commit_info(row)
 
     def finish_commit(
         self, ref: CommitRef, *, description: str | None = None, error: str = "", force: bool = False
@@ -212,17 +228,20 @@ class Storage:
         with self.changing():
             row = self.catalog.resolve(ref)
             self.catalog.finish_commit(row, description=description, error=error, force=force)
-        return self.catalog.commit_info(self.catalog.commit_row(row.seq))
+            return self.catalog.commit_info(self.catalog.commit_row(row.seq))
 
     def list_commits(self, repo: RepoKey, **kwargs: object) -> list[CommitInfo]:
-        rows = self.catalog.list_commits(repo, **kwargs)  # type: ignore[arg-type]
-        return [self.catalog.commit_info(r) for r in rows]
+        with self.snapshot():
+            rows = self.catalog.list_commits(repo, **kwargs)  # type: ignore[arg-type]
+            return [self.catalog.commit_info(r) for r in rows]
 
     def commit_set(self, set_id: str) -> list[CommitInfo]:
-        return [self.catalog.commit_info(r) for r in self.catalog.commit_set(set_id)]
+        with self.snapshot():
+            return [self.catalog.commit_info(r) for r in self.catalog.commit_set(set_id)]
 
     def list_commit_sets(self) -> list[tuple[str, list[CommitInfo]]]:
-        return [(sid, [self.catalog.commit_info(r) for r in rows]) for sid, rows in self.catalog.list_commit_sets()]
+        with self.snapshot():
+            return [(sid, [self.catalog.commit_info(r) for r in rows]) for sid, rows in self.catalog.list_commit_sets()]
 
     def squash_commit_set(self, set_id: str) -> None:
         with self.changing():
@@ -275,8 +294,9 @@ class Storage:
             self.catalog.set_commit_root(row.seq, base.root, new.root, size)
             if one_off:
                 self.catalog.finish_commit(self.catalog.commit_row(row.seq), size=size)
-            result = self.catalog.commit_row(row.seq)
-        return self.catalog.commit_info(result)
+            # Inside the transaction: a repo deleted right after must not turn this into an error.
+            info = self.catalog.commit_info(self.catalog.commit_row(row.seq))
+        return info
 
     def _writable_commit(self, ref: CommitRef) -> tuple[CommitRow, bool]:
         """The open commit a write goes to, and whether it is a one-off commit."""
@@ -311,12 +331,14 @@ class Storage:
         return Tree(self.nodes, row.root, self.node_cache)
 
     def reader(self, ref: CommitRef) -> Reader:
-        row = self.catalog.resolve(ref)
-        reader = self.reader_for(row)
+        with self.snapshot():
+            row = self.catalog.resolve(ref)
+            reader = self.reader_for(row)
         reader.requested_id = ref.id
         return reader
 
     def reader_for(self, row: CommitRow) -> Reader:
+        # Once resolved, a commit's tree is immutable: reading it needs no lock.
         return Reader(self.tree(row), self.catalog.commit_key(row.seq), row.finishing, branch=row.branch)
 
     def read_chunks(self, chunks: Iterable[bytes], offset: int = 0) -> Iterator[bytes]:
@@ -344,15 +366,16 @@ class Storage:
             offset = 0
 
     def diff(self, new: CommitRef, new_path: str, old: CommitRef | None, old_path: str | None) -> Iterator[tuple[FileInfo | None, FileInfo | None]]:
-        new_row = self.catalog.resolve(new)
-        new_reader = self.reader_for(new_row)
-        if old is None:
-            if new_row.parent_seq is None:
-                old_reader = Reader(Tree(self.nodes, None, self.node_cache), new_reader.commit, None, branch=new_reader.branch)
+        with self.snapshot():
+            new_row = self.catalog.resolve(new)
+            new_reader = self.reader_for(new_row)
+            if old is None:
+                if new_row.parent_seq is None:
+                    old_reader = Reader(Tree(self.nodes, None, self.node_cache), new_reader.commit, None, branch=new_reader.branch)
+                else:
+                    old_reader = self.reader_for(self.catalog.commit_row(new_row.parent_seq))
             else:
-                old_reader = self.reader_for(self.catalog.commit_row(new_row.parent_seq))
-        else:
-            old_reader = self.reader(old)
+                old_reader = self.reader(old)
         return diff(new_reader, old_reader, new_path, old_path or new_path)
 
     # --- waiting helpers (used by servicers through threads) --------------------
@@ -361,4 +384,5 @@ class Storage:
         return time.time()
 
     def keys(self, row: CommitRow) -> CommitKey:
-        return self.catalog.commit_key(row.seq)
+        with self.snapshot():
+            return self.catalog.commit_key(row.seq)

@@ -15,7 +15,7 @@ import time
 from typing import Any, Callable, TypeVar
 
 from pachmagic.server.pipelines import Engine
-from pachmagic.server.pipelines.spec import parse_json_spec
+from pachmagic.pachyderm.spec import parse_pipeline_spec
 from pachmagic.server.pipelines.store import TERMINAL, JobRecord, PipelineRecord
 from pachmagic.server.storage import BranchKey, CommitRef, RepoKey, Storage
 
@@ -102,7 +102,7 @@ class Harness:
         return info.key.id
 
     def pipeline(self, spec: dict[str, Any], *, update: bool = False, reprocess: bool = False) -> PipelineRecord:
-        request = parse_json_spec(json.dumps(spec))
+        request = parse_pipeline_spec(json.dumps(spec))
         return self.engine.create_pipeline(request, update=update, reprocess=reprocess, user_json=json.dumps(spec))
 
     # --- reading ---------------------------------------------------------------

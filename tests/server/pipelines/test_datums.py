@@ -10,8 +10,10 @@ from typing import Iterator
 
 import pytest
 
-from pachmagic.server.pipelines.datums import Datum, Source, plan
-from pachmagic.server.pipelines.spec import default_input, parse_json_spec
+from pachmagic.pachyderm.datums import Datum, plan
+from pachmagic.pachyderm.spec import parse_pipeline_spec
+from pachmagic.server.pipelines.planner import CommitSource as Source
+from pachmagic.server.pipelines.spec import default_input
 from pachmagic.server.storage import CommitRef, RepoKey, Storage
 
 
@@ -36,7 +38,7 @@ def commit(storage: Storage, repo: str, files: dict[str, str]) -> Source:
 
 
 def datums(node: dict, sources: dict[str, Source]) -> list[Datum]:
-    request = parse_json_spec(json.dumps({"pipeline": {"name": "p"}, "input": node}))
+    request = parse_pipeline_spec(json.dumps({"pipeline": {"name": "p"}, "input": node}))
     default_input(request.input, "default", "p")
     return plan(request.input, sources)
 

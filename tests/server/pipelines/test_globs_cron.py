@@ -11,10 +11,9 @@ from hypothesis import strategies as st
 from wcmatch import glob as wcglob
 
 from pachmagic.errors import InvalidArgument
+from pachmagic.pachyderm.globs import KeyTemplate, captures, compile_glob
+from pachmagic.pachyderm.paths import clean_path
 from pachmagic.server.pipelines.cron import parse_go_duration, parse_schedule, tick_name
-from pachmagic.server.pipelines.globs import KeyTemplate, captures
-from pachmagic.server.storage.globbing import compile_glob
-from pachmagic.server.storage.model import clean_path
 
 
 @pytest.mark.parametrize(

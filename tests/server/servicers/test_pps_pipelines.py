@@ -44,11 +44,13 @@ def test_create_pipeline_v2_returns_the_effective_spec(client: Client, sdk: Any)
     response = sdk.pps.create_pipeline_v2(create_pipeline_request_json=json.dumps(camel))
     effective = json.loads(response.effective_create_pipeline_request_json)
     assert effective["pipeline"] == {"name": "copy", "project": {"name": "default"}}
-    assert effective["datum_tries"] == "3" and effective["reprocess_spec"] == "until_success"
-    assert effective["input"]["pfs"] == {"project": "default", "name": "in", "repo": "in", "repo_type": "user",
+    # As pachd: compact lowerCamelCase protojson.
+    assert effective["datumTries"] == "3" and effective["reprocessSpec"] == "until_success"
+    assert effective["input"]["pfs"] == {"project": "default", "name": "in", "repo": "in", "repoType": "user",
                                          "branch": "master", "glob": "/*"}
-    assert effective["transform"]["working_dir"] == "/" and effective["parallelism_spec"] == {"constant": "2"}
-    assert effective["resource_requests"] == {"memory": "1Gi", "cpu": 0.5} and effective["pod_patch"] == "[]"
+    assert effective["transform"]["workingDir"] == "/" and effective["parallelismSpec"] == {"constant": "2"}
+    assert effective["resourceRequests"] == {"memory": "1Gi", "cpu": 0.5} and effective["podPatch"] == "[]"
+    assert "\n" not in response.effective_create_pipeline_request_json
     assert len(effective["salt"]) == 32
     info = sdk.pps.inspect_pipeline(pipeline=pps.Pipeline(name="copy"), details=True)
     assert info.details.resource_requests.memory == "1Gi" and info.details.pod_patch == "[]"

@@ -8,7 +8,11 @@ files); ``group`` puts all files with one ``group_by`` key into one datum; a cro
 input is its repo with glob ``/*``. Inputs are visited sorted by name, as pachd's
 ``SortInput`` does. IDs and hashes use Pachyderm's formulas (``common.DatumID`` /
 ``HashDatum``), so a datum keeps its ID while its paths stay the same and its hash
-changes when their contents (or the pipeline's salt) change. No gRPC here.
+changes when their contents (or the pipeline's salt) change.
+
+Planning reads each input commit through an ``InputSource`` (its glob matches):
+the server's is a reader of a stored commit, the client's (``%pach preview
+datums``) asks GlobFile, so both compute the same IDs. Pure functions.
 """
 
 from __future__ import annotations
@@ -16,16 +20,15 @@ from __future__ import annotations
 import hashlib
 import itertools
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Iterable, Mapping, Protocol
 
-from ..._proto import pps_pb2
-from ...errors import InvalidArgument
-from ..storage.files import Reader
-from ..storage.model import DIR
+from pachmagic._proto import pps_pb2
+from pachmagic.errors import InvalidArgument
+
 from .globs import KeyTemplate
-from .spec import sorted_input
+from .inputs import sorted_input
 
-__all__ = ["DatumInput", "Datum", "Source", "plan", "datum_id"]
+__all__ = ["DatumInput", "Datum", "GlobMatch", "InputSource", "plan", "datum_id", "id_part", "CRON_GLOB"]
 
 CRON_GLOB = "/*"
 
@@ -67,12 +70,35 @@ class Datum:
         return h.hexdigest()
 
 
-@dataclass(frozen=True)
-class Source:
-    """Where one input name's files come from: a reader of its input commit."""
+class GlobMatch(Protocol):
+    """One path a datum glob matched, as GlobFile describes it."""
 
-    reader: Reader
-    commit: str
+    @property
+    def path(self) -> str: ...  # directories end with "/", the root is "/"
+
+    @property
+    def is_dir(self) -> bool: ...
+
+    @property
+    def size(self) -> int: ...
+
+    @property
+    def hash(self) -> bytes: ...
+
+
+class InputSource(Protocol):
+    """One input name's commit: its ID (or branch) and its glob matches."""
+
+    @property
+    def commit(self) -> str: ...
+
+    def glob(self, pattern: str) -> Iterable[GlobMatch]:
+        """Every file and directory matching ``pattern``, in path order."""
+        ...
+
+    def is_empty(self) -> bool:
+        """Whether the commit holds no file at all."""
+        ...
 
 
 def _field(text: str) -> bytes:
@@ -94,17 +120,17 @@ def datum_id(inputs: tuple[DatumInput, ...]) -> str:
 _Combo = tuple[DatumInput, ...]
 
 
-def _pfs(pfs: pps_pb2.PFSInput, source: Source) -> list[_Combo]:
+def _pfs(pfs: pps_pb2.PFSInput, source: InputSource) -> list[_Combo]:
     join = KeyTemplate(pfs.glob, pfs.join_on) if pfs.join_on else None
     group = KeyTemplate(pfs.glob, pfs.group_by) if pfs.group_by else None
     out: list[_Combo] = []
     prefix = _field(pfs.name) + _field(pfs.repo) + _field(pfs.branch)  # the same for every path
     name, project, repo, branch, commit = pfs.name, pfs.project, pfs.repo, pfs.branch, source.commit
     outer, empty, reference, repo_type = pfs.outer_join, pfs.empty_files, pfs.reference, pfs.repo_type or "user"
-    for info in source.reader.glob(pfs.glob):  # Pachyderm's glob rules (storage/globbing.py)
+    for info in source.glob(pfs.glob):  # Pachyderm's glob rules (globs.py)
         path = info.path
-        is_dir = info.type == DIR
-        if is_dir and path == "/" and info.size == 0 and next(source.reader.files_under("/"), None) is None:
+        is_dir = info.is_dir
+        if is_dir and path == "/" and info.size == 0 and source.is_empty():
             continue  # the root of an empty commit is no datum, even for glob "/"
         out.append((
             DatumInput(
@@ -145,7 +171,7 @@ def _group(children: list[list[_Combo]]) -> list[_Combo]:
     return [tuple(items) for items in by_key.values()]
 
 
-def _plan(node: pps_pb2.Input, sources: Mapping[str, Source]) -> list[_Combo]:
+def _plan(node: pps_pb2.Input, sources: Mapping[str, InputSource]) -> list[_Combo]:
     if node.HasField("pfs"):
         return _pfs(node.pfs, sources[node.pfs.name])
     if node.HasField("cron"):
@@ -164,7 +190,7 @@ def _plan(node: pps_pb2.Input, sources: Mapping[str, Source]) -> list[_Combo]:
     raise InvalidArgument("no input set")
 
 
-def plan(node: pps_pb2.Input, sources: Mapping[str, Source]) -> list[Datum]:
+def plan(node: pps_pb2.Input, sources: Mapping[str, InputSource]) -> list[Datum]:
     """All datums of ``node`` over the given input commits, sorted by ID.
 
     ``sources`` maps each PFS or cron input's name to its input commit. A datum

@@ -1,13 +1,18 @@
-"""Pipeline specs: pachctl's JSON/YAML text to ``CreatePipelineRequest`` messages.
+"""The pipeline spec codec: pachctl's JSON/YAML text to ``CreatePipelineRequest`` and back.
 
 Like pachctl (``ppsutil`` decoder, protojson): JSON or YAML; several YAML
 documents, a JSON array or concatenated JSON objects give several pipelines;
-field names may be snake_case proto names or lowerCamelCase JSON names;
-unknown fields are an error that names the field and where it is
-(``unknown field "imagee" in pipeline spec (transform)``); syntax errors say
-the line and column. All errors are ``InvalidArgument``.
+field names may be snake_case proto names or lowerCamelCase JSON names; Go
+durations (``1m30s``) are accepted where protojson wants seconds; unknown fields
+are an error that names the field and where it is (``unknown field "imagee" in
+pipeline spec (transform)``); syntax errors say the line and column. All errors
+are ``InvalidArgument``. ``spec_to_json`` writes what pachd writes: compact
+lowerCamelCase protojson.
 
-This module parses only; sending is ``pps.py``'s job.
+The client parses with it before sending (``client.pps``, the magics) and the
+server parses ``CreatePipelineV2``'s text with it, so both read a spec alike.
+Parsing only: validation and pachd's defaults are the server's
+(``server/pipelines/spec.py``).
 """
 
 from __future__ import annotations
@@ -24,7 +29,10 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from pachmagic._proto import pps_pb2
 from pachmagic.errors import InvalidArgument
 
-__all__ = ["parse_pipeline_specs", "parse_pipeline_spec", "spec_to_json", "spec_to_dict"]
+__all__ = ["Spec", "parse_pipeline_specs", "parse_pipeline_spec", "spec_to_json", "spec_to_dict"]
+
+# The message a spec parses to, for code that handles specs without importing _proto.
+Spec = pps_pb2.CreatePipelineRequest
 
 
 def _load_documents(text: str) -> list[Any]:
@@ -130,7 +138,7 @@ def _normalize(value: Any, descriptor: Any, path: str) -> Any:  # a message Desc
     return result
 
 
-def _to_request(doc: Any, index: int, total: int) -> pps_pb2.CreatePipelineRequest:
+def _to_request(doc: Any, index: int, total: int, need_name: bool) -> pps_pb2.CreatePipelineRequest:
     which = f" (document {index + 1} of {total})" if total > 1 else ""
     if not isinstance(doc, dict):
         raise InvalidArgument(f"pipeline spec{which} must be a mapping, not {type(doc).__name__}")
@@ -145,13 +153,15 @@ def _to_request(doc: Any, index: int, total: int) -> pps_pb2.CreatePipelineReque
     except json_format.ParseError as exc:
         message = str(exc).split("\n")[0]
         raise InvalidArgument(f"invalid pipeline spec{which}: {message}") from None
-    if not request.pipeline.name:
+    if need_name and not request.pipeline.name:
         raise InvalidArgument(f"pipeline spec{which} has no pipeline.name")
     return request
 
 
 def parse_pipeline_specs(
     spec: str | bytes | dict[str, Any] | Iterable[dict[str, Any]] | pps_pb2.CreatePipelineRequest,
+    *,
+    need_name: bool = True,
 ) -> list[pps_pb2.CreatePipelineRequest]:
     """Parse one or more pipeline specs.
 
@@ -160,6 +170,9 @@ def parse_pipeline_specs(
     spec:
         JSON or YAML text (several documents allowed), a dict, a list of dicts
         or a ``CreatePipelineRequest``.
+    need_name:
+        Refuse a spec without ``pipeline.name`` (the server leaves that to its
+        validation, which says it in pachd's words).
 
     Returns
     -------
@@ -184,21 +197,27 @@ def parse_pipeline_specs(
         docs = list(spec)
     if not docs:
         raise InvalidArgument("empty pipeline spec")
-    return [_to_request(doc, i, len(docs)) for i, doc in enumerate(docs)]
+    return [_to_request(doc, i, len(docs), need_name) for i, doc in enumerate(docs)]
 
 
 def parse_pipeline_spec(
     spec: str | bytes | dict[str, Any] | pps_pb2.CreatePipelineRequest,
+    *,
+    need_name: bool = True,
 ) -> pps_pb2.CreatePipelineRequest:
     """Parse exactly one pipeline spec (see ``parse_pipeline_specs``)."""
-    requests = parse_pipeline_specs(spec)
+    requests = parse_pipeline_specs(spec, need_name=need_name)
     if len(requests) != 1:
         raise InvalidArgument(f"expected one pipeline spec, found {len(requests)}")
     return requests[0]
 
 
 def spec_to_json(request: pps_pb2.CreatePipelineRequest) -> str:
-    """Serialise a request as protojson (lowerCamelCase), as pachctl sends to CreatePipelineV2."""
+    """A request as compact lowerCamelCase protojson.
+
+    What pachctl sends to ``CreatePipelineV2`` and what pachd answers as the
+    effective spec (``effective_create_pipeline_request_json``, ``effective_spec_json``).
+    """
     text: str = json_format.MessageToJson(request, indent=None)
     return text
 

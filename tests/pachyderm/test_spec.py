@@ -1,4 +1,5 @@
-"""Pipeline spec parsing: both case styles, unknown fields named, syntax errors located, multi-doc."""
+"""The pipeline spec codec (client and server alike): both case styles, unknown fields named,
+syntax errors located, multi-doc, Go durations, and pachd's compact lowerCamelCase output."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from pachmagic._proto import pps_pb2
-from pachmagic.client.spec import parse_pipeline_spec, parse_pipeline_specs, spec_to_dict, spec_to_json
 from pachmagic.errors import InvalidArgument
+from pachmagic.pachyderm.spec import parse_pipeline_spec, parse_pipeline_specs, spec_to_dict, spec_to_json
 
 TUTORIAL = Path(__file__).resolve().parents[2] / "pachmagic" / "tutorial"
 
@@ -124,6 +125,8 @@ def test_missing_name_and_empty_spec() -> None:
         parse_pipeline_specs("   \n")
     with pytest.raises(InvalidArgument, match="must be a mapping"):
         parse_pipeline_specs("- a\n- b\n")
+    # The server leaves the name to its validation (pachd's message).
+    assert parse_pipeline_spec('{"transform": {"image": "x"}}', need_name=False).transform.image == "x"
 
 
 def test_go_durations_are_accepted() -> None:
@@ -139,6 +142,9 @@ def test_request_passes_through_and_serialises() -> None:
     parsed = parse_pipeline_spec(SNAKE)
     assert parse_pipeline_spec(spec_to_json(parsed)) == parsed
     assert spec_to_dict(parsed)["transform"]["working_dir"] == "/w"
+    # What pachd answers as the effective spec: one line, lowerCamelCase.
+    text = spec_to_json(parsed)
+    assert "\n" not in text and "workingDir" in json.loads(text)["transform"]
 
 
 @pytest.mark.parametrize("name", ["contour.json", "contour.yaml", "histogram.json", "histogram.yaml"])

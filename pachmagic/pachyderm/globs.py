@@ -18,7 +18,11 @@ globs, datum globs and capture groups alike, so they cannot disagree. It is
 hand-written because no maintained Python library has these rules: wcmatch
 (the closest) treats ``**`` only as a whole-segment globstar, and its versions
 read some patterns differently (``**(b)``). The tests use wcmatch as an
-independent oracle on the syntax both share. No gRPC here.
+independent oracle on the syntax both share.
+
+``join_on``/``group_by`` keys are templates over a glob's capture groups
+(``$1``, ``${2}``, ``$$`` for a dollar; a path that does not match gives an
+empty key, as ohmyglob's Replace): ``KeyTemplate``. Pure functions.
 """
 
 from __future__ import annotations
@@ -27,9 +31,9 @@ import re
 from functools import lru_cache
 from typing import Callable
 
-from .model import clean_path
+from .paths import clean_path
 
-__all__ = ["compile_glob", "glob_regex", "has_glob"]
+__all__ = ["compile_glob", "glob_regex", "has_glob", "captures", "KeyTemplate"]
 
 _GLOB_CHARS = set("*?[]{}!()@+")
 _QUANTIFIED = "@*+?!^"
@@ -151,3 +155,39 @@ def compile_glob(pattern: str) -> Callable[[str], bool]:
     """A matcher of cleaned paths (called once per path of a commit in datum planning)."""
     match = glob_regex(pattern).fullmatch
     return lambda path: match(path) is not None
+
+
+def captures(pattern: str, path: str) -> tuple[str, ...] | None:
+    """The capture groups of ``pattern`` on ``path`` (``None`` if it does not match)."""
+    match = glob_regex(pattern).fullmatch(path.rstrip("/") or "/")
+    if match is None:
+        return None
+    return (match.group(0), *(g or "" for g in match.groups()))
+
+
+_TEMPLATE = re.compile(r"\$(?:\$|\{(\w+)\}|(\d+)|(\w+))")
+
+
+class KeyTemplate:
+    """A ``join_on``/``group_by`` template bound to one input's glob."""
+
+    def __init__(self, pattern: str, template: str) -> None:
+        self.pattern = pattern
+        self.template = template
+
+    def __call__(self, path: str) -> str:
+        if not self.template:
+            return ""
+        groups = captures(self.pattern, path)
+        if groups is None:
+            return ""
+
+        def expand(match: re.Match[str]) -> str:
+            if match.group(0) == "$$":
+                return "$"
+            name = match.group(1) or match.group(2) or match.group(3)
+            if name.isdigit() and int(name) < len(groups):
+                return groups[int(name)]
+            return ""
+
+        return _TEMPLATE.sub(expand, self.template)
