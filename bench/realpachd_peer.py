@@ -18,7 +18,7 @@ pachd's, for every operation), so both see the same machine load:
 "Until FINISHED" matters: pachd finishes commits in the background after
 FinishCommit returns, so a commit is only comparable once finished on both.
 
-Each key ``<op>_vs_real_pachd`` is our speed ÷ pachd's (pachd's seconds ÷
+Repos are ``peer-*`` on both servers. Each key ``<op>_vs_real_pachd`` is our speed ÷ pachd's (pachd's seconds ÷
 ours): above 1 the embedded server is faster. Goal: at least 1 on every key.
 
 Used from ``bench/pfs.py`` (``measure(ours_address)``), or on its own:
@@ -76,7 +76,7 @@ class _Side:
         c = self.client
 
         def run() -> None:
-            with c.pfs.commit("big@master") as commit:  # finished (and waited for) when the block ends
+            with c.pfs.commit("peer-big@master") as commit:  # finished (and waited for) when the block ends
                 commit.put_file_from_path("/big.bin", source)
 
         self.seconds["upload_large"].append(_timed(run))
@@ -84,7 +84,7 @@ class _Side:
     def download_large(self) -> None:
         def run() -> None:
             got = 0
-            for chunk in self.client.pfs.iter_file("big@master:/big.bin"):
+            for chunk in self.client.pfs.iter_file("peer-big@master:/big.bin"):
                 got += len(chunk)
             if got != BIG:
                 raise RuntimeError(f"{self.name}: downloaded {got} bytes, expected {BIG}")
@@ -93,18 +93,18 @@ class _Side:
 
     def small_files(self, files: list[tuple[str, bytes]]) -> None:
         def run() -> None:
-            with self.client.pfs.commit("small@master") as commit:
+            with self.client.pfs.commit("peer-small@master") as commit:
                 commit.put_files(files)
 
         self.seconds["small_files"].append(_timed(run))
 
     def fill_wide(self) -> None:
-        with self.client.pfs.commit("wide@master") as commit:
+        with self.client.pfs.commit("peer-wide@master") as commit:
             commit.put_files([(f"/f{i:05d}.txt", b"x") for i in range(WIDE_FILES)])
 
     def list_wide(self) -> None:
         def run() -> None:
-            n = len(self.client.pfs.list_file("wide@master:/"))
+            n = len(self.client.pfs.list_file("peer-wide@master:/"))
             if n != WIDE_FILES:
                 raise RuntimeError(f"{self.name}: listed {n} files, expected {WIDE_FILES}")
 
@@ -112,7 +112,7 @@ class _Side:
 
     def glob_wide(self) -> None:
         def run() -> None:
-            n = len(self.client.pfs.glob_file("wide@master", "/*"))
+            n = len(self.client.pfs.glob_file("peer-wide@master", "/*"))
             if n != WIDE_FILES:
                 raise RuntimeError(f"{self.name}: globbed {n} files, expected {WIDE_FILES}")
 
@@ -120,7 +120,7 @@ class _Side:
 
     def one_commit(self, i: int) -> None:
         def run() -> None:
-            with self.client.pfs.commit("latency@master") as commit:
+            with self.client.pfs.commit("peer-latency@master") as commit:
                 commit.put_file(f"/one-{i}", b"one file")
 
         self.seconds["commit_latency"].append(_timed(run))
@@ -136,7 +136,7 @@ def compare(ours_address: str, real_address: str, work: Path, repeat: int = 2) -
     sides = (ours, real)
     try:
         for side in sides:
-            for repo in ("big", "small", "wide", "latency"):
+            for repo in ("peer-big", "peer-small", "peer-wide", "peer-latency"):
                 side.client.pfs.create_repo(repo)
         for i in range(repeat):
             for side in sides:  # fresh bytes for every upload
