@@ -64,6 +64,8 @@ class LocalServer:
         Where relative transform commands run (default: the current directory).
     in_process:
         Run on a thread of this process instead of a child process.
+    max_workers:
+        The most workers one pipeline may have (default: the CPU count).
     """
 
     def __init__(
@@ -75,6 +77,7 @@ class LocalServer:
         auth_token: str | None = None,
         workdir: str | os.PathLike[str] | None = None,
         in_process: bool = False,
+        max_workers: int | None = None,
     ) -> None:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if data_dir is None:
@@ -86,6 +89,7 @@ class LocalServer:
         self.auth_token = auth_token
         self.workdir = Path(workdir) if workdir is not None else Path.cwd()
         self.in_process = in_process
+        self.max_workers = max_workers
         self._proc: subprocess.Popen[str] | None = None
         self._threaded: Any = None
         self._log_thread: threading.Thread | None = None
@@ -110,7 +114,8 @@ class LocalServer:
         if self.in_process:
             from .app import ServerApp, ThreadedApp
 
-            app = ServerApp(self.data_dir, host=self.host, port=self.port, auth_token=self.auth_token, workdir=self.workdir)
+            app = ServerApp(self.data_dir, host=self.host, port=self.port, auth_token=self.auth_token,
+                            workdir=self.workdir, max_workers=self.max_workers)
             self._threaded = ThreadedApp(app)
             self._threaded.start()
             self.port = app.port
@@ -121,6 +126,8 @@ class LocalServer:
             "--data-dir", str(self.data_dir), "--workdir", str(self.workdir),
             "--exit-with-parent",
         ]
+        if self.max_workers is not None:
+            cmd += ["--max-workers", str(self.max_workers)]
         env = dict(os.environ)
         if self.auth_token:
             env["PACHMAGIC_AUTH_TOKEN"] = self.auth_token
