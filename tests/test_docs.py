@@ -41,7 +41,7 @@ from IPython.core.error import UsageError
 from pachmagic.cli import main as cli
 from pachmagic.client import Client
 from pachmagic.client._config import resolve_endpoint
-from pachmagic.magics import PachMagic, registry, unload_ipython_extension
+from pachmagic.magics import PachMagic, registry
 from pachmagic.magics._testing import TestingShell, new_shell
 from pachmagic.magics.parser import HelpRequested, split_line
 from pachmagic.server import LocalServer
@@ -265,8 +265,7 @@ def tour_shell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Test
     import ipywidgets
 
     ipywidgets.Widget.close_all()  # stops the dashboard's background refresh
-    unload_ipython_extension(shell)
-    shell.history_manager.end_session()
+    shell.close()
 
 
 def test_the_tour_runs_as_written(tour_shell: TestingShell, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -313,8 +312,7 @@ def test_troubleshooting_quotes_connection_and_port_errors(tmp_path: Path) -> No
         line = shell.fail(f"%pach connect grpc://127.0.0.1:{port}").lines[0]
         assert line.startswith(f"PachError: could not reach pachd at 127.0.0.1:{port} (address given as argument) (UNAVAILABLE)")
     finally:
-        unload_ipython_extension(shell)
-        shell.history_manager.end_session()
+        shell.close()
 
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
@@ -370,8 +368,7 @@ def wrong_workdir_shell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
     shell.run_cell("%config PachMagic.progress = False")
     shell.run_cell(f"%pach connect {server.address}")
     yield shell
-    unload_ipython_extension(shell)
-    shell.history_manager.end_session()
+    shell.close()
     server.stop()
 
 

@@ -10,6 +10,8 @@ config, ``localhost:30650``) without connecting. ``client.pfs``,
 ``Commit``, ``File``, ``Pipeline``, ``Job``) or pachctl URI strings, and
 return records (``RepoInfo``, ``CommitInfo``...). ``to_frame`` turns a listing
 into a DataFrame. Every failure is a ``pachmagic.errors.PachError``.
+``Client(recorder=ReadRecorder())`` records every file read (ref, commit,
+paths) and reads through a ``DataLock`` once ``recorder.use(lock)``.
 
 This package imports only ``pachmagic._proto``, ``pachmagic.errors`` and
 third-party libraries: never the server, magics or widgets.
@@ -19,6 +21,8 @@ from __future__ import annotations
 
 from pachmagic.client.client import Client, connect
 from pachmagic.client.frames import to_frame
+from pachmagic.client.lockfile import DataLock
+from pachmagic.client.reads import ReadRecorder
 from pachmagic.client.records import (
     BranchInfo,
     ClusterInfo,
@@ -40,6 +44,9 @@ __all__ = [
     "Client",
     "connect",
     "to_frame",
+    # reads and locks
+    "ReadRecorder",
+    "DataLock",
     # refs
     "Repo",
     "Branch",

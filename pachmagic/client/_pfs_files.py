@@ -4,6 +4,10 @@ Split from ``pfs.py`` to keep modules readable: ``Pfs`` inherits these
 methods. Writes are ModifyFile streams (``_files.modify_file_requests``); reads
 stream GetFile chunks, so ``open_file`` and ``get_file_to_path`` never hold a
 whole file in memory.
+
+Every read names its commit through ``_pin``, the one seam where a client given
+a ``ReadRecorder`` records the read and resolves the ref (through the lock in
+use, if any; ``reads.py``). A client without a recorder reads the ref as given.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from pachmagic.client._encode import encoded_requests, plain_stream, prefetched
 from pachmagic.client._ext import Ext
 from pachmagic.client._files import ChunkReader, Progress, Source, modify_file_requests
 from pachmagic.client._transport import Transport
+from pachmagic.client.lockfile import DataLock, RefKey
+from pachmagic.client.reads import LockDrift, ReadRecorder, check_lock
 from pachmagic.client.records import FileDiff, FileInfo, RecordList
 from pachmagic.client._coerce import to_commit, to_file
 from pachmagic.client.refs import Branch, Commit, File
@@ -42,11 +48,16 @@ class FileOps:
         The client's transport.
     project:
         Returns the client's current project.
+    recorder:
+        Records reads and resolves refs through a lock (None: reads are not recorded).
     """
 
-    def __init__(self, transport: Transport, project: Callable[[], str]) -> None:
+    def __init__(
+        self, transport: Transport, project: Callable[[], str], recorder: ReadRecorder | None = None
+    ) -> None:
         self._t = transport
         self._project = project
+        self._recorder = recorder
         self._ext = Ext(transport)
         # ModifyFile taking pre-encoded requests (``_encode.py``): no protobuf copies of the data.
         self._modify_file_raw = transport.channel.stream_unary(
@@ -58,6 +69,44 @@ class FileOps:
 
     def _file_pb(self, file: File | str) -> pfs_pb2.File:
         return cv.file_pb(to_file(file), self._project())
+
+    # --- the read seam ------------------------------------------------------
+
+    def _pin(self, commit: Commit, path: str, op: str) -> Commit:
+        """The commit a read of ``commit`` uses: recorded, and resolved through the lock in use."""
+        if self._recorder is None:
+            return commit
+        commit_id = self._recorder.resolve(
+            commit, self._project(), path, op, current=self._current_id, ancestors=self._ancestor_ids
+        )
+        return Commit(commit.repo, None, commit_id)
+
+    def _read_file_pb(self, file: File | str, op: str) -> pfs_pb2.File:
+        ref = to_file(file)
+        return cv.file_pb(File(self._pin(ref.commit, ref.path, op), ref.path), self._project())
+
+    def check_lock(self, lock: DataLock) -> list[LockDrift]:
+        """How each ref a lock pins compares with the commit it resolves to now.
+
+        Asking is not reading: nothing is recorded. See ``reads.LockDrift``
+        (``status``: same, ahead, diverged, missing, pinned).
+        """
+        return check_lock(lock, self._current_id, self._ancestor_ids)
+
+    def _current_id(self, commit: Commit) -> str:
+        request = pfs_pb2.InspectCommitRequest(commit=cv.commit_pb(commit, self._project()))
+        return str(self._t.unary(self._t.pfs.InspectCommit, request).commit.id)
+
+    def _ancestor_ids(self, key: RefKey, commit_id: str) -> Iterator[str]:
+        commit = key.commit(commit_id)
+        request = pfs_pb2.ListCommitRequest(repo=cv.repo_pb(commit.repo, self._project()), all=True)
+        getattr(request, "to").CopyFrom(cv.commit_pb(commit, self._project()))
+        stream = self._t.stream(self._t.pfs.ListCommit, request)
+        try:
+            for info in stream:
+                yield str(info.commit.id)
+        finally:
+            stream.close()  # stop walking the ancestry once the caller has found its commit
 
     # --- writes -------------------------------------------------------------
 
@@ -129,7 +178,7 @@ class FileOps:
         requests = [
             pfs_pb2.ModifyFileRequest(set_commit=self._commit_pb(target.commit)),
             pfs_pb2.ModifyFileRequest(
-                copy_file=pfs_pb2.CopyFile(dst=target.path, src=self._file_pb(src), append=append)
+                copy_file=pfs_pb2.CopyFile(dst=target.path, src=self._read_file_pb(src, "copy"), append=append)
             ),
         ]
         self._t.client_stream(self._t.pfs.ModifyFile, requests)
@@ -137,7 +186,7 @@ class FileOps:
     # --- reads --------------------------------------------------------------
 
     def _chunks(self, file: File | str, offset: int) -> Iterator[bytes]:
-        request = pfs_pb2.GetFileRequest(file=self._file_pb(file), offset=offset)
+        request = pfs_pb2.GetFileRequest(file=self._read_file_pb(file, "get"), offset=offset)
         if self._ext.available():
             # Raw messages: the chunk is a view into the received bytes, never copied.
             raw = self._t.stream(self._ext.get_file_raw, request)
@@ -218,12 +267,12 @@ class FileOps:
 
     def inspect_file(self, file: File | str) -> FileInfo:
         """Return the info of one file or directory."""
-        request = pfs_pb2.InspectFileRequest(file=self._file_pb(file))
+        request = pfs_pb2.InspectFileRequest(file=self._read_file_pb(file, "inspect"))
         return cv.file_info(self._t.unary(self._t.pfs.InspectFile, request))
 
     def list_file(self, file: File | str) -> RecordList[FileInfo]:
         """List a directory's children (or the file itself); ``"repo@branch"`` lists ``/``."""
-        request = pfs_pb2.ListFileRequest(file=self._file_pb(file))
+        request = pfs_pb2.ListFileRequest(file=self._read_file_pb(file, "list"))
         if self._ext.available():
             return self._ext.list_stream("ListFile", request)
         stream = self._t.stream(self._t.pfs.ListFile, request)
@@ -231,7 +280,7 @@ class FileOps:
 
     def walk_file(self, file: File | str) -> RecordList[FileInfo]:
         """List a directory recursively (directories included)."""
-        request = pfs_pb2.WalkFileRequest(file=self._file_pb(file))
+        request = pfs_pb2.WalkFileRequest(file=self._read_file_pb(file, "walk"))
         if self._ext.available():
             return self._ext.list_stream("WalkFile", request)
         stream = self._t.stream(self._t.pfs.WalkFile, request)
@@ -239,7 +288,8 @@ class FileOps:
 
     def glob_file(self, commit: CommitLike, pattern: str) -> RecordList[FileInfo]:
         """List the paths of a commit that match a glob pattern (``/*.png``, ``/**``)."""
-        request = pfs_pb2.GlobFileRequest(commit=self._commit_pb(commit), pattern=pattern)
+        pinned = self._pin(to_commit(commit), pattern, "glob")
+        request = pfs_pb2.GlobFileRequest(commit=cv.commit_pb(pinned, self._project()), pattern=pattern)
         if self._ext.available():
             return self._ext.list_stream("GlobFile", request)
         stream = self._t.stream(self._t.pfs.GlobFile, request)
@@ -249,9 +299,9 @@ class FileOps:
         self, new: File | str, old: File | str | None = None, *, shallow: bool = False
     ) -> RecordList[FileDiff]:
         """Compare ``new`` with ``old`` (default: the same path in the parent commit)."""
-        request = pfs_pb2.DiffFileRequest(new_file=self._file_pb(new), shallow=shallow)
+        request = pfs_pb2.DiffFileRequest(new_file=self._read_file_pb(new, "diff"), shallow=shallow)
         if old is not None:
-            request.old_file.CopyFrom(self._file_pb(old))
+            request.old_file.CopyFrom(self._read_file_pb(old, "diff"))
         stream = self._t.stream(self._t.pfs.DiffFile, request)
         return RecordList(FileDiff, (cv.file_diff(pb) for pb in stream))
 

@@ -12,6 +12,7 @@ client's own modules; never the server, magics or widgets.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Mapping
@@ -24,11 +25,19 @@ from pachmagic.client._transport import Transport
 from pachmagic.client.admin import Admin
 from pachmagic.client.pfs import Pfs
 from pachmagic.client.pps import Pps
+from pachmagic.client.reads import ReadRecorder
 from pachmagic.client.records import Version
 from pachmagic.client.refs import InvalidRef, Repo
 from pachmagic.errors import InvalidArgument
 
 __all__ = ["Client", "connect"]
+
+
+@dataclass
+class _Shared:
+    """What a client and its ``unrecorded()`` twin share besides the connection."""
+
+    project: str
 
 
 class Client:
@@ -47,6 +56,10 @@ class Client:
     environ, home:
         The environment and home directory to resolve from (default: the
         process' ``os.environ`` and the user's home); for tests and tools.
+    recorder:
+        A ``pachmagic.client.reads.ReadRecorder``: every file read of this
+        client is recorded there, and resolved through the lock it uses
+        (see ``ReadRecorder``). Default: none (reads are not recorded).
 
     Examples
     --------
@@ -64,15 +77,41 @@ class Client:
         project: str | None = None,
         environ: Mapping[str, str] | None = None,
         home: Path | None = None,
+        recorder: ReadRecorder | None = None,
     ) -> None:
         self._endpoint: Endpoint = resolve_endpoint(
             address, token=token, project=project, environ=environ, home=home
         )
-        self._project = self._endpoint.project
+        self._shared = _Shared(self._endpoint.project)
         self._transport = Transport(self._endpoint)
-        self.pfs = Pfs(self._transport, lambda: self._project)
-        self.pps = Pps(self._transport, lambda: self._project)
+        self._owns_transport = True
+        self._compose(recorder)
+
+    def _compose(self, recorder: ReadRecorder | None) -> None:
+        self._recorder = recorder
+        self.pfs = Pfs(self._transport, lambda: self._shared.project, recorder)
+        self.pps = Pps(self._transport, lambda: self._shared.project)
         self.admin = Admin(self._transport)
+
+    @property
+    def recorder(self) -> ReadRecorder | None:
+        """The recorder of this client's reads (None when reads are not recorded)."""
+        return self._recorder
+
+    def unrecorded(self) -> Client:
+        """A client on the same connection and project whose reads are neither recorded nor locked.
+
+        For tools that look around on the user's behalf (tab completion, live
+        panels): what they read is not what the notebook read. Closing it does
+        not close this client's connection; the project is shared with this client.
+        """
+        twin = object.__new__(Client)
+        twin._endpoint = self._endpoint
+        twin._shared = self._shared  # one project for both: setting it on either sets it on both
+        twin._transport = self._transport
+        twin._owns_transport = False
+        twin._compose(None)
+        return twin
 
     @property
     def address(self) -> str:
@@ -97,7 +136,7 @@ class Client:
     @property
     def project(self) -> str:
         """The project used for refs that name none; assignable."""
-        return self._project
+        return self._shared.project
 
     @project.setter
     def project(self, name: str) -> None:
@@ -105,7 +144,7 @@ class Client:
             Repo("x", project=name)
         except InvalidRef as exc:
             raise InvalidArgument(str(exc)) from None
-        self._project = name
+        self._shared.project = name
 
     def version(self) -> Version:
         """Return the server's version (``str(v)`` is e.g. ``2.12.2``)."""
@@ -113,8 +152,9 @@ class Client:
         return cv.version(t.unary(t.version.GetVersion, empty_pb2.Empty()))
 
     def close(self) -> None:
-        """Close the channel; the client is unusable afterwards."""
-        self._transport.close()
+        """Close the channel; the client is unusable afterwards (``unrecorded()`` twins: no effect)."""
+        if self._owns_transport:
+            self._transport.close()
 
     def __enter__(self) -> Client:
         return self
@@ -131,7 +171,13 @@ class Client:
         return f"<pachmagic Client {self.address} ({self.address_source}) project={self.project!r}>"
 
 
-def connect(address: str | None = None, *, token: str | None = None, project: str | None = None) -> Client:
+def connect(
+    address: str | None = None,
+    *,
+    token: str | None = None,
+    project: str | None = None,
+    recorder: ReadRecorder | None = None,
+) -> Client:
     """Create a client (no RPC is sent until the first call).
 
     Parameters
@@ -143,10 +189,12 @@ def connect(address: str | None = None, *, token: str | None = None, project: st
         Auth token; default ``PACH_PYTHON_AUTH_TOKEN``, then the context's.
     project:
         Default project; default the context's, else ``default``.
+    recorder:
+        Record this client's file reads there and resolve them through its lock.
 
     Returns
     -------
     Client
         The client; ``client.address_source`` says where the address came from.
     """
-    return Client(address, token=token, project=project)
+    return Client(address, token=token, project=project, recorder=recorder)

@@ -21,6 +21,7 @@ from pachmagic._proto import pfs_pb2
 from pachmagic.client import _convert as cv
 from pachmagic.client._pfs_files import CommitLike, FileOps, OpenCommit
 from pachmagic.client._transport import Transport
+from pachmagic.client.reads import ReadRecorder
 from pachmagic.client.records import BranchInfo, CommitInfo, ProjectInfo, RecordList, RepoInfo
 from pachmagic.client._coerce import to_branch, to_commit, to_repo
 from pachmagic.client.refs import Branch, Commit, Repo
@@ -45,10 +46,14 @@ class Pfs(FileOps):
         The client's transport.
     project:
         Returns the client's current project (for refs without one).
+    recorder:
+        Records file reads and resolves them through a lock (``reads.py``); None: no recording.
     """
 
-    def __init__(self, transport: Transport, project: Callable[[], str]) -> None:
-        super().__init__(transport, project)
+    def __init__(
+        self, transport: Transport, project: Callable[[], str], recorder: ReadRecorder | None = None
+    ) -> None:
+        super().__init__(transport, project, recorder)
 
     # --- projects ---------------------------------------------------------
 

@@ -23,12 +23,9 @@ from pachmagic.magics.magic import PachMagic
 
 __all__ = ["PachMagic", "load_ipython_extension", "unload_ipython_extension"]
 
-_COMPLETER_KEYS = ("%pach", "%%pach")
-
-
 def load_ipython_extension(ipython: Any) -> None:
     """Register ``%pach`` (``%load_ext pachmagic``); loading twice keeps the first session."""
-    from pachmagic.magics.complete import make_completer
+    from pachmagic.magics.complete import install
 
     for existing in ipython.configurables:
         if isinstance(existing, PachMagic):
@@ -36,13 +33,14 @@ def load_ipython_extension(ipython: Any) -> None:
     magic = PachMagic(shell=ipython)
     ipython.register_magics(magic)
     ipython.configurables.append(magic)
-    completer = make_completer(magic)
-    for key in _COMPLETER_KEYS:
-        ipython.set_hook("complete_command", completer, str_key=key)
+    install(ipython, magic)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    """Close the session (client and embedded server) of ``%pach``."""
+    """Close the session (client and embedded server) of ``%pach`` and remove its completer."""
+    from pachmagic.magics.complete import uninstall
+
+    uninstall(ipython)
     for existing in list(ipython.configurables):
         if isinstance(existing, PachMagic):
             existing.close()

@@ -5,15 +5,25 @@ test that runs a broken cell fails. ``TestingShell.fail`` runs a cell that is
 *expected* to fail and returns the error and exactly what the shell showed for
 it (stdout and stderr), so tests can assert that a bad command shows one line
 and no traceback, as a user would see it.
+
+Shells are real ``InteractiveShell`` objects with Jedi completion on, as in a
+kernel. Each registers ``atexit`` callbacks and holds its namespace until the
+interpreter ends, so a test suite that makes one per test must ``close()``
+each: otherwise hundreds of callbacks and dozens of shells pile up and the
+process takes half a minute to exit.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
 from dataclasses import dataclass
 from typing import Any
 
+# Imported before any shell exists: this module keeps the ``__main__`` it sees at import
+# time, and a shell swaps its own namespace module in there (which would pin that shell).
+import IPython.core.completer  # noqa: F401
 from IPython.core.interactiveshell import ExecutionResult, InteractiveShell
 from traitlets.config import Config
 
@@ -67,13 +77,44 @@ class TestingShell(InteractiveShell):
             raise AssertionError(f"the cell did not fail: {cell!r}")
         return Failure(error, err.getvalue() + out.getvalue())
 
+    def close(self) -> None:
+        """Unload pachmagic, end the history session and drop this shell's ``atexit`` callbacks.
+
+        Safe to call twice. What IPython would do at interpreter exit happens
+        now, and the callbacks that would have done it are unregistered, so a
+        closed shell leaves nothing behind for ``atexit``.
+        """
+        if getattr(self, "_pachmagic_closed", False):
+            return
+        self._pachmagic_closed = True
+        from pachmagic.magics import unload_ipython_extension
+
+        unload_ipython_extension(self)
+        history = self.history_manager
+        save_thread = getattr(history, "save_thread", None) if history is not None else None
+        self.atexit_operations()  # type: ignore[no-untyped-call,unused-ignore]  # clears the namespace and ends the history session
+        # The shell put its namespace module in sys.modules["__main__"]; put back the one it
+        # replaced, or the next shell keeps this one (and every earlier one) alive.
+        self.cleanup()  # type: ignore[no-untyped-call,unused-ignore]
+        atexit.unregister(self.atexit_operations)
+        if save_thread is not None:
+            atexit.unregister(save_thread.stop)
+        for magics in self.magics_manager.registry.values():
+            stop = getattr(magics, "kill_bg_processes", None)  # ScriptMagics registers one per shell
+            if stop is not None:
+                atexit.unregister(stop)
+        if type(self)._instance is self:  # type: ignore[attr-defined,unused-ignore]
+            type(self).clear_instance()
+
 
 def new_shell() -> TestingShell:
-    """A fresh testing shell with an in-memory history and no colours."""
+    """A fresh testing shell with an in-memory history and no colours (``close()`` it when done).
+
+    Completion is configured as in a kernel: Jedi on (IPython's default).
+    """
     config = Config()
     config.HistoryManager.hist_file = ":memory:"
     config.InteractiveShell.colors = "nocolor"
     config.InteractiveShell.autocall = 0
-    config.IPCompleter.use_jedi = False  # faster; %pach completion does not use Jedi
     shell = TestingShell(config=config)  # type: ignore[no-untyped-call,unused-ignore]
     return shell

@@ -63,6 +63,7 @@ def connect(ctx: Context, args: argparse.Namespace) -> Message:
             address=client.address,
             version=str(version),
             server=session.server,
+            client=client,
         )
     if local_only:
         raise UsageError("%pach connect: --data-dir, --workdir and --port only apply to 'connect local'")
@@ -76,6 +77,7 @@ def connect(ctx: Context, args: argparse.Namespace) -> Message:
         f"connected to pachd {version} at {client.address} ({client.address_source})",
         address=client.address,
         version=str(version),
+        client=client,
     )
 
 

@@ -24,7 +24,7 @@ def _build(p: MagicParser) -> None:
 def dashboard(ctx: Context, args: argparse.Namespace) -> Any:
     from pachmagic.widgets import dashboard as make
 
-    return make(ctx.client, refresh_interval=args.refresh or None, jobs=args.jobs)
+    return make(ctx.session.quiet_client(), refresh_interval=args.refresh or None, jobs=args.jobs)
 
 
 COMMANDS = (

@@ -19,7 +19,7 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.core.magic import Magics, line_cell_magic, magics_class
-from traitlets import Bool, Float, Int, Unicode, observe
+from traitlets import Bool, Float, Int, TraitError, Unicode, observe, validate
 
 from pachmagic.errors import PachError
 from pachmagic.magics import registry
@@ -73,15 +73,33 @@ class PachMagic(Magics):
     wait_poll_seconds = Float(
         0.2, help="How often waits with a progress bar poll the server for job progress."
     ).tag(config=True)
+    lock_file = Unicode(
+        "", help="A lock file ('%pach lock save') whose pinned commits later reads use, as '%pach lock use FILE' "
+        "('' = none)."
+    ).tag(config=True)
 
     def __init__(self, shell: InteractiveShell | None = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)  # type: ignore[no-untyped-call,unused-ignore]  # IPython 8 is untyped
         self.session = Session(lambda: self.default_project)
+        self._lock_to_use: Any = None  # the DataLock that lock_file's validation read
         atexit.register(self.session.close)
 
     @observe("default_project")
     def _on_default_project(self, change: dict[str, Any]) -> None:
         self.session.apply_project()
+
+    @validate("lock_file")
+    def _valid_lock_file(self, proposal: dict[str, Any]) -> str:
+        # A missing or malformed file is refused here, so the option never names a lock not in use.
+        from pachmagic.magics.lock import load_lock
+
+        path = str(proposal["value"] or "")
+        self._lock_to_use = load_lock(path, "PachMagic.lock_file", TraitError) if path else None
+        return path
+
+    @observe("lock_file")
+    def _on_lock_file(self, change: dict[str, Any]) -> None:
+        self.session.recorder.use(self._lock_to_use)
 
     def close(self) -> None:
         """Close the client and stop the embedded server (``%unload_ext pachmagic``)."""

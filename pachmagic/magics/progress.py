@@ -91,8 +91,13 @@ def bar(enabled: bool, *, total: float | None, unit: str, desc: str, unit_scale:
         return NullBar(total)
     from tqdm.auto import tqdm
 
+    class _Bar(tqdm):  # type: ignore[misc,unused-ignore]
+        # tqdm's monitor is a process-wide thread started by the first bar and never ended;
+        # our bars refresh themselves, so none is started.
+        monitor_interval = 0
+
     scaled = unit_scale or unit == "B"
-    made: Bar = tqdm(
+    made: Bar = _Bar(
         total=total,
         unit=unit,
         desc=desc,

@@ -23,6 +23,7 @@ from pachmagic.magics import (
     datum,
     file,
     job,
+    lock,
     logs,
     pipeline,
     preview,
@@ -66,6 +67,7 @@ COMMANDS: tuple[Command, ...] = (
     *rundatum.COMMANDS,
     *logs.COMMANDS,
     *dashboard.COMMANDS,
+    *lock.COMMANDS,
     _HELP,
 )
 

@@ -9,6 +9,11 @@ as long as the session (and dies with the kernel).
 
 This module imports ``pachmagic.client`` and, from the server, only
 ``LocalServer``.
+
+The session owns a ``ReadRecorder``: every client it makes records its file
+reads there and resolves them through the lock in use (``%pach lock``), and
+``pfs://`` reads through that client. Completion and live panels use
+``quiet_client()``, whose reads are neither recorded nor locked.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Any, Callable, Iterator, TypeVar
 
 from pachmagic import fs
 from pachmagic.client import Client, connect
+from pachmagic.client.reads import ReadRecorder
 from pachmagic.server import LocalServer
 
 __all__ = ["Session"]
@@ -39,6 +45,8 @@ class Session:
     def __init__(self, default_project: Callable[[], str]) -> None:
         self._default_project = default_project
         self._client: Client | None = None
+        self._quiet: Client | None = None
+        self.recorder = ReadRecorder(notify=print)  # notes go to the cell's output
         self._server: LocalServer | None = None
         self._server_options: tuple[str | None, str, int] | None = None
         self._cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
@@ -60,13 +68,21 @@ class Session:
     def client(self) -> Client:
         """The session's client; connects with the usual address resolution on first use."""
         if self._client is None:
-            self._set_client(connect(), "resolved")
+            self._set_client(connect(recorder=self.recorder), "resolved")
         assert self._client is not None
         return self._client
+
+    def quiet_client(self) -> Client:
+        """The session's client without read recording or lock (for completion and panels)."""
+        client = self.client()
+        if self._quiet is None:
+            self._quiet = client.unrecorded()
+        return self._quiet
 
     def _set_client(self, client: Client, how: str) -> None:
         if self._client is not None:
             self._client.close()
+        self._quiet = None
         self._client = client
         fs.set_default_client(client)  # pfs:// URLs follow the session's connection
         self.how = how
@@ -81,7 +97,7 @@ class Session:
 
     def connect(self, address: str | None) -> Client:
         """Connect to pachd at ``address`` (None: the usual resolution)."""
-        self._set_client(connect(address), "address" if address else "resolved")
+        self._set_client(connect(address, recorder=self.recorder), "address" if address else "resolved")
         return self.client()
 
     def connect_local(self, *, data_dir: str | None, workdir: str, port: int = 0) -> Client:
@@ -105,7 +121,7 @@ class Session:
         if self._server is None:
             self._server = LocalServer(options[0], port=port, workdir=workdir).start()
             self._server_options = options
-        self._set_client(self._server.client(), "local")
+        self._set_client(self._server.client(recorder=self.recorder), "local")
         return self.client()
 
     def stop_server(self) -> None:
@@ -113,7 +129,7 @@ class Session:
         if self._server is not None:
             if self._client is not None and self.how == "local":
                 self._client.close()
-                self._client = None
+                self._client = self._quiet = None
                 fs.set_default_client(None)
             self._server.stop()
             self._server = None
@@ -123,7 +139,7 @@ class Session:
         """Close the client and stop the embedded server."""
         if self._client is not None:
             self._client.close()
-            self._client = None
+            self._client = self._quiet = None
             fs.set_default_client(None)
         self.stop_server()
 

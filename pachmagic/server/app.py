@@ -76,6 +76,8 @@ class ServerApp:
     max_workers:
         The most workers (sandboxes) one pipeline may have, whatever its
         ``parallelism_spec`` asks; ``None``: the machine's CPU count.
+    run_jobs:
+        False: jobs are created but never run (see ``Engine``).
     """
 
     def __init__(
@@ -87,6 +89,7 @@ class ServerApp:
         auth_token: str | None = None,
         workdir: Path | None = None,
         max_workers: int | None = None,
+        run_jobs: bool = True,
     ) -> None:
         if not is_loopback(host) and not auth_token:
             raise InvalidArgument(
@@ -103,7 +106,7 @@ class ServerApp:
         self.runtime = Runtime()
         self.storage.subscribe(self.runtime.changed)
         self.engine = Engine(self.storage, data_dir=data_dir, workdir=self.workdir, on_change=self.runtime.changed,
-                             max_workers=max_workers)
+                             max_workers=max_workers, run_jobs=run_jobs)
         self._server: grpc.aio.Server | None = None
 
     @property

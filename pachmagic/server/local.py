@@ -66,6 +66,9 @@ class LocalServer:
         Run on a thread of this process instead of a child process.
     max_workers:
         The most workers one pipeline may have (default: the CPU count).
+    run_jobs:
+        False (in-process only): jobs are created but never run, as on a pachd
+        without workers (the conformance suite compares with one).
     """
 
     def __init__(
@@ -78,7 +81,10 @@ class LocalServer:
         workdir: str | os.PathLike[str] | None = None,
         in_process: bool = False,
         max_workers: int | None = None,
+        run_jobs: bool = True,
     ) -> None:
+        if not run_jobs and not in_process:
+            raise ValueError("run_jobs=False needs in_process=True")
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if data_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="pachmagic-")
@@ -90,6 +96,7 @@ class LocalServer:
         self.workdir = Path(workdir) if workdir is not None else Path.cwd()
         self.in_process = in_process
         self.max_workers = max_workers
+        self.run_jobs = run_jobs
         self._proc: subprocess.Popen[str] | None = None
         self._threaded: Any = None
         self._log_thread: threading.Thread | None = None
@@ -115,7 +122,7 @@ class LocalServer:
             from .app import ServerApp, ThreadedApp
 
             app = ServerApp(self.data_dir, host=self.host, port=self.port, auth_token=self.auth_token,
-                            workdir=self.workdir, max_workers=self.max_workers)
+                            workdir=self.workdir, max_workers=self.max_workers, run_jobs=self.run_jobs)
             self._threaded = ThreadedApp(app)
             self._threaded.start()
             self.port = app.port

@@ -9,6 +9,7 @@ import pachmagic.client as client_pkg
 
 PUBLIC = {
     "Client", "connect", "to_frame",
+    "ReadRecorder", "DataLock",
     "Repo", "Branch", "Commit", "File", "Pipeline", "Job",
     "RecordList", "ProjectInfo", "RepoInfo", "BranchInfo", "CommitInfo", "FileInfo", "FileDiff",
     "PipelineInfo", "JobInfo", "DatumInfo", "LogMessage", "Version", "ClusterInfo",

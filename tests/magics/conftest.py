@@ -14,7 +14,6 @@ from typing import Iterator
 
 import pytest
 
-from pachmagic.magics import unload_ipython_extension
 from pachmagic.magics._testing import TestingShell, new_shell
 from pachmagic.server import LocalServer
 
@@ -33,8 +32,7 @@ def shell() -> Iterator[TestingShell]:
     ip = new_shell()
     ip.run_cell("%load_ext pachmagic")
     yield ip
-    unload_ipython_extension(ip)
-    ip.history_manager.end_session()
+    ip.close()  # unloads pachmagic; leaves no shell or atexit callback behind
 
 
 @pytest.fixture

@@ -56,6 +56,8 @@ class Engine(Queries):
         Called (from any thread) whenever job, datum, log or pipeline state changes.
     max_workers:
         The most workers one pipeline may have (``None``: the CPU count).
+    run_jobs:
+        False leaves every job in JOB_CREATED and ticks no cron input.
     """
 
     def __init__(
@@ -66,6 +68,7 @@ class Engine(Queries):
         workdir: Path,
         on_change: Callable[[], None] = lambda: None,
         max_workers: int | None = None,
+        run_jobs: bool = True,
     ) -> None:
         self.storage = storage
         self.workdir = workdir
@@ -82,7 +85,7 @@ class Engine(Queries):
         self.ledger = Ledger(storage, on_change)
         self.pool = WorkerPool(self.scratch_dir, max_workers)
         self.scheduler = Scheduler(storage=storage, ledger=self.ledger, pool=self.pool, lifecycle_lock=lifecycle_lock,
-                                   workdir=workdir, scratch_dir=self.scratch_dir)
+                                   workdir=workdir, scratch_dir=self.scratch_dir, run_jobs=run_jobs)
         self.lifecycle = Lifecycle(storage=storage, ledger=self.ledger, pool=self.pool, scheduler=self.scheduler,
                                    lock=lifecycle_lock)
         self._unsubscribe = storage.subscribe(self.scheduler.wake)

@@ -47,14 +47,17 @@ class Scheduler:
     """The scheduling thread, the starter threads and the job threads of one engine.
 
     ``lifecycle_lock`` is the engine's: a pipeline being created, updated, stopped or
-    deleted never gets a job started or a start recorded halfway through.
+    deleted never gets a job started or a start recorded halfway through. With
+    ``run_jobs`` false, jobs are created but never run and cron inputs never tick,
+    as on a pachd without workers (the conformance suite compares with one).
     """
 
     def __init__(
         self, *, storage: Storage, ledger: Ledger, pool: WorkerPool, lifecycle_lock: threading.RLock,
-        workdir: Path, scratch_dir: Path,
+        workdir: Path, scratch_dir: Path, run_jobs: bool = True,
     ) -> None:
         self.storage = storage
+        self.run_jobs = run_jobs
         self.ledger = ledger
         self.pool = pool
         self.lifecycle_lock = lifecycle_lock
@@ -130,6 +133,8 @@ class Scheduler:
                     continue
                 if record.state != PipelineState.RUNNING:
                     self._ensure_starter(record)
+                    continue
+                if not self.run_jobs:
                     continue
                 next_due = min(next_due, self._cron(record))
                 with self._lock:

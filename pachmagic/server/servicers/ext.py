@@ -123,7 +123,7 @@ class ExtServicer(ext_pb2_grpc.APIServicer):
                     await stream.feed_op(op)
             if waiting is not None:
                 raise InvalidArgument(f"ModifyFile: the stream ended before {expected} announced bytes of file data")
-            await stream.finish()
+            await stream.finish(context)
         finally:
             await stream.abandon()
         return empty_pb2.Empty()

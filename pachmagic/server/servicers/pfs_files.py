@@ -25,7 +25,7 @@ from . import _convert as cv
 from ._base import Runtime, rpc
 from ._wire import Op
 
-__all__ = ["FileRpcs", "ModifyFileStream", "list_infos", "walk_infos", "glob_infos"]
+__all__ = ["FileRpcs", "ModifyFileStream", "ended_by_client", "list_infos", "walk_infos", "glob_infos"]
 
 # A ModifyFile stream is handed to the thread pool in batches of this many
 # messages or bytes: fewer hops, and memory stays bounded.
@@ -38,8 +38,10 @@ _MAX_NUMBER = 100_000
 class ModifyFileStream:
     """The state of one ModifyFile stream: the target commit and the open session.
 
-    ``set_commit`` may appear more than once; each one applies what came
-    before it (as pachd does) and starts a new atomic change.
+    Nothing reaches the store until ``finish``, and ``finish`` applies only a
+    stream its client ended itself (see ``ended_by_client``): a stream that is
+    cancelled, runs out of time, loses its client or meets an error applies
+    nothing. As in pachd, ``set_commit`` is the first message and only that one.
     """
 
     def __init__(self, storage: Storage, rt: Runtime) -> None:
@@ -66,7 +68,9 @@ class ModifyFileStream:
         """Take one operation (a parsed message, or a raw add from ``_wire``)."""
         req = op.request
         if req is not None and req.WhichOneof("body") == "set_commit":
-            await self.apply()
+            if self.ref is not None:
+                # pachd's words: one stream writes to one commit.
+                raise InvalidArgument("ModifyFile: cannot set commit (set_commit must be the first message only)")
             self.ref = cv.commit_ref(req.set_commit)
             await self.rt.blocking(check_writable, self.storage, self.ref)
             self.session = self.storage.write_session()
@@ -101,18 +105,39 @@ class ModifyFileStream:
                 pass
             self.inflight = None
 
-    async def apply(self) -> None:
-        """Apply what the stream has sent so far (atomically) and reset."""
-        if self.session is None or self.ref is None:
-            return
+    async def finish(self, context: Any) -> None:
+        """Apply the stream atomically, if its client ended it (else raise CancelledError)."""
+        if self.ref is None or self.session is None:
+            raise InvalidArgument("ModifyFile: the stream had no set_commit")
         await self.flush(wait=True)
+        await ended_by_client(context)
         session, self.session = self.session, None
+        # From here on the change is the client's: it closed its side of the stream,
+        # so a cancel that arrives during the apply does not undo it (as in pachd).
         await self.rt.blocking(self.storage.apply, self.ref, session)
 
-    async def finish(self) -> None:
-        if self.ref is None:
-            raise InvalidArgument("ModifyFile: the stream had no set_commit")
-        await self.apply()
+
+async def ended_by_client(context: Any) -> None:
+    """Return if the client closed its side of the stream; raise CancelledError if the stream was cut.
+
+    grpc.aio reports a stream cut by a cancel, a deadline or a lost connection
+    exactly like a normal end (its receive merges both into end-of-stream), and
+    tells the handler of the cut a moment later. Two checks close that gap: a
+    passed deadline is visible at once, and a cut call refuses to send headers
+    (or the cancellation, queued before our send completes, reaches this task
+    while it waits). A stream that ended normally sends its headers here.
+    """
+    remaining = context.time_remaining()
+    if remaining is not None and remaining <= 0:
+        raise asyncio.CancelledError("the deadline passed before the stream ended")
+    try:
+        await context.send_initial_metadata(())
+    except asyncio.CancelledError:
+        raise
+    except Exception as err:  # noqa: BLE001 - grpc's internal ExecuteBatchError: the call is gone
+        raise asyncio.CancelledError(f"the stream was cut: {type(err).__name__}") from err
+    if context.cancelled():
+        raise asyncio.CancelledError("the stream was cancelled")
 
 
 def check_writable(storage: Storage, ref: CommitRef) -> None:
@@ -240,7 +265,7 @@ class FileRpcs:
         try:
             async for req in request_iterator:
                 await stream.feed(req)
-            await stream.finish()
+            await stream.finish(context)
         finally:
             await stream.abandon()
         return empty_pb2.Empty()

@@ -45,6 +45,8 @@ class CatalogCommits(CatalogBase):
 
     def commit_key(self, seq: int) -> CommitKey:
         row = self.db.one("SELECT repo_id, id FROM commits WHERE seq = ?", (seq,))
+        if row is None:  # deleted since it was resolved (a forced repo delete, a squash)
+            raise NotFound(f"commit with internal sequence {seq} not found")
         return CommitKey(self.repo_key(row[0]), row[1])
 
     def resolve(self, ref: CommitRef) -> CommitRow:

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from ...errors import FailedPrecondition, InvalidArgument, NotFound
+from ...errors import FailedPrecondition, InvalidArgument
 from . import history
 from .catalog import Catalog, CommitRef, CommitRow
 from .catalog_base import BranchNotFound
@@ -151,6 +151,14 @@ class Storage(EngineSupport):
         """This store's cluster ID, made on first use and kept."""
         return self._db.meta_value("cluster_id", lambda: secrets.token_hex(16))
 
+    def snapshot(self) -> threading.RLock:
+        """Hold this while reading several rows that must agree (no write lands in between).
+
+        Without it, a repo deleted between resolving a commit and describing it
+        made the description fail with a TypeError (INTERNAL) instead of NOT_FOUND.
+        """
+        return self._db.lock
+
     # --- projects and repos ----------------------------------------------------
 
     def create_project(self, name: str, description: str = "", update: bool = False) -> None:
@@ -158,10 +166,12 @@ class Storage(EngineSupport):
             self._catalog.create_project(name, description, update)
 
     def inspect_project(self, name: str) -> ProjectInfo:
-        return self._catalog.inspect_project(name)
+        with self.snapshot():
+            return self._catalog.inspect_project(name)
 
     def list_projects(self) -> list[ProjectInfo]:
-        return self._catalog.list_projects()
+        with self.snapshot():
+            return self._catalog.list_projects()
 
     def delete_project(self, name: str, force: bool = False) -> None:
         with self.changing():
@@ -172,10 +182,12 @@ class Storage(EngineSupport):
             return self._catalog.create_repo(key, description, update)
 
     def inspect_repo(self, key: RepoKey) -> RepoInfo:
-        return self._catalog.inspect_repo(key)
+        with self.snapshot():
+            return self._catalog.inspect_repo(key)
 
     def list_repos(self, repo_type: str = "", projects: Iterable[str] = ()) -> list[RepoInfo]:
-        return self._catalog.list_repos(repo_type, projects)
+        with self.snapshot():
+            return self._catalog.list_repos(repo_type, projects)
 
     def delete_repo(self, key: RepoKey, force: bool = False) -> bool:
         with self.changing():
@@ -199,10 +211,12 @@ class Storage(EngineSupport):
             return self._catalog.create_branch(key, head, provenance, trigger, commit_set)
 
     def inspect_branch(self, key: BranchKey) -> BranchInfo:
-        return self._catalog.inspect_branch(key)
+        with self.snapshot():
+            return self._catalog.inspect_branch(key)
 
     def list_branches(self, repo: RepoKey) -> list[BranchInfo]:
-        return self._catalog.list_branches(repo)
+        with self.snapshot():
+            return self._catalog.list_branches(repo)
 
     def delete_branch(self, key: BranchKey, force: bool = False) -> None:
         with self.changing():
@@ -219,10 +233,12 @@ class Storage(EngineSupport):
         return self._catalog.resolve(ref)
 
     def inspect_commit(self, ref: CommitRef) -> CommitInfo:
-        return self._catalog.commit_info(self._catalog.resolve(ref))
+        with self.snapshot():
+            return self._catalog.commit_info(self._catalog.resolve(ref))
 
     def commit_info(self, row: CommitRow) -> CommitInfo:
-        return self._catalog.commit_info(row)
+        with self.snapshot():
+            return self._catalog.commit_info(row)
 
     def finish_commit(
         self, ref: CommitRef, *, description: str | None = None, error: str = "", force: bool = False
@@ -230,17 +246,20 @@ class Storage(EngineSupport):
         with self.changing():
             row = self._catalog.resolve(ref)
             self._catalog.finish_commit(row, description=description, error=error, force=force)
-        return self._catalog.commit_info(self._catalog.commit_row(row.seq))
+            return self._catalog.commit_info(self._catalog.commit_row(row.seq))
 
     def list_commits(self, repo: RepoKey, **kwargs: object) -> list[CommitInfo]:
-        rows = self._catalog.list_commits(repo, **kwargs)  # type: ignore[arg-type]
-        return [self._catalog.commit_info(r) for r in rows]
+        with self.snapshot():
+            rows = self._catalog.list_commits(repo, **kwargs)  # type: ignore[arg-type]
+            return [self._catalog.commit_info(r) for r in rows]
 
     def commit_set(self, set_id: str) -> list[CommitInfo]:
-        return [self._catalog.commit_info(r) for r in self._catalog.commit_set(set_id)]
+        with self.snapshot():
+            return [self._catalog.commit_info(r) for r in self._catalog.commit_set(set_id)]
 
     def list_commit_sets(self) -> list[tuple[str, list[CommitInfo]]]:
-        return [(sid, [self._catalog.commit_info(r) for r in rows]) for sid, rows in self._catalog.list_commit_sets()]
+        with self.snapshot():
+            return [(sid, [self._catalog.commit_info(r) for r in rows]) for sid, rows in self._catalog.list_commit_sets()]
 
     def squash_commit_set(self, set_id: str) -> None:
         with self.changing():
@@ -289,8 +308,9 @@ class Storage(EngineSupport):
             self._catalog.set_commit_root(row.seq, base.root, new.root, size)
             if one_off:
                 self._catalog.finish_commit(self._catalog.commit_row(row.seq), size=size)
-            result = self._catalog.commit_row(row.seq)
-        return self._catalog.commit_info(result)
+            # Inside the transaction: a repo deleted right after must not turn this into an error.
+            info = self._catalog.commit_info(self._catalog.commit_row(row.seq))
+        return info
 
     def _writable_commit(self, ref: CommitRef) -> tuple[CommitRow, bool]:
         """The open commit a write goes to, and whether it is a one-off commit."""
@@ -316,12 +336,14 @@ class Storage(EngineSupport):
         return Tree(self._nodes, row.root, self._node_cache)
 
     def reader(self, ref: CommitRef) -> Reader:
-        row = self._catalog.resolve(ref)
-        reader = self.reader_for(row)
+        with self.snapshot():
+            row = self._catalog.resolve(ref)
+            reader = self.reader_for(row)
         reader.requested_id = ref.id
         return reader
 
     def reader_for(self, row: CommitRow) -> Reader:
+        # Once resolved, a commit's tree is immutable: reading it needs no lock.
         return Reader(self.tree(row), self._catalog.commit_key(row.seq), row.finishing, branch=row.branch)
 
     def read_chunks(self, chunks: Iterable[bytes], offset: int = 0) -> Iterator[bytes]:
@@ -349,17 +371,19 @@ class Storage(EngineSupport):
             offset = 0
 
     def diff(self, new: CommitRef, new_path: str, old: CommitRef | None, old_path: str | None) -> Iterator[tuple[FileInfo | None, FileInfo | None]]:
-        new_row = self._catalog.resolve(new)
-        new_reader = self.reader_for(new_row)
-        if old is None:
-            if new_row.parent_seq is None:
-                old_reader = Reader(Tree(self._nodes, None, self._node_cache), new_reader.commit, None, branch=new_reader.branch)
+        with self.snapshot():
+            new_row = self._catalog.resolve(new)
+            new_reader = self.reader_for(new_row)
+            if old is None:
+                if new_row.parent_seq is None:
+                    old_reader = Reader(Tree(self._nodes, None, self._node_cache), new_reader.commit, None, branch=new_reader.branch)
+                else:
+                    old_reader = self.reader_for(self._catalog.commit_row(new_row.parent_seq))
             else:
-                old_reader = self.reader_for(self._catalog.commit_row(new_row.parent_seq))
-        else:
-            old_reader = self.reader(old)
+                old_reader = self.reader(old)
         return diff(new_reader, old_reader, new_path, old_path or new_path)
 
     def commit_rows(self, repo: RepoKey) -> list[CommitRow]:
         """A repo's commits as rows, newest first (cheap: for subscriptions that poll)."""
-        return self._catalog.list_commits(repo)
+        with self.snapshot():
+            return self._catalog.list_commits(repo)
