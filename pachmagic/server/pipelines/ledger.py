@@ -4,10 +4,10 @@ Every change of a job's state goes through one method here, in one place:
 ``sync`` creates jobs from new output commits (job ID = commit set ID), ``waiting``
 and ``start`` move them on, ``progress`` records counters and log lines, ``end``
 records an ``Outcome`` — output and meta commits finished, datums recorded, job
-row terminal — in one transaction, and ``fail_pending``/``kill_unfinished`` end
-what is left of a pipeline. A terminal job never changes again: every update is
-conditional on the job being unfinished, so two enders (a stop and the job's own
-end) cannot both win. Writes go through ``Storage`` (its tables and commits), never
+row terminal — in one transaction, and ``end_unfinished`` ends what is left of a
+pipeline (FAILURE when it cannot start; KILLED when it is stopped, updated or
+deleted). A terminal job never changes again: every update is conditional on the
+job being unfinished, so two enders (a stop and the job's own end) cannot both win. Writes go through ``Storage`` (its tables and commits), never
 SQL. ``tests/test_layering.py`` checks that no other module of the engine writes.
 No gRPC here.
 """
