@@ -6,7 +6,8 @@ options (child process, auth token, a given data dir). Nothing here is mocked:
 every test talks gRPC to a real server on 127.0.0.1.
 
 The reference server (a genuine pachd 2.12.2: ``real_pachd``,
-``real_pachd_factory``, ``postgres_server``, ``realpachd_binary``) comes from
+``real_pachd_workers`` (one that runs pipelines), ``real_pachd_factory``,
+``postgres_server``, ``realpachd_binary``) comes from
 ``tests/realpachd/fixtures.py``, imported here so every test can use it.
 """
 
@@ -23,6 +24,7 @@ from tests.realpachd.fixtures import (  # noqa: F401 - fixtures and a hook, regi
     pytest_collection_finish,
     real_pachd,
     real_pachd_factory,
+    real_pachd_workers,
     realpachd_binary,
 )
 

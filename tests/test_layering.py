@@ -14,6 +14,8 @@
 - the CLI reaches the server through its entry points only;
 - ``magics``, ``widgets`` and ``fs`` never import ``server`` internals (only
   ``pachmagic.server`` itself, for ``LocalServer``);
+- ``pachctl_config`` imports only ``errors``; ``serverext`` (the Jupyter server
+  extension) only ``errors``, ``pachctl_config`` and ``LocalServer``.
 - inside ``server.pipelines`` imports point one way (``ENGINE_ORDER``), only
   ``states`` imports generated code, and only the ledger writes the engine's
   tables.
@@ -150,6 +152,19 @@ for layer in ("magics", "widgets", "fs.py"):
             lambda n: not n.startswith("pachmagic.server.") or n in ("pachmagic.server.LocalServer", "pachmagic.server.default_data_dir"),
         )
     )
+
+# Neutral helpers and the Jupyter server extension, which every Jupyter server start imports:
+# it must stay light (no client, magics or widgets; only LocalServer of the server).
+RULES.append(("pachctl_config.py", "imports only errors of ours", lambda n: not _ours(n) or n.startswith("pachmagic.errors")))
+RULES.append(
+    (
+        "serverext.py",
+        "imports only errors, pachctl_config and pachmagic.server (LocalServer) of ours",
+        lambda n: not _ours(n)
+        or n in ("pachmagic.server", "pachmagic.server.LocalServer", "pachmagic.server.default_data_dir")
+        or n.startswith(("pachmagic.errors", "pachmagic.pachctl_config")),
+    )
+)
 
 CASES = [(sub, why, ok, f) for sub, why, ok in RULES for f in _files(sub)]
 

@@ -34,6 +34,7 @@ def load_ipython_extension(ipython: Any) -> None:
     ipython.register_magics(magic)
     ipython.configurables.append(magic)
     install(ipython, magic)
+    ipython.events.register("pre_run_cell", magic.pre_run_cell)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
@@ -43,5 +44,7 @@ def unload_ipython_extension(ipython: Any) -> None:
     uninstall(ipython)
     for existing in list(ipython.configurables):
         if isinstance(existing, PachMagic):
+            if existing.pre_run_cell in ipython.events.callbacks["pre_run_cell"]:
+                ipython.events.unregister("pre_run_cell", existing.pre_run_cell)
             existing.close()
             ipython.configurables.remove(existing)

@@ -11,8 +11,7 @@ import argparse
 
 import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 
-from pachmagic.client import Branch, BranchInfo, Commit, to_frame
-from pachmagic.client.refs import is_commit_id
+from pachmagic.client import Branch, BranchInfo, Commit, is_commit_id, to_frame
 from pachmagic.magics.context import Context
 from pachmagic.magics.parser import Command, MagicParser
 

@@ -12,10 +12,9 @@ import argparse
 
 import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 
-from pachmagic.client import Commit, CommitInfo, to_frame
-from pachmagic.client.refs import Branch, is_commit_id
+from pachmagic.client import Branch, Commit, CommitInfo, is_commit_id, to_frame
 from pachmagic.magics.context import Context
-from pachmagic.magics.display import Message
+from pachmagic.magics.display import Text
 from pachmagic.magics.parser import Command, MagicParser
 
 __all__ = ["COMMANDS"]
@@ -27,14 +26,14 @@ def _build_start(p: MagicParser) -> None:
     p.add_argument("-m", "--message", "--description", dest="message", default="", help="the commit's description")
 
 
-def start_commit(ctx: Context, args: argparse.Namespace) -> Message:
+def start_commit(ctx: Context, args: argparse.Namespace) -> Text:
     branch = Branch.from_uri(args.branch)
     parent = None
     if args.parent:
         parent = args.parent if "@" in args.parent else Commit(branch.repo, id=args.parent)
     commit = ctx.client.pfs.start_commit(branch, parent=parent, description=args.message)
     ctx.session.forget()
-    return Message(f"started commit {commit}", commit=commit, id=commit.id)
+    return Text(f"started commit {commit}", commit=commit, id=commit.id)
 
 
 def _build_finish(p: MagicParser) -> None:

@@ -2,9 +2,9 @@
 
 The file is pachctl's (``PACH_CONFIG``, default ``~/.pachyderm/config.json``):
 ``{"user_id", "v2": {"active_context", "contexts": {NAME: {"pachd_address",
-"session_token", "project", ...}}}}``. Writes keep every field this module
-does not touch, replace the file atomically and keep it private (mode 0600:
-it holds tokens). ``config use context NAME`` also reconnects the session to
+"session_token", "project", ...}}}}``; reading and writing it is
+``pachmagic.pachctl_config`` (shared with the Jupyter server extension).
+``config use context NAME`` also reconnects the session to
 that context. (Options of the magic itself are ``%config PachMagic.<option>``.)
 """
 
@@ -13,8 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import tempfile
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -23,50 +21,11 @@ from IPython.core.error import UsageError
 
 from pachmagic.errors import InvalidArgument, NotFound
 from pachmagic.magics.context import Context
-from pachmagic.magics.display import Message, Text
+from pachmagic.magics.display import Text
 from pachmagic.magics.parser import CELL_OPTIONAL, Command, MagicParser
+from pachmagic.pachctl_config import config_path, read_config, write_config
 
 __all__ = ["COMMANDS", "config_path", "read_config", "write_config", "save_context"]
-
-
-def config_path() -> Path:
-    """pachctl's config file: ``PACH_CONFIG`` or ``~/.pachyderm/config.json``."""
-    env = os.environ.get("PACH_CONFIG")
-    return Path(env).expanduser() if env else Path.home() / ".pachyderm" / "config.json"
-
-
-def read_config() -> dict[str, Any]:
-    """The config file's content (a fresh skeleton when there is none)."""
-    path = config_path()
-    if not path.exists():
-        return {"user_id": uuid.uuid4().hex, "v2": {"active_context": "", "contexts": {}, "metrics": True}}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise InvalidArgument(f"cannot read pachctl config {path}: {exc}") from None
-    if not isinstance(data, dict):
-        raise InvalidArgument(f"pachctl config {path} is not a JSON object")
-    v2 = data.setdefault("v2", {})
-    v2.setdefault("contexts", {})
-    v2.setdefault("active_context", "")
-    return data
-
-
-def write_config(data: dict[str, Any]) -> Path:
-    """Replace the config file atomically, readable only by its owner."""
-    path = config_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".config.", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2)
-            handle.write("\n")
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def _contexts(data: dict[str, Any]) -> dict[str, Any]:
@@ -118,11 +77,11 @@ def set_active_context(ctx: Context, args: argparse.Namespace) -> None:
     write_config(data)
 
 
-def use_context(ctx: Context, args: argparse.Namespace) -> Message:
+def use_context(ctx: Context, args: argparse.Namespace) -> Text:
     set_active_context(ctx, args)
     client = ctx.session.connect(None)
     version = client.version()
-    return Message(f"using context {args.context}: pachd {version} at {client.address}", address=client.address)
+    return Text(f"using context {args.context}: pachd {version} at {client.address}", address=client.address)
 
 
 def get_context(ctx: Context, args: argparse.Namespace) -> Text:

@@ -20,7 +20,7 @@ from IPython.core.error import UsageError
 import pachmagic
 from pachmagic.magics.config import save_context
 from pachmagic.magics.context import Context
-from pachmagic.magics.display import Message
+from pachmagic.magics.display import Text
 from pachmagic.magics.parser import Command, MagicParser
 
 __all__ = ["COMMANDS"]
@@ -43,7 +43,7 @@ def _build_connect(p: MagicParser) -> None:
                    "that context active")
 
 
-def connect(ctx: Context, args: argparse.Namespace) -> Message:
+def connect(ctx: Context, args: argparse.Namespace) -> Text:
     """Connect the session (see the module docstring)."""
     session = ctx.session
     local_only = args.data_dir is not None or args.workdir is not None or args.port
@@ -57,7 +57,7 @@ def connect(ctx: Context, args: argparse.Namespace) -> Message:
         where = f"data dir {data_dir}" if data_dir else "temporary data dir"
         if session.restarted:
             where += "; the previous embedded server and its temporary data are gone"
-        return Message(
+        return Text(
             f"connected to the embedded pachmagic server at {client.address} "
             f"(Pachyderm {version} API, {where})",
             address=client.address,
@@ -73,7 +73,7 @@ def connect(ctx: Context, args: argparse.Namespace) -> Message:
     version = client.version()
     if args.alias:
         save_context(args.alias, args.target)
-    return Message(
+    return Text(
         f"connected to pachd {version} at {client.address} ({client.address_source})",
         address=client.address,
         version=str(version),
@@ -93,13 +93,13 @@ def version(ctx: Context, args: argparse.Namespace) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["component", "version"]).astype("str")
 
 
-def delete_all(ctx: Context, args: argparse.Namespace) -> Message:
+def delete_all(ctx: Context, args: argparse.Namespace) -> Text:
     """Delete every pipeline, repo and project (``default`` is recreated)."""
     client = ctx.client
     client.pps.delete_all()
     client.pfs.delete_all()
     ctx.session.forget()
-    return Message("deleted all pipelines, repos and projects")
+    return Text("deleted all pipelines, repos and projects")
 
 
 COMMANDS = (

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 
-from pachmagic.client.frames import human_size
+from pachmagic.client import human_size
 
 __all__ = ["FileContent", "sniff_mimetype"]
 

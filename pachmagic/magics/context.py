@@ -51,12 +51,16 @@ class Context:
         The ``%%pach`` cell body, or None for a line magic.
     user_ns:
         The notebook's namespace (for ``{var}`` expansion and results), if any.
+    cell_id:
+        The id of the notebook cell being run, when the front end says (JupyterLab
+        and nbclient send it with each execution); None elsewhere.
     """
 
     settings: Settings
     session: Session
     cell: str | None = None
     user_ns: dict[str, Any] | None = None
+    cell_id: str | None = None
 
     @property
     def client(self) -> Client:

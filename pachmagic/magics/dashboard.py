@@ -1,7 +1,9 @@
 """``dashboard``: the repo browser, pipeline DAG and job monitor panels together.
 
 The panels live in ``pachmagic.widgets``; this module only builds them for the
-session's client. They refresh in the background until closed.
+session's client. They refresh in the background while shown, until closed;
+re-running the cell closes the dashboard it replaces (and deleting the cell
+closes its dashboard), so only what is on screen polls the server.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ def _build(p: MagicParser) -> None:
 def dashboard(ctx: Context, args: argparse.Namespace) -> Any:
     from pachmagic.widgets import dashboard as make
 
-    return make(ctx.session.quiet_client(), refresh_interval=args.refresh or None, jobs=args.jobs)
+    board = make(ctx.session.quiet_client(), refresh_interval=args.refresh or None, jobs=args.jobs)
+    return ctx.session.show_in_cell(ctx.cell_id, board)
 
 
 COMMANDS = (

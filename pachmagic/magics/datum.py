@@ -15,7 +15,7 @@ from IPython.core.error import UsageError
 
 from pachmagic.client import DatumInfo, Job, to_frame
 from pachmagic.magics.context import Context
-from pachmagic.magics.display import Message
+from pachmagic.magics.display import Text
 from pachmagic.magics.parser import Command, MagicParser
 from pachmagic.magics.preview import datums_frame, normalise_input, plan_datums
 
@@ -50,11 +50,11 @@ def _build_restart(p: MagicParser) -> None:
     p.add_argument("paths", metavar="PATHS", help="comma-separated input paths selecting the datums to restart")
 
 
-def restart_datum(ctx: Context, args: argparse.Namespace) -> Message:
+def restart_datum(ctx: Context, args: argparse.Namespace) -> Text:
     job = Job.from_uri(args.job)
     filters = [p for p in args.paths.split(",") if p]
     ctx.client.pps.restart_datum(job, data_filters=filters)
-    return Message(f"restarting the datums of {job} matching {', '.join(filters)}")
+    return Text(f"restarting the datums of {job} matching {', '.join(filters)}")
 
 
 COMMANDS = (

@@ -7,7 +7,8 @@
   error is kept as ``.error`` and ``%pach --verbose ...`` shows it in full.
 - ``limited(frame, n)``: a listing whose notebook view shows at most ``n`` rows
   (the data is complete; ``PachMagic.display_limit``).
-- ``Text`` and ``Message``: plain results with ``__repr__`` and ``_repr_html_``.
+- ``Text``: a plain result (a confirmation line or a block of text) with
+  ``__repr__``, ``_repr_html_`` and the values behind it as attributes.
 
 Nothing here prints; everything is returned and displayed by IPython.
 """
@@ -19,10 +20,10 @@ from typing import Any, Callable
 
 import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 
-from pachmagic.client.frames import PachFrame
+from pachmagic.client import PachFrame
 from pachmagic.errors import PachError
 
-__all__ = ["MagicError", "one_line", "limited", "ListingFrame", "Text", "Message"]
+__all__ = ["MagicError", "one_line", "limited", "ListingFrame", "Text"]
 
 
 def one_line(error: BaseException, hint: str = "") -> str:
@@ -111,14 +112,19 @@ def limited(frame: pd.DataFrame, limit: int) -> pd.DataFrame:
 
 
 class Text:
-    """A block of text (help, logs, specs) shown verbatim.
+    """A result shown as text: a one-line confirmation (``put 3 files ...``) or a block (help, logs, specs).
+
+    One line displays as a line, several as a preformatted block. Values worth
+    keeping (a commit, an address, a spec as a dict...) ride along as ``details``
+    and are also attributes: ``%pach put file ...`` returns a ``Text`` whose
+    ``.commit`` is the new commit.
 
     Attributes
     ----------
     text:
         The text.
     details:
-        Values behind the text (a spec as a dict...), also attributes.
+        The values behind it.
     """
 
     def __init__(self, text: str, **details: Any) -> None:
@@ -138,41 +144,12 @@ class Text:
         return self.text
 
     def _repr_html_(self) -> str:
-        return f"<pre>{html.escape(self.text)}</pre>"
+        if "\n" in self.text:
+            return f"<pre>{html.escape(self.text)}</pre>"
+        return f"<span>{html.escape(self.text)}</span>"
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Text) and other.text == self.text
 
     def __hash__(self) -> int:
         return hash(self.text)
-
-
-class Message:
-    """A short confirmation (``connected to ...``, ``put 3 files ...``) with details.
-
-    Attributes
-    ----------
-    text:
-        The one-line message.
-    details:
-        Values worth keeping (a commit, an address...), also attributes of the message.
-    """
-
-    def __init__(self, text: str, **details: Any) -> None:
-        self.text = text
-        self.details = details
-
-    def __getattr__(self, name: str) -> Any:
-        details = self.__dict__.get("details", {})
-        if name in details:
-            return details[name]
-        raise AttributeError(name)
-
-    def __str__(self) -> str:
-        return self.text
-
-    def __repr__(self) -> str:
-        return self.text
-
-    def _repr_html_(self) -> str:
-        return f"<span>{html.escape(self.text)}</span>"

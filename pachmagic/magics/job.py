@@ -15,11 +15,10 @@ from typing import Callable
 
 import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 
-from pachmagic.client import Job, JobInfo, to_frame
-from pachmagic.client.records import RecordList
+from pachmagic.client import Job, JobInfo, RecordList, to_frame
 from pachmagic.errors import Unimplemented
 from pachmagic.magics.context import Context
-from pachmagic.magics.display import Message
+from pachmagic.magics.display import Text
 from pachmagic.magics.parser import Command, MagicParser
 
 __all__ = ["COMMANDS", "wait_job_set", "wait_jobs", "parse_history"]
@@ -151,13 +150,13 @@ def _build_stop(p: MagicParser) -> None:
     p.add_argument("--reason", default="", help="why (recorded as the job's reason)")
 
 
-def stop_job(ctx: Context, args: argparse.Namespace) -> Message:
+def stop_job(ctx: Context, args: argparse.Namespace) -> Text:
     job = Job.from_uri(args.job)
     stop = getattr(ctx.client.pps, "stop_job", None)
     if stop is None:
         raise Unimplemented("stop job: this pachmagic client cannot send StopJob yet")
     stop(job, reason=args.reason)
-    return Message(f"stopped job {job}")
+    return Text(f"stopped job {job}")
 
 
 COMMANDS = (

@@ -22,9 +22,9 @@ from typing import Any
 import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 from IPython.core.error import UsageError
 
-from pachmagic.client.lockfile import DataLock, LockFileError
+from pachmagic.client import DataLock, LockFileError
 from pachmagic.magics.context import Context
-from pachmagic.magics.display import Message, Text
+from pachmagic.magics.display import Text
 from pachmagic.magics.parser import Command, MagicParser
 
 __all__ = ["COMMANDS", "SUFFIX", "default_lock_path", "load_lock"]
@@ -69,13 +69,13 @@ def load_lock(path: str | os.PathLike[str], command: str, error: type[Exception]
         raise error(f"{command}: {err}") from None
 
 
-def use_lock(ctx: Context, path: str, *, strict: bool, command: str = "lock use") -> Message:
+def use_lock(ctx: Context, path: str, *, strict: bool, command: str = "lock use") -> Text:
     """Resolve the session's reads through the lock file at ``path``."""
     lock = load_lock(path, f"%pach {command}")
     ctx.session.recorder.use(lock, strict=strict)
     n = len(lock)
     mode = "; other refs are an error (strict)" if strict else ""
-    return Message(
+    return Text(
         f"reading through lock {lock.source}: {n} ref{'' if n == 1 else 's'} pinned{mode}", lock=lock, path=lock.source
     )
 
@@ -92,14 +92,14 @@ def _build_save(p: MagicParser) -> None:
                    help=f"the lock file to write (default: <notebook>{SUFFIX} beside the notebook)")
 
 
-def save(ctx: Context, args: argparse.Namespace) -> Message:
+def save(ctx: Context, args: argparse.Namespace) -> Text:
     target = Path(args.file).expanduser() if args.file else default_lock_path(ctx.user_ns, "lock save")
     lock = ctx.session.recorder.to_lock()
     if target.is_dir():
         raise UsageError(f"%pach lock save: {target} is a directory; give a file name ending in {SUFFIX}")
     path = lock.save(target)
     n = len(lock)
-    return Message(f"saved {n} ref{'' if n == 1 else 's'} to {path}", path=path, lock=lock)
+    return Text(f"saved {n} ref{'' if n == 1 else 's'} to {path}", path=path, lock=lock)
 
 
 def _build_use(p: MagicParser) -> None:
@@ -107,19 +107,19 @@ def _build_use(p: MagicParser) -> None:
     p.add_argument("--strict", action="store_true", help="reading a ref the lock does not pin is an error")
 
 
-def use(ctx: Context, args: argparse.Namespace) -> Message:
+def use(ctx: Context, args: argparse.Namespace) -> Text:
     return use_lock(ctx, args.file, strict=args.strict)
 
 
-def off(ctx: Context, args: argparse.Namespace) -> Message:
+def off(ctx: Context, args: argparse.Namespace) -> Text:
     ctx.session.recorder.use(None)
-    return Message("reads follow the branches again (no lock in use)")
+    return Text("reads follow the branches again (no lock in use)")
 
 
-def clear(ctx: Context, args: argparse.Namespace) -> Message:
+def clear(ctx: Context, args: argparse.Namespace) -> Text:
     n = len(ctx.session.recorder.reads)
     ctx.session.recorder.clear()
-    return Message(f"forgot {n} recorded read{'' if n == 1 else 's'}")
+    return Text(f"forgot {n} recorded read{'' if n == 1 else 's'}")
 
 
 def _build_check(p: MagicParser) -> None:

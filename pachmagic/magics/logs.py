@@ -23,8 +23,7 @@ from typing import Any
 import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 from IPython.core.error import UsageError
 
-from pachmagic.client import Job, LogMessage, to_frame
-from pachmagic.client.records import RecordList
+from pachmagic.client import Job, LogMessage, RecordList, to_frame
 from pachmagic.magics.context import Context
 from pachmagic.magics.parser import Command, MagicParser
 

@@ -34,6 +34,22 @@ __all__ = ["PachMagic"]
 _VERBOSE_FLAGS = ("--verbose",)
 
 
+def _cells(shell: Any) -> tuple[str | None, list[str]]:
+    """The running cell's id and the ids of cells deleted since, from the front end's request.
+
+    JupyterLab (and nbclient) send them in the ``execute_request``'s metadata
+    (``cellId``, ``deletedCells``); ipykernel keeps that message as the shell's parent.
+    """
+    get_parent = getattr(shell, "get_parent", None)
+    try:
+        metadata = (get_parent() if callable(get_parent) else {}).get("metadata") or {}
+    except Exception:  # no kernel, or an unusual one: cells are simply unknown
+        return None, []
+    cell_id = metadata.get("cellId")
+    deleted = metadata.get("deletedCells") or []
+    return (str(cell_id) if cell_id else None), [str(d) for d in deleted if isinstance(d, str)]
+
+
 @magics_class
 class PachMagic(Magics):
     """Pachyderm from a notebook: ``%pach COMMAND ...`` (see ``%pach help``)."""
@@ -101,6 +117,12 @@ class PachMagic(Magics):
     def _on_lock_file(self, change: dict[str, Any]) -> None:
         self.session.recorder.use(self._lock_to_use)
 
+    def pre_run_cell(self, info: Any = None) -> None:
+        """Before every cell (an IPython event): close the panels of cells the user deleted."""
+        _, deleted = _cells(self.shell)
+        if deleted:
+            self.session.forget_cells(deleted)
+
     def close(self) -> None:
         """Close the client and stop the embedded server (``%unload_ext pachmagic``)."""
         self.session.close()
@@ -126,7 +148,8 @@ class PachMagic(Magics):
         except HelpRequested as request:
             return Text(request.text)
         user_ns = self.shell.user_ns if self.shell is not None else None
-        ctx = Context(settings=self, session=self.session, cell=cell, user_ns=user_ns)
+        cell_id, _ = _cells(self.shell)
+        ctx = Context(settings=self, session=self.session, cell=cell, user_ns=user_ns, cell_id=cell_id)
         try:
             with self.session.project(getattr(args, "project", None)):
                 return command.run(ctx, args)

@@ -19,11 +19,10 @@ from typing import Any, Iterator
 import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 from IPython.core.error import UsageError
 
-from pachmagic.client import JobInfo, PipelineInfo, to_frame
-from pachmagic.client.records import RecordList
+from pachmagic.client import JobInfo, PipelineInfo, RecordList, to_frame
 from pachmagic.pachyderm.spec import parse_pipeline_specs, spec_to_dict
 from pachmagic.magics.context import Context
-from pachmagic.magics.display import Message, Text
+from pachmagic.magics.display import Text
 from pachmagic.magics.parser import CELL_OPTIONAL, Command, MagicParser
 
 __all__ = ["COMMANDS", "pfs_inputs", "create_from_spec"]
@@ -156,7 +155,7 @@ def _build_delete(p: MagicParser) -> None:
     p.add_argument("-A", "--all-projects", action="store_true", help="with --all: in every project")
 
 
-def delete_pipeline(ctx: Context, args: argparse.Namespace) -> Message | None:
+def delete_pipeline(ctx: Context, args: argparse.Namespace) -> Text | None:
     client = ctx.client
     if args.all == (args.pipeline is not None):
         raise UsageError("%pach delete pipeline: give either PIPELINE or --all")
@@ -168,7 +167,7 @@ def delete_pipeline(ctx: Context, args: argparse.Namespace) -> Message | None:
     # Downstream pipelines first, so that no deletion leaves a dangling input.
     for info in reversed(infos):
         client.pps.delete_pipeline(info.pipeline, force=True, keep_repo=args.keep_repo)
-    return Message(f"deleted {len(infos)} pipeline{'s' if len(infos) != 1 else ''}")
+    return Text(f"deleted {len(infos)} pipeline{'s' if len(infos) != 1 else ''}")
 
 
 def start_pipeline(ctx: Context, args: argparse.Namespace) -> None:

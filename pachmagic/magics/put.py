@@ -27,10 +27,9 @@ from urllib.parse import urlsplit
 
 from IPython.core.error import UsageError
 
-from pachmagic.client import File
-from pachmagic.client.frames import human_size
+from pachmagic.client import File, human_size
 from pachmagic.magics.context import Context
-from pachmagic.magics.display import Message
+from pachmagic.magics.display import Text
 from pachmagic.magics.parser import CELL_OPTIONAL, Command, MagicParser
 from pachmagic.magics.progress import ByteCounter
 
@@ -141,7 +140,7 @@ def _build(p: MagicParser) -> None:
     wait.add_argument("--no-wait", dest="wait", action="store_false", help="do not wait, whatever PachMagic.auto_wait says")
 
 
-def put_file(ctx: Context, args: argparse.Namespace) -> Message:
+def put_file(ctx: Context, args: argparse.Namespace) -> Text:
     ref = File.from_uri(args.target)
     path = args.target.partition("@")[2].partition(":")[2] or None
     sources = list(args.sources)
@@ -167,7 +166,7 @@ def put_file(ctx: Context, args: argparse.Namespace) -> Message:
         return _upload(ctx, ref, opened, sizes, args)
 
 
-def _upload(ctx: Context, ref: File, plan: list[tuple[str, Any]], sizes: list[int | None], args: argparse.Namespace) -> Message:
+def _upload(ctx: Context, ref: File, plan: list[tuple[str, Any]], sizes: list[int | None], args: argparse.Namespace) -> Text:
     client = ctx.client
     known = None if any(s is None for s in sizes) else sum(s or 0 for s in sizes)
     desc = f"{len(plan)} file{'s' if len(plan) != 1 else ''} → {ref.commit}"
@@ -187,7 +186,7 @@ def _upload(ctx: Context, ref: File, plan: list[tuple[str, Any]], sizes: list[in
         if len(jobs):
             states = ", ".join(f"{p} {s}" for p, s in zip(jobs["pipeline"], jobs["state"]))
             text += f"; jobs: {states}"
-    return Message(text, commit=commit.commit, commit_id=commit.id, paths=[d for d, _ in plan], jobs=jobs)
+    return Text(text, commit=commit.commit, commit_id=commit.id, paths=[d for d, _ in plan], jobs=jobs)
 
 
 COMMANDS = (

@@ -12,10 +12,9 @@ from typing import Any
 
 import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 
-from pachmagic.client import Repo, to_frame
-from pachmagic.client.records import ProjectInfo, RepoInfo
+from pachmagic.client import ProjectInfo, Repo, RepoInfo, to_frame
 from pachmagic.magics.context import Context
-from pachmagic.magics.display import Message
+from pachmagic.magics.display import Text
 from pachmagic.magics.parser import Command, MagicParser
 
 __all__ = ["COMMANDS", "new_repo"]
@@ -74,7 +73,7 @@ def _build_delete(p: MagicParser) -> None:
     p.add_argument("-A", "--all-projects", action="store_true", help="with --all: in every project")
 
 
-def delete_repo(ctx: Context, args: argparse.Namespace) -> Message | None:
+def delete_repo(ctx: Context, args: argparse.Namespace) -> Text | None:
     from IPython.core.error import UsageError
 
     client = ctx.client
@@ -88,7 +87,7 @@ def delete_repo(ctx: Context, args: argparse.Namespace) -> Message | None:
     repos = [r for r in client.pfs.list_repo(all_projects=args.all_projects) if (r.project, r.name) not in pipelines]
     for info in repos:
         client.pfs.delete_repo(info.repo, force=True)
-    return Message(f"deleted {len(repos)} repo{'s' if len(repos) != 1 else ''}", deleted=[str(r.repo) for r in repos])
+    return Text(f"deleted {len(repos)} repo{'s' if len(repos) != 1 else ''}", deleted=[str(r.repo) for r in repos])
 
 
 # --- projects ------------------------------------------------------------------

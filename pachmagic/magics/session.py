@@ -24,8 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
 
 from pachmagic import fs
-from pachmagic.client import Client, connect
-from pachmagic.client.reads import ReadRecorder
+from pachmagic.client import Client, ReadRecorder, connect
 from pachmagic.server import LocalServer
 
 __all__ = ["Session"]
@@ -52,6 +51,7 @@ class Session:
         self._cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
         self.how: str = ""
         self.restarted = False  # whether the last connect_local replaced a server with temporary data
+        self._shown: dict[str, Any] = {}  # cell id -> the live panel that cell shows
 
     # --- connection ---------------------------------------------------------
 
@@ -135,8 +135,34 @@ class Session:
             self._server = None
             self._server_options = None
 
+    # --- live panels ---------------------------------------------------------
+
+    def show_in_cell(self, cell_id: str | None, panel: T) -> T:
+        """Record ``panel`` as what cell ``cell_id`` shows, closing the panel it replaces.
+
+        Re-running a ``%pach dashboard`` cell replaces its output: the old
+        dashboard would go on polling the server unseen, so it is closed.
+        Without a cell id (no notebook front end) nothing is replaced.
+        """
+        if cell_id is not None:
+            previous = self._shown.pop(cell_id, None)
+            if previous is not None and previous is not panel:
+                previous.close()
+            self._shown[cell_id] = panel
+        return panel
+
+    def forget_cells(self, cell_ids: list[str]) -> None:
+        """Close the panels of cells the user deleted."""
+        for cell_id in cell_ids:
+            panel = self._shown.pop(cell_id, None)
+            if panel is not None:
+                panel.close()
+
     def close(self) -> None:
-        """Close the client and stop the embedded server."""
+        """Close the live panels and the client, and stop the embedded server."""
+        for panel in list(self._shown.values()):
+            panel.close()
+        self._shown.clear()
         if self._client is not None:
             self._client.close()
             self._client = self._quiet = None

@@ -10,6 +10,15 @@ Handlers that run on the kernel thread are wrapped in the log's ``capture()``.
 
 ``wait()`` blocks until queued work is done: tests and scripts use it after
 ``Button.click()``. This module knows nothing of Pachyderm beyond ``PachError``.
+
+Widget lifetimes: every widget a panel makes is either shown (reachable from
+the panel) or closed, and a box never holds a closed child: a closed child of a
+live box makes the browser fail to restore *every* widget of the kernel after
+a page reload ("Loading widget..." forever). ``replace_children`` swaps a box's
+children and closes the ones it drops; ``close_tree`` closes a widget with its
+descendants and their layout and style models. A panel stops polling when it
+is closed, and pauses while none of its views is shown (the front end counts
+views in ``_view_count``; a cleared or re-run output has none).
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ import ipywidgets as w
 from pachmagic.errors import PachError
 from pachmagic.widgets.logic.style import error_html, esc
 
-__all__ = ["Panel", "Worker", "start_auto_refresh", "describe_client"]
+__all__ = ["Panel", "Worker", "start_auto_refresh", "describe_client", "close_tree", "close_parts", "replace_children", "ViewTracker"]
 
 T = TypeVar("T")
 
@@ -117,10 +126,72 @@ def describe_client(client: Any) -> str:
 
 
 def close_tree(widget: w.Widget) -> None:
-    """Close a widget and, for boxes, every descendant."""
+    """Close a widget, every descendant of a box, and their layout and style models.
+
+    ipywidgets' ``close()`` leaves a widget's ``Layout`` and ``Style`` models
+    open; ours are never shared, so they go with their widget.
+    """
+    if getattr(widget, "comm", None) is None:
+        return  # already closed
+    if getattr(widget, "_closes_own_tree", False):
+        widget.close()  # a panel: it stops its threads, then closes its own tree
+        return
+    close_parts(widget)
+    widget.close()
+
+
+def close_parts(widget: w.Widget) -> None:
+    """Close what ``close_tree`` closes, except ``widget`` itself (for panels' own ``close``)."""
     for child in getattr(widget, "children", ()):
         close_tree(child)
-    widget.close()
+    for part in ("layout", "style"):
+        model = getattr(widget, part, None)
+        if isinstance(model, w.Widget):
+            model.close()
+
+
+def replace_children(box: w.Box, children: list[w.Widget] | tuple[w.Widget, ...]) -> None:
+    """Give ``box`` new children and close the old ones it no longer holds (never a closed child in a live box)."""
+    if getattr(box, "comm", None) is None:  # the box was closed meanwhile (a worker finishing late)
+        for child in children:
+            close_tree(child)
+        return
+    old = box.children
+    box.children = tuple(children)
+    kept = {id(c) for c in children}
+    for child in old:
+        if id(child) not in kept:
+            close_tree(child)
+
+
+class ViewTracker:
+    """Whether a widget is shown anywhere, from the front end's count of its views.
+
+    Setting ``_view_count`` to 0 asks the front end to keep it up to date. A
+    widget never shown yet counts as shown (a script or test without a front
+    end still refreshes it); once shown, no views means hidden. After a page
+    reload the count only grows (the old views vanish without a word), so a
+    reloaded page never wrongly reads as hidden.
+    """
+
+    def __init__(self, widget: w.DOMWidget) -> None:
+        self._seen = False
+        widget._view_count = 0
+        widget.observe(self._on_view_count_change, names="_view_count")
+        self._widget = weakref.ref(widget)
+        self.changed: Callable[[bool], None] | None = None
+
+    @property
+    def hidden(self) -> bool:
+        """True once the widget was shown and no view of it is left."""
+        widget = self._widget()
+        return widget is None or (self._seen and not widget._view_count)
+
+    def _on_view_count_change(self, change: dict[str, Any]) -> None:
+        if change["new"]:
+            self._seen = True
+        if self.changed is not None:
+            self.changed(self.hidden)
 
 
 class Panel(w.VBox):  # type: ignore[misc]
@@ -140,6 +211,8 @@ class Panel(w.VBox):  # type: ignore[misc]
         Seconds between background refreshes; None or 0 for none.
     """
 
+    _closes_own_tree = True
+
     def __init__(self, client: Any, *, title: str, refresh_interval: float | None = 2.0, **kwargs: Any) -> None:
         self._client = client
         self._worker = Worker(f"pachmagic-{type(self).__name__}")
@@ -154,10 +227,13 @@ class Panel(w.VBox):  # type: ignore[misc]
         self._refresh_button.on_click(self._captured(self._on_refresh_button_click))
         toolbar = w.HBox([self._title, self._refresh_button, self._status], layout=w.Layout(align_items="center"))
         body = self._build()
-        kwargs.setdefault("layout", w.Layout(border="1px solid #d1d5db", padding="6px", min_width="0"))
+        if "layout" not in kwargs:  # (setdefault would make an orphan Layout model every time)
+            kwargs["layout"] = w.Layout(border="1px solid #d1d5db", padding="6px", min_width="0")
         super().__init__(children=[toolbar, *body, self._error, self._log], **kwargs)
         self.add_class("pachmagic-panel")
         self._refresher: threading.Thread | None = None
+        self._views = ViewTracker(self)
+        self._views.changed = self._on_views_change
         self.refresh()
         if refresh_interval:
             self._refresher = start_auto_refresh(self, self._stop, float(refresh_interval), f"pachmagic-{type(self).__name__}-refresh")
@@ -250,26 +326,38 @@ class Panel(w.VBox):  # type: ignore[misc]
         """Block until queued work is done (False on timeout); for tests and scripts."""
         return self._worker.wait_idle(timeout)
 
+    @property
+    def hidden(self) -> bool:
+        """True while the panel was shown and none of its views is left (it does not poll then)."""
+        return self._views.hidden
+
     def _tick(self) -> bool:
-        """Background refresh: False stops it (closed panel or comm gone)."""
+        """Background refresh: False stops it (closed panel or comm gone); nothing while hidden."""
         if self._stop.is_set() or self.comm is None:
             return False
-        if not self._worker.busy:
+        if not self._worker.busy and not self.hidden:
             self.refresh()
         return True
 
     def close(self) -> None:
-        """Stop the background refresh and the worker, and close the panel and its children."""
+        """Stop the background refresh and the worker, and close the panel and every widget it made."""
         if not hasattr(self, "_worker"):  # a constructor that failed half-way (Widget.__del__)
             super().close()
             return
         self._stop.set()
         self._worker.shutdown()
-        for child in self.children:
-            close_tree(child)
+        self._close_extra()
+        close_parts(self)
         super().close()
+
+    def _close_extra(self) -> None:
+        """Close widgets the panel made that are not shown right now (subclasses)."""
 
     # --- handlers -------------------------------------------------------------------
 
     def _on_refresh_button_click(self, _button: w.Button) -> None:
         self.refresh()
+
+    def _on_views_change(self, hidden: bool) -> None:
+        if not hidden and not self._stop.is_set():
+            self.refresh()  # shown again (a reloaded page): bring it up to date now

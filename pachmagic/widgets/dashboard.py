@@ -14,7 +14,7 @@ from typing import Any
 import ipywidgets as w
 
 from pachmagic.client import JobInfo
-from pachmagic.widgets._panel import close_tree, describe_client, start_auto_refresh
+from pachmagic.widgets._panel import ViewTracker, close_parts, describe_client, start_auto_refresh
 from pachmagic.widgets.job_monitor import JobMonitor
 from pachmagic.widgets.logic.style import esc
 from pachmagic.widgets.pipeline_dag import PipelineDAG
@@ -26,6 +26,10 @@ __all__ = ["Dashboard", "dashboard"]
 class Dashboard(w.VBox):  # type: ignore[misc]
     """Repos, pipelines and jobs of one connection, side by side and live.
 
+    It polls while shown and pauses while none of its views is (a cleared
+    output); ``close()`` stops it for good (``%pach dashboard`` closes the
+    dashboard a re-run of its cell replaces).
+
     Parameters
     ----------
     client:
@@ -35,6 +39,8 @@ class Dashboard(w.VBox):  # type: ignore[misc]
     jobs:
         How many recent jobs the monitor lists.
     """
+
+    _closes_own_tree = True
 
     def __init__(self, client: Any, *, refresh_interval: float | None = 2.0, jobs: int = 10, **kwargs: Any) -> None:
         self._client = client
@@ -51,6 +57,8 @@ class Dashboard(w.VBox):  # type: ignore[misc]
         top = w.HBox([self._repos, self._dag], layout=w.Layout(flex_flow="row wrap", width="100%"))
         super().__init__(children=[header, top, self._jobs], **kwargs)
         self.add_class("pachmagic-dashboard")
+        self._views = ViewTracker(self)
+        self._views.changed = self._on_views_change
         self._refresher: threading.Thread | None = None
         if refresh_interval:
             self._refresher = start_auto_refresh(self, self._stop, float(refresh_interval), "pachmagic-Dashboard-refresh")
@@ -98,24 +106,33 @@ class Dashboard(w.VBox):  # type: ignore[misc]
         """Block until every panel's queued work is done (False on timeout)."""
         return all([panel.wait(timeout) for panel in self.panels])
 
+    @property
+    def hidden(self) -> bool:
+        """True while the dashboard was shown and none of its views is left (it does not poll then)."""
+        return self._views.hidden
+
     def _tick(self) -> bool:
         if self._stop.is_set() or self.comm is None:
             return False
-        for panel in self.panels:
-            panel._tick()
+        if not self.hidden:
+            for panel in self.panels:
+                panel._tick()
         return True
 
     def close(self) -> None:
-        """Stop refreshing and close the three panels."""
+        """Stop refreshing and close the three panels and every widget the dashboard made."""
         if not hasattr(self, "_jobs"):  # a constructor that failed half-way (Widget.__del__)
             super().close()
             return
         self._stop.set()
         for panel in self.panels:
             panel.close()
-        for child in self.children:
-            close_tree(child)
+        close_parts(self)
         super().close()
+
+    def _on_views_change(self, hidden: bool) -> None:
+        if not hidden and not self._stop.is_set():
+            self.refresh()  # shown again (a reloaded page): bring it up to date now
 
     def _on_refresh_button_click(self, _button: w.Button) -> None:
         self.refresh()

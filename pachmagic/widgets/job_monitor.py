@@ -19,12 +19,28 @@ from typing import Any, Callable
 import ipywidgets as w
 
 from pachmagic.client import JobInfo, LogMessage
-from pachmagic.widgets._panel import Panel
+from pachmagic.widgets._panel import Panel, replace_children
 from pachmagic.widgets.logic import jobs as logic
 
 __all__ = ["JobMonitor"]
 
-_Row = tuple[w.HTML, w.HTML, w.HTML, w.Button]
+
+def _no_jobs() -> w.HTML:
+    return w.HTML("<span style='color:#6b7280;font-size:12px'>No jobs yet.</span>")
+
+
+class _Row:
+    """One job's row: its box and the widgets inside, made once and updated in place."""
+
+    def __init__(self, key: str, on_click: Callable[[w.Button], None]) -> None:
+        self.key = key
+        self.label = w.HTML(layout=w.Layout(width="190px"))
+        self.bar = w.HTML(layout=w.Layout(flex="1 1 auto", min_width="200px"))
+        self.state = w.HTML(layout=w.Layout(width="240px", overflow="hidden"))
+        self.button = w.Button(description="Datums", icon="list", layout=w.Layout(width="auto"),
+                               tooltip=f"Datums and logs of {key}")
+        self.button.on_click(on_click)
+        self.box = w.HBox([self.label, self.bar, self.state, self.button], layout=w.Layout(align_items="center"))
 
 
 class JobMonitor(Panel):
@@ -61,14 +77,13 @@ class JobMonitor(Panel):
         self._max_lines = max_log_lines
         self._jobs: list[JobInfo] = []
         self._rows: dict[str, _Row] = {}
-        self._button_jobs: dict[int, str] = {}
         self._selected: str | None = None
         self._listeners: list[Callable[[JobInfo], None]] = []
         super().__init__(client, title="Jobs", refresh_interval=refresh_interval, **kwargs)
         self.add_class("pachmagic-job-monitor")
 
     def _build(self) -> list[w.Widget]:
-        self._table = w.VBox([])
+        self._table = w.VBox([_no_jobs()])
         self._details = w.HTML("")
         return [self._table, self._details]
 
@@ -105,40 +120,23 @@ class JobMonitor(Panel):
     def _update_rows(self) -> None:
         keys = [logic.job_key(j) for j in self._jobs]
         if keys != list(self._rows):
-            rows: dict[str, _Row] = {}
-            for key in keys:
-                rows[key] = self._rows.pop(key) if key in self._rows else self._new_row(key)
-            for stale in self._rows.values():
-                self._button_jobs.pop(id(stale[3]), None)
-                for widget in stale:
-                    widget.close()
+            rows = {key: self._rows.pop(key) if key in self._rows else _Row(key, self._captured(self._on_datums_button_click))
+                    for key in keys}
             self._rows = rows
-            self._table.children = [
-                w.HBox(list(row), layout=w.Layout(align_items="center")) for row in rows.values()
-            ] or [w.HTML("<span style='color:#6b7280;font-size:12px'>No jobs yet.</span>")]
+            # the table drops the boxes of jobs no longer listed, and closes them with their widgets
+            replace_children(self._table, [row.box for row in rows.values()] or [_no_jobs()])
         for job in self._jobs:
-            label, bar, state, button = self._rows[logic.job_key(job)]
+            row = self._rows[logic.job_key(job)]
             for widget, value in (
-                (label, logic.job_label_html(job)),
-                (bar, logic.progress_html(logic.progress(job), job.state)),
-                (state, logic.job_state_html(job)),
+                (row.label, logic.job_label_html(job)),
+                (row.bar, logic.progress_html(logic.progress(job), job.state)),
+                (row.state, logic.job_state_html(job)),
             ):
                 if widget.value != value:
                     widget.value = value
             style = "danger" if job.data_failed or job.state == "failure" else ""
-            if button.button_style != style:
-                button.button_style = style
-
-    def _new_row(self, key: str) -> _Row:
-        button = w.Button(description="Datums", icon="list", layout=w.Layout(width="auto"), tooltip=f"Datums and logs of {key}")
-        button.on_click(self._captured(self._on_datums_button_click))
-        self._button_jobs[id(button)] = key
-        return (
-            w.HTML(layout=w.Layout(width="190px")),
-            w.HTML(layout=w.Layout(flex="1 1 auto", min_width="200px")),
-            w.HTML(layout=w.Layout(width="240px", overflow="hidden")),
-            button,
-        )
+            if row.button.button_style != style:
+                row.button.button_style = style
 
     def _show_details(self, notify: bool = True) -> None:
         key = self._selected
@@ -164,5 +162,5 @@ class JobMonitor(Panel):
     # --- handlers (kernel thread) ------------------------------------------------------
 
     def _on_datums_button_click(self, button: w.Button) -> None:
-        key = self._button_jobs.get(id(button))
+        key = next((row.key for row in self._rows.values() if row.button is button), None)
         self.select(None if key == self._selected else key)

@@ -18,7 +18,7 @@ import ipywidgets as w
 import yaml
 
 from pachmagic.client import JobInfo, PipelineInfo
-from pachmagic.widgets._panel import Panel
+from pachmagic.widgets._panel import Panel, replace_children
 from pachmagic.widgets.logic import dag
 from pachmagic.widgets.logic.browse import ago
 from pachmagic.widgets.logic.jobs import progress, progress_html
@@ -132,10 +132,7 @@ class PipelineDAG(Panel):
                 button.on_click(self._captured(self._on_pipeline_button_click))
                 self._button_names[id(button)] = name
                 buttons.append(button)
-            old = self._buttons.children
-            self._buttons.children = buttons
-            for b in old:
-                b.close()
+            replace_children(self._buttons, buttons)
         for button in self._buttons.children:
             info = self._pipelines[self._button_names[id(button)]]
             style = _BUTTON_STYLES.get(info.last_job_state, "")

@@ -21,11 +21,9 @@ from typing import Any
 
 import ipywidgets as w
 
-from pachmagic.client import Commit, File, FileInfo, Repo
-from pachmagic.client.records import human_size
-from pachmagic.client.refs import is_commit_id
+from pachmagic.client import Commit, File, FileInfo, Repo, human_size, is_commit_id
 from pachmagic.errors import NotFound
-from pachmagic.widgets._panel import Panel
+from pachmagic.widgets._panel import Panel, replace_children
 from pachmagic.widgets.logic import browse
 from pachmagic.widgets.logic.browse import HistoryRow
 from pachmagic.widgets.logic.style import esc
@@ -155,7 +153,7 @@ class RepoBrowser(Panel):
                 self._select_file(target)
             else:
                 self._history_button.disabled = True
-                self._preview.children = [w.HTML("<span style='color:#6b7280'>Select a file to preview it.</span>")]
+                replace_children(self._preview, [w.HTML("<span style='color:#6b7280'>Select a file to preview it.</span>")])
 
         self._submit(run)
 
@@ -248,9 +246,9 @@ class RepoBrowser(Panel):
         self._download_button.disabled = False
         self._history_button.disabled = browse.is_dir(info)
         if browse.is_dir(info):
-            self._preview.children = [w.HTML(browse.summary_html(info, "directory: Download saves every file under it"))]
+            replace_children(self._preview, [w.HTML(browse.summary_html(info, "directory: Download saves every file under it"))])
             return
-        self._preview.children = [w.HTML(browse.summary_html(info)), self._render_preview(info)]
+        replace_children(self._preview, [w.HTML(browse.summary_html(info)), self._render_preview(info)])
 
     def _render_preview(self, info: FileInfo) -> w.Widget:
         ref = self._file_ref(info.path)

@@ -121,7 +121,10 @@ class JupyterLab:
             "--ServerApp.ip=127.0.0.1", "--ServerApp.port=0", "--ServerApp.port_retries=0",
             f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root_dir}",
             "--ServerApp.open_browser=False", "--ServerApp.allow_root=True",  # CI runs as root
-            "--LabApp.news_url=", "--LabApp.extension_manager=readonly", *self.args,
+            "--LabApp.news_url=", "--LabApp.extension_manager=readonly",
+            # pachmagic's server extension (enabled by installing it) would start a shared server and
+            # write a pachctl context under HOME; tests that want it pass --PachMagicServer.enabled=True.
+            "--PachMagicServer.enabled=False", *self.args,
         ]
         with open(self.log, "wb") as out:
             self._proc = subprocess.Popen(cmd, cwd=self.root_dir, env=self.env, stdout=out, stderr=subprocess.STDOUT,

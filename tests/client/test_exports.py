@@ -1,19 +1,29 @@
-"""The public API is ``pachmagic.client.__all__`` (httpx's exported-members guard)."""
+"""The public API is ``pachmagic.client.__all__`` (httpx's exported-members guard).
+
+Outside the client package, pachmagic (magics, widgets, ``pfs://``, the CLI,
+the pytest plugin) imports only ``pachmagic.client`` itself, never one of its
+modules: what they need is public, or the public API grows.
+"""
 
 from __future__ import annotations
 
+import ast
 import importlib
 import pkgutil
+from pathlib import Path
 
 import pachmagic.client as client_pkg
 
 PUBLIC = {
     "Client", "connect", "to_frame",
-    "ReadRecorder", "DataLock",
-    "Repo", "Branch", "Commit", "File", "Pipeline", "Job",
+    "PachFrame",
+    "ReadRecorder", "DataLock", "LockFileError",
+    "Repo", "Branch", "Commit", "File", "Pipeline", "Job", "is_commit_id",
     "RecordList", "ProjectInfo", "RepoInfo", "BranchInfo", "CommitInfo", "FileInfo", "FileDiff",
     "PipelineInfo", "JobInfo", "DatumInfo", "LogMessage", "Version", "ClusterInfo",
+    "human_size", "human_duration",
 }
+PACKAGE = Path(client_pkg.__file__).resolve().parents[1]  # pachmagic/
 
 
 def test_all_is_exactly_the_public_api() -> None:
@@ -41,3 +51,46 @@ def test_every_module_has_a_docstring_and_future_annotations() -> None:
         module = importlib.import_module(f"pachmagic.client.{info.name}")
         assert module.__doc__ and len(module.__doc__.strip()) > 40, info.name
         assert "annotations" in vars(module), f"{info.name} lacks 'from __future__ import annotations'"
+
+
+def _package_of(path: Path) -> str:
+    return ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts[:-1])
+
+
+def _deep_client_imports(path: Path, package: str) -> list[str]:
+    """``pachmagic.client.<module>`` imports in one source file of ``package`` (absolute or relative)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                base = ".".join(parts + ([node.module] if node.module else []))
+            names = [base] + ([f"{base}.{a.name}" for a in node.names] if base == "pachmagic.client" else [])
+        else:
+            continue
+        for name in names:
+            if name.startswith("pachmagic.client.") and name.removeprefix("pachmagic.client.") not in PUBLIC:
+                found.append(f"line {node.lineno}: {name}")
+    return found
+
+
+def test_nothing_outside_the_client_imports_its_modules() -> None:
+    sources = [p for p in PACKAGE.rglob("*.py") if "client" not in p.relative_to(PACKAGE).parts[:1]]
+    assert len(sources) > 50
+    deep = {str(p.relative_to(PACKAGE.parent)): bad for p in sources if (bad := _deep_client_imports(p, _package_of(p)))}
+    assert deep == {}, "import these from pachmagic.client (make them public if they are not)"
+
+
+def test_the_deep_import_check_catches_one(tmp_path: Path) -> None:
+    text = (PACKAGE / "magics" / "repo.py").read_text(encoding="utf-8")
+    assert _deep_client_imports(PACKAGE / "magics" / "repo.py", "pachmagic.magics") == []
+    probe = tmp_path / "probe.py"
+    probe.write_text(text + "\nfrom pachmagic.client.records import human_size\nfrom ..client import refs\n", encoding="utf-8")
+    assert _deep_client_imports(probe, "pachmagic.magics") == [
+        f"line {len(text.splitlines()) + 2}: pachmagic.client.records",
+        f"line {len(text.splitlines()) + 3}: pachmagic.client.refs",
+    ]

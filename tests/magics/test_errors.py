@@ -119,3 +119,14 @@ def test_help(ip: TestingShell) -> None:
     assert str(ip.value("%pach help list repo")).startswith("usage: %pach list repo")
     assert str(ip.value("%pach list repo -h")) == str(ip.value("%pach help list repo"))
     assert str(ip.value("%pach")) == index
+
+
+def test_confirmations_and_blocks_are_one_kind_of_text(ip: TestingShell) -> None:
+    from pachmagic.magics.display import Text
+
+    ip.run_cell("%pach create repo words")
+    done = ip.value("%%pach put file words@master:/a.txt\nhello")
+    helped = ip.value("%pach help")
+    assert type(done) is Text and type(helped) is Text  # one class for both
+    assert done._repr_html_().startswith("<span>") and helped._repr_html_().startswith("<pre>")
+    assert done.commit.repo.name == "words" and str(done).startswith("put 1 file")

@@ -9,6 +9,9 @@ Registered for the whole suite by ``tests/conftest.py``:
   fresh state and returns a started ``RealPachd`` (``.address``,
   ``.url``); all are stopped when the test ends;
 - ``real_pachd`` (per test): one such pachd.
+- ``real_pachd_workers`` (per test): one that runs its pipelines (``-workers``:
+  worker pods as local processes, user code starting in the tutorial directory
+  with this interpreter's ``python3``, as the embedded ``server`` fixture).
 
 A fresh pachd per test (about 1 s to ready on an idle machine, 1.5-3 s while
 other tests run) is affordable for the few hundred dual-server tests and keeps
@@ -25,7 +28,7 @@ must not count against a test's timeout.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -78,11 +81,11 @@ def postgres_server() -> Iterator[postgres.PostgresServer]:
 
 
 @pytest.fixture
-def real_pachd_factory(realpachd_binary: Path, postgres_server: postgres.PostgresServer) -> Iterator[Callable[[], RealPachd]]:
+def real_pachd_factory(realpachd_binary: Path, postgres_server: postgres.PostgresServer) -> Iterator[Callable[..., RealPachd]]:
     started: list[RealPachd] = []
 
-    def make() -> RealPachd:
-        pachd = RealPachd(realpachd_binary, postgres_server)
+    def make(**options: Any) -> RealPachd:
+        pachd = RealPachd(realpachd_binary, postgres_server, **options)
         try:
             pachd.start()
         except RealPachdError as err:
@@ -99,5 +102,14 @@ def real_pachd_factory(realpachd_binary: Path, postgres_server: postgres.Postgre
 
 
 @pytest.fixture
-def real_pachd(real_pachd_factory: Callable[[], RealPachd]) -> RealPachd:
+def real_pachd(real_pachd_factory: Callable[..., RealPachd]) -> RealPachd:
     return real_pachd_factory()
+
+
+TUTORIAL = Path(__file__).resolve().parents[2] / "pachmagic" / "tutorial"
+
+
+@pytest.fixture
+def real_pachd_workers(real_pachd_factory: Callable[..., RealPachd]) -> RealPachd:
+    """A reference pachd whose pipelines run (worker pods as local processes)."""
+    return real_pachd_factory(workers=True, worker_dir=TUTORIAL)

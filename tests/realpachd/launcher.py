@@ -19,9 +19,10 @@ import signal
 import subprocess
 import tempfile
 import threading
+import sys
 import time
 from pathlib import Path
-from typing import IO
+from typing import IO, Mapping
 
 from tests.realpachd.postgres import PostgresServer
 
@@ -38,11 +39,29 @@ class RealPachdError(Exception):
 class RealPachd:
     """One genuine pachd 2.12.2 with fresh state."""
 
-    def __init__(self, binary: Path, postgres: PostgresServer, port: int = 0, *, verbose: bool = False) -> None:
+    def __init__(
+        self,
+        binary: Path,
+        postgres: PostgresServer,
+        port: int = 0,
+        *,
+        verbose: bool = False,
+        workers: bool = False,
+        worker_env: Mapping[str, str] | None = None,
+        worker_dir: Path | str | None = None,
+    ) -> None:
+        """``workers=True`` runs pipelines (the program's -workers mode): each
+        pipeline's worker pods run as local processes. Their user code sees
+        ``worker_env`` (default: PATH with this interpreter's directory first, so
+        ``python3`` is ours, as on the embedded server) and starts in ``worker_dir``
+        (a pipeline image's WORKDIR; default ``/``)."""
         self.binary = binary
         self.postgres = postgres
         self.requested_port = port
         self.verbose = verbose
+        self.workers = workers
+        self.worker_env = dict(worker_env) if worker_env is not None else default_worker_env()
+        self.worker_dir = str(worker_dir) if worker_dir is not None else "/"
         self.address = ""
         self.start_seconds = 0.0
         self.process: subprocess.Popen[str] | None = None
@@ -75,6 +94,9 @@ class RealPachd:
         ]
         if self.verbose:
             argv.append("-v")
+        if self.workers:
+            argv += ["-workers", f"-worker-dir={self.worker_dir}"]
+            argv += [f"-worker-env={k}={v}" for k, v in sorted(self.worker_env.items())]
         env = dict(os.environ)
         # A pachctl-style AWS CA bundle breaks pachd's object storage setup; nothing here uses AWS.
         env.pop("AWS_CA_BUNDLE", None)
@@ -127,6 +149,12 @@ class RealPachd:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def default_worker_env() -> dict[str, str]:
+    """What user code finds on PATH: this interpreter's directory first."""
+    path = os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")
+    return {"PATH": f"{Path(sys.executable).parent}:{path}"}
 
 
 def _first_line(stream: IO[str], timeout: float) -> str | None:

@@ -24,6 +24,7 @@ from . import history
 from .catalog import Catalog, CommitRef, CommitRow
 from .catalog_base import BranchNotFound
 from .chunks import ChunkStore, DiskPacks, MemoryPacks, Packs
+from .datadir import lock_data_dir, private_dir, private_file
 from .db import DATABASE_FILE, Database
 from .files import Reader, WriteSession, diff, replay
 from .fsck import FsckReport, fsck
@@ -41,32 +42,12 @@ from .pipeline_tables import PipelineTables
 from .storage_engine import EngineSupport
 from .tree import NodeCache, Tree
 
-__all__ = ["Storage", "lock_data_dir"]
+__all__ = ["Storage"]
 
 # Chunks announced to the kernel ahead of a sequential read (4 MiB each).
 _READ_AHEAD = 4
 
 Listener = Callable[[], None]
-
-
-def lock_data_dir(data_dir: Path) -> int | None:
-    """Take the data directory's exclusive lock; return its descriptor.
-
-    Two servers on one directory would each trim the other's unfinished pack
-    writes at start, so the second one is refused. The kernel drops the lock
-    when the process dies, however it dies.
-    """
-    try:
-        import fcntl
-    except ImportError:  # Windows: no advisory locks; run one server per directory
-        return None
-    fd = os.open(data_dir / "LOCK", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        raise FailedPrecondition(f"data directory {data_dir} is in use by another pachmagic server") from None
-    return fd
 
 
 class Storage(EngineSupport):
@@ -87,10 +68,10 @@ class Storage(EngineSupport):
             self._db = Database(None)
             packs = MemoryPacks()
         else:
-            data_dir.mkdir(parents=True, exist_ok=True)
+            private_dir(data_dir)
             self._lock_fd = lock_data_dir(data_dir)
-            self._db = Database(data_dir / DATABASE_FILE)
-            packs = DiskPacks(data_dir / "packs")
+            self._db = Database(private_file(data_dir / DATABASE_FILE))
+            packs = DiskPacks(private_dir(data_dir / "packs"))
         self._packs = packs
         self._catalog = Catalog(self._db)
         self._chunks = ChunkStore(self._db, packs)

@@ -17,8 +17,7 @@ from typing import Sequence
 
 import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 
-from pachmagic.client import CommitInfo, FileInfo
-from pachmagic.client.records import human_size
+from pachmagic.client import CommitInfo, FileInfo, human_size
 from pachmagic.widgets.logic.style import esc, short_id
 
 __all__ = [

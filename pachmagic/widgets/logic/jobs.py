@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Iterable, Mapping, Sequence
 
-from pachmagic.client import DatumInfo, JobInfo, LogMessage
-from pachmagic.client.records import human_duration
+from pachmagic.client import DatumInfo, JobInfo, LogMessage, human_duration
 from pachmagic.widgets.logic.style import DATUM_COLOURS, badge, esc, job_colour, short_id
 
 __all__ = [
