@@ -12,22 +12,32 @@ from __future__ import annotations
 import base64
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
 from ...errors import NotFound
 from ...pachyderm.datums import Datum
 from ...pachyderm.inputs import Input
 from ..storage import CommitRef, RepoKey, Storage
-from ..storage.model import CommitKey
+from ..storage.model import DEFAULT_PROJECT, CommitKey
 from ..storage.pipeline_records import DatumRecord, JobKey, JobRecord, LogRecord, PipelineRecord
 from .ledger import Ledger
 from .planner import dry_run
 from .scheduler import Scheduler
 from .states import TERMINAL, DatumState
 
-__all__ = ["Queries", "LogCursor", "matches_filters", "reported_state", "page"]
+__all__ = ["Queries", "LogCursor", "CommitTimes", "input_commit_key", "matches_filters", "reported_state", "page",
+           "since_window"]
 
 T = TypeVar("T")
+
+# When each input commit of some datums was committed (its finishing time), by
+# (project, repo, repo type, commit id): pachd's datum FileInfos carry it.
+CommitTimes = Mapping[tuple[str, str, str, str], "float | None"]  # noqa: UP037 - an alias is evaluated
+
+
+def input_commit_key(item: Mapping[str, Any]) -> tuple[str, str, str, str]:
+    """The ``CommitTimes`` key of one datum input (a stored record's item or a planned one's fields)."""
+    return (item.get("project") or DEFAULT_PROJECT, item["repo"], item.get("repo_type") or "user", item["commit"])
 
 
 def not_found(project: str, name: str) -> NotFound:
@@ -194,6 +204,19 @@ class Queries:
             rows = self.storage.pps.datums(job, datum_id)
             found = rows[0].inputs if rows else None
         return found
+
+    def commit_times(self, inputs: Iterable[Mapping[str, Any]]) -> CommitTimes:
+        """When each input commit of these datum inputs was committed (None if gone or open)."""
+        times: dict[tuple[str, str, str, str], float | None] = {}
+        for item in inputs:
+            key = input_commit_key(item)
+            if key not in times:
+                project, repo, repo_type, commit = key
+                try:
+                    times[key] = self.storage.resolve(CommitRef(RepoKey(project, repo, repo_type), id=commit)).finishing
+                except NotFound:
+                    times[key] = None
+        return times
 
     def datums_matching(self, project: str, name: str, job_id: str, filters: Sequence[str]) -> set[str]:
         """The IDs of a job's datums that match every data filter (RestartDatum)."""

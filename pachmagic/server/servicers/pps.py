@@ -17,7 +17,7 @@ from ..._proto import pps_pb2, pps_pb2_grpc
 from ...errors import InvalidArgument, NotFound
 from ...pachyderm.spec import parse_pipeline_spec, spec_to_json
 from ..pipelines import Engine
-from ..pipelines.queries import since_window
+from ..pipelines.queries import CommitTimes, since_window
 from ..pipelines.states import TERMINAL
 from ..storage import Storage
 from ..storage.model import DEFAULT_PROJECT, parse_ancestry
@@ -31,6 +31,7 @@ from ._pps_convert import (
     pipeline_info_pb,
     pipeline_pb,
     planned_datum_pb,
+    planned_inputs,
 )
 from .pps_defaults import PpsDefaultsMixin
 
@@ -277,24 +278,28 @@ class PpsServicer(PpsDefaultsMixin, pps_pb2_grpc.APIServicer):
             project = _project(request.job.pipeline) if request.job.pipeline.name else DEFAULT_PROJECT
             planned = await self.rt.blocking(lambda: self.engine.dry_run_datums(
                 request.input, project, marker=marker, reverse=reverse, number=number))
-            infos = [planned_datum_pb(d) for d in planned]
+            times = await self.rt.blocking(self.engine.commit_times, [i for d in planned for i in planned_inputs(d)])
+            infos = [planned_datum_pb(d, times) for d in planned]
         else:
             job = request.job
             project, name = _project(job.pipeline), _name(job.pipeline)
             records = await self.rt.blocking(lambda: self.engine.list_datums(
                 project, name, job.id, states=request.filter.state, marker=marker, reverse=reverse, number=number))
-            infos = [datum_info_pb(d) for d in records]
+            times = await self.rt.blocking(self.engine.commit_times, [i for d in records for i in d.inputs])
+            infos = [datum_info_pb(d, times) for d in records]
         for info in infos:
             yield info
 
     @rpc
     async def CreateDatum(self, request_iterator: Any, context: Any) -> AsyncIterator[pps_pb2.DatumInfo]:
         planned: list[Any] = []
+        times: CommitTimes = {}
         started = False
         position = 0
         async for request in request_iterator:
             if request.HasField("start"):
                 planned = await self.rt.blocking(self.engine.dry_run_datums, request.start.input, DEFAULT_PROJECT)
+                times = await self.rt.blocking(self.engine.commit_times, [i for d in planned for i in planned_inputs(d)])
                 started, position, number = True, 0, request.start.number
             elif not started:
                 raise InvalidArgument("CreateDatum must start with a start message")
@@ -302,7 +307,7 @@ class PpsServicer(PpsDefaultsMixin, pps_pb2_grpc.APIServicer):
                 number = getattr(request, "continue").number  # a Python keyword as a field name
             end = len(planned) if number <= 0 else position + number
             for datum in planned[position:end]:
-                yield planned_datum_pb(datum)
+                yield planned_datum_pb(datum, times)
             position = min(end, len(planned))
             if position >= len(planned):
                 return
