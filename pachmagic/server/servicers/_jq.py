@@ -98,22 +98,19 @@ def compile_filter(text: str) -> Callable[[Any], bool]:
         node = comparison()
         while peek() == ("word", "and"):
             take()
-            left, right = node, comparison()
-            node = lambda v, a=left, b=right: _truthy(a(v)) and _truthy(b(v))  # noqa: E731
+            node = _both(node, comparison())
         return node
 
     def expression() -> Node:
         node = conjunction()
         while peek() == ("word", "or"):
             take()
-            left, right = node, conjunction()
-            node = lambda v, a=left, b=right: _truthy(a(v)) or _truthy(b(v))  # noqa: E731
+            node = _either(node, conjunction())
         while peek() == ("op", "|"):
             take()
             if take() != ("word", "not"):
                 raise Unimplemented("jq pipes other than '| not' are not supported by the pachmagic embedded server")
-            inner = node
-            node = lambda v, a=inner: not _truthy(a(v))  # noqa: E731
+            node = _negated(node)
         return node
 
     root = expression()
@@ -158,3 +155,15 @@ def _compare(op: str, left: Node, right: Node) -> Node:
         return bool({"<": ka < kb, "<=": ka <= kb, ">": ka > kb, ">=": ka >= kb}[op])
 
     return run
+
+
+def _both(a: Node, b: Node) -> Node:
+    return lambda v: _truthy(a(v)) and _truthy(b(v))
+
+
+def _either(a: Node, b: Node) -> Node:
+    return lambda v: _truthy(a(v)) or _truthy(b(v))
+
+
+def _negated(a: Node) -> Node:
+    return lambda v: not _truthy(a(v))
