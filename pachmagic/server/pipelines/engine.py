@@ -30,7 +30,7 @@ from ...pachyderm.inputs import cron_inputs, pfs_inputs
 from ...pachyderm.spec import Spec
 from ..storage import RepoKey, Storage
 from ..storage.pipeline_records import JobKey, PipelineRecord
-from .defaults import CLUSTER_DEFAULTS_JSON
+from ...pachyderm.spec_defaults import CLUSTER_DEFAULTS_JSON
 from .ledger import Ledger
 from .lifecycle import Lifecycle
 from .pool import WorkerPool

@@ -20,7 +20,7 @@ from ...pachyderm.paths import OUTPUT_NAME, clean_path
 from ...pachyderm.spec import Spec
 from ..storage.model import DEFAULT_PROJECT, USER, validate_name
 from .cron import parse_schedule
-from .defaults import DEFAULT_USER_IMAGE
+from ...pachyderm.spec_defaults import DEFAULT_USER_IMAGE
 
 __all__ = [
     "validate_and_default",

@@ -14,7 +14,7 @@ from google.protobuf import duration_pb2
 from ..._proto import pfs_pb2, pps_pb2
 from ...pachyderm.datums import Datum
 from ...pachyderm.spec import spec_to_json
-from ..pipelines.defaults import CLUSTER_DEFAULTS_JSON, effective_spec
+from ...pachyderm.spec_defaults import CLUSTER_DEFAULTS_JSON, effective_spec
 from ..pipelines.queries import CommitTimes, input_commit_key, reported_state
 from ..pipelines.states import TERMINAL, PipelineState
 from ..storage.pipeline_records import DatumRecord, JobRecord, LogRecord, PipelineRecord

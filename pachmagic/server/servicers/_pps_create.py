@@ -2,7 +2,7 @@
 
 Both end in the same path: the user's spec as JSON text (for the v1 request,
 its protobuf JSON), merged with pachd's built-in, cluster and project defaults
-(``pipelines.defaults``) into the *effective spec*; a dry run stops there. The
+(``pachyderm.spec_defaults``) into the *effective spec*; a dry run stops there. The
 V2 answer is the effective request in protobuf JSON. pachd parses only JSON:
 YAML (which pachctl converts on the client side) is refused, as is anything
 its JSON parser refuses, with code INVALID_ARGUMENT.
@@ -19,7 +19,7 @@ from google.protobuf import json_format
 
 from ..._proto import pps_pb2
 from ...errors import InvalidArgument, Unknown
-from ..pipelines.defaults import effective_spec
+from ...pachyderm.spec_defaults import effective_spec
 from ..storage.model import DEFAULT_PROJECT
 
 __all__ = ["v1_user_json", "effective", "response_json", "check_ancestry_name"]

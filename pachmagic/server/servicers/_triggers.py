@@ -13,7 +13,7 @@ from typing import Iterable
 from ..._proto import pfs_pb2
 from ...errors import Unknown
 from ..storage.model import validate_name
-from ..storage.triggers import human_size
+from ..storage import human_size
 
 __all__ = ["check_trigger"]
 

@@ -14,12 +14,12 @@ from google.protobuf import empty_pb2
 
 from ...errors import InvalidArgument, NotFound, Unknown
 from ..._proto import pfs_pb2, pfs_pb2_grpc
-from ..storage import BranchKey, CommitRef, Storage
-from ..storage.catalog_base import db_repo_text
+from ..storage import BranchKey, CommitRef, Storage, db_repo_text
 from ..storage.model import CommitInfo
 from . import _convert as cv
 from ._base import Runtime, rpc
 from ._triggers import check_trigger
+from ._pfs_walks import WalkRpcs
 from .pfs_files import FileRpcs
 
 __all__ = ["PfsServicer", "commit_reached"]
@@ -39,7 +39,7 @@ def commit_reached(storage: Storage, info: CommitInfo, state: int) -> bool:
     return info.finished is not None
 
 
-class PfsServicer(FileRpcs, pfs_pb2_grpc.APIServicer):
+class PfsServicer(FileRpcs, WalkRpcs, pfs_pb2_grpc.APIServicer):
     """The PFS API of the embedded server.
 
     Parameters
@@ -366,60 +366,6 @@ class PfsServicer(FileRpcs, pfs_pb2_grpc.APIServicer):
     ) -> pfs_pb2.InspectProjectV2Response:
         info = await self.rt.blocking(self.storage.inspect_project, cv.project_name(request.project))
         return pfs_pb2.InspectProjectV2Response(info=cv.project_info_pb(info), defaults_json="{}")
-
-    @rpc
-    async def WalkCommitProvenance(
-        self, request: pfs_pb2.WalkCommitProvenanceRequest, context: Any
-    ) -> AsyncIterator[pfs_pb2.CommitInfo]:
-        async for info in self._walk_commits(request, "direct_provenance"):
-            yield info
-
-    @rpc
-    async def WalkCommitSubvenance(
-        self, request: pfs_pb2.WalkCommitSubvenanceRequest, context: Any
-    ) -> AsyncIterator[pfs_pb2.CommitInfo]:
-        async for info in self._walk_commits(request, "direct_subvenance"):
-            yield info
-
-    async def _walk_commits(self, request: Any, edge: str) -> AsyncIterator[pfs_pb2.CommitInfo]:
-        """Breadth-first from each start commit along ``edge``, as pachd's walks: the start
-        itself is not sent, nearer commits first, at most ``max_depth`` edges away and
-        ``max_commits`` commits per start (defaults 1000 and 10,000)."""
-        starts = [cv.commit_picker_ref(p) for p in request.start]
-        max_commits = request.max_commits or 10_000
-        max_depth = request.max_depth or 1000
-
-        def pick(ref: CommitRef) -> CommitInfo:
-            try:
-                return self.storage.inspect_commit(ref)
-            except NotFound:
-                if not ref.id or any(c in ref.id for c in "^~."):
-                    raise
-                key = f"{ref.repo.project}/{ref.repo.name}.{ref.repo.type}@{ref.id}"  # pachd's database key
-                raise NotFound(f"get commit by commit key: commit (int_id=0, commit_id={key}) not found") from None
-
-        def walk_one(start: CommitInfo) -> Iterator[CommitInfo]:
-            frontier, seen, count, depth = [start], {start.key}, 0, 0
-            while frontier and depth < max_depth:
-                nxt = []
-                for info in frontier:
-                    for key in getattr(info, edge):
-                        if key not in seen:
-                            seen.add(key)
-                            found = self.storage.inspect_commit(CommitRef(key.repo, id=key.id))
-                            yield found
-                            count += 1
-                            if count >= max_commits:
-                                return
-                            nxt.append(found)
-                frontier, depth = nxt, depth + 1
-
-        def walk() -> Iterator[CommitInfo]:
-            for start in [pick(ref) for ref in starts]:
-                yield from walk_one(start)
-
-        async for info in self.rt.stream(walk):
-            yield cv.commit_info_pb(info)
 
     @rpc
     async def Fsck(self, request: pfs_pb2.FsckRequest, context: Any) -> AsyncIterator[pfs_pb2.FsckResponse]:

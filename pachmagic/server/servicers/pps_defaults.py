@@ -2,7 +2,7 @@
 
 The cluster defaults start as a fresh pachd's (resource requests for the user
 and sidecar containers) and are merged into every new pipeline's spec
-(``pipelines.defaults``); ``SetClusterDefaults`` replaces them (a dry run only
+(``pachyderm.spec_defaults``); ``SetClusterDefaults`` replaces them (a dry run only
 checks them) and, like pachd, takes any JSON object. They live with the engine
 for the life of the server. Project defaults are always ``{}`` here: setting
 non-empty ones is refused as UNIMPLEMENTED with a plain reason.

@@ -10,7 +10,8 @@ the transaction has committed. No gRPC here.
 
 The class is composed of parts kept in their own modules to keep each small:
 ``catalog_repos`` (projects and repos), ``catalog_branches`` (branches and
-their provenance) and ``catalog_commits`` (commits, resolution, propagation);
+their provenance) and ``catalog_commits`` (commits, resolution, propagation), ``catalog_sets``
+(commit sets);
 ``catalog_base`` holds ``CommitRef``, ``CommitRow``, ``new_commit_id`` and the
 parts' shared base. This module keeps the public names.
 """
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 from .catalog_base import CommitRef, CommitRow, new_commit_id
 from .catalog_branches import CatalogBranches
-from .catalog_commits import CatalogCommits
+from .catalog_sets import CatalogSets
 from .catalog_repos import CatalogRepos
 from .db import Database
 from .model import RepoKey
@@ -27,7 +28,7 @@ from .model import RepoKey
 __all__ = ["Catalog", "CommitRef", "CommitRow", "new_commit_id"]
 
 
-class Catalog(CatalogRepos, CatalogBranches, CatalogCommits):
+class Catalog(CatalogRepos, CatalogBranches, CatalogSets):
     """Metadata operations over one ``Database``."""
 
     def __init__(self, db: Database) -> None:

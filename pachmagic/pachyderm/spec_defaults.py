@@ -20,7 +20,7 @@ from typing import Any
 
 from google.protobuf import json_format
 
-from ..._proto import pps_pb2
+from .._proto import pps_pb2
 from .specjson import problem
 
 __all__ = [

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from pachmagic._proto import pps_pb2
-from pachmagic.server.pipelines.defaults import CLUSTER_DEFAULTS_JSON, canonical, effective_spec, merge_patch
-from pachmagic.server.pipelines.specjson import problem
+from pachmagic.pachyderm.spec_defaults import CLUSTER_DEFAULTS_JSON, canonical, effective_spec, merge_patch
+from pachmagic.pachyderm.specjson import problem
 
 SPEC = {"pipeline": {"name": "p"}, "transform": {"cmd": ["sh"]}, "input": {"pfs": {"repo": "in", "glob": "/*"}}}
 
