@@ -29,6 +29,7 @@ __all__ = [
     "canonical",
     "merge_patch",
     "effective_spec",
+    "InvalidEffectiveSpec",
 ]
 
 DEFAULT_USER_IMAGE = "ubuntu:20.04"  # pachd's DefaultUserImage
@@ -96,13 +97,18 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return out
 
 
+class InvalidEffectiveSpec(ValueError):
+    """The merged spec parses but breaks one of pachd's static rules (the text is pachd's)."""
+
+
 def effective_spec(
     user_json: str, cluster_json: str = CLUSTER_DEFAULTS_JSON, project_json: str = "{}"
 ) -> tuple[str, pps_pb2.CreatePipelineRequest]:
     """The effective spec of a user's JSON spec: its JSON text and the parsed request.
 
     Raises ``ValueError`` when the user's text is not a JSON object or does not
-    parse as a CreatePipelineRequest (the reason names the problem).
+    parse as a CreatePipelineRequest (the reason names the problem), and its
+    subclass ``InvalidEffectiveSpec`` when the merged spec breaks a static rule.
     """
     descriptor = pps_pb2.CreatePipelineRequest.DESCRIPTOR
     found = problem(user_json, descriptor)
@@ -119,4 +125,10 @@ def effective_spec(
         json_format.ParseDict(effective, request)
     except json_format.ParseError as err:
         raise ValueError(str(err)) from None
-    return json.dumps(effective, sort_keys=True, separators=(",", ":")), request
+    text = json.dumps(effective, sort_keys=True, separators=(",", ":"))
+    if request.reprocess_spec not in ("", "until_success", "every_job"):
+        raise InvalidEffectiveSpec(
+            f'invalid effective spec {text}: invalid pipeline spec: ReprocessSpec must be one of "until_success" '
+            'or "every_job"'
+        )
+    return text, request

@@ -63,3 +63,11 @@ def test_a_good_spec_has_no_problem() -> None:
     text = json.dumps({**SPEC, "transform": {"cmd": ["a"], "env": {"K": "v"}}, "datumTries": "4",
                        "resource_requests": {"cpu": 0.5}, "input": {"cross": [{"pfs": {"repo": "a", "glob": "/"}}]}})
     assert problem(text, pps_pb2.CreatePipelineRequest.DESCRIPTOR) is None
+
+
+def test_a_bad_reprocess_spec_is_refused_with_the_effective_spec() -> None:
+    from pachmagic.pachyderm.spec_defaults import InvalidEffectiveSpec
+
+    with pytest.raises(InvalidEffectiveSpec, match=r'^invalid effective spec \{.*"reprocessSpec":"sometimes".*\}: invalid '
+                       r'pipeline spec: ReprocessSpec must be one of "until_success" or "every_job"$'):
+        effective_spec(json.dumps(dict(SPEC, reprocessSpec="sometimes")))

@@ -131,4 +131,5 @@ def test_subscribe_commit_on_a_missing_repo_is_not_found(sdk: Any) -> None:
     with pytest.raises(grpc.RpcError) as err:
         _Stream(sdk.pfs.subscribe_commit(repo=pfs.Repo(name="nowhere"), branch="master")).take(1)
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
-    assert err.value.details() == "repo default/nowhere not found"
+    # pachd's words (tests/conformance)
+    assert err.value.details() == "get repo ID: repo (id=0, project=default, name=nowhere, type=user) not found"

@@ -8,6 +8,7 @@ depends on, so the behaviour stays covered on machines without Go.
 from __future__ import annotations
 
 import io
+import json
 import tarfile
 from typing import Any, Iterator
 
@@ -122,26 +123,34 @@ def test_get_file_tar_names_are_absolute_paths(stubs: tuple[Any, Any]) -> None:
     assert sorted(tar_of("/")) == ["/dir/a.txt", "/dir/sub/b.txt", "/top.txt"]
 
 
-def test_cluster_and_project_defaults_read_as_unset(stubs: tuple[Any, Any]) -> None:
-    """``pachctl inspect defaults`` reads GetClusterDefaults/GetProjectDefaults: pachd answers ``{}``.
+def test_cluster_and_project_defaults_as_pachd_answers_them(stubs: tuple[Any, Any]) -> None:
+    """``pachctl inspect defaults`` reads GetClusterDefaults/GetProjectDefaults.
 
-    They were unimplemented. Setting ``{}`` (``pachctl delete defaults``) is a
-    no-op; real defaults are refused plainly (the server merges none into specs).
+    They were unimplemented, then answered ``{}``; a fresh pachd 2.12.2 answers its
+    cluster defaults (resource requests, tests/conformance), takes any JSON
+    object as new ones, and answers ``{}`` for a project. Non-empty project
+    defaults are refused plainly here.
     """
     _, pps = stubs
     cluster = pps.GetClusterDefaults(pps_pb2.GetClusterDefaultsRequest())
-    assert cluster.cluster_defaults_json == "{}"
+    assert json.loads(cluster.cluster_defaults_json) == {"createPipelineRequest": {
+        "resourceRequests": {"cpu": 1, "memory": "256Mi", "disk": "1Gi"},
+        "sidecarResourceRequests": {"cpu": 1, "memory": "256Mi", "disk": "1Gi"}}}
     project = pps.GetProjectDefaults(pps_pb2.GetProjectDefaultsRequest(project=pfs_pb2.Project(name="default")))
     assert project.project_defaults_json == "{}"
     assert pps.GetProjectDefaults(pps_pb2.GetProjectDefaultsRequest()).project_defaults_json == "{}"
     with pytest.raises(grpc.RpcError) as missing:
         pps.GetProjectDefaults(pps_pb2.GetProjectDefaultsRequest(project=pfs_pb2.Project(name="nope")))
     assert missing.value.code() == grpc.StatusCode.NOT_FOUND
-    pps.SetClusterDefaults(pps_pb2.SetClusterDefaultsRequest(cluster_defaults_json="{}"))
+    mine = '{"create_pipeline_request": {"datum_tries": 5}}'
+    pps.SetClusterDefaults(pps_pb2.SetClusterDefaultsRequest(cluster_defaults_json=mine, dry_run=True))
+    assert pps.GetClusterDefaults(pps_pb2.GetClusterDefaultsRequest()).cluster_defaults_json != mine
+    pps.SetClusterDefaults(pps_pb2.SetClusterDefaultsRequest(cluster_defaults_json=mine))
+    assert pps.GetClusterDefaults(pps_pb2.GetClusterDefaultsRequest()).cluster_defaults_json == mine
     pps.SetProjectDefaults(pps_pb2.SetProjectDefaultsRequest(project_defaults_json='{"create_pipeline_request": {}}'))
     with pytest.raises(grpc.RpcError) as refused:
-        pps.SetClusterDefaults(
-            pps_pb2.SetClusterDefaultsRequest(cluster_defaults_json='{"create_pipeline_request": {"datum_tries": 5}}')
+        pps.SetProjectDefaults(
+            pps_pb2.SetProjectDefaultsRequest(project_defaults_json='{"create_pipeline_request": {"datum_tries": 5}}')
         )
     assert refused.value.code() == grpc.StatusCode.UNIMPLEMENTED
     assert "defaults are not supported" in refused.value.details()

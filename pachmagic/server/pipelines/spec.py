@@ -71,29 +71,33 @@ def _check_input(node: Input, names: set[str], project: str, pipeline: str, pare
         raise InvalidArgument(f"{parent} inputs may only contain pfs inputs, found a {kind} input")
     if kind == "pfs":
         pfs = node.pfs
+        # pachd's checks, in its order
         if not pfs.repo:
             raise Unknown("input must specify a repo")
-        if pfs.commit:
-            raise Unknown("input cannot come from a commit; use a branch with head pointing to the commit")
+        if pfs.repo == OUTPUT_NAME and not pfs.name:
+            raise Unknown(
+                'inputs based on repos named "out" must have \'name\' set, as pachyderm already creates '
+                "/pfs/out to collect job output"
+            )
         if not pfs.glob and not pfs.s3:
             raise Unknown("input must specify a glob")
+        if pfs.commit:
+            raise Unknown("input cannot come from a commit; use a branch with head pointing to the commit")
         pfs.project = pfs.project or project
         pfs.name = pfs.name or pfs.repo
         pfs.branch = pfs.branch or "master"
         pfs.repo_type = pfs.repo_type or USER
-        if pfs.outer_join and parent != "join":
-            raise InvalidArgument(f"input {pfs.name}: outer_join is only meaningful inside a join input")
-        if pfs.join_on and parent != "join":
-            raise InvalidArgument(f"input {pfs.name}: join_on is only meaningful inside a join input")
-        if pfs.group_by and parent != "group":
-            raise InvalidArgument(f"input {pfs.name}: group_by is only meaningful inside a group input")
+        # join_on, outer_join and group_by outside a join or group are accepted and unused, as by pachd
         _add_name(pfs.name, names)
         return
     if kind == "cron":
         cron = node.cron
         if not cron.name:
             raise Unknown("input must specify a name")
-        parse_schedule(cron.spec)
+        try:
+            parse_schedule(cron.spec)
+        except PachError as err:  # pachd's code for it
+            raise Unknown(err.details) from None
         cron.project = cron.project or project
         cron.repo = cron.repo or f"{pipeline}_{cron.name}"
         validate_name(cron.repo)

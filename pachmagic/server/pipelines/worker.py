@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from ...errors import InvalidArgument, PachError
+from ...errors import InvalidArgument, PachError, Unknown
 from ...pachyderm.datums import Datum
 from ...pachyderm.paths import input_path
 from ...pachyderm.spec import Spec
@@ -135,7 +135,7 @@ class DatumWorker:
         if state == DatumState.SUCCESS:
             try:
                 entries, upload_bytes = self._collect(datum, mounts)
-            except InvalidArgument as err:
+            except (InvalidArgument, Unknown) as err:  # PFS's path rules say UNKNOWN, as pachd
                 state, reason = DatumState.FAILED, err.details
                 ctx.log(f"datum {datum.id} failed: {reason}", datum=datum.id)
         elif recovered:
@@ -245,7 +245,7 @@ class DatumWorker:
         for rel, local in sorted(files):
             try:
                 path = validate_write_path(rel)
-            except InvalidArgument as err:
+            except Unknown as err:
                 raise InvalidArgument(f"{OUTPUT_NAME_ERROR}: {err.details}") from None
             chunks: list[bytes] = []
             size = 0

@@ -19,7 +19,7 @@ from google.protobuf import json_format
 
 from ..._proto import pps_pb2
 from ...errors import InvalidArgument, Unknown
-from ...pachyderm.spec_defaults import effective_spec
+from ...pachyderm.spec_defaults import InvalidEffectiveSpec, effective_spec
 from ..storage.model import DEFAULT_PROJECT
 
 __all__ = ["v1_user_json", "effective", "response_json", "check_ancestry_name"]
@@ -37,6 +37,8 @@ def effective(user_json: str, cluster_json: str, project_json: str = "{}") -> tu
     """The effective spec (JSON text, request) of a user's JSON spec, or pachd's refusal."""
     try:
         text, spec = effective_spec(user_json, cluster_json, project_json)
+    except InvalidEffectiveSpec as err:
+        raise InvalidArgument(f"could not make effective spec: {err}") from None
     except ValueError as err:
         raise InvalidArgument(
             f"could not make effective spec: could not parse {user_json} as Create Pipeline Request message: "

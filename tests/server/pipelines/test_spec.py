@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pachmagic.errors import InvalidArgument
+from pachmagic.errors import InvalidArgument, PachError, Unknown
 from pachmagic.pachyderm.inputs import sorted_input
 from pachmagic.pachyderm.spec import parse_pipeline_spec, spec_to_dict
 from pachmagic.server.pipelines.spec import input_branches, validate_and_default
@@ -48,9 +48,12 @@ def test_unknown_fields_are_rejected_by_name(doc: dict, message: str) -> None:
 
 
 def test_defaults() -> None:
-    spec = parse(dict(BASE, pipeline={"name": "p", "project": {"name": "proj"}}))
-    assert spec.datum_tries == 3 and spec.parallelism_spec.constant == 1
+    spec = parse(dict(BASE, pipeline={"name": "p", "project": {"name": "proj"}}, transform={"cmd": ["true"]}))
+    # datum_tries and the resource requests come with the effective spec (pachyderm/spec_defaults);
+    # as pachd, the spec sets no parallelism (one worker unless it asks for more).
+    assert spec.datum_tries == 0 and not spec.HasField("parallelism_spec")
     assert spec.output_branch == "master" and spec.reprocess_spec == "until_success"
+    assert spec.transform.image == "ubuntu:20.04"  # pachd's default image
     pfs = spec.input.pfs
     # An input's project defaults to the pipeline's, its name to the repo, its branch to master.
     assert (pfs.project, pfs.name, pfs.branch, pfs.repo_type) == ("proj", "r", "master", "user")
@@ -82,36 +85,49 @@ def test_kubernetes_only_fields_are_accepted_and_kept() -> None:
 
 
 @pytest.mark.parametrize(
-    ("change", "message"),
+    ("change", "code", "message"),
     [
-        ({"pipeline": {"name": "a.b"}}, "invalid pipeline name"),
-        ({"pipeline": {"name": "x" * 52}}, "1 characters longer than the 51 max"),
-        ({"transform": {"cmd": ["true"]}}, "pipeline transform must contain an image"),
-        ({"transform": {"image": "i"}}, "no command specified"),
-        ({"input": {}}, "no input set"),
-        ({"input": {"pfs": {"repo": "r"}}}, "input must specify a glob"),
-        ({"input": {"pfs": {"glob": "/"}}}, "input must specify a repo"),
-        ({"input": {"pfs": {"repo": "r", "glob": "/", "commit": "abc"}}}, "input cannot come from a commit"),
-        ({"input": {"pfs": {"repo": "r", "glob": "/"}, "cron": {"name": "c", "spec": "@every 1s"}}}, "multiple input types set"),
-        ({"input": {"cross": [{"pfs": {"repo": "r", "glob": "/"}}, {"pfs": {"repo": "r", "glob": "/*"}}]}},
+        # pachd's checks: its texts, its code (UNKNOWN)
+        ({"pipeline": {"name": "a.b"}}, Unknown, "invalid pipeline name"),
+        ({"pipeline": {"name": "x" * 52}}, Unknown, "1 characters longer than the 51 max"),
+        ({"input": {}}, Unknown, "no input set"),
+        ({"input": {"pfs": {"repo": "r"}}}, Unknown, "input must specify a glob"),
+        ({"input": {"pfs": {"glob": "/"}}}, Unknown, "input must specify a repo"),
+        ({"input": {"pfs": {"repo": "r", "glob": "/", "commit": "abc"}}}, Unknown, "input cannot come from a commit"),
+        ({"input": {"pfs": {"repo": "r", "glob": "/"}, "cron": {"name": "c", "spec": "@every 1s"}}}, Unknown,
+         "multiple input types set"),
+        ({"input": {"cross": [{"pfs": {"repo": "r", "glob": "/"}}, {"pfs": {"repo": "r", "glob": "/*"}}]}}, Unknown,
          'name "r" was used more than once'),
-        ({"input": {"pfs": {"repo": "out", "glob": "/"}}}, 'input cannot be named "out"'),
-        ({"input": {"pfs": {"repo": "p", "glob": "/"}}}, "cannot take its own output repo as input"),
-        ({"input": {"cron": {"spec": "@every 1s"}}}, "input must specify a name"),
-        ({"input": {"cron": {"name": "tick", "spec": "@sometimes"}}}, "error parsing cron-spec"),
-        ({"input": {"join": [{"cron": {"name": "c", "spec": "@every 1s"}}]}}, "join inputs may only contain pfs inputs"),
-        ({"input": {"pfs": {"repo": "r", "glob": "/", "join_on": "$1"}}}, "join_on is only meaningful inside a join"),
-        ({"input": {"pfs": {"repo": "r", "glob": "/", "outer_join": True}}}, "outer_join is only meaningful"),
-        ({"input": {"pfs": {"repo": "r", "glob": "/", "group_by": "$1"}}}, "group_by is only meaningful"),
-        ({"reprocess_spec": "sometimes"}, 'ReprocessSpec must be one of "until_success" or "every_job"'),
-        ({"job_timeout": "0s"}, "job_timeout must be positive"),
-        ({"spout": {}}, "not supported by the pachmagic embedded server"),
-        ({"transform": {"image": "i", "cmd": ["true"], "datum_batching": True}}, "datum_batching is not supported"),
+        ({"input": {"pfs": {"repo": "out", "glob": "/"}}}, Unknown, 'inputs based on repos named "out" must have'),
+        ({"input": {"cron": {"spec": "@every 1s"}}}, Unknown, "input must specify a name"),
+        ({"input": {"cron": {"name": "tick", "spec": "@sometimes"}}}, Unknown, "error parsing cron-spec"),
+        ({"reprocess_spec": "sometimes"}, InvalidArgument, 'ReprocessSpec must be one of "until_success" or "every_job"'),
+        # ours: what cannot run here
+        ({"input": {"pfs": {"repo": "r", "name": "out", "glob": "/"}}}, InvalidArgument, 'input cannot be named "out"'),
+        ({"input": {"join": [{"cron": {"name": "c", "spec": "@every 1s"}}]}}, InvalidArgument,
+         "join inputs may only contain pfs inputs"),
+        ({"job_timeout": "0s"}, InvalidArgument, "job_timeout must be positive"),
+        ({"spout": {}}, InvalidArgument, "not supported by the pachmagic embedded server"),
+        ({"transform": {"image": "i", "cmd": ["true"], "datum_batching": True}}, InvalidArgument,
+         "datum_batching is not supported"),
     ],
 )
-def test_validation_messages(change: dict, message: str) -> None:
-    with pytest.raises(InvalidArgument, match=message.replace("(", r"\(")):
+def test_validation_messages(change: dict, code: type[PachError], message: str) -> None:
+    with pytest.raises(PachError, match=message.replace("(", r"\(")) as err:
         parse(dict(BASE, **change))
+    assert type(err.value) is code
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"transform": {"cmd": ["true"]}},  # no image: pachd's default image
+        {"transform": {"image": "i"}},  # no cmd: the image's entrypoint (a job here fails, saying why)
+        {"input": {"pfs": {"repo": "r", "glob": "/", "join_on": "$1", "outer_join": True, "group_by": "$1"}}},
+    ],
+)
+def test_specs_pachd_accepts(change: dict) -> None:
+    parse(dict(BASE, **change))
 
 
 def test_union_children_may_reuse_names() -> None:
