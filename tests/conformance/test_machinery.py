@@ -85,6 +85,14 @@ def test_id_lists_in_messages_are_sorted() -> None:
     assert diff(ours, ref) == []
 
 
+def test_lines_of_a_joined_error_compare_as_a_set() -> None:
+    left = "cannot delete project lab: repo lab/p still exists\nrepo lab/p.spec still exists\nrepo lab/p.meta still exists"
+    right = "cannot delete project lab: repo lab/p still exists\nrepo lab/p.meta still exists\nrepo lab/p.spec still exists"
+    assert diff([out(code="FAILED_PRECONDITION", message=left)], [out(code="FAILED_PRECONDITION", message=right)]) == []
+    # lines that are not like items keep their order
+    assert diff([out(code="UNKNOWN", message="a x\nb y")], [out(code="UNKNOWN", message="b y\na x")]) != []
+
+
 def test_missing_and_different_calls() -> None:
     assert diff([out(), out()], [out()])[0][0] == "call"
     assert diff([out(label="pfs.A")], [out(label="pfs.B")]) == [("call", "pfs.A", "pfs.B")]

@@ -244,7 +244,9 @@ def walk_infos(storage: Storage, request: pfs_pb2.WalkFileRequest) -> Iterator[F
     reader = storage.reader(ref)
     try:
         reader.inspect(path)
-    except NotFound:  # pachd's text for a walk from nowhere
+    except NotFound:  # pachd's text for a walk from nowhere (from the root of an empty commit: nothing)
+        if clean_path(path) == "/":
+            return
         raise NotFound(f"commit/{reader.commit.id} does not contain item: ({clean_path(path)})") from None
     items: Iterable[FileInfo] = reader.walk(path)
     if request.reverse:

@@ -64,7 +64,8 @@ class CatalogRepos(CatalogBase):
     def delete_project(self, name: str, force: bool = False) -> None:
         with self.db.transaction():
             self.inspect_project(name)
-            repos = self.db.all("SELECT name, type FROM repos WHERE project = ? ORDER BY id", (name,))
+            # pachd lists them by name (its database orders repos of one name as it happens to)
+            repos = self.db.all("SELECT name, type FROM repos WHERE project = ? ORDER BY name, id", (name,))
             if repos and not force:
                 raise FailedPrecondition(
                     f"cannot delete project {name}: "

@@ -291,8 +291,8 @@ class Reader:
         return FileInfo(self.commit, name, DIR, size, h.digest(), self.committed, branch=self.branch)
 
     def is_dir(self, path: str) -> bool:
-        if path == "/":
-            return True
+        if path == "/":  # as pachd: an empty commit has no root directory either
+            return self.tree.first_at_or_after("/") is not None
         lo, hi = _dir_range(path)
         first = self.tree.first_at_or_after(lo)
         return first is not None and first.path < hi
@@ -381,7 +381,8 @@ class Reader:
         """
         cleaned = clean_path(pattern)
         if cleaned == "/":
-            yield self._dir("/")
+            if self.is_dir("/"):
+                yield self._dir("/")
             return
         match = compile_glob(cleaned)
         literal = _literal_prefix(cleaned)

@@ -102,6 +102,35 @@ def listing(r: Run) -> None:
     wf(pfs.WalkFileRequest(file=file("r", "master", "/"), paginationMarker=file("r", "master", "/dir/sub/c.csv")))
 
 
+@scenario("files: an empty commit")
+def empty_commit(r: Run) -> None:
+    r.quiet.pfs.CreateRepo(pfs.CreateRepoRequest(repo=repo("r")))
+    c = r.quiet.pfs.StartCommit(pfs.StartCommitRequest(branch=branch("r")))
+    r.quiet.pfs.FinishCommit(pfs.FinishCommitRequest(commit=c))
+    r.quiet.pfs.InspectCommit(pfs.InspectCommitRequest(commit=c, wait=pfs.FINISHED))
+    for path in ("/", "", "/a"):
+        r.pfs.InspectFile(pfs.InspectFileRequest(file=file("r", "master", path)))
+        r.pfs.ListFile(pfs.ListFileRequest(file=file("r", "master", path)))
+        r.pfs.WalkFile(pfs.WalkFileRequest(file=file("r", "master", path)))
+    for pattern in ("/", "/*", "/**"):
+        r.pfs.GlobFile(pfs.GlobFileRequest(commit=commit("r", "master"), pattern=pattern))
+    r.pfs.DiffFile(pfs.DiffFileRequest(new_file=file("r", "master", "/")))
+    r.pfs.GetFile(pfs.GetFileRequest(file=file("r", "master", "/")), join=True)
+    r.pfs.GetFileTAR(pfs.GetFileRequest(file=file("r", "master", "/")), tar=True)
+    # emptied again: every file deleted
+    d = r.quiet.pfs.StartCommit(pfs.StartCommitRequest(branch=branch("r")))
+    r.quiet.pfs.ModifyFile(iter(put(d, "/a", b"a")))
+    r.quiet.pfs.FinishCommit(pfs.FinishCommitRequest(commit=d))
+    e = r.quiet.pfs.StartCommit(pfs.StartCommitRequest(branch=branch("r")))
+    r.quiet.pfs.ModifyFile(iter([set_commit(e), pfs.ModifyFileRequest(delete_file=pfs.DeleteFile(path="/a"))]))
+    r.quiet.pfs.FinishCommit(pfs.FinishCommitRequest(commit=e))
+    r.quiet.pfs.InspectCommit(pfs.InspectCommitRequest(commit=e, wait=pfs.FINISHED))
+    r.pfs.InspectFile(pfs.InspectFileRequest(file=file("r", "master", "/")))
+    r.pfs.WalkFile(pfs.WalkFileRequest(file=file("r", "master", "/")))
+    r.pfs.GlobFile(pfs.GlobFileRequest(commit=commit("r", "master"), pattern="/"))
+    r.pfs.DiffFile(pfs.DiffFileRequest(new_file=file("r", "master", "/")))
+
+
 @scenario("files: glob")
 def glob(r: Run) -> None:
     _tree(r)

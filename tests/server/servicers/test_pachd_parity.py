@@ -181,3 +181,31 @@ def test_pipeline_specs_as_pachd_takes_them(stubs: tuple[Any, Any]) -> None:
     assert error(pps.InspectJob, pps_pb2.InspectJobRequest(job=job)) == (
         grpc.StatusCode.NOT_FOUND, f"jobs default/p@{job.id} not found")
     assert list(pps.InspectJobSet(pps_pb2.InspectJobSetRequest(job_set=pps_pb2.JobSet(id=job.id)))) == []
+
+
+def test_an_empty_commit_has_no_root(stubs: tuple[Any, Any]) -> None:
+    pfs, _ = stubs
+    pfs.CreateRepo(pfs_pb2.CreateRepoRequest(repo=repo("r")))
+    started = pfs.StartCommit(pfs_pb2.StartCommitRequest(branch=branch("r")))
+    pfs.FinishCommit(pfs_pb2.FinishCommitRequest(commit=started))
+    pfs.InspectCommit(pfs_pb2.InspectCommitRequest(commit=started, wait=pfs_pb2.FINISHED))
+    root = pfs_pb2.File(commit=commit("r", "master"), path="/")
+    # pachd: a walk or glob of "/" yields nothing and "/" cannot be inspected until a file exists
+    assert list(pfs.WalkFile(pfs_pb2.WalkFileRequest(file=root))) == []
+    assert list(pfs.GlobFile(pfs_pb2.GlobFileRequest(commit=commit("r", "master"), pattern="/"))) == []
+    code, _ = error(pfs.InspectFile, pfs_pb2.InspectFileRequest(file=root))
+    assert code == grpc.StatusCode.NOT_FOUND
+    put(pfs, "r", "/a", b"a")
+    assert [i.file.path for i in pfs.WalkFile(pfs_pb2.WalkFileRequest(file=root))] == ["/", "/a"]
+
+
+def test_deleting_a_project_names_its_repos_by_name(stubs: tuple[Any, Any]) -> None:
+    pfs, _ = stubs
+    lab = pfs_pb2.Project(name="lab")
+    pfs.CreateProject(pfs_pb2.CreateProjectRequest(project=lab))
+    for name in ("zz", "in", "aa"):
+        pfs.CreateRepo(pfs_pb2.CreateRepoRequest(repo=pfs_pb2.Repo(name=name, type="user", project=lab)))
+    code, text = error(pfs.DeleteProject, pfs_pb2.DeleteProjectRequest(project=lab))
+    assert code == grpc.StatusCode.FAILED_PRECONDITION
+    assert text == ("cannot delete project lab: repo lab/aa still exists\nrepo lab/in still exists\n"
+                    "repo lab/zz still exists")  # pachd lists them by project and name
