@@ -28,6 +28,7 @@ import pytest
 from pachmagic.server import LocalServer
 from tests.dual_server import NO_WORKERS, SERVER_KINDS, ServerUnderTest
 from tests.realpachd.fixtures import (  # noqa: F401 - fixtures and a hook, registered by import
+    _realpachd_spares,
     postgres_server,
     pytest_collection_finish,
     real_pachd,

@@ -1,10 +1,12 @@
-"""``python -m tests.realpachd [--port P]``: a genuine pachd 2.12.2 by hand.
+"""``python -m tests.realpachd [--port P] [--workers]``: a genuine pachd 2.12.2 by hand.
 
 Builds (or reuses) the reference-server program, starts a throwaway PostgreSQL,
 starts pachd with fresh state, prints ``READY grpc://127.0.0.1:P`` and serves
 until Ctrl-C or SIGTERM; then stops pachd (which drops its database and its
 temporary directory) and PostgreSQL, and removes PostgreSQL's directory.
-Progress goes to stderr; stdout carries only the READY line.
+With ``--workers`` its pipelines run (worker pods as local processes, user
+code starting in the current directory). Progress goes to stderr; stdout
+carries only the READY line.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 from types import FrameType
 
 from tests.realpachd import build, postgres
@@ -24,6 +27,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.realpachd", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (default: a free one)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug-level pachd logs (in its log file)")
+    parser.add_argument(
+        "--workers", action="store_true",
+        help="run pipelines (worker pods as local processes; user code starts in the current directory)",
+    )
     args = parser.parse_args(argv)
 
     stop = threading.Event()
@@ -48,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     except (postgres.PostgresUnavailable, postgres.PostgresError) as err:
         say(f"error: {err}")
         return 1
-    pachd = RealPachd(built.path, pg, args.port, verbose=args.verbose)
+    pachd = RealPachd(built.path, pg, args.port, verbose=args.verbose, workers=args.workers, worker_dir=Path.cwd())
     try:
         try:
             pachd.start()

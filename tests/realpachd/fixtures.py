@@ -13,9 +13,11 @@ Registered for the whole suite by ``tests/conftest.py``:
   worker pods as local processes, user code starting in the tutorial directory
   with this interpreter's ``python3``, as the embedded ``server`` fixture).
 
-A fresh pachd per test (about 1 s to ready on an idle machine, 1.5-3 s while
-other tests run) is affordable for the few hundred dual-server tests and keeps
-every test independent of the others, as our own ``server`` fixture is.
+A fresh pachd per test keeps every test independent of the others, as our own
+``server`` fixture is. One takes about 1 s to ready on an idle machine, 1.5-3 s
+while other tests run, and stopping it 0.2 s: ``real_pachd`` (and
+``real_pachd_factory()`` without options) takes one started ahead of need and
+stops it after the test in a thread of its own, so a test rarely waits.
 
 Skips, with the reason, only where there is no Go toolchain or no PostgreSQL;
 a failed build or a server that does not start fails the test.
@@ -27,6 +29,7 @@ must not count against a test's timeout.
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -89,14 +92,61 @@ def postgres_server() -> Iterator[postgres.PostgresServer]:
     server.stop()
 
 
+class _Spares:
+    """Reference pachds (default options) started one ahead of need, and stopped, off the test's path.
+
+    Starting one is mostly waiting (a fresh database, pachd's migrations: 1-3 s); a
+    test's setup takes one already serving, and the next one starts while the test
+    runs. Starts and stops run in order in one thread of their own, which lives as
+    long as the session (the program stops itself when the thread that started it
+    ends: ``PR_SET_PDEATHSIG``).
+    """
+
+    def __init__(self, binary: Path, pg: postgres.PostgresServer) -> None:
+        self._binary, self._pg = binary, pg
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="realpachd-spares")
+        self._next: Future[RealPachd] | None = None
+
+    def _start(self) -> RealPachd:
+        return RealPachd(self._binary, self._pg).start()
+
+    def take(self) -> RealPachd:
+        ready = self._next if self._next is not None else self._thread.submit(self._start)
+        self._next = self._thread.submit(self._start)
+        return ready.result()
+
+    def release(self, pachd: RealPachd) -> None:
+        self._thread.submit(pachd.stop)
+
+    def close(self) -> None:
+        spare, self._next = self._next, None
+        if spare is not None:
+            try:
+                spare.result().stop()
+            except RealPachdError:
+                pass
+        self._thread.shutdown(wait=True)
+
+
+@pytest.fixture(scope="session")
+def _realpachd_spares(realpachd_binary: Path, postgres_server: postgres.PostgresServer) -> Iterator[_Spares]:
+    spares = _Spares(realpachd_binary, postgres_server)
+    yield spares
+    spares.close()
+
+
 @pytest.fixture
-def real_pachd_factory(realpachd_binary: Path, postgres_server: postgres.PostgresServer) -> Iterator[Callable[..., RealPachd]]:
+def real_pachd_factory(
+    realpachd_binary: Path, postgres_server: postgres.PostgresServer, _realpachd_spares: _Spares
+) -> Iterator[Callable[..., RealPachd]]:
     started: list[RealPachd] = []
 
     def make(**options: Any) -> RealPachd:
-        pachd = RealPachd(realpachd_binary, postgres_server, **options)
         try:
-            pachd.start()
+            if options:
+                pachd = RealPachd(realpachd_binary, postgres_server, **options).start()
+            else:
+                pachd = _realpachd_spares.take()
         except RealPachdError as err:
             pytest.fail(str(err), pytrace=False)
         started.append(pachd)
@@ -107,7 +157,10 @@ def real_pachd_factory(realpachd_binary: Path, postgres_server: postgres.Postgre
         if not pachd.alive():
             # Shown by pytest with the test's report.
             print(f"--- reference pachd died; its log ends ---\n{pachd.log_tail()}")
-        pachd.stop()
+        if pachd.workers:
+            pachd.stop()
+        else:
+            _realpachd_spares.release(pachd)
 
 
 @pytest.fixture

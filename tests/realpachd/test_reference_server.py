@@ -102,20 +102,26 @@ def test_accepts_20_mib_messages(sdk: Any, tmp_path: Path) -> None:
 
 
 def test_fresh_state_and_clean_stop(real_pachd_factory: Callable[[], RealPachd], postgres_server: PostgresServer) -> None:
-    before = databases(postgres_server)
     first = real_pachd_factory()
     with connect(first.address) as c:
         c.pfs.create_repo("left_over")
     second = real_pachd_factory()
     with connect(second.address) as c:
         assert [r.name for r in c.pfs.list_repo()] == []
-    assert len(databases(postgres_server) - before) == 2
+    own = {pachd: _own_databases(pachd, postgres_server) for pachd in (first, second)}
+    assert all(len(names) == 1 for names in own.values()), own  # one database each, their own
     state_dirs = _state_dirs(first)
     assert state_dirs, "the server keeps its objects and etcd in a temporary directory"
-    first.stop()
-    second.stop()
-    assert databases(postgres_server) == before
+    for pachd in (first, second):
+        pachd.stop()
+    assert not (own[first] | own[second]) & databases(postgres_server)
     assert not any(d.exists() for d in state_dirs)
+
+
+def _own_databases(pachd: RealPachd, pg: PostgresServer) -> set[str]:
+    """The program names its database after its pid."""
+    assert pachd.process is not None
+    return {name for name in databases(pg) if name.startswith(f"pachd_{pachd.process.pid}_")}
 
 
 def _state_dirs(pachd: RealPachd) -> list[Path]:
