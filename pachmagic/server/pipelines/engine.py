@@ -87,6 +87,8 @@ class Engine:
             # Whatever a previous run left here belonged to jobs that run again.
             shutil.rmtree(self.scratch_dir, ignore_errors=True)
             self.scratch_dir.mkdir(parents=True, exist_ok=True)
+        # What a transform must not see: the whole data directory (the store), or our scratch.
+        self.hidden_dir = data_dir if data_dir is not None else self.scratch_dir
         self._on_change = on_change
         self.lock = threading.RLock()  # short sections: runners, sandboxes
         self.lifecycle_lock = threading.RLock()  # create/update/stop/start/delete, one at a time
@@ -242,7 +244,7 @@ class Engine:
         for i in range(max(0, need)):
             root = self.scratch_dir / "sandboxes" / f"{pipeline.project}-{pipeline.name}-{len(boxes) + i}"
             root.mkdir(parents=True, exist_ok=True)
-            new.append(Sandbox(root))
+            new.append(Sandbox(root, hidden=[self.hidden_dir]))
         with self.lock:
             boxes = self._sandboxes.setdefault(key, [])
             boxes.extend(new)
