@@ -55,6 +55,8 @@ from pachmagic.pachyderm.paths import pfs_substitution
 __all__ = ["RunResult", "Sandbox", "SandboxUnavailable", "sandbox_available", "sandbox_report", "ENV_VAR"]
 
 ENV_VAR = "PACHMAGIC_SANDBOX"
+# Set for a transform in namespace mode unless its environment has them.
+WRITABLE_HOME_DIRS = {"XDG_CONFIG_HOME": "/tmp/.config", "XDG_CACHE_HOME": "/tmp/.cache"}
 _WORKER = Path(__file__).with_name("_nsworker.py")
 _HEADER = struct.Struct(">I")
 _START_TIMEOUT = 60.0  # a cold interpreter on a loaded CI machine can be slow
@@ -240,7 +242,9 @@ class Sandbox:
                            "cwd": None if cwd is None else sub(cwd), "mounts": {}}
                 stdin = None if stdin is None else sub(stdin)
             else:
-                request = {"cmd": list(cmd), "env": dict(env), "cwd": cwd, "mounts": hosts}
+                # The host (and so $HOME) is read-only here, as an image is: per-user config and
+                # caches (matplotlib's, say) go to the worker's /tmp unless the spec says otherwise.
+                request = {"cmd": list(cmd), "env": {**WRITABLE_HOME_DIRS, **env}, "cwd": cwd, "mounts": hosts}
             return self._worker.run(request, (stdin or "").encode(), timeout, on_output, cancel)
 
 

@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from pachmagic.server.pipelines.sandbox import (
+    WRITABLE_HOME_DIRS,
     ENV_VAR,
     RunResult,
     Sandbox,
@@ -442,7 +443,11 @@ def test_stdin_is_delivered_then_closed(any_sandbox: Sandbox) -> None:
 
 def test_env_is_exactly_what_was_given(any_sandbox: Sandbox) -> None:
     _, out = run(any_sandbox, ["env"], env={"PATH": PATH, "PACH_JOB_ID": "abc", "EMPTY": ""})
-    assert sorted(out.of("stdout")) == ["EMPTY=", "PACH_JOB_ID=abc", f"PATH={PATH}"]
+    # (and, where the host is read-only, per-user config and caches in the worker's /tmp)
+    extra = [f"{k}={v}" for k, v in WRITABLE_HOME_DIRS.items()] if any_sandbox.mode == "namespace" else []
+    assert sorted(out.of("stdout")) == sorted(["EMPTY=", "PACH_JOB_ID=abc", f"PATH={PATH}", *extra])
+    _, out = run(any_sandbox, ["env"], env={"PATH": PATH, "XDG_CACHE_HOME": "/x"})
+    assert "XDG_CACHE_HOME=/x" in out.of("stdout")
 
 
 def test_cwd_and_relative_command_paths(any_sandbox: Sandbox, tmp_path: Path) -> None:
