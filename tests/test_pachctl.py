@@ -20,6 +20,7 @@ of ``PACH_CONFIG``. Afterwards pachyderm-sdk confirms the server state.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import time
@@ -93,8 +94,11 @@ def test_version_and_context_without_warnings(pachctl: Any) -> None:
     exchange = [line for line in verbose.stderr.splitlines() if "InspectCluster: span finished ok" in line]
     assert exchange and '"warnings_ok": true' in exchange[0] and '"warnings": []' in exchange[0], verbose.stderr[-3000:]
     assert pachctl.run("list", "repo").table() == [["PROJECT", "NAME", "CREATED", "SIZE (MASTER)", "DESCRIPTION"]]
-    # Defaults (GetClusterDefaults/GetProjectDefaults): none set, as on a fresh pachd.
-    assert pachctl.run("inspect", "defaults", "--cluster").stdout.strip() == "{}"
+    # Defaults (GetClusterDefaults/GetProjectDefaults): a fresh pachd's cluster defaults are its
+    # built-in resource requests (tests/conformance); no project defaults.
+    requests = {"cpu": 1, "memory": "256Mi", "disk": "1Gi"}
+    assert json.loads(pachctl.run("inspect", "defaults", "--cluster").stdout) == {
+        "createPipelineRequest": {"resourceRequests": requests, "sidecarResourceRequests": requests}}
     assert pachctl.run("inspect", "defaults", "--project", "default").stdout.strip() == "{}"
     pachctl.run("delete", "defaults", "--cluster")
 
@@ -243,8 +247,8 @@ def test_pipelines_jobs_datums_and_logs(pachctl: Any, tmp_path: Path) -> None:
     pachctl.run("create", "pipeline", "-f", str(TUTORIAL / "contour.json"))
     pachctl.run("create", "pipeline", "-f", str(TUTORIAL / "histogram.yaml"))
     listed = pachctl.run("list", "pipeline")
-    assert table_column(listed, "NAME") == ["contour", "histogram"]
-    assert table_column(listed, "INPUT") == ["default/photos:/", "default/contour:/"]
+    assert table_column(listed, "NAME") == ["histogram", "contour"]  # newest first, as pachd
+    assert table_column(listed, "INPUT") == ["default/contour:/", "default/photos:/"]
     specs = {p["pipeline"]["name"]: p for p in pachctl.raw("list", "pipeline")}
     assert specs["contour"]["details"]["transform"]["cmd"] == ["python3", "contour.py"]
     assert specs["histogram"]["details"]["input"]["pfs"]["glob"] == "/"

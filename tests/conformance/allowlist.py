@@ -42,13 +42,18 @@ def _text(value: Any) -> str:
 
 
 def _tail_of_pachds(d: Difference) -> bool:
-    """Our message is the last part of pachd's, the part after one of its ``context: `` prefixes, lines,
-    or a wrapped gRPC error's ``desc = ``."""
+    """Our message is the last part of pachd's, the part after one of its ``context: `` prefixes or a
+    wrapped gRPC error's ``desc = ``; or, of a joined error (several lines), one of its lines or the
+    last part of one."""
     ours, ref = d.ours, d.ref
-    if not isinstance(ours, str) or not isinstance(ref, str) or not ours or not ref.endswith(ours):
+    if not isinstance(ours, str) or not isinstance(ref, str) or not ours:
         return False
-    head = ref[: len(ref) - len(ours)]
-    return head.endswith((": ", "\n", " desc = "))
+    if ref.endswith(ours) and ref[: len(ref) - len(ours)].endswith((": ", "\n", " desc = ")):
+        return True
+    return "\n" not in ours and any(
+        line == ours or (line.endswith(ours) and line[: len(line) - len(ours)].endswith((": ", " desc = ")))
+        for line in ref.split("\n")
+    )
 
 
 ALLOWED: list[Allow] = [

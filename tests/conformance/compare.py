@@ -117,15 +117,14 @@ def _record(outcome: Outcome) -> dict[str, Any]:
 
 def _sorted_brackets(message: str) -> str:
     """pachd lists ids inside ``[...]`` in its messages in no set order: sort them. The lines of
-    a joined error of like items (Go's errors.Join: "repo lab/p still exists", one per repo left
-    in a project) come in its database's order, undefined among equal names: sorted too."""
+    a joined error (Go's errors.Join: "repo lab/p still exists", one per repo left in a project;
+    "pipeline ... not found" with the reasons found on the way) come in no stable order either,
+    run to run: sorted too."""
     def sort(match: re.Match[str]) -> str:
         items = match.group(1).split()
         return "[" + " ".join(sorted(items, key=lambda s: ID_RE.sub("<id>", s))) + "]"
     lines = re.sub(r"\[([^\[\]]*)\]", sort, message).split("\n")
-    if len(lines) > 1 and len({tuple(line.split()[-2:]) for line in lines}) == 1:
-        lines.sort(key=lambda s: ID_RE.sub("<id>", s))
-    return "\n".join(lines)
+    return "\n".join(sorted(lines, key=lambda s: ID_RE.sub("<id>", s)))
 
 
 class _Pairing:

@@ -19,10 +19,13 @@ from google.protobuf import json_format
 
 from ..._proto import pps_pb2
 from ...errors import InvalidArgument, Unknown
+from ...pachyderm.spec import MAX_DEPTH, MAX_SPEC_BYTES
 from ...pachyderm.spec_defaults import InvalidEffectiveSpec, effective_spec
 from ..storage.model import DEFAULT_PROJECT
 
 __all__ = ["v1_user_json", "effective", "response_json", "check_ancestry_name"]
+
+_QUOTED = 4096  # characters of a refused spec quoted back in the error
 
 
 def v1_user_json(request: pps_pb2.CreatePipelineRequest) -> str:
@@ -35,13 +38,20 @@ def v1_user_json(request: pps_pb2.CreatePipelineRequest) -> str:
 
 def effective(user_json: str, cluster_json: str, project_json: str = "{}") -> tuple[str, pps_pb2.CreatePipelineRequest]:
     """The effective spec (JSON text, request) of a user's JSON spec, or pachd's refusal."""
+    size = len(user_json.encode("utf-8", errors="replace"))
+    if size > MAX_SPEC_BYTES:  # the spec bounds of pachyderm.spec, before any of it is parsed
+        raise InvalidArgument(f"pipeline spec is {size} bytes; at most {MAX_SPEC_BYTES} are accepted")
     try:
         text, spec = effective_spec(user_json, cluster_json, project_json)
+    except RecursionError:  # the JSON decoder's own guard: never an INTERNAL error
+        raise InvalidArgument(f"pipeline spec nests more than {MAX_DEPTH} levels deep") from None
     except InvalidEffectiveSpec as err:
         raise InvalidArgument(f"could not make effective spec: {err}") from None
     except ValueError as err:
+        # pachd quotes the whole spec; a long one is cut (a gRPC error must fit in its trailers)
+        quoted = user_json if len(user_json) <= _QUOTED else user_json[:_QUOTED] + "..."
         raise InvalidArgument(
-            f"could not make effective spec: could not parse {user_json} as Create Pipeline Request message: "
+            f"could not make effective spec: could not parse {quoted} as Create Pipeline Request message: "
             f"proto:\xa0{err}"
         ) from None
     if not spec.HasField("pipeline"):

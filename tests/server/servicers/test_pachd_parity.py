@@ -209,3 +209,11 @@ def test_deleting_a_project_names_its_repos_by_name(stubs: tuple[Any, Any]) -> N
     assert code == grpc.StatusCode.FAILED_PRECONDITION
     assert text == ("cannot delete project lab: repo lab/aa still exists\nrepo lab/in still exists\n"
                     "repo lab/zz still exists")  # pachd lists them by project and name
+
+
+def test_a_long_refused_spec_is_quoted_cut(stubs: tuple[Any, Any]) -> None:
+    _, pps = stubs
+    text = '{"pipeline": {"name": "p"}, "transform": {"cmd": ["true"]}, "nope": "' + "x" * 20_000 + '"}'
+    code, message = error(pps.CreatePipelineV2, pps_pb2.CreatePipelineV2Request(create_pipeline_request_json=text))
+    # pachd quotes the spec it could not parse; 20 KB of it would not fit in the error's trailers
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and 'unknown field "nope"' in message and len(message) < 5000
