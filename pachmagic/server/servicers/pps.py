@@ -357,7 +357,8 @@ class PpsServicer(PpsDefaultsMixin, pps_pb2_grpc.APIServicer):
         for datum in await self.rt.blocking(self.engine.datums, project, name, job.id):
             if datum.datum_id == request.datum.id:
                 return datum_info_pb(datum)
-        raise NotFound(f"datum {request.datum.id} not found in job {project}/{name}@{job.id}")
+        # pachd: a plain error (UNKNOWN), not NOT_FOUND (api_server.go InspectDatum; the run corpus)
+        raise Unknown(f"datum {request.datum.id} not found in job {project}/{name}@{job.id}")
 
     @rpc
     async def RestartDatum(self, request: pps_pb2.RestartDatumRequest, context: Any) -> empty_pb2.Empty:

@@ -58,7 +58,8 @@ def test_list_and_inspect_datums(client: Client, sdk: Any) -> None:
     assert len(list(sdk.pps.list_datum(job=pps.Job(pipeline=pps.Pipeline(name="talk"), id=second.id), number=2))) == 2
     with pytest.raises(grpc.RpcError) as err:
         sdk.pps.inspect_datum(datum=pps.Datum(job=pps.Job(pipeline=pps.Pipeline(name="talk"), id=job.id), id="f" * 64))
-    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+    assert err.value.code() == grpc.StatusCode.UNKNOWN  # as pachd
+    assert err.value.details() == f"datum {'f' * 64} not found in job default/talk@{job.id}"
 
 
 def test_failed_and_recovered_datum_states(client: Client, sdk: Any) -> None:
