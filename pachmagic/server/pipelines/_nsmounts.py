@@ -41,6 +41,30 @@ MS_RELATIME = 1 << 21
 MNT_DETACH = 2
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
+PR_CAPBSET_READ = 23
+PR_CAPBSET_DROP = 24
+PR_SET_NO_NEW_PRIVS = 38
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+# What a transform run as root keeps: a container runtime's defaults (Docker's), less
+# CAP_MKNOD (we have no device cgroup to stop a node for a disk being used),
+# CAP_SYS_CHROOT (a chroot escape where pivot_root was refused) and CAP_SETFCAP.
+# Above all no CAP_SYS_ADMIN (mount, umount, remount, unshare a mount namespace),
+# CAP_SYS_PTRACE (the worker's descriptors) or CAP_DAC_READ_SEARCH (open_by_handle_at).
+KEEP_CAPS = frozenset({
+    0,   # CAP_CHOWN
+    1,   # CAP_DAC_OVERRIDE: root reads what the server (root) wrote, whatever its mode
+    3,   # CAP_FOWNER
+    4,   # CAP_FSETID
+    5,   # CAP_KILL (its own PID namespace is all it sees)
+    6,   # CAP_SETGID
+    7,   # CAP_SETUID
+    8,   # CAP_SETPCAP (it may only drop more)
+    10,  # CAP_NET_BIND_SERVICE
+    13,  # CAP_NET_RAW
+    29,  # CAP_AUDIT_WRITE
+})
 # statvfs f_flag bits -> the mount flags a remount must keep (the kernel refuses to
 # drop a flag that locks a mount inherited from a more privileged namespace).
 _KEEP_FLAGS = ((1, MS_RDONLY), (2, MS_NOSUID), (4, MS_NODEV), (8, MS_NOEXEC), (1024, MS_NOATIME),
@@ -96,9 +120,46 @@ class Libc:
     def set_dumpable(self, value: int) -> None:
         self._prctl(PR_SET_DUMPABLE, value)
 
-    def _prctl(self, option: int, value: int) -> None:
-        self._check(self._lib.prctl(option, ctypes.c_ulong(value), ctypes.c_ulong(0),
-                                    ctypes.c_ulong(0), ctypes.c_ulong(0)), "prctl")
+    def _prctl(self, option: int, value: int, value2: int = 0) -> int:
+        result = int(self._lib.prctl(option, ctypes.c_ulong(value), ctypes.c_ulong(value2),
+                                     ctypes.c_ulong(0), ctypes.c_ulong(0)))
+        self._check(0 if result >= 0 else result, "prctl")
+        return result
+
+    def drop_bounding(self, keep: frozenset[int]) -> None:
+        """Remove every capability but ``keep`` from the bounding set (what an exec may get)."""
+        cap = 0
+        while True:
+            try:
+                self._prctl(PR_CAPBSET_READ, cap)
+            except OSError as e:
+                if e.errno == errno.EINVAL:  # past the kernel's last capability
+                    return
+                raise
+            if cap not in keep:
+                self._prctl(PR_CAPBSET_DROP, cap)
+            cap += 1
+
+    def limit_inheritable(self, keep: frozenset[int]) -> None:
+        """Inheritable capabilities survive a root exec whatever the bounding set: keep only ``keep``."""
+        header = struct.pack("Ii", _LINUX_CAPABILITY_VERSION_3, 0)
+        data = ctypes.create_string_buffer(24)  # two of {effective, permitted, inheritable}
+        self._check(self._lib.capget(header, data), "capget")
+        words = list(struct.unpack("6I", data.raw))
+        mask = sum(1 << cap for cap in keep)
+        words[2] &= mask & 0xFFFFFFFF
+        words[5] &= mask >> 32
+        self._check(self._lib.capset(header, struct.pack("6I", *words)), "capset")
+
+    def clear_ambient(self) -> None:
+        try:
+            self._prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
+        except OSError as e:
+            if e.errno != errno.EINVAL:  # before Linux 4.3 there are no ambient capabilities
+                raise
+
+    def set_no_new_privs(self) -> None:
+        self._prctl(PR_SET_NO_NEW_PRIVS, 1)
 
 
 def _write(path: str, text: str) -> None:
@@ -112,8 +173,9 @@ def enter_namespaces(libc: Libc, notes: list[str]) -> bool:
     Root gets a bare mount namespace: it already has CAP_SYS_ADMIN, and a user
     namespace could only map root to itself (writing a wider map needs a helper in
     the parent namespace), which would stop root's code from touching files owned
-    by other users. Everyone else gets a user namespace mapping only their own
-    uid/gid, so the transform runs with the server's uid, not as root.
+    by other users; its transforms lose the privileges to undo the view instead
+    (``drop_privileges``). Everyone else gets a user namespace mapping only their
+    own uid/gid, so the transform runs with the server's uid, not as root.
 
     Returns whether a PID namespace came too (our next child is its init); where
     it is refused, ``notes`` says so and the sandbox goes on without.
@@ -149,8 +211,8 @@ def enter_namespaces(libc: Libc, notes: list[str]) -> bool:
     return not notes
 
 
-def _bind_top_level(libc: Libc, new_root: str) -> None:
-    """Mirror every entry of the host's ``/`` into ``new_root`` (except ``/pfs``)."""
+def _bind_top_level(libc: Libc, new_root: str, notes: list[str]) -> None:
+    """Mirror every entry of the host's ``/`` into ``new_root`` (except ``/pfs``; ``/dev`` is a container's)."""
     for name in sorted(os.listdir("/")):
         if name == "pfs":
             continue  # ours shadows the host's (e.g. when running inside a Pachyderm pod)
@@ -162,6 +224,12 @@ def _bind_top_level(libc: Libc, new_root: str) -> None:
             os.mkdir(dst, 0o755)
         else:
             open(dst, "wb").close()  # a bind mount needs a file to cover
+        if name == "dev":
+            try:
+                _make_dev(libc, dst)
+                continue
+            except OSError as e:
+                notes.append(f"the host's /dev stays visible ({e.strerror}): a transform run as root can open its disks")
         try:
             libc.mount(src, dst, None, MS_BIND | MS_REC)
         except OSError as e:
@@ -184,7 +252,7 @@ def build_root(libc: Libc, root_dir: str, config: dict[str, Any], notes: list[st
     # by root keeps shared mounts shared); slave still lets host mounts in.
     libc.mount(None, "/", None, MS_REC | MS_SLAVE)
     libc.mount("pachmagic-sandbox", root_dir, "tmpfs", 0, "mode=755")
-    _bind_top_level(libc, root_dir)
+    _bind_top_level(libc, root_dir, notes)
     os.mkdir(os.path.join(root_dir, "pfs"), 0o755)
     os.chdir(root_dir)
     try:
@@ -220,6 +288,8 @@ def build_root(libc: Libc, root_dir: str, config: dict[str, Any], notes: list[st
             private.append("/dev/shm")
         except OSError as e:
             notes.append(f"/dev/shm stays the host's ({e.strerror})")
+    if os.path.ismount("/dev/pts"):
+        private.append("/dev/pts")  # ours (_make_dev): new pseudo-terminals are made there
     for path in hide:
         if os.path.isdir(path):  # what is not there needs no hiding (under our /tmp, say)
             try:
@@ -279,3 +349,78 @@ def host(path: str) -> str:
         if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
             return f"/proc/self/fd/{fd}/{path[len(prefix):].lstrip('/')}"
     return path
+
+
+# --- /dev, /proc and the transform's privileges ---------------------------------------
+
+_DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+_DEV_LINKS = {"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1",
+              "stderr": "/proc/self/fd/2", "ptmx": "pts/ptmx"}
+
+
+def _make_dev(libc: Libc, dev: str) -> None:
+    """A container's ``/dev`` at ``dev``: a few harmless devices, not the host's disks or terminals.
+
+    A device node ignores a read-only mount, and root (with CAP_DAC_OVERRIDE, or just
+    as the owner) could write a raw disk under the data directory's filesystem.
+    """
+    libc.mount("pachmagic-dev", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=64k")
+    try:
+        for name in _DEVICES:
+            if os.path.exists("/dev/" + name):
+                open(os.path.join(dev, name), "wb").close()
+                libc.mount("/dev/" + name, os.path.join(dev, name), None, MS_BIND)
+        for name, target in _DEV_LINKS.items():
+            os.symlink(target, os.path.join(dev, name))
+        os.mkdir(os.path.join(dev, "shm"), 0o1777)  # build_root mounts a private tmpfs there
+        os.mkdir(os.path.join(dev, "pts"), 0o755)
+    except OSError:
+        libc.umount2(dev, MNT_DETACH)
+        raise
+    try:  # a pseudo-terminal instance of its own (docker's); none where the kernel refuses
+        libc.mount("devpts", os.path.join(dev, "pts"), "devpts", MS_NOSUID | MS_NOEXEC,
+                   "newinstance,ptmxmode=0666,mode=0620")
+    except OSError:
+        pass
+
+
+# Kernel settings under /proc that uid 0 may write without any capability (the
+# permission checks compare the uid with the host's root): read-only, as Docker does.
+_PROC_READ_ONLY = ("sys", "sysrq-trigger", "irq", "bus", "fs")
+
+
+def harden_proc(libc: Libc, notes: list[str]) -> None:
+    """Make the kernel's knobs in a freshly mounted ``/proc`` read-only (before transforms run)."""
+    failed = []
+    for name in _PROC_READ_ONLY:
+        path = "/proc/" + name
+        if not os.path.exists(path):
+            continue
+        try:
+            libc.mount(path, path, None, MS_BIND | MS_REC)
+            libc.mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        except OSError as e:
+            failed.append(f"{path} ({e.strerror})")
+    if failed and os.geteuid() == 0:  # only root's transforms could write them
+        notes.append(f"{', '.join(failed)} stay(s) writable: a transform run as root can change kernel settings")
+
+
+def drop_privileges(libc: Libc, notes: list[str]) -> None:
+    """What the worker will exec may never hold CAP_SYS_ADMIN, so its view cannot be undone.
+
+    Called once the view is built. The worker keeps its own capabilities (it
+    mounts each datum's ``/pfs``): only the bounding set (what an exec may get),
+    the inheritable and ambient sets and no_new_privs change, and they pass to
+    every child. A transform run as root (a root server's, or root's in a user
+    namespace) gets ``KEEP_CAPS``; one run as another uid gets none, as before.
+    It may still make a user namespace of its own, where the kernel locks every
+    mount it inherits (no unmounting, no remounting read-write, no peeking under).
+    """
+    try:
+        libc.drop_bounding(KEEP_CAPS)
+        libc.limit_inheritable(KEEP_CAPS)
+        libc.clear_ambient()
+        libc.set_no_new_privs()  # setuid and file capabilities cannot give them back
+    except OSError as e:
+        if os.geteuid() == 0:  # a transform of another uid loses every capability at exec anyway
+            notes.append(f"transforms keep root's capabilities ({e.strerror}): they could undo the sandbox's mounts")

@@ -336,6 +336,8 @@ def main(argv: list[str]) -> int:
                 cwd = "/"
             pid_ns = ns.enter_namespaces(libc, notes)
             ns.build_root(libc, root_dir, config, notes)
+            # From here on, what the worker starts cannot undo the view it just built.
+            ns.drop_privileges(libc, notes)
             # Commands run without a cwd start where the server runs, as in plain
             # mode; the host path is still there in the new root.
             try:
@@ -388,6 +390,7 @@ def _become_init(libc: ns.Libc | None, notes: list[str]) -> bool:
         libc.set_pdeathsig(signal.SIGKILL)
         try:
             libc.mount("proc", "/proc", "proc", ns.MS_NOSUID | ns.MS_NODEV | ns.MS_NOEXEC)
+            ns.harden_proc(libc, notes)
         except OSError as e:
             notes.append(f"the host's /proc stays visible ({e.strerror}): a transform can see other processes")
         libc.set_dumpable(0)
