@@ -2,11 +2,10 @@
 
 Namespaces (mount and PID, plus a user namespace when not root), a new root made of
 read-only bind mounts of the host's top-level entries with a private ``/pfs``,
-``/tmp``, ``/dev`` and ``/dev/shm``, the server's data directory hidden under an
-empty tmpfs, ``/proc`` with its kernel knobs read-only, and, last, the capability
-bounding set cut down so that the commands the worker starts (as root, when the
-server is root) can no longer mount, unmount or remount anything: they cannot undo
-their view. The worker keeps its own privileges for the per-datum ``/pfs`` mounts.
+``/tmp``, ``/dev`` (a container's: no host disks) and ``/dev/shm``, the server's
+data directory hidden under an empty tmpfs, and, in the PID namespace's init, its
+own ``/proc`` with the kernel's knobs read-only. What the worker's commands may
+then hold (nothing that could undo this view) is ``_nsprivs.py``'s business.
 
 Imported by ``_nsworker.py``, which runs as a script with ``-S``: this module must
 import only the standard library and nothing of pachmagic, and it must stay
@@ -20,7 +19,7 @@ import ctypes
 import errno
 import os
 import platform
-import struct
+import signal
 from typing import Any
 
 CLONE_NEWNS = 0x00020000
@@ -41,30 +40,6 @@ MS_RELATIME = 1 << 21
 MNT_DETACH = 2
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
-PR_CAPBSET_READ = 23
-PR_CAPBSET_DROP = 24
-PR_SET_NO_NEW_PRIVS = 38
-PR_CAP_AMBIENT = 47
-PR_CAP_AMBIENT_CLEAR_ALL = 4
-_LINUX_CAPABILITY_VERSION_3 = 0x20080522
-# What a transform run as root keeps: a container runtime's defaults (Docker's), less
-# CAP_MKNOD (we have no device cgroup to stop a node for a disk being used),
-# CAP_SYS_CHROOT (a chroot escape where pivot_root was refused) and CAP_SETFCAP.
-# Above all no CAP_SYS_ADMIN (mount, umount, remount, unshare a mount namespace),
-# CAP_SYS_PTRACE (the worker's descriptors) or CAP_DAC_READ_SEARCH (open_by_handle_at).
-KEEP_CAPS = frozenset({
-    0,   # CAP_CHOWN
-    1,   # CAP_DAC_OVERRIDE: root reads what the server (root) wrote, whatever its mode
-    3,   # CAP_FOWNER
-    4,   # CAP_FSETID
-    5,   # CAP_KILL (its own PID namespace is all it sees)
-    6,   # CAP_SETGID
-    7,   # CAP_SETUID
-    8,   # CAP_SETPCAP (it may only drop more)
-    10,  # CAP_NET_BIND_SERVICE
-    13,  # CAP_NET_RAW
-    29,  # CAP_AUDIT_WRITE
-})
 # statvfs f_flag bits -> the mount flags a remount must keep (the kernel refuses to
 # drop a flag that locks a mount inherited from a more privileged namespace).
 _KEEP_FLAGS = ((1, MS_RDONLY), (2, MS_NOSUID), (4, MS_NODEV), (8, MS_NOEXEC), (1024, MS_NOATIME),
@@ -82,84 +57,49 @@ class Libc:
     """The few libc calls the standard library does not expose (on 3.10)."""
 
     def __init__(self) -> None:
-        self._lib = ctypes.CDLL(None, use_errno=True)
+        self._lib = self.raw = ctypes.CDLL(None, use_errno=True)
         self._lib.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
                                     ctypes.c_ulong, ctypes.c_char_p]
         self._lib.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
         self._lib.unshare.argtypes = [ctypes.c_int]
 
-    def _check(self, result: int, what: str, path: str | None = None) -> None:
+    def check(self, result: int, what: str, path: str | None = None) -> None:
         if result != 0:
             err = ctypes.get_errno()
             raise OSError(err, f"{what}: {os.strerror(err)}", path)
 
     def unshare(self, flags: int) -> None:
-        self._check(self._lib.unshare(flags), "unshare")
+        self.check(self._lib.unshare(flags), "unshare")
 
     def mount(self, source: str | None, target: str, fstype: str | None, flags: int,
               data: str | None = None) -> None:
         def enc(s: str | None) -> bytes | None:
             return None if s is None else os.fsencode(s)
 
-        self._check(self._lib.mount(enc(source), enc(target), enc(fstype), flags, enc(data)),
+        self.check(self._lib.mount(enc(source), enc(target), enc(fstype), flags, enc(data)),
                     "mount", target)
 
     def umount2(self, target: str, flags: int) -> None:
-        self._check(self._lib.umount2(os.fsencode(target), flags), "umount", target)
+        self.check(self._lib.umount2(os.fsencode(target), flags), "umount", target)
 
     def pivot_root(self, new_root: str, put_old: str) -> None:
         number = _SYS_PIVOT_ROOT.get(platform.machine())
         if number is None:
             raise OSError(errno.ENOSYS, "pivot_root: unknown syscall number")
-        self._check(self._lib.syscall(ctypes.c_long(number), os.fsencode(new_root),
+        self.check(self._lib.syscall(ctypes.c_long(number), os.fsencode(new_root),
                                       os.fsencode(put_old)), "pivot_root", new_root)
 
     def set_pdeathsig(self, sig: int) -> None:
-        self._prctl(PR_SET_PDEATHSIG, sig)
+        self.prctl(PR_SET_PDEATHSIG, sig)
 
     def set_dumpable(self, value: int) -> None:
-        self._prctl(PR_SET_DUMPABLE, value)
+        self.prctl(PR_SET_DUMPABLE, value)
 
-    def _prctl(self, option: int, value: int, value2: int = 0) -> int:
+    def prctl(self, option: int, value: int, value2: int = 0) -> int:
         result = int(self._lib.prctl(option, ctypes.c_ulong(value), ctypes.c_ulong(value2),
                                      ctypes.c_ulong(0), ctypes.c_ulong(0)))
-        self._check(0 if result >= 0 else result, "prctl")
+        self.check(0 if result >= 0 else result, "prctl")
         return result
-
-    def drop_bounding(self, keep: frozenset[int]) -> None:
-        """Remove every capability but ``keep`` from the bounding set (what an exec may get)."""
-        cap = 0
-        while True:
-            try:
-                self._prctl(PR_CAPBSET_READ, cap)
-            except OSError as e:
-                if e.errno == errno.EINVAL:  # past the kernel's last capability
-                    return
-                raise
-            if cap not in keep:
-                self._prctl(PR_CAPBSET_DROP, cap)
-            cap += 1
-
-    def limit_inheritable(self, keep: frozenset[int]) -> None:
-        """Inheritable capabilities survive a root exec whatever the bounding set: keep only ``keep``."""
-        header = struct.pack("Ii", _LINUX_CAPABILITY_VERSION_3, 0)
-        data = ctypes.create_string_buffer(24)  # two of {effective, permitted, inheritable}
-        self._check(self._lib.capget(header, data), "capget")
-        words = list(struct.unpack("6I", data.raw))
-        mask = sum(1 << cap for cap in keep)
-        words[2] &= mask & 0xFFFFFFFF
-        words[5] &= mask >> 32
-        self._check(self._lib.capset(header, struct.pack("6I", *words)), "capset")
-
-    def clear_ambient(self) -> None:
-        try:
-            self._prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
-        except OSError as e:
-            if e.errno != errno.EINVAL:  # before Linux 4.3 there are no ambient capabilities
-                raise
-
-    def set_no_new_privs(self) -> None:
-        self._prctl(PR_SET_NO_NEW_PRIVS, 1)
 
 
 def _write(path: str, text: str) -> None:
@@ -351,7 +291,7 @@ def host(path: str) -> str:
     return path
 
 
-# --- /dev, /proc and the transform's privileges ---------------------------------------
+# --- /dev and /proc ---------------------------------------
 
 _DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 _DEV_LINKS = {"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1",
@@ -405,22 +345,35 @@ def harden_proc(libc: Libc, notes: list[str]) -> None:
         notes.append(f"{', '.join(failed)} stay(s) writable: a transform run as root can change kernel settings")
 
 
-def drop_privileges(libc: Libc, notes: list[str]) -> None:
-    """What the worker will exec may never hold CAP_SYS_ADMIN, so its view cannot be undone.
+def become_init(libc: Libc | None, notes: list[str], pdeath_signal: int) -> bool:
+    """Fork the PID namespace's init, which serves; this process only waits for it.
 
-    Called once the view is built. The worker keeps its own capabilities (it
-    mounts each datum's ``/pfs``): only the bounding set (what an exec may get),
-    the inheritable and ambient sets and no_new_privs change, and they pass to
-    every child. A transform run as root (a root server's, or root's in a user
-    namespace) gets ``KEEP_CAPS``; one run as another uid gets none, as before.
-    It may still make a user namespace of its own, where the kernel locks every
-    mount it inherits (no unmounting, no remounting read-write, no peeking under).
+    Returns in the child (True), or False where no child could be made. When
+    init ends, the kernel ends every process of the namespace; when this process
+    ends (the server went away), init gets SIGKILL and the same follows.
     """
+    assert libc is not None
     try:
-        libc.drop_bounding(KEEP_CAPS)
-        libc.limit_inheritable(KEEP_CAPS)
-        libc.clear_ambient()
-        libc.set_no_new_privs()  # setuid and file capabilities cannot give them back
+        child = os.fork()
     except OSError as e:
-        if os.geteuid() == 0:  # a transform of another uid loses every capability at exec anyway
-            notes.append(f"transforms keep root's capabilities ({e.strerror}): they could undo the sandbox's mounts")
+        notes.append(f"no PID namespace ({e.strerror}): a transform can see other processes")
+        return False
+    if child == 0:
+        libc.set_pdeathsig(signal.SIGKILL)
+        try:
+            libc.mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+            harden_proc(libc, notes)
+        except OSError as e:
+            notes.append(f"the host's /proc stays visible ({e.strerror}): a transform can see other processes")
+        libc.set_dumpable(0)
+        return True
+    parent = os.getppid()
+    # Our parent gone (not just the thread that started us): exit, and init follows (PDEATHSIG).
+    signal.signal(pdeath_signal, lambda *_: os._exit(0) if os.getppid() != parent else None)
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    while True:
+        try:
+            _, status = os.waitpid(child, 0)
+            os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+        except InterruptedError:
+            continue

@@ -3,16 +3,16 @@
 Started by ``sandbox.py`` as ``python -I -S _nsworker.py <fd> <mode> <root-dir> <config-json>``,
 where ``<fd>`` is its end of a Unix stream socket and the config names the
 directories to hide and the host directory that becomes ``/tmp``. In ``namespace``
-mode it first enters private mount and PID namespaces (plus a user namespace when
-not root), builds a new root out of recursive bind mounts of every top-level host
-entry, pivots into it, gives it its own ``/pfs``, ``/tmp`` and ``/dev/shm``, hides
-the configured directories under empty read-only tmpfs, makes every other mount
-read-only, and forks the PID namespace's init, which serves (its own ``/proc``).
-In ``plain`` mode (path substitution) it skips all of that. Then it serves requests
-one at a time: bind each datum's host directories at ``/pfs/<name>``, spawn the
-command with the caller's pipes as its stdio, report the exit status, kill what
-the command left behind, unbind. Isolation the kernel refuses is reported in the
-``ready`` message's ``notes``.
+mode it first builds the transform's view (``_nsmounts.py``: private mount and PID
+namespaces, plus a user namespace when not root; a new root of read-only bind mounts
+of the host with its own ``/pfs``, ``/tmp``, ``/dev`` and ``/proc``, the data
+directory hidden), then cuts what its commands may hold (``_nsprivs.py``: no
+capability to mount, so they cannot undo the view), and forks the PID namespace's
+init, which serves. In ``plain`` mode (path substitution) it skips all of that.
+Then it serves requests one at a time: bind each datum's host directories at
+``/pfs/<name>``, spawn the command with the caller's pipes as its stdio, report the
+exit status, kill what the command left behind, unbind. Isolation the kernel
+refuses is reported in the ``ready`` message's ``notes``.
 
 Wire format, both ways: 4-byte big-endian length + UTF-8 JSON object. A ``run``
 request carries three file descriptors (stdin, stdout, stderr) as SCM_RIGHTS.
@@ -23,11 +23,8 @@ Replies:   ``{"op": "ready", "notes"}`` or ``{"op": "failed", "reason"}`` once a
            ``{"op": "error", "stage": "mount"|"spawn", "errno", "message"}``.
 
 This file runs as a script with ``-S`` (no site-packages): it must import only the
-standard library and nothing of pachmagic, and it must stay compatible with
-Python 3.10 (so no ``os.unshare``).
-
-Over 400 lines because it must be one standalone script (run with ``-S``, importing nothing of
-pachmagic).
+standard library and its two sibling modules, nothing else of pachmagic, and it must
+stay compatible with Python 3.10 (so no ``os.unshare``).
 """
 
 from __future__ import annotations
@@ -36,6 +33,7 @@ import errno
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import struct
@@ -44,10 +42,11 @@ import sys
 from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
-    from pachmagic.server.pipelines import _nsmounts as ns
-else:  # run as a script with -I -S: its sibling module, found by path (after the standard library)
+    from pachmagic.server.pipelines import _nsmounts as ns, _nsprivs as privs
+else:  # run as a script with -I -S: its sibling modules, found by path (after the standard library)
     sys.path.append(os.path.dirname(os.path.abspath(__file__)))
     import _nsmounts as ns
+    import _nsprivs as privs
 
 _HEADER = struct.Struct(">I")
 _MAX_FDS = 3
@@ -169,7 +168,7 @@ class _Worker:
         try:
             for name, host in mounts.items():
                 target = "/pfs/" + name
-                os.mkdir(target, 0o755)
+                _make_mount_point(target)
                 done.append(target)
                 self.libc.mount(ns.host(host), target, None, ns.MS_BIND | ns.MS_REC)
                 if name != "out":  # inputs are read, only /pfs/out is written
@@ -224,7 +223,10 @@ class _Worker:
             except OSError:
                 pass  # never mounted (mkdir succeeded, mount failed)
             if remove and target.startswith("/pfs/"):
-                os.rmdir(target)
+                try:
+                    os.rmdir(target)
+                except OSError:
+                    pass  # what a transform made of it: _make_mount_point clears it next time
 
     def run(self, msg: dict[str, Any], fds: list[int]) -> None:
         mounted: list[str] = []
@@ -297,6 +299,26 @@ class _Worker:
                 self.shutdown()
 
 
+def _make_mount_point(target: str) -> None:
+    """An empty directory at ``target`` (``/pfs/<name>``), whatever a previous command left there.
+
+    ``/pfs`` is writable to a transform run as root: a symlink planted at a future
+    mount point must not redirect the mount (mount(2) follows it).
+    """
+    try:
+        os.mkdir(target, 0o755)
+        return
+    except FileExistsError:
+        pass
+    if os.path.ismount(target):  # never emptied: it may be a datum's host directory
+        raise OSError(errno.EBUSY, "a previous mount is still in place", target)
+    if os.path.islink(target) or not os.path.isdir(target):
+        os.unlink(target)
+    else:
+        shutil.rmtree(target)
+    os.mkdir(target, 0o755)
+
+
 def _others() -> bool:
     """Whether any process but us is left in our PID namespace (we are its init)."""
     try:
@@ -337,7 +359,7 @@ def main(argv: list[str]) -> int:
             pid_ns = ns.enter_namespaces(libc, notes)
             ns.build_root(libc, root_dir, config, notes)
             # From here on, what the worker starts cannot undo the view it just built.
-            ns.drop_privileges(libc, notes)
+            privs.drop_privileges(libc, notes)
             # Commands run without a cwd start where the server runs, as in plain
             # mode; the host path is still there in the new root.
             try:
@@ -355,7 +377,7 @@ def main(argv: list[str]) -> int:
         chan.send({"op": "failed", "reason": f"{type(e).__name__}: {e}"})
         return 1
     if pid_ns:
-        pid_ns = _become_init(libc, notes)
+        pid_ns = ns.become_init(libc, notes, _PDEATH_SIGNAL)
         if pid_ns:  # our parent is the waiting process (pid 0 as seen from in here); its end kills us
             parent = os.getppid()
     worker = _Worker(chan, libc, parent, pid_ns)
@@ -371,40 +393,6 @@ def main(argv: list[str]) -> int:
     chan.send({"op": "ready", "notes": notes})
     worker.serve()
     return 0
-
-
-def _become_init(libc: ns.Libc | None, notes: list[str]) -> bool:
-    """Fork the PID namespace's init, which serves; this process only waits for it.
-
-    Returns in the child (True), or False where no child could be made. When
-    init ends, the kernel ends every process of the namespace; when this process
-    ends (the server went away), init gets SIGKILL and the same follows.
-    """
-    assert libc is not None
-    try:
-        child = os.fork()
-    except OSError as e:
-        notes.append(f"no PID namespace ({e.strerror}): a transform can see other processes")
-        return False
-    if child == 0:
-        libc.set_pdeathsig(signal.SIGKILL)
-        try:
-            libc.mount("proc", "/proc", "proc", ns.MS_NOSUID | ns.MS_NODEV | ns.MS_NOEXEC)
-            ns.harden_proc(libc, notes)
-        except OSError as e:
-            notes.append(f"the host's /proc stays visible ({e.strerror}): a transform can see other processes")
-        libc.set_dumpable(0)
-        return True
-    parent = os.getppid()
-    # Our parent gone (not just the thread that started us): exit, and init follows (PDEATHSIG).
-    signal.signal(_PDEATH_SIGNAL, lambda *_: os._exit(0) if os.getppid() != parent else None)
-    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
-    while True:
-        try:
-            _, status = os.waitpid(child, 0)
-            os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
-        except InterruptedError:
-            continue
 
 
 if __name__ == "__main__":

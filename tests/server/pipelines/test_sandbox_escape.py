@@ -167,6 +167,54 @@ def test_a_root_servers_transforms_hold_no_mount_privileges(tmp_path: Path, monk
     assert int(amb, 16) == 0 and nnp == "1"
 
 
+def run_script(tmp_path: Path, script: str) -> list[str]:
+    """Run a Python script as a transform; its stdout lines (it must succeed)."""
+    lines: list[tuple[str, str]] = []
+    with Sandbox(tmp_path / "box") as sb:
+        assert sb.mode == "namespace" and sb.warning is None, sb.warning
+        result = sb.run(cmd=[sys.executable, "-c", script], stdin=None, env={"PATH": PATH}, cwd=None, mounts={},
+                        timeout=60, on_output=lambda stream, line: lines.append((stream, line)))
+    assert result.exit_code == 0, lines
+    return [line for stream, line in lines if stream == "stdout"]
+
+
+def test_dev_holds_no_host_disks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A device node ignores a read-only mount: the host's /dev would hand root its raw disks."""
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    script = textwrap.dedent("""
+        import os, pty, stat
+        devices = sorted(name for name in os.listdir("/dev")
+                         if stat.S_ISBLK(os.lstat("/dev/" + name).st_mode) or stat.S_ISCHR(os.lstat("/dev/" + name).st_mode))
+        print(" ".join(devices))
+        with open("/dev/null", "w") as f:
+            f.write("discarded")
+        with open("/dev/urandom", "rb") as f:
+            print(len(f.read(8)))
+        _, follower = pty.openpty()
+        print(os.ttyname(follower).startswith("/dev/pts/"))
+    """)
+    devices, random_bytes, pty_ok = run_script(tmp_path, script)
+    assert devices.split() == ["full", "null", "random", "tty", "urandom", "zero"]
+    assert random_bytes == "8" and pty_ok == "True"
+
+
+def test_kernel_settings_in_proc_are_read_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """uid 0 may write /proc/sys without any capability (the kernel compares uids): not here."""
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    script = textwrap.dedent("""
+        import os
+        print(all(os.statvfs(p).f_flag & os.ST_RDONLY for p in ("/proc/sys", "/proc/irq", "/proc/bus", "/proc/fs")
+                  if os.path.exists(p)))
+        try:
+            open("/proc/sys/kernel/printk_ratelimit", "w").close()  # opened, never written
+            print("writable")
+        except OSError as e:
+            print(e.strerror)
+        print(os.path.isdir("/proc/self/fd"))  # the rest of /proc is as usual
+    """)
+    assert run_script(tmp_path, script) == ["True", "Read-only file system", "True"]
+
+
 def test_a_hostile_pipeline_leaves_the_store_intact(pps: Harness, tmp_path: Path) -> None:
     """End to end: the engine's own sandbox, the real data directory (SQLite and packs)."""
     data = tmp_path / "data"
