@@ -3,16 +3,13 @@
 Started by ``sandbox.py`` as ``python -I -S _nsworker.py <fd> <mode> <root-dir> <config-json>``,
 where ``<fd>`` is its end of a Unix stream socket and the config names the
 directories to hide and the host directory that becomes ``/tmp``. In ``namespace``
-mode it first builds the transform's view (``_nsmounts.py``: private mount and PID
-namespaces, plus a user namespace when not root; a new root of read-only bind mounts
-of the host with its own ``/pfs``, ``/tmp``, ``/dev`` and ``/proc``, the data
-directory hidden), then cuts what its commands may hold (``_nsprivs.py``: no
-capability to mount, so they cannot undo the view), and forks the PID namespace's
-init, which serves. In ``plain`` mode (path substitution) it skips all of that.
-Then it serves requests one at a time: bind each datum's host directories at
-``/pfs/<name>``, spawn the command with the caller's pipes as its stdio, report the
-exit status, kill what the command left behind, unbind. Isolation the kernel
-refuses is reported in the ``ready`` message's ``notes``.
+mode it builds the transform's view (``_nsmounts.py``: namespaces, a read-only host
+with its own ``/pfs``, ``/tmp``, ``/dev``, ``/proc``, the data directory hidden),
+cuts what its commands may hold (``_nsprivs.py``: nothing to undo the view with),
+and forks the PID namespace's init, which serves; ``plain`` mode (path substitution)
+skips all that. Per request: bind the datum's host directories at ``/pfs/<name>``,
+spawn the command with the caller's pipes as its stdio, report its exit status,
+kill what it left behind, unbind. Refused isolation goes to ``ready``'s ``notes``.
 
 Wire format, both ways: 4-byte big-endian length + UTF-8 JSON object. A ``run``
 request carries three file descriptors (stdin, stdout, stderr) as SCM_RIGHTS.
@@ -30,6 +27,7 @@ stay compatible with Python 3.10 (so no ``os.unshare``).
 from __future__ import annotations
 
 import errno
+import functools
 import json
 import os
 import select
@@ -39,7 +37,7 @@ import socket
 import struct
 import subprocess
 import sys
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
 if TYPE_CHECKING:
     from pachmagic.server.pipelines import _nsmounts as ns, _nsprivs as privs
@@ -50,15 +48,10 @@ else:  # run as a script with -I -S: its sibling modules, found by path (after t
 
 _HEADER = struct.Struct(">I")
 _MAX_FDS = 3
-
-
 # The parent dies -> this signal; a handler tells "the server process is gone"
 # (exit) from "only the thread that spawned us ended" (PDEATHSIG fires on thread
 # exit too, and then getppid() is unchanged).
 _PDEATH_SIGNAL = signal.SIGUSR2
-
-
-# --- the request loop --------------------------------------------------------------
 
 
 class _Channel:
@@ -108,6 +101,7 @@ class _Worker:
         # As init of its own PID namespace, the worker sees (and may kill) exactly the
         # processes its commands started, however they detached (setsid, daemons).
         self.pid_ns = pid_ns
+        self.preexec: Callable[[], Any] | None = None  # run in the command's process before exec
         self.child: subprocess.Popen[bytes] | None = None
         wake_r, wake_w = os.pipe()
         os.set_blocking(wake_r, False)
@@ -243,7 +237,7 @@ class _Worker:
             try:
                 child = subprocess.Popen(
                     msg["cmd"], stdin=fds[0], stdout=fds[1], stderr=fds[2],
-                    env=msg["env"], cwd=msg["cwd"], close_fds=True,
+                    env=msg["env"], cwd=msg["cwd"], close_fds=True, preexec_fn=self.preexec,
                     start_new_session=True)  # own process group, killed as one
             except (OSError, ValueError, TypeError) as e:  # e.g. a NUL in an argument
                 self._error("spawn", e)
@@ -340,6 +334,7 @@ def main(argv: list[str]) -> int:
     parent = os.getppid()
     chan = _Channel(socket.socket(fileno=fd))
     libc: ns.Libc | None = None
+    plain_libc: ns.Libc | None = None
     notes: list[str] = []
     pid_ns = False
     # Until the worker's own handler is in place: leave only if the server is gone.
@@ -370,7 +365,7 @@ def main(argv: list[str]) -> int:
             # /proc/<our pid>/fd would hand our descriptors of hidden directories to the transform.
             libc.set_dumpable(0)
         elif mode == "plain":
-            libc = None  # no /pfs to manage
+            plain_libc, libc = libc, None  # no /pfs to manage
         else:
             raise ValueError(f"unknown mode {mode!r}")
     except Exception as e:  # any failure here means "fall back", with the reason
@@ -381,6 +376,9 @@ def main(argv: list[str]) -> int:
         if pid_ns:  # our parent is the waiting process (pid 0 as seen from in here); its end kills us
             parent = os.getppid()
     worker = _Worker(chan, libc, parent, pid_ns)
+    if mode == "plain" and plain_libc is not None:
+        # Killed before it could tell the server the command's pid, the worker takes the command along.
+        worker.preexec = functools.partial(plain_libc.set_pdeathsig, signal.SIGKILL)
 
     def on_parent_death(signum: int, frame: Any) -> None:
         if worker.parent_gone():
