@@ -50,8 +50,17 @@ def _build_once(log: Callable[[str], None] | None = None) -> None:
         _outcome["fail"] = str(err)
 
 
+def _needs_build(item: pytest.Item) -> bool:
+    if any(name in _NEEDS_BUILD for name in getattr(item, "fixturenames", ())):
+        return True
+    # Dual-server fixtures (any_server, the widgets' seeded) ask for the reference pachd lazily,
+    # in their "real_pachd" parameter.
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and "real_pachd" in callspec.params.values()
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
-    if any(name in _NEEDS_BUILD for item in session.items for name in getattr(item, "fixturenames", ())):
+    if any(_needs_build(item) for item in session.items):
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         _build_once(log=(lambda msg: reporter.write_line(msg)) if reporter is not None else None)
 

@@ -8,7 +8,7 @@ and jobs, datum states as ListDatum reports them. No behaviour here.
 from __future__ import annotations
 
 import base64
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from google.protobuf import duration_pb2
 
@@ -26,6 +26,9 @@ __all__ = [
     "job_info_pb",
     "datum_info_pb",
     "planned_datum_pb",
+    "planned_inputs",
+    "input_commit_key",
+    "CommitTimes",
     "log_message_pb",
     "matches_filters",
 ]
@@ -150,18 +153,32 @@ def _stats(stats: pps_pb2.ProcessStats, values: dict[str, Any]) -> None:
             setattr(stats, attr, int(values[attr]))
 
 
-def _file_info(item: dict[str, Any]) -> pfs_pb2.FileInfo:
+# When each input commit of some datums was committed (its finishing time), by
+# (project, repo, repo type, commit id): pachd's datum FileInfos carry it.
+CommitTimes = Mapping[tuple[str, str, str, str], "float | None"]  # noqa: UP037 - an alias is evaluated
+
+
+def input_commit_key(item: Mapping[str, Any]) -> tuple[str, str, str, str]:
+    """The ``CommitTimes`` key of one datum input (a stored record's item or a planned one's fields)."""
+    return (item.get("project") or DEFAULT_PROJECT, item["repo"], item.get("repo_type") or "user", item["commit"])
+
+
+def _file_info(item: dict[str, Any], times: CommitTimes | None = None) -> pfs_pb2.FileInfo:
     repo = RepoKey(item.get("project", DEFAULT_PROJECT), item["repo"], item.get("repo_type", "user"))
-    return pfs_pb2.FileInfo(
+    info = pfs_pb2.FileInfo(
         file=pfs_pb2.File(commit=cv.commit_pb(CommitKey(repo, item["commit"]), BranchKey(repo, item["branch"])),
                           path=item["path"]),
         file_type=pfs_pb2.DIR if item.get("is_dir") else pfs_pb2.FILE,
         size_bytes=int(item.get("size", 0)),
         hash=bytes.fromhex(item["hash"]),
     )
+    committed = cv.timestamp((times or {}).get(input_commit_key(item)))
+    if committed is not None:  # jupyterlab-pachyderm shows it as the files' modification time
+        info.committed.CopyFrom(committed)
+    return info
 
 
-def datum_info_pb(datum: DatumRecord) -> pps_pb2.DatumInfo:
+def datum_info_pb(datum: DatumRecord, times: CommitTimes | None = None) -> pps_pb2.DatumInfo:
     # As pachd's ListDatum: a datum processed by an earlier job is SKIPPED in this one.
     state = datum.state
     if datum.processed_job and datum.processed_job != datum.job_id:
@@ -172,21 +189,24 @@ def datum_info_pb(datum: DatumRecord) -> pps_pb2.DatumInfo:
         state=pps_pb2.DatumState.Name(state),
     )
     _stats(info.stats, datum.stats or {})
-    info.data.extend(_file_info(item) for item in datum.inputs)
+    info.data.extend(_file_info(item, times) for item in datum.inputs)
     meta = RepoKey(datum.project, datum.pipeline, META)
     info.pfs_state.commit.CopyFrom(cv.commit_pb(CommitKey(meta, datum.job_id)))
     info.pfs_state.path = f"/pfs/{datum.datum_id}"
     return info
 
 
-def planned_datum_pb(datum: Datum) -> pps_pb2.DatumInfo:
+def planned_inputs(datum: Datum) -> list[dict[str, Any]]:
+    """A planned datum's inputs in the form of a stored record's."""
+    return [{"project": i.project, "repo": i.repo, "repo_type": i.repo_type, "commit": i.commit, "branch": i.branch,
+             "path": i.path, "is_dir": i.is_dir, "size": i.size, "hash": i.hash.hex()} for i in datum.inputs]
+
+
+def planned_datum_pb(datum: Datum, times: CommitTimes | None = None) -> pps_pb2.DatumInfo:
     """A datum of a dry run (ListDatum/CreateDatum with an input spec): no job, no state."""
     info = pps_pb2.DatumInfo(datum=pps_pb2.Datum(id=datum.id))
-    for i in datum.inputs:
-        info.data.append(_file_info({
-            "project": i.project, "repo": i.repo, "repo_type": i.repo_type, "commit": i.commit, "branch": i.branch,
-            "path": i.path, "is_dir": i.is_dir, "size": i.size, "hash": i.hash.hex(),
-        }))
+    for item in planned_inputs(datum):
+        info.data.append(_file_info(item, times))
     return info
 
 

@@ -23,13 +23,16 @@ from ..storage.model import DEFAULT_PROJECT, parse_ancestry
 from . import _convert as cv
 from ._base import Runtime, rpc
 from ._pps_convert import (
+    CommitTimes,
     datum_info_pb,
+    input_commit_key,
     job_info_pb,
     log_message_pb,
     matches_filters,
     pipeline_info_pb,
     pipeline_pb,
     planned_datum_pb,
+    planned_inputs,
 )
 from .pps_defaults import PpsDefaultsMixin
 
@@ -302,16 +305,32 @@ class PpsServicer(PpsDefaultsMixin, pps_pb2_grpc.APIServicer):
 
     # --- datums ------------------------------------------------------------------
 
+    def _commit_times(self, inputs: list[dict[str, Any]]) -> CommitTimes:
+        """When each input commit of these datum inputs was committed (None if gone or open)."""
+        times: dict[tuple[str, str, str, str], float | None] = {}
+        for item in inputs:
+            key = input_commit_key(item)
+            if key not in times:
+                project, repo, repo_type, commit = key
+                try:
+                    times[key] = self.storage.resolve(CommitRef(RepoKey(project, repo, repo_type), id=commit)).finishing
+                except NotFound:
+                    times[key] = None
+        return times
+
     @rpc
     async def ListDatum(self, request: pps_pb2.ListDatumRequest, context: Any) -> AsyncIterator[pps_pb2.DatumInfo]:
         if request.HasField("input"):
             project = _project(request.job.pipeline) if request.job.pipeline.name else DEFAULT_PROJECT
             planned = await self.rt.blocking(self.engine.dry_run_datums, request.input, project)
-            infos = [planned_datum_pb(d) for d in planned]
+            times = await self.rt.blocking(self._commit_times, [i for d in planned for i in planned_inputs(d)])
+            infos = [planned_datum_pb(d, times) for d in planned]
         else:
             job = request.job
             project, name = _project(job.pipeline), _name(job.pipeline)
-            infos = [datum_info_pb(d) for d in await self.rt.blocking(self.engine.datums, project, name, job.id)]
+            records = await self.rt.blocking(self.engine.datums, project, name, job.id)
+            times = await self.rt.blocking(self._commit_times, [i for d in records for i in d.inputs])
+            infos = [datum_info_pb(d, times) for d in records]
             states = set(request.filter.state)
             if states:
                 infos = [i for i in infos if i.state in states]
@@ -328,11 +347,13 @@ class PpsServicer(PpsDefaultsMixin, pps_pb2_grpc.APIServicer):
     @rpc
     async def CreateDatum(self, request_iterator: Any, context: Any) -> AsyncIterator[pps_pb2.DatumInfo]:
         planned: list[Any] = []
+        times: CommitTimes = {}
         started = False
         position = 0
         async for request in request_iterator:
             if request.HasField("start"):
                 planned = await self.rt.blocking(self.engine.dry_run_datums, request.start.input, DEFAULT_PROJECT)
+                times = await self.rt.blocking(self._commit_times, [i for d in planned for i in planned_inputs(d)])
                 started, position, number = True, 0, request.start.number
             elif not started:
                 raise InvalidArgument("CreateDatum must start with a start message")
@@ -340,7 +361,7 @@ class PpsServicer(PpsDefaultsMixin, pps_pb2_grpc.APIServicer):
                 number = getattr(request, "continue").number  # a Python keyword as a field name
             end = len(planned) if number <= 0 else position + number
             for datum in planned[position:end]:
-                yield planned_datum_pb(datum)
+                yield planned_datum_pb(datum, times)
             position = min(end, len(planned))
             if position >= len(planned):
                 return

@@ -35,12 +35,37 @@ from .model import (
 from .nodes import SqliteNodeStore
 from .tree import NodeCache, Tree
 
-__all__ = ["Storage", "lock_data_dir"]
+__all__ = ["Storage", "lock_data_dir", "private_dir", "private_file"]
 
 # Chunks announced to the kernel ahead of a sequential read (4 MiB each).
 _READ_AHEAD = 4
 
 Listener = Callable[[], None]
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` readable by its owner only (0700), whatever the umask; return it.
+
+    The store holds everyone's uploaded data: other local users must not read it.
+    An existing directory keeps the mode its owner gave it.
+    """
+    if not path.is_dir():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(path, 0o700)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """Create ``path`` (empty) with mode 0600 unless it exists; return it.
+
+    SQLite gives its ``-wal`` and ``-shm`` files the mode of the database file.
+    """
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    return path
 
 
 def lock_data_dir(data_dir: Path) -> int | None:
@@ -81,10 +106,10 @@ class Storage:
             self.db = Database(None)
             packs = MemoryPacks()
         else:
-            data_dir.mkdir(parents=True, exist_ok=True)
+            private_dir(data_dir)
             self._lock_fd = lock_data_dir(data_dir)
-            self.db = Database(data_dir / DATABASE_FILE)
-            packs = DiskPacks(data_dir / "packs")
+            self.db = Database(private_file(data_dir / DATABASE_FILE))
+            packs = DiskPacks(private_dir(data_dir / "packs"))
         self.packs = packs
         self.catalog = Catalog(self.db)
         self.chunks = ChunkStore(self.db, packs)
