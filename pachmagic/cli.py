@@ -94,11 +94,19 @@ def main() -> None:
 @click.option("--auth-token-file", envvar="PACHMAGIC_AUTH_TOKEN_FILE", default=None,
               type=click.Path(dir_okay=False, path_type=Path),
               help="Read the authn-token from this file's first line.")
+@click.option(
+    "--max-workers",
+    envvar="PACHMAGIC_MAX_WORKERS",
+    type=click.IntRange(min=1),
+    default=None,
+    help="The most workers one pipeline may run at once, whatever its parallelism_spec asks "
+    "[default: the number of CPUs, or $PACHMAGIC_MAX_WORKERS].",
+)
 @click.option("--exit-with-parent", is_flag=True, hidden=True)
 @click.option("-v", "--verbose", is_flag=True, help="Log server activity.")
 def serve(
     host: str, port: int, data_dir: Path | None, workdir: Path | None, auth_token: str | None,
-    auth_token_file: Path | None, exit_with_parent: bool, verbose: bool,
+    auth_token_file: Path | None, max_workers: int | None, exit_with_parent: bool, verbose: bool,
 ) -> None:
     """Run the embedded Pachyderm-compatible server in the foreground."""
     from .errors import PachError
@@ -123,7 +131,8 @@ def serve(
         _exit_with_parent()
     data_dir = data_dir or default_data_dir()
     try:
-        app = ServerApp(data_dir, host=host, port=port, auth_token=auth_token, workdir=(workdir or Path.cwd()).resolve())
+        app = ServerApp(data_dir, host=host, port=port, auth_token=auth_token, workdir=(workdir or Path.cwd()).resolve(),
+                        max_workers=max_workers)
     except PachError as err:
         raise click.ClickException(str(err)) from None
 

@@ -26,6 +26,9 @@ set by the magics (``set_default_client``, on ``%pach connect``); a client of
 this filesystem's own from ``pachmagic.client.connect(address, token=,
 project=)`` with the usual address resolution. This module imports only
 ``pachmagic.client`` and ``pachmagic.errors`` of ours; never the server.
+
+Over 400 lines because fsspec's filesystem protocol is one class with many methods (``ls``,
+``info``, ``open``, ``rm``, ``cp``...) that share URL parsing and commit pinning.
 """
 
 from __future__ import annotations

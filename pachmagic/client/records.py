@@ -9,6 +9,9 @@ come back as a ``RecordList``, which knows its record type so that even an
 empty listing converts to a frame with the right columns (``frames.py``).
 
 This module must not import grpc or the generated protos.
+
+Over 400 lines because it is a catalogue: one small frozen dataclass per Pachyderm record,
+side by side so their columns and renderings stay consistent.
 """
 
 from __future__ import annotations

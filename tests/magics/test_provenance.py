@@ -53,6 +53,7 @@ def _chain(lineage: Lineage) -> list[tuple[int, str, str, str]]:
     return list(zip(frame["step"], frame["kind"], frame["repo"], frame["path"]))
 
 
+@pytest.mark.workers
 def test_a_histogram_image_back_to_its_photo(workflow: tuple[TestingShell, Client, str, str]) -> None:
     ip, client, first, second = workflow
     lineage = ip.value("%pach provenance histogram@master:/landscape.png")
@@ -78,6 +79,7 @@ def test_a_histogram_image_back_to_its_photo(workflow: tuple[TestingShell, Clien
     assert red.loc[9, "commit"] == second and set(red[red.kind == "datum"]["state"]) == {"success"}
 
 
+@pytest.mark.workers
 def test_a_commit_or_a_job_traces_by_commit_provenance(workflow: tuple[TestingShell, Client, str, str]) -> None:
     ip, client, first, second = workflow
     job_id = client.pps.list_job(pipeline="histogram")[0].id
@@ -91,6 +93,7 @@ def test_a_commit_or_a_job_traces_by_commit_provenance(workflow: tuple[TestingSh
     assert _chain(source) == [(0, "file", "photos", "/hand.png"), (1, "commit", "photos", "")]
 
 
+@pytest.mark.workers
 def test_glob_root_fans_out_and_is_bounded(workflow: tuple[TestingShell, Client, str, str]) -> None:
     ip, client, _, _ = workflow
     _pipeline(client, "histogram", "/", repo="contour")  # one datum: the whole contour repo
@@ -105,6 +108,7 @@ def test_glob_root_fans_out_and_is_bounded(workflow: tuple[TestingShell, Client,
     assert len(bounded[(bounded.kind == "datum") & (bounded.repo == "contour")]) == 2
 
 
+@pytest.mark.workers
 def test_tracing_is_not_a_read_and_bad_input_is_one_line(workflow: tuple[TestingShell, Client, str, str]) -> None:
     ip, _, _, _ = workflow
     ip.run_cell("%pach provenance histogram@master:/landscape.png")

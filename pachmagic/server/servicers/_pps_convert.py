@@ -7,15 +7,16 @@ and jobs, datum states as ListDatum reports them. No behaviour here.
 
 from __future__ import annotations
 
-import base64
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable
 
 from google.protobuf import duration_pb2
 
 from ..._proto import pfs_pb2, pps_pb2
 from ...pachyderm.datums import Datum
 from ...pachyderm.spec import spec_to_json
-from ..pipelines.store import DATUM_SKIPPED, TERMINAL, DatumRecord, JobRecord, LogRecord, PipelineRecord
+from ..pipelines.queries import CommitTimes, input_commit_key, reported_state
+from ..pipelines.states import TERMINAL, PipelineState
+from ..storage.pipeline_records import DatumRecord, JobRecord, LogRecord, PipelineRecord
 from ..storage import BranchKey, CommitKey, RepoKey
 from ..storage.model import DEFAULT_PROJECT, META, SPEC
 from . import _convert as cv
@@ -27,10 +28,7 @@ __all__ = [
     "datum_info_pb",
     "planned_datum_pb",
     "planned_inputs",
-    "input_commit_key",
-    "CommitTimes",
     "log_message_pb",
-    "matches_filters",
 ]
 
 
@@ -60,7 +58,7 @@ _JOB_DETAIL_FIELDS = (
 def _state(record: PipelineRecord) -> int:
     # An autoscaling pipeline with nothing to do is in STANDBY (its workers scaled to zero).
     idle = record.last_job_state in TERMINAL or record.last_job_state == 0
-    if record.spec.autoscaling and record.state == pps_pb2.PIPELINE_RUNNING and idle:
+    if record.spec.autoscaling and record.state == PipelineState.RUNNING and idle:
         return pps_pb2.PIPELINE_STANDBY
     return record.state
 
@@ -100,7 +98,7 @@ def pipeline_info_pb(record: PipelineRecord, details: bool = True) -> pps_pb2.Pi
         d.reason = record.reason
         d.recent_error = record.reason
         d.workers_requested = spec.parallelism_spec.constant or 1
-        d.workers_available = d.workers_requested if record.state == 2 else 0
+        d.workers_available = d.workers_requested if record.state == PipelineState.RUNNING else 0
         for attr, value in (("created_at", record.created), ("updated_at", record.updated)):
             ts = cv.timestamp(value)
             if ts is not None:
@@ -153,16 +151,6 @@ def _stats(stats: pps_pb2.ProcessStats, values: dict[str, Any]) -> None:
             setattr(stats, attr, int(values[attr]))
 
 
-# When each input commit of some datums was committed (its finishing time), by
-# (project, repo, repo type, commit id): pachd's datum FileInfos carry it.
-CommitTimes = Mapping[tuple[str, str, str, str], "float | None"]  # noqa: UP037 - an alias is evaluated
-
-
-def input_commit_key(item: Mapping[str, Any]) -> tuple[str, str, str, str]:
-    """The ``CommitTimes`` key of one datum input (a stored record's item or a planned one's fields)."""
-    return (item.get("project") or DEFAULT_PROJECT, item["repo"], item.get("repo_type") or "user", item["commit"])
-
-
 def _file_info(item: dict[str, Any], times: CommitTimes | None = None) -> pfs_pb2.FileInfo:
     repo = RepoKey(item.get("project", DEFAULT_PROJECT), item["repo"], item.get("repo_type", "user"))
     info = pfs_pb2.FileInfo(
@@ -179,14 +167,10 @@ def _file_info(item: dict[str, Any], times: CommitTimes | None = None) -> pfs_pb
 
 
 def datum_info_pb(datum: DatumRecord, times: CommitTimes | None = None) -> pps_pb2.DatumInfo:
-    # As pachd's ListDatum: a datum processed by an earlier job is SKIPPED in this one.
-    state = datum.state
-    if datum.processed_job and datum.processed_job != datum.job_id:
-        state = DATUM_SKIPPED
     info = pps_pb2.DatumInfo(
         datum=pps_pb2.Datum(job=pps_pb2.Job(pipeline=pipeline_pb(datum.project, datum.pipeline), id=datum.job_id),
                             id=datum.datum_id),
-        state=pps_pb2.DatumState.Name(state),
+        state=pps_pb2.DatumState.Name(reported_state(datum)),
     )
     _stats(info.stats, datum.stats or {})
     info.data.extend(_file_info(item, times) for item in datum.inputs)
@@ -226,16 +210,3 @@ def log_message_pb(r: LogRecord, inputs: list[dict[str, Any]] | None) -> pps_pb2
     if ts is not None:
         msg.ts.CopyFrom(ts)
     return msg
-
-
-def matches_filters(filters: list[str], datum_id: str, inputs: list[dict[str, Any]] | None) -> bool:
-    """pachd's ``MatchDatum``: every filter names an input path or hash (hex or base64) — or the datum."""
-    for f in filters:
-        if f == datum_id:
-            continue
-        if not inputs or not any(
-            f == i["path"] or f == i["hash"] or f == base64.b64encode(bytes.fromhex(i["hash"])).decode()
-            for i in inputs
-        ):
-            return False
-    return True

@@ -10,6 +10,9 @@ applies nothing.
 
 Reads take a ``Tree`` (one commit's files) and answer Pachyderm's file queries:
 implicit directories, lexicographic listings, glob patterns, diffs. No gRPC here.
+
+Over 400 lines because the write session, its replay and the reader share the private
+operation types and path rules of one commit tree; apart, each would import the others' internals.
 """
 
 from __future__ import annotations
