@@ -55,6 +55,7 @@ class DatumInput:
     reference: bool = False
     repo_type: str = "user"
     id_part: bytes = b""  # this input's share of the datum ID's hash input (see ``datum_id``)
+    datum: str = ""  # the file's datum tag in its commit (pachd reports it); "" for a directory
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +139,7 @@ def _pfs(pfs: pps_pb2.PFSInput, source: InputSource) -> list[_Combo]:
             DatumInput(
                 name, project, repo, branch, commit, path, info.hash, is_dir, info.size,
                 join(path) if join else "", group(path) if group else "", outer, empty, reference, repo_type,
-                prefix + _field(path),
+                prefix + _field(path), "" if is_dir else getattr(info, "datum", "") or "default",
             ),
         ))
     return out

@@ -48,7 +48,8 @@ def stop_job(r: Run) -> None:
     jobs: list[pps.JobInfo] = []
     while time.monotonic() < deadline:
         jobs = r.quiet.pps.ListJob(pps.ListJobRequest(pipeline=pipeline("slow")))
-        if jobs and jobs[0].state == pps.JOB_RUNNING:
+        # Running, with its datum counted (pachd counts datums a moment after it starts).
+        if jobs and jobs[0].state == pps.JOB_RUNNING and jobs[0].data_total >= 1:
             break
         time.sleep(0.2)
     if jobs:
