@@ -200,6 +200,10 @@ def version() -> None:
     from .server.servicers.misc import VERSION
 
     click.echo(f"pachmagic {__version__} (serves the Pachyderm {'.'.join(map(str, VERSION))} API)")
+    if os.name == "posix":
+        from .server.pipelines.sandbox import sandbox_report
+
+        click.echo(sandbox_report())  # where the OS refuses a namespace, this says which
 
 
 @main.command()

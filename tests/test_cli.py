@@ -94,3 +94,14 @@ def test_sandbox_run_gives_the_command_real_pfs_paths(tmp_path: Path) -> None:
     assert (out / "b.txt").read_text() == "hello"
     bad = CliRunner().invoke(main, ["sandbox-run", "--mount", "nodir", "--", "true"])
     assert bad.exit_code != 0 and "NAME=DIR" in bad.output
+
+
+def test_version_says_how_transforms_are_isolated(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the OS refuses a namespace, ``pachmagic version`` says so (#15)."""
+    monkeypatch.setenv("PACHMAGIC_SANDBOX", "substitute")
+    result = CliRunner().invoke(main, ["version"])
+    assert result.exit_code == 0
+    assert "pipeline sandbox: PACHMAGIC_SANDBOX=substitute is set; falling back to path substitution" in result.output
+    monkeypatch.delenv("PACHMAGIC_SANDBOX")
+    line = CliRunner().invoke(main, ["version"]).output.splitlines()[1]
+    assert line.startswith("pipeline sandbox: ")
