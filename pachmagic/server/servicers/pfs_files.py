@@ -22,10 +22,11 @@ from ..storage.files import WriteSession
 from ..storage.model import FileInfo
 from ..storage.tree import Entry
 from . import _convert as cv
+from . import _encode as encode
 from ._base import Runtime, rpc
 from ._wire import Op
 
-__all__ = ["FileRpcs", "ModifyFileStream", "ended_by_client", "list_infos", "walk_infos", "glob_infos"]
+__all__ = ["FileRpcs", "RAW_RESPONSES", "ModifyFileStream", "ended_by_client", "list_infos", "walk_infos", "glob_infos"]
 
 # A ModifyFile stream is handed to the thread pool in batches of this many
 # messages or bytes: fewer hops, and memory stays bounded.
@@ -33,6 +34,9 @@ _BATCH_MESSAGES = 2048
 _BATCH_BYTES = 4 * 1024 * 1024
 # Pachyderm caps ListFile/WalkFile pages at this many entries.
 _MAX_NUMBER = 100_000
+# Methods of ``pfs_v2.API`` whose handlers write serialized messages (registered without a
+# response serializer by ``add_to_server``).
+RAW_RESPONSES = frozenset({"ListFile", "WalkFile", "GlobFile"})
 
 
 class ModifyFileStream:
@@ -316,21 +320,19 @@ class FileRpcs:
         info = await self.rt.blocking(lambda: self.storage.reader(ref).inspect(path))
         return cv.file_info_pb(info)
 
+    # The listings answer with messages serialized in bulk (``_encode.py``): see ``RAW_RESPONSES``.
     @rpc
-    async def ListFile(self, request: pfs_pb2.ListFileRequest, context: Any) -> AsyncIterator[pfs_pb2.FileInfo]:
-        async for msg in self.rt.stream(lambda: map(cv.file_info_pb, list_infos(self.storage, request))):
-            yield msg
+    async def ListFile(self, request: pfs_pb2.ListFileRequest, context: Any) -> None:
+        await self.rt.send(context, lambda: encode.file_infos(list_infos(self.storage, request)))
 
     @rpc
-    async def WalkFile(self, request: pfs_pb2.WalkFileRequest, context: Any) -> AsyncIterator[pfs_pb2.FileInfo]:
-        async for msg in self.rt.stream(lambda: map(cv.file_info_pb, walk_infos(self.storage, request))):
-            yield msg
+    async def WalkFile(self, request: pfs_pb2.WalkFileRequest, context: Any) -> None:
+        await self.rt.send(context, lambda: encode.file_infos(walk_infos(self.storage, request)))
 
     @rpc
-    async def GlobFile(self, request: pfs_pb2.GlobFileRequest, context: Any) -> AsyncIterator[pfs_pb2.FileInfo]:
+    async def GlobFile(self, request: pfs_pb2.GlobFileRequest, context: Any) -> None:
         stop = self.rt.stopper(context)
-        async for msg in self.rt.stream(lambda: map(cv.file_info_pb, glob_infos(self.storage, request, stop))):
-            yield msg
+        await self.rt.send(context, lambda: encode.file_infos(glob_infos(self.storage, request, stop)))
 
     @rpc
     async def DiffFile(self, request: pfs_pb2.DiffFileRequest, context: Any) -> AsyncIterator[pfs_pb2.DiffFileResponse]:
