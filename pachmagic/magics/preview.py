@@ -29,7 +29,7 @@ from IPython.core.error import UsageError
 from pachmagic.client import Client
 from pachmagic.errors import InvalidArgument, NotFound
 from pachmagic.pachyderm import datums as rules
-from pachmagic.pachyderm.inputs import input_from_dict, pfs_inputs
+from pachmagic.pachyderm.inputs import input_from_dict, pfs_inputs, sorted_input
 from pachmagic.pachyderm.spec import parse_pipeline_specs, spec_to_dict
 from pachmagic.magics import skips
 from pachmagic.magics.context import Context
@@ -131,7 +131,8 @@ def _plan_here(client: Client, node: dict[str, Any]) -> list[tuple[str, tuple[Da
     if _has(node, "cron"):
         raise UsageError("%pach preview datums: cron inputs are not previewed (their datums are ticks)")
     try:
-        tree = input_from_dict(node)
+        # Sorted by the names the spec gives, before they are defaulted, as pachd does.
+        tree = sorted_input(input_from_dict(node))
     except InvalidArgument as err:
         raise UsageError(f"%pach preview datums: {err.details}") from None
     sources: dict[str, _GlobSource] = {}
