@@ -25,6 +25,7 @@ from pachmagic.server.pipelines.sandbox import ENV_VAR, Sandbox, sandbox_availab
 from pachmagic.server.pipelines.states import JobState
 from pachmagic.server.storage.fsck import fsck_data_dir
 from tests.server.pipelines.harness import PY, Harness, pfs, spec
+from tests.server.pipelines.test_sandbox import REPO, run_unprivileged
 
 AVAILABLE, WHY_NOT = sandbox_available()
 pytestmark = pytest.mark.skipif(not AVAILABLE, reason=f"namespaces unavailable: {WHY_NOT}")
@@ -235,3 +236,42 @@ def test_a_hostile_pipeline_leaves_the_store_intact(pps: Harness, tmp_path: Path
     assert not (tmp_path / "planted").exists() and not (data / "planted").exists()
     report = fsck_data_dir(data)
     assert report.ok, list(report.lines())
+
+
+def test_an_unprivileged_servers_transform_cannot_undo_its_sandbox_either() -> None:
+    """The same attempts, the server run as user pmtest (its transforms in a user namespace of its own)."""
+    script = textwrap.dedent(f"""
+        import importlib.util, json, sys
+        from pathlib import Path
+
+        def load(name, rel):  # by path: the sandbox needs only the standard library
+            spec = importlib.util.spec_from_file_location(name, {str(REPO)!r} + "/" + rel)
+            mod = importlib.util.module_from_spec(spec)
+            sys.modules[name] = mod
+            spec.loader.exec_module(mod)
+            return mod
+
+        load("pachmagic.errors", "pachmagic/errors.py")
+        load("pachmagic.pachyderm.paths", "pachmagic/pachyderm/paths.py")
+        m = load("pachmagic.server.pipelines.sandbox", "pachmagic/server/pipelines/sandbox.py")
+        base = Path(sys.argv[1])
+        data = base / "data"
+        (data / "packs").mkdir(parents=True)
+        (data / "pfs.sqlite").write_text("the store")
+        reports, lines = [], []
+        with m.Sandbox(base / "box", hidden=[data]) as sb:
+            for how in ("direct", "unshare"):
+                sb.run(cmd=[sys.executable, "-c", {ESCAPE!r}, str(data), str(base), how], stdin=None,
+                       env={{"PATH": {PATH!r}}}, cwd=str(base), mounts={{}}, timeout=60,
+                       on_output=lambda s, l: lines.append(l) if s == "stdout" else None)
+                reports.append(json.loads(lines[-1]))
+            warning = sb.warning
+        print(json.dumps({{"reports": reports, "warning": warning, "store": (data / "pfs.sqlite").read_text(),
+                          "entries": sorted(p.name for p in base.iterdir())}}))
+    """)
+    result = run_unprivileged(script)
+    assert result["warning"] is None
+    for report in result["reports"]:
+        assert report["read"] == [] and report["wrote"] == [], report
+    assert result["store"] == "the store"
+    assert set(result["entries"]) <= {"box", "data", "script.py"}  # nothing planted (script.py: run_unprivileged's)
