@@ -3,6 +3,10 @@
 A mixin of ``PfsServicer`` (split out to keep modules readable); the
 ``pachmagic_ext`` service reuses ``apply_ops`` and the listing generators, so
 both framings share one implementation of Pachyderm's semantics.
+
+Over 400 lines because the streamed write (``ModifyFileStream``: batches,
+cancellation, one atomic apply) and the listings' pachd rules (paging, reverse,
+empty commits) are the two halves of one contract, tested together.
 """
 
 from __future__ import annotations

@@ -5,6 +5,10 @@ behaviour, filtering and paging live in ``server/pipelines`` (``queries``). Wait
 (``InspectJob(wait)``, ``InspectJobSet(wait)``, ``SubscribeJob``,
 ``GetLogs(follow)``) sleep on the runtime's change events and hold no thread
 between checks.
+
+Over 400 lines because it holds one method per RPC of ``pps_v2.API`` (about
+forty, each a few lines over the engine); the conversions (``_pps_convert``),
+the create path (``_pps_create``) and the defaults (``pps_defaults``) are apart.
 """
 
 from __future__ import annotations
