@@ -58,6 +58,11 @@ class ModifyFileStream:
         # The batch being recorded on the thread pool while the next one arrives:
         # receiving and hashing/writing overlap, with at most two batches in memory.
         self.inflight: asyncio.Future[None] | None = None
+        # set_commit's check (repo exists, commit open) runs on the pool with the first
+        # batch, before it: one thread hop per small stream instead of three (pachyderm-sdk
+        # sends one short stream per file). A wrong commit still fails before any data is
+        # recorded, though up to one batch later than set_commit itself.
+        self.unchecked = False
 
     async def feed(self, req: pfs_pb2.ModifyFileRequest) -> None:
         """Take one standard ModifyFile message."""
@@ -76,7 +81,7 @@ class ModifyFileStream:
                 # pachd's words: one stream writes to one commit.
                 raise InvalidArgument("ModifyFile: cannot set commit (set_commit must be the first message only)")
             self.ref = cv.commit_ref(req.set_commit)
-            await self.rt.blocking(check_writable, self.storage, self.ref)
+            self.unchecked = True
             self.session = self.storage.write_session()
             return
         if self.session is None:
@@ -95,10 +100,20 @@ class ModifyFileStream:
         if self.batch and self.session is not None:
             batch, self.batch, self.size = self.batch, [], 0
             loop = asyncio.get_running_loop()
-            self.inflight = loop.run_in_executor(self.rt.pool, apply_ops, self.storage, self.session, batch)
+            self.inflight = loop.run_in_executor(self.rt.pool, self._record, self.session, batch)
         if wait and self.inflight is not None:
             inflight, self.inflight = self.inflight, None
             await inflight
+
+    def _record(self, session: WriteSession, batch: list[Op]) -> None:
+        """On the pool: the pending set_commit check, then ``batch``."""
+        self._check()
+        apply_ops(self.storage, session, batch)
+
+    def _check(self) -> None:
+        if self.unchecked and self.ref is not None:
+            check_writable(self.storage, self.ref)
+            self.unchecked = False
 
     async def abandon(self) -> None:
         """The stream broke off: let the batch in flight finish, keep nothing."""
@@ -113,12 +128,21 @@ class ModifyFileStream:
         """Apply the stream atomically, if its client ended it (else raise CancelledError)."""
         if self.ref is None or self.session is None:
             raise InvalidArgument("ModifyFile: the stream had no set_commit")
-        await self.flush(wait=True)
+        if self.inflight is not None:
+            inflight, self.inflight = self.inflight, None
+            await inflight
         await ended_by_client(context)
         session, self.session = self.session, None
+        batch, self.batch, self.size = self.batch, [], 0
+        ref = self.ref
+
+        def record_and_apply() -> None:  # one hop: the check, the last batch, the apply
+            self._record(session, batch)
+            self.storage.apply(ref, session)
+
         # From here on the change is the client's: it closed its side of the stream,
         # so a cancel that arrives during the apply does not undo it (as in pachd).
-        await self.rt.blocking(self.storage.apply, self.ref, session)
+        await self.rt.blocking(record_and_apply)
 
 
 async def ended_by_client(context: Any) -> None:
