@@ -12,7 +12,9 @@ import grpc
 import pytest
 
 from pachmagic._proto import pachmagic_ext_pb2, pfs_pb2
-from pachmagic.client._ext import FileInfoList
+from pachmagic.client._columns import ColumnarList
+from pachmagic.client._ext import ExtTransfer
+from pachmagic.client._transfer import Transfer
 from pachmagic.errors import InvalidArgument, NotFound
 from pachmagic.server import LocalServer
 
@@ -20,8 +22,8 @@ from pachmagic.server import LocalServer
 @pytest.fixture
 def both(server: LocalServer) -> tuple[Any, Any]:
     fast, plain = server.client(), server.client()
-    plain.pfs._ext._available = False  # noqa: SLF001 - force the standard RPCs
-    assert fast.pfs._ext.available()  # noqa: SLF001
+    plain.pfs._transfer = Transfer(plain.pfs._t)  # noqa: SLF001 - force the standard RPCs
+    assert isinstance(fast.pfs._wire(), ExtTransfer)  # noqa: SLF001 - chosen for our server
     fast.pfs.create_repo("data")
     files = {f"/dir{i % 3}/f{i:03d}.txt": f"content {i}".encode() for i in range(40)}
     files["/top.bin"] = b"\0" * 10
@@ -37,7 +39,7 @@ def records(items: Any) -> list[tuple[Any, ...]]:
 def test_list_file_matches_standard_rpc(both: tuple[Any, Any], path: str) -> None:
     fast, plain = both
     got = fast.pfs.list_file(f"data@master:{path}")
-    assert isinstance(got, FileInfoList)
+    assert isinstance(got, ColumnarList)
     assert records(got) == records(plain.pfs.list_file(f"data@master:{path}"))
     assert got.to_frame().equals(plain.pfs.list_file(f"data@master:{path}").to_frame())
 

@@ -1,0 +1,155 @@
+"""Listings kept as columns until someone looks at a record: ``ColumnarList``.
+
+A record costs ~5 µs to build (more on a loaded machine) and a few hundred
+bytes to keep, so a listing of a million files built record by record takes
+seconds and hundreds of MiB before ``to_frame()`` even starts; a
+``ColumnarList`` keeps what the server sent as columns (``FileColumns``) and
+hands them to ``frames.to_frame`` directly.
+
+It is a ``RecordList`` (so a ``list``) in every respect: on first use of any
+``list`` method the records are built, once, and stored as the list's items.
+The rule is mechanical: every method ``list`` itself defines reads or writes
+the items, so each is wrapped (generated below from ``vars(list)``, nothing
+listed by hand) except the few that don't touch items (``__len__`` is
+answered from the columns), and a ``ColumnarList`` argument is filled too.
+``__radd__`` is added because ``[x] + listing`` would otherwise let ``list``
+read the (still empty) items directly; copies and pickles are plain
+``RecordList``s.
+
+This module must not talk to gRPC: ``_ext.py`` fills the columns.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Callable, Iterable, TypeVar
+
+from pachmagic._proto import pachmagic_ext_pb2, pfs_pb2
+from pachmagic.client import _convert as cv
+from pachmagic.client.records import FileInfo, Record, RecordList
+
+__all__ = ["ColumnarList", "FileColumns"]
+
+R = TypeVar("R", bound=Record)
+
+_FILE_TYPES = {pfs_pb2.FILE: "file", pfs_pb2.DIR: "dir"}
+
+
+class FileColumns:
+    """FileInfo fields as columns, filled from ``pachmagic_ext.FileInfoBatch`` messages."""
+
+    record_type = FileInfo
+
+    def __init__(self) -> None:
+        self.path: list[str] = []
+        self.type: list[str] = []
+        self.size: list[int] = []
+        self.hash: list[bytes] = []
+        # Per file, shared: (project, repo, repo type, commit id, branch) and the commit time.
+        self.commit: list[tuple[str, str, str, str | None, str | None]] = []
+        self.committed: list[datetime | None] = []
+
+    @classmethod
+    def from_batches(cls, batches: Iterable[pachmagic_ext_pb2.FileInfoBatch]) -> "FileColumns":
+        out = cls()
+        for batch in batches:
+            n = len(batch.path)
+            commit = batch.commit
+            repo = commit.repo if commit.repo.name else commit.branch.repo
+            meta = (repo.project.name or "default", repo.name, repo.type or "user", commit.id or None,
+                    commit.branch.name or None)
+            out.path.extend(batch.path)
+            out.type.extend(_FILE_TYPES.get(t, "unknown") for t in batch.file_type)
+            out.size.extend(batch.size_bytes)
+            out.hash.extend(batch.hash)
+            out.commit.extend([meta] * n)
+            out.committed.extend([cv.ts(batch, "committed")] * n)
+        return out
+
+    def __len__(self) -> int:
+        return len(self.path)
+
+    def frame_columns(self) -> dict[str, list[Any]]:
+        """The ``to_frame`` columns of a FileInfo listing (name, type, size)."""
+        return {"name": self.path, "type": self.type, "size": self.size}
+
+    def records(self) -> list[FileInfo]:
+        new = object.__new__
+        records = []
+        for path, kind, size, digest, meta, committed in zip(
+            self.path, self.type, self.size, self.hash, self.commit, self.committed
+        ):
+            record = new(FileInfo)
+            # Frozen dataclass: set the fields the way its own __init__ would (much faster).
+            record.__dict__.update(
+                project=meta[0], repo=meta[1], repo_type=meta[2], commit_id=meta[3], branch=meta[4],
+                path=path, type=kind, size_bytes=size, hash=digest.hex(), committed=committed,
+            )
+            records.append(record)
+        return records
+
+
+class ColumnarList(RecordList[R]):
+    """A ``RecordList`` whose records are built from columns on first use.
+
+    Parameters
+    ----------
+    columns:
+        ``len()``, ``frame_columns()``, ``records()`` and ``record_type``
+        (``FileColumns``).
+    """
+
+    def __init__(self, columns: Any) -> None:
+        super().__init__(columns.record_type)
+        self._columns: Any = columns
+
+    def _fill(self) -> None:
+        columns = self._columns
+        if columns is not None:
+            self._columns = None
+            list.extend(self, columns.records())
+
+    def __len__(self) -> int:
+        if self._columns is not None:
+            return len(self._columns)
+        return list.__len__(self)
+
+    def frame_columns(self) -> dict[str, list[Any]] | None:
+        """The columns ``frames.to_frame`` reads, or None once the records exist."""
+        return None if self._columns is None else dict(self._columns.frame_columns())
+
+    def __radd__(self, other: Any) -> Any:
+        self._fill()
+        if isinstance(other, list):
+            return list.__add__(other, list(self))
+        return NotImplemented
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        # Copies and pickles are plain RecordLists of the records (never half columns, half items).
+        self._fill()
+        return (RecordList, (self.record_type, list(self)))
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+# ``list``'s own attributes that never read or write the items.
+_ITEMLESS = {"__new__", "__init__", "__getattribute__", "__len__", "__hash__", "__class_getitem__",
+             "__doc__", "__sizeof__"}
+
+
+def _filling(method: Callable[..., Any]) -> Callable[..., Any]:
+    def wrapper(self: ColumnarList[Any], *args: Any, **kwargs: Any) -> Any:
+        self._fill()
+        for arg in args:  # ``a == b``, ``a + b``: list reads the other's items directly too
+            if isinstance(arg, ColumnarList):
+                arg._fill()
+        return method(self, *args, **kwargs)
+
+    wrapper.__name__ = method.__name__
+    wrapper.__doc__ = method.__doc__
+    return wrapper
+
+
+for _name, _method in vars(list).items():
+    if _name not in _ITEMLESS:
+        setattr(ColumnarList, _name, _filling(_method))
