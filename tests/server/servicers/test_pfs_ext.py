@@ -80,6 +80,22 @@ def test_uploads_match_and_errors_are_the_same(both: tuple[Any, Any]) -> None:
         with pytest.raises(NotFound, match="not found in repo default/data"):
             client.pfs.list_file("data@master:/missing")
 
+    # Deletes and copies go through the same chosen transfer: same results, same errors.
+    for client, branch in ((fast, "fast"), (plain, "plain")):
+        client.pfs.copy_file("data@master:/dir1", f"data@{branch}:/copied/")
+        client.pfs.delete_file(f"data@{branch}", "/b/")
+    assert [(i.path, i.hash) for i in fast.pfs.walk_file("data@fast:/")] == [
+        (i.path, i.hash) for i in plain.pfs.walk_file("data@plain:/")
+    ]
+    failures = []
+    for client in (fast, plain):
+        with pytest.raises(NotFound) as missing_source:
+            client.pfs.copy_file("data@master:/missing", "data@master:/x")
+        with pytest.raises(NotFound) as missing_repo:
+            client.pfs.delete_file("nope@master", "/a")
+        failures.append((str(missing_source.value), str(missing_repo.value)))
+    assert failures[0] == failures[1]
+
 
 def test_large_chunks_out_of_line_match_standard_rpc(both: tuple[Any, Any]) -> None:
     fast, plain = both
