@@ -122,3 +122,26 @@ def test_on_the_reference_pachd_a_pipeline_that_never_ran_is_all_new(shell: Test
     # The same datum IDs as pachd's own dry run (ListDatum on the input spec).
     with connect(real_pachd.address) as client:
         assert set(preview["datum_id"]) == {d.id for d in client.pps.list_datum(input={"pfs": {"repo": "photos", "glob": "/*"}})}
+
+
+def test_on_the_reference_pachd_with_workers_the_preview_matches_its_jobs(shell: TestingShell, real_pachd_workers: Any) -> None:
+    """pachd's own workers decide what to skip: the preview must say what they then do."""
+    address = real_pachd_workers.address
+    with connect(address) as client:
+        client.pfs.create_repo("photos")
+        client.pfs.put_files("photos@master", {"/a.png": b"A", "/b.png": b"B"})
+        client.pfs.wait_commit("photos@master")
+    shell.run_cell(f"%pach connect {address}")
+    shell.run_cell("%config PachMagic.progress = False")
+    shell.run_cell("%%pach create pipeline\n" + SPEC)
+    shell.run_cell("%pach wait commit copy@master")
+    assert _statuses(shell.value("%pach preview datums --pipeline copy")) == {"/a.png": "skip", "/b.png": "skip"}
+    with connect(address) as client:
+        # Staged in an open commit: no job starts before the preview (and none races it).
+        staged = client.pfs.start_commit("photos@master")
+        client.pfs.put_files(staged, {"/a.png": b"A2", "/c.png": b"C"})
+        preview = shell.value(f"%pach preview datums --pipeline copy --input-commit photos@{staged.id}")
+        assert _statuses(preview) == {"/a.png": "changed", "/b.png": "skip", "/c.png": "new"}
+        client.pfs.finish_commit(staged)
+        job = client.pps.inspect_job(f"copy@{staged.id}", wait=True)
+    assert (job.state, job.data_skipped, job.data_processed) == ("success", 1, 2)
