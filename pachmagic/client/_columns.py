@@ -21,7 +21,6 @@ This module must not talk to gRPC: ``_ext.py`` fills the columns.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Callable, Iterable, TypeVar
 
 from pachmagic._proto import pachmagic_ext_pb2, pfs_pb2
@@ -32,60 +31,61 @@ __all__ = ["ColumnarList", "FileColumns"]
 
 R = TypeVar("R", bound=Record)
 
-_FILE_TYPES = {pfs_pb2.FILE: "file", pfs_pb2.DIR: "dir"}
+class _FileTypes(dict[int, str]):
+    def __missing__(self, key: int) -> str:
+        return "unknown"
+
+
+_FILE_TYPES = _FileTypes({pfs_pb2.FILE: "file", pfs_pb2.DIR: "dir"})
 
 
 class FileColumns:
-    """FileInfo fields as columns, filled from ``pachmagic_ext.FileInfoBatch`` messages."""
+    """The files of ``pachmagic_ext.FileInfoBatch`` messages, read column by column.
+
+    The messages are kept as received; a column is read out of them (into
+    Python objects) only when asked for, so ``to_frame`` pays for names,
+    types and sizes, never for hashes or commit fields.
+    """
 
     record_type = FileInfo
 
-    def __init__(self) -> None:
-        self.path: list[str] = []
-        self.type: list[str] = []
-        self.size: list[int] = []
-        self.hash: list[bytes] = []
-        # Per file, shared: (project, repo, repo type, commit id, branch) and the commit time.
-        self.commit: list[tuple[str, str, str, str | None, str | None]] = []
-        self.committed: list[datetime | None] = []
-
-    @classmethod
-    def from_batches(cls, batches: Iterable[pachmagic_ext_pb2.FileInfoBatch]) -> "FileColumns":
-        out = cls()
-        for batch in batches:
-            n = len(batch.path)
-            commit = batch.commit
-            repo = commit.repo if commit.repo.name else commit.branch.repo
-            meta = (repo.project.name or "default", repo.name, repo.type or "user", commit.id or None,
-                    commit.branch.name or None)
-            out.path.extend(batch.path)
-            out.type.extend(_FILE_TYPES.get(t, "unknown") for t in batch.file_type)
-            out.size.extend(batch.size_bytes)
-            out.hash.extend(batch.hash)
-            out.commit.extend([meta] * n)
-            out.committed.extend([cv.ts(batch, "committed")] * n)
-        return out
+    def __init__(self, batches: Iterable[pachmagic_ext_pb2.FileInfoBatch]) -> None:
+        self._batches = list(batches)
+        self._len = sum(len(batch.path) for batch in self._batches)
 
     def __len__(self) -> int:
-        return len(self.path)
+        return self._len
+
+    def _column(self, read: Callable[[pachmagic_ext_pb2.FileInfoBatch], Iterable[Any]]) -> list[Any]:
+        out: list[Any] = []
+        for batch in self._batches:
+            out.extend(read(batch))
+        return out
 
     def frame_columns(self) -> dict[str, list[Any]]:
         """The ``to_frame`` columns of a FileInfo listing (name, type, size)."""
-        return {"name": self.path, "type": self.type, "size": self.size}
+        return {
+            "name": self._column(lambda b: b.path),
+            "type": self._column(lambda b: map(_FILE_TYPES.__getitem__, b.file_type)),
+            "size": self._column(lambda b: b.size_bytes),
+        }
 
     def records(self) -> list[FileInfo]:
         new = object.__new__
         records = []
-        for path, kind, size, digest, meta, committed in zip(
-            self.path, self.type, self.size, self.hash, self.commit, self.committed
-        ):
-            record = new(FileInfo)
-            # Frozen dataclass: set the fields the way its own __init__ would (much faster).
-            record.__dict__.update(
-                project=meta[0], repo=meta[1], repo_type=meta[2], commit_id=meta[3], branch=meta[4],
-                path=path, type=kind, size_bytes=size, hash=digest.hex(), committed=committed,
-            )
-            records.append(record)
+        for batch in self._batches:
+            commit = batch.commit
+            repo = commit.repo if commit.repo.name else commit.branch.repo
+            project, name, repo_type = repo.project.name or "default", repo.name, repo.type or "user"
+            commit_id, branch, committed = commit.id or None, commit.branch.name or None, cv.ts(batch, "committed")
+            for path, kind, size, digest in zip(batch.path, batch.file_type, batch.size_bytes, batch.hash):
+                record = new(FileInfo)
+                # Frozen dataclass: set the fields in order, as its own __init__ would (much faster).
+                record.__dict__.update(
+                    project=project, repo=name, repo_type=repo_type, commit_id=commit_id, branch=branch,
+                    path=path, type=_FILE_TYPES[kind], size_bytes=size, hash=digest.hex(), committed=committed,
+                )
+                records.append(record)
         return records
 
 

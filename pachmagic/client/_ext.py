@@ -54,7 +54,7 @@ class ExtTransfer(Transfer):
     def list_files(self, method: str, request: Any) -> RecordList[FileInfo]:
         """A columnar listing: records are built only if someone looks at them."""
         batches = self._t.stream(getattr(self._stub, method), request)
-        return ColumnarList(FileColumns.from_batches(batches))
+        return ColumnarList(FileColumns(batches))
 
 
 def choose(transport: Transport) -> Transfer | None:

@@ -24,7 +24,7 @@ def listing(n: int = 5) -> ColumnarList[FileInfo]:
         commit=COMMIT, path=[f"/f{i}" for i in range(n)], file_type=[pfs_pb2.FILE] * n,
         size_bytes=list(range(n)), hash=[bytes([i]) * 4 for i in range(n)],
     )
-    return ColumnarList(FileColumns.from_batches([batch]))
+    return ColumnarList(FileColumns([batch]))
 
 
 def built(n: int = 5) -> RecordList[FileInfo]:
