@@ -37,6 +37,27 @@ class _FileTypes(dict[int, str]):
 
 
 _FILE_TYPES = _FileTypes({pfs_pb2.FILE: "file", pfs_pb2.DIR: "dir"})
+# The same, indexed by the enum's value (RESERVED = 0).
+_TYPE_NAMES = tuple(_FILE_TYPES[value] for value in range(max(_FILE_TYPES) + 1))
+
+
+def _arrow_text() -> tuple[Any, Any, Any] | None:
+    """(pyarrow, pandas, dtype) where pandas' ``str`` columns are Arrow-backed, else None."""
+    import pandas as pd  # type: ignore[import-untyped,unused-ignore]
+
+    dtype = pd.Series([], dtype=str).dtype
+    if not isinstance(dtype, pd.StringDtype) or dtype.storage != "pyarrow":
+        return None
+    import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
+
+    return pa, pd, dtype
+
+
+def _padded(column: Any, n: int, default: Any) -> Any:
+    """A batch's column as long as its paths (a shorter one is filled with the default, as protobuf would)."""
+    if len(column) == n:
+        return column
+    return [*list(column)[:n], *[default] * (n - len(column))]
 
 
 class FileColumns:
@@ -62,12 +83,34 @@ class FileColumns:
             out.extend(read(batch))
         return out
 
-    def frame_columns(self) -> dict[str, list[Any]]:
-        """The ``to_frame`` columns of a FileInfo listing (name, type, size)."""
+    def frame_columns(self) -> dict[str, Any]:
+        """The ``to_frame`` columns of a FileInfo listing (name, type, size), as arrays.
+
+        Sizes and types are read as numbers straight from the messages; where
+        pandas keeps text in Arrow (pandas 3 with pyarrow) the text columns are
+        handed over already in that form, so no column goes through a list of
+        a million Python objects twice.
+        """
+        import numpy as np
+
+        def numbers(read: Callable[[pachmagic_ext_pb2.FileInfoBatch], Any], dtype: Any) -> Any:
+            parts = [np.asarray(_padded(read(batch), len(batch.path), 0), dtype=dtype) for batch in self._batches]
+            return np.concatenate(parts) if parts else np.zeros(0, dtype)
+
+        sizes = numbers(lambda b: b.size_bytes, np.int64)
+        codes = numbers(lambda b: b.file_type, np.int32)
+        codes[(codes < 0) | (codes >= len(_TYPE_NAMES))] = 0  # "unknown"
+        paths = self._column(lambda b: b.path)
+        arrow = _arrow_text()
+        if arrow is None:
+            names = np.array(_TYPE_NAMES, dtype=object)
+            return {"name": paths, "type": list(names[codes]), "size": sizes}
+        pa, pd, dtype = arrow
+        types = pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(_TYPE_NAMES)).cast(pa.large_string())
         return {
-            "name": self._column(lambda b: b.path),
-            "type": self._column(lambda b: map(_FILE_TYPES.__getitem__, b.file_type)),
-            "size": self._column(lambda b: b.size_bytes),
+            "name": pd.array(pa.array(paths, type=pa.large_string()), dtype=dtype),
+            "type": pd.array(types, dtype=dtype),
+            "size": sizes,
         }
 
     def records(self) -> list[FileInfo]:
@@ -78,7 +121,9 @@ class FileColumns:
             repo = commit.repo if commit.repo.name else commit.branch.repo
             project, name, repo_type = repo.project.name or "default", repo.name, repo.type or "user"
             commit_id, branch, committed = commit.id or None, commit.branch.name or None, cv.ts(batch, "committed")
-            for path, kind, size, digest in zip(batch.path, batch.file_type, batch.size_bytes, batch.hash):
+            n = len(batch.path)
+            kinds, sizes = _padded(batch.file_type, n, 0), _padded(batch.size_bytes, n, 0)
+            for path, kind, size, digest in zip(batch.path, kinds, sizes, _padded(batch.hash, n, b"")):
                 record = new(FileInfo)
                 # Frozen dataclass: set the fields in order, as its own __init__ would (much faster).
                 record.__dict__.update(

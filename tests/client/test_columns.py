@@ -93,3 +93,18 @@ def test_consumers_written_in_c_see_every_record() -> None:
     assert pd.DataFrame(listing()).shape == (5, 10)
     assert ",".join(r.path for r in listing()) == "/f0,/f1,/f2,/f3,/f4"
     assert tuple(listing()) == tuple(built()) and set(listing()) == set(built())
+
+
+def test_frame_columns_match_the_records_with_or_without_arrow(monkeypatch: Any) -> None:
+    from pachmagic.client import _columns
+
+    batch = pachmagic_ext_pb2.FileInfoBatch(
+        commit=COMMIT, path=["/d/", "/f", "/odd"], size_bytes=[0, 5, 7], hash=[b"", b"\x01", b"\x02"])
+    batch.file_type.extend([pfs_pb2.DIR, pfs_pb2.FILE, 7])  # 7: a type this client does not know
+    second = pachmagic_ext_pb2.FileInfoBatch(commit=COMMIT, path=["/z"], file_type=[pfs_pb2.FILE], size_bytes=[1])
+    expected = to_frame(RecordList(FileInfo, list(ColumnarList(FileColumns([batch, second])))))
+    assert expected["type"].tolist() == ["dir", "file", "unknown", "file"]
+    assert ColumnarList(FileColumns([batch, second])).to_frame().equals(expected)
+    monkeypatch.setattr(_columns, "_arrow_text", lambda: None)  # as where pandas keeps text as objects
+    assert ColumnarList(FileColumns([batch, second])).to_frame().equals(expected)
+    assert ColumnarList(FileColumns([])).to_frame().equals(to_frame(RecordList(FileInfo)))
