@@ -145,3 +145,96 @@ def test_on_the_reference_pachd_with_workers_the_preview_matches_its_jobs(shell:
         client.pfs.finish_commit(staged)
         job = client.pps.inspect_job(f"copy@{staged.id}", wait=True)
     assert (job.state, job.data_skipped, job.data_processed) == ("success", 1, 2)
+
+
+JOIN = """
+pipeline: {name: joined}
+transform:
+  image: busybox
+  cmd: [sh, -c, "cat /pfs/left/* /pfs/right/* > /pfs/out/$(ls /pfs/left)"]
+input:
+  join:
+  - pfs: {repo: left, glob: "/(*).txt", join_on: "$1"}
+  - pfs: {repo: right, glob: "/(*).csv", join_on: "$1"}
+"""
+
+
+@pytest.fixture(params=["embedded", "reference"])
+def workers_address(request: pytest.FixtureRequest) -> str:
+    """A server whose pipelines run: ours, or a genuine pachd 2.12.2 with its own workers."""
+    fixture = "pach_server" if request.param == "embedded" else "real_pachd_workers"
+    return str(request.getfixturevalue(fixture).address)
+
+
+def test_a_join_is_previewed_datum_by_datum_and_the_job_agrees(shell: TestingShell, workers_address: str) -> None:
+    """Join datums pair files of two repos: changing either side's file changes that datum only."""
+    address = workers_address
+    with connect(address) as client:
+        for repo in ("left", "right"):
+            client.pfs.create_repo(repo)
+        client.pfs.put_files("left@master", {"/a.txt": b"a", "/b.txt": b"b"})
+        client.pfs.put_files("right@master", {"/a.csv": b"1", "/b.csv": b"2", "/c.csv": b"3"})
+        client.pfs.wait_commit("right@master")
+    shell.run_cell(f"%pach connect {address}")
+    shell.run_cell("%config PachMagic.progress = False")
+    shell.run_cell("%%pach create pipeline\n" + JOIN)
+    shell.run_cell("%pach wait commit joined@master")
+    first = shell.value("%pach preview datums --pipeline joined")
+    assert first.counts == {"skip": 2, "new": 0, "changed": 0}, first.summary
+    with connect(address) as client:
+        old_right = client.pfs.inspect_commit("right@master").id
+        staged = client.pfs.start_commit("right@master")
+        client.pfs.put_files(staged, {"/a.csv": b"one"})
+        client.pfs.finish_commit(staged)
+        client.pfs.wait_commit("joined@master")
+        staged = client.pfs.start_commit("left@master")
+        client.pfs.put_files(staged, {"/c.txt": b"c"})
+        preview = shell.value(f"%pach preview datums --pipeline joined --input-commit left@{staged.id}")
+        # (ListDatum, the dry run join inputs were planned by, reads branch heads only.)
+        assert preview.counts == {"skip": 2, "new": 1, "changed": 0}, preview.summary
+        assert _statuses(preview) == {"/a.txt": "skip", "/a.csv": "skip", "/b.txt": "skip", "/b.csv": "skip",
+                                      "/c.txt": "new", "/c.csv": "new"}
+        client.pfs.finish_commit(staged)
+        job = client.pps.inspect_job(f"joined@{staged.id}", wait=True)
+        assert (job.state, job.data_skipped, job.data_processed) == ("success", 2, 1)
+        # The job before: right's a.csv changed, so the a datum ran again and b was skipped.
+        previous = [j for j in client.pps.list_job(pipeline="joined") if j.id != staged.id][0]
+        assert (previous.data_skipped, previous.data_processed) == (1, 1)
+    # An older input commit, not a branch head: its a.csv differs from what the last job read.
+    older = shell.value(f"%pach preview datums --pipeline joined --input-commit right@{old_right}")
+    assert older.counts == {"skip": 2, "new": 0, "changed": 1}, older.summary
+    assert _statuses(older)["/a.csv"] == "changed"
+
+
+GROUP = """
+pipeline: {name: grouped}
+transform:
+  image: busybox
+  cmd: [sh, -c, "cat /pfs/g/* > /pfs/out/$(ls /pfs/g | head -n 1)"]
+input:
+  group:
+  - pfs: {repo: g, glob: "/(*)-*.txt", group_by: "$1"}
+"""
+
+
+def test_a_group_over_a_staged_commit_is_previewed_and_the_job_agrees(shell: TestingShell, workers_address: str) -> None:
+    """A group datum's ID is its files': a file added to a group makes that group a new datum."""
+    address = workers_address
+    with connect(address) as client:
+        client.pfs.create_repo("g")
+        client.pfs.put_files("g@master", {"/a-1.txt": b"a1", "/a-2.txt": b"a2", "/b-1.txt": b"b1"})
+        client.pfs.wait_commit("g@master")
+    shell.run_cell(f"%pach connect {address}")
+    shell.run_cell("%config PachMagic.progress = False")
+    shell.run_cell("%%pach create pipeline\n" + GROUP)
+    shell.run_cell("%pach wait commit grouped@master")
+    assert shell.value("%pach preview datums --pipeline grouped").counts == {"skip": 2, "new": 0, "changed": 0}
+    with connect(address) as client:
+        staged = client.pfs.start_commit("g@master")
+        client.pfs.put_files(staged, {"/b-2.txt": b"b2"})
+        preview = shell.value(f"%pach preview datums --pipeline grouped --input-commit g@{staged.id}")
+        assert preview.counts == {"skip": 1, "new": 1, "changed": 0}, preview.summary
+        assert _statuses(preview) == {"/a-1.txt": "skip", "/a-2.txt": "skip", "/b-1.txt": "new", "/b-2.txt": "new"}
+        client.pfs.finish_commit(staged)
+        job = client.pps.inspect_job(f"grouped@{staged.id}", wait=True)
+    assert (job.state, job.data_skipped, job.data_processed) == ("success", 1, 1)
