@@ -23,7 +23,7 @@ import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 from pachmagic.client import PachFrame
 from pachmagic.errors import PachError
 
-__all__ = ["MagicError", "one_line", "limited", "ListingFrame", "Text"]
+__all__ = ["OneLineError", "MagicError", "one_line", "limited", "ListingFrame", "Text"]
 
 
 def one_line(error: BaseException, hint: str = "") -> str:
@@ -44,7 +44,25 @@ def one_line(error: BaseException, hint: str = "") -> str:
     return f"{text} — {hint}" if hint else text
 
 
-class MagicError(Exception):
+class OneLineError(Exception):
+    """An error IPython shows as its one line (no traceback); the cell still fails.
+
+    Attributes
+    ----------
+    line:
+        The line shown.
+    """
+
+    def __init__(self, line: str) -> None:
+        self.line = " ".join(line.split())
+        super().__init__(self.line)
+
+    def _render_traceback_(self) -> list[str]:
+        # IPython calls this instead of formatting a traceback.
+        return [self.line]
+
+
+class MagicError(OneLineError):
     """A failed ``%pach`` command, displayed by IPython as one line.
 
     Attributes
@@ -57,12 +75,7 @@ class MagicError(Exception):
 
     def __init__(self, error: BaseException, hint: str = "") -> None:
         self.error = error
-        self.line = one_line(error, hint)
-        super().__init__(self.line)
-
-    def _render_traceback_(self) -> list[str]:
-        # IPython calls this instead of formatting a traceback.
-        return [self.line]
+        super().__init__(one_line(error, hint))
 
     @property
     def code(self) -> str:

@@ -68,6 +68,11 @@ class PachMagic(Magics):
         help="After 'put file' and 'create pipeline', wait for the jobs they trigger "
         "(per command: --wait / --no-wait).",
     ).tag(config=True)
+    raise_on_failure = Bool(
+        False,
+        help="Make a cell fail when a job it waits for fails (its red line becomes the cell's error, so "
+        "'Run All' stops there). Tests and CI notebooks turn it on.",
+    ).tag(config=True)
     verbose_errors = Bool(
         False, help="Show failures with their full traceback instead of one line (per command: %pach --verbose ...)."
     ).tag(config=True)
