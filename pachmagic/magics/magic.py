@@ -34,6 +34,14 @@ __all__ = ["PachMagic"]
 _VERBOSE_FLAGS = ("--verbose",)
 
 
+def _ref_argument(args: Any) -> str | None:
+    """The command's first ``repo@ref[:path]`` argument, without its path (to name it in an error)."""
+    for value in vars(args).values():
+        if isinstance(value, str) and "@" in value and "://" not in value:
+            return value.partition(":")[0]
+    return None
+
+
 def _cells(shell: Any) -> tuple[str | None, list[str]]:
     """The running cell's id and the ids of cells deleted since, from the front end's request.
 
@@ -162,4 +170,4 @@ class PachMagic(Magics):
             if verbose:
                 raise
             client = self.session.client() if self.session.connected else None
-            raise MagicError(error, hint_for(error, client)) from None
+            raise MagicError(error, hint_for(error, client), _ref_argument(args)) from None

@@ -137,7 +137,7 @@ class Status:
 
             # Empty from the start: what a test runner records (the first message) is what a
             # saved notebook keeps (the last update), and neither holds a bar.
-            self._handle = display({}, raw=True, display_id=True)
+            self._handle = display({}, raw=True, display_id=True)  # type: ignore[no-untyped-call,unused-ignore]
         else:
             self._line = _text_bar()(total=None, bar_format="{desc}", leave=False)
 

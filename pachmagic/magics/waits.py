@@ -207,7 +207,7 @@ def _show_failures(lines: list[str]) -> None:
     from IPython.display import display
 
     for line in lines:
-        display(FailureLine(line))
+        display(FailureLine(line))  # type: ignore[no-untyped-call,unused-ignore]
 
 
 def report(ctx: Context, what: str, jobs: Sequence[JobInfo]) -> None:
