@@ -13,6 +13,12 @@ transfers on slow disks. ``--quick`` moves 256 MiB instead of
 1 GiB and measures the official clients on fewer files (their rates are
 per file, so the ratios stay comparable); it runs in a few minutes.
 
+The reference pachd (a genuine pachd 2.12.2, ``tests/realpachd``) is a peer
+where Go and PostgreSQL can be had: the same client does the same operations on
+both servers in the same run (``bench/realpachd_peer.py``); its keys
+``*_vs_real_pachd`` are our speed ÷ pachd's, with goal 1. ``--no-real-pachd``
+leaves it out.
+
 pachctl is a peer too when it can be had (``$PACHCTL``, or built by
 ``tests/go`` where Go is installed): its ``put file`` (many small files, one
 large file) and ``get file`` are timed in the same run, as ratios with no goal
@@ -46,6 +52,7 @@ from _pfs_support import (  # noqa: E402 - the helpers live next to this script
     sdk_upload,
 )
 import pachctl_peers  # noqa: E402 - pachctl as a peer, when Go or $PACHCTL can provide it
+import realpachd_peer  # noqa: E402 - the reference pachd as a peer, when Go and PostgreSQL can be had
 
 GOALS = {
     "upload_large_vs_grpc_ceiling": (">=", 0.5),
@@ -56,6 +63,7 @@ GOALS = {
     "upload_vs_pachyderm_sdk": (">=", 1.0),
     "upload_vs_python_pachyderm": (">=", 1.0),
     "peak_rss_upload_1g_mb": ("<=", 150),
+    **{key: (">=", 1.0) for key in realpachd_peer.RATIO_KEYS},
 }
 MiB = 1024 * 1024
 SMALL_FILES = 10_000
@@ -105,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="256 MiB instead of 1 GiB; fewer files for the official clients")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     parser.add_argument("--data-dir", type=Path, help="the server's data directory (default: a new temporary one)")
+    parser.add_argument("--no-real-pachd", action="store_true", help="leave out the reference pachd peer")
     args = parser.parse_args(argv)
 
     from pachmagic.server import LocalServer
@@ -201,6 +210,12 @@ def main(argv: list[str] | None = None) -> int:
             }
             results.update(pachctl_peers.ratios(mine, peer))
             details.update(pachctl_peers.details(peer))
+
+            # --- the reference pachd as a peer: the same client on both servers ------
+            if not args.no_real_pachd:
+                real = realpachd_peer.measure(server.address, work, repeat=repeat)
+                results.update(realpachd_peer.ratios(real))
+                details.update(realpachd_peer.details(real))
 
             # --- a 100,000-file repo ---------------------------------------------
             client.pfs.create_repo("wide")

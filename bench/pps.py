@@ -62,7 +62,7 @@ def wait_newest(client: Client, pipeline: str) -> Any:
 
 def stage_times(server: LocalServer, job: Any) -> dict[str, float]:
     """Planning and finishing seconds the engine recorded with the job (in-process server)."""
-    record = server._threaded.app.engine.store.job(job.project, job.pipeline, job.id)  # noqa: SLF001
+    record = server._threaded.app.engine.inspect_job(job.project, job.pipeline, job.id)  # noqa: SLF001
     return {k: v for k, v in record.stats.items() if k in ("planning_time", "finishing_time")}
 
 

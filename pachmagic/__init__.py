@@ -2,6 +2,7 @@
 
 ``%load_ext pachmagic`` adds the ``%pach`` magics; ``pachmagic.connect()``
 returns a client for a Pachyderm cluster or the embedded server;
+``pachmagic.diff_rows(old, new, key=...)`` compares two tables row by row;
 ``pachmagic.server.LocalServer`` runs that server on this machine; as a Jupyter
 server extension (``pachmagic.serverext``), pachmagic shares one such server
 with everything in a JupyterLab.
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "connect", "load_ipython_extension", "unload_ipython_extension"]
+__all__ = ["__version__", "connect", "diff_rows", "load_ipython_extension", "unload_ipython_extension"]
 
 
 def connect(address: str | None = None, **kwargs):  # type: ignore[no-untyped-def]
@@ -31,6 +32,13 @@ def connect(address: str | None = None, **kwargs):  # type: ignore[no-untyped-de
         if active is not None:
             return active.fork(source="the notebook's %pach connection")
     return _connect(address, **kwargs)
+
+
+def diff_rows(old, new, key=None, **kwargs):  # type: ignore[no-untyped-def]
+    """Compare two tables row by row (see ``pachmagic.rowdiff.diff_rows``)."""
+    from .rowdiff import diff_rows as _diff_rows
+
+    return _diff_rows(old, new, key, **kwargs)
 
 
 def load_ipython_extension(ipython):  # type: ignore[no-untyped-def]

@@ -126,12 +126,25 @@ def _port_free(host: str, port: int) -> str | None:
     default=None,
     help="Where relative transform commands run [default: the current directory].",
 )
-@click.option("--auth-token", envvar="PACHMAGIC_AUTH_TOKEN", default=None, help="Require this authn-token on every call.")
+@click.option("--auth-token", envvar="PACHMAGIC_AUTH_TOKEN", default=None,
+              help="Require this authn-token on every call (visible to local users in the process list: "
+                   "prefer $PACHMAGIC_AUTH_TOKEN or --auth-token-file).")
+@click.option("--auth-token-file", envvar="PACHMAGIC_AUTH_TOKEN_FILE", default=None,
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="Read the authn-token from this file's first line.")
+@click.option(
+    "--max-workers",
+    envvar="PACHMAGIC_MAX_WORKERS",
+    type=click.IntRange(min=1),
+    default=None,
+    help="The most workers one pipeline may run at once, whatever its parallelism_spec asks "
+    "[default: the number of CPUs, or $PACHMAGIC_MAX_WORKERS].",
+)
 @click.option("--exit-with-parent", is_flag=True, hidden=True)
 @click.option("-v", "--verbose", is_flag=True, help="Log server activity.")
 def serve(
     host: str, port: int, data_dir: Path | None, workdir: Path | None, auth_token: str | None,
-    exit_with_parent: bool, verbose: bool,
+    auth_token_file: Path | None, max_workers: int | None, exit_with_parent: bool, verbose: bool,
 ) -> None:
     """Run the embedded Pachyderm-compatible server in the foreground."""
     # gRPC's core logs its own line (add_port.cc ...) before a bind fails: errors here are ours, one line.
@@ -144,13 +157,25 @@ def serve(
     from .server.app import ServerApp
     from .server.local import READY_PREFIX
 
+    if auth_token_file is not None:
+        if auth_token:
+            raise click.UsageError("give the token once: --auth-token (or $PACHMAGIC_AUTH_TOKEN) or --auth-token-file")
+        try:
+            lines = auth_token_file.read_text(encoding="utf-8").splitlines()
+        except OSError as err:
+            raise click.ClickException(f"cannot read the auth token file {auth_token_file}: {err.strerror}") from None
+        auth_token = lines[0].strip() if lines else ""
+        if not auth_token:
+            raise click.ClickException(f"the auth token file {auth_token_file} is empty")
+
     _limit_malloc_arenas()
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     if exit_with_parent:
         _exit_with_parent()
     data_dir = data_dir or default_data_dir()
     try:
-        app = ServerApp(data_dir, host=host, port=port, auth_token=auth_token, workdir=(workdir or Path.cwd()).resolve())
+        app = ServerApp(data_dir, host=host, port=port, auth_token=auth_token, workdir=(workdir or Path.cwd()).resolve(),
+                        max_workers=max_workers)
     except PachError as err:
         raise click.ClickException(str(err)) from None
 

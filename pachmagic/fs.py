@@ -26,6 +26,9 @@ set by the magics (``set_default_client``, on ``%pach connect``); a client of
 this filesystem's own from ``pachmagic.client.connect(address, token=,
 project=)`` with the usual address resolution. This module imports only
 ``pachmagic.client`` and ``pachmagic.errors`` of ours; never the server.
+
+Over 400 lines because fsspec's filesystem protocol is one class with many methods (``ls``,
+``info``, ``open``, ``rm``, ``cp``...) that share URL parsing and commit pinning.
 """
 
 from __future__ import annotations
@@ -234,6 +237,10 @@ class PfsFileSystem(AbstractFileSystem):  # type: ignore[misc]
                 entries = self._ls_repo_level(path)
             else:
                 entries = [_entry(loc, info) for info in self.client.pfs.list_file(loc.file)]
+                if not entries and loc.path != "/":
+                    # pachd lists a missing path as empty (the embedded server says NOT_FOUND); PFS has no
+                    # empty directories, so an empty listing is a missing path unless the path is a file.
+                    entries = [_entry(loc, self.client.pfs.inspect_file(loc.file))]
         except NotFound as exc:
             raise FileNotFoundError(path) from exc
         entries.sort(key=lambda e: e["name"])

@@ -12,7 +12,8 @@ pachctl's config — ``PachMagicServer``:
    Jupyter root directory (``c.PachMagicServer.workdir``);
 2. sets ``PACHD_ADDRESS`` in the Jupyter server's environment, which every kernel
    and terminal it starts inherits (``%pach connect``, ``pachmagic.connect()``,
-   pachctl and the official clients all read it);
+   pachctl and the official clients all read it), with ``PACHMAGIC_SHARED_SERVER``
+   (the same address) and ``PACHMAGIC_SHARED_DATA_DIR`` for ``%pach connect``'s message;
 3. writes a pachctl context ``pachmagic-jupyterlab`` and makes it active, so
    extensions that read pachctl's config (the official side panel) find it; the
    context that was active before is remembered in the Jupyter runtime directory
@@ -107,6 +108,9 @@ class PachMagicServer(ExtensionApp):
         self.address = f"grpc://{server.address}"
         atexit.register(self.stop_shared_server)  # when the extension's stop hook is never called
         os.environ["PACHD_ADDRESS"] = self.address
+        # For `%pach connect`'s message: this PACHD_ADDRESS is the shared server, and where it keeps its data.
+        os.environ["PACHMAGIC_SHARED_SERVER"] = self.address
+        os.environ["PACHMAGIC_SHARED_DATA_DIR"] = str(data_dir)
         self._activate_context()
         self.log.info("pachmagic: shared Pachyderm server at %s (data dir %s, workdir %s); "
                       "PACHD_ADDRESS and pachctl context %r point to it", self.address, data_dir, workdir, CONTEXT)
@@ -116,8 +120,10 @@ class PachMagicServer(ExtensionApp):
         server, self.server = self.server, None
         if server is None:
             return
-        if os.environ.get("PACHD_ADDRESS") == self.address:
-            del os.environ["PACHD_ADDRESS"]
+        for name in ("PACHD_ADDRESS", "PACHMAGIC_SHARED_SERVER"):
+            if os.environ.get(name) == self.address:
+                del os.environ[name]
+        os.environ.pop("PACHMAGIC_SHARED_DATA_DIR", None)
         try:
             self._restore_context()
         except (OSError, PachError) as err:

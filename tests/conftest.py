@@ -6,8 +6,16 @@ options (child process, auth token, a given data dir). Nothing here is mocked:
 every test talks gRPC to a real server on 127.0.0.1.
 
 The reference server (a genuine pachd 2.12.2: ``real_pachd``,
-``real_pachd_factory``, ``postgres_server``, ``realpachd_binary``) comes from
+``real_pachd_workers`` (one that runs pipelines), ``real_pachd_factory``,
+``postgres_server``, ``realpachd_binary``) comes from
 ``tests/realpachd/fixtures.py``, imported here so every test can use it.
+
+``any_server`` runs a test once against each: a fresh embedded server
+(``[embedded]``) and a fresh reference pachd (``[real_pachd]``). Client,
+magics, ``pfs://`` and widget tests use it, so what they check holds on a
+cluster too. A test that needs pipeline workers (datums that run, outputs,
+logs) is marked ``@pytest.mark.workers`` and is skipped, saying so, on the
+reference pachd, which runs none.
 """
 
 from __future__ import annotations
@@ -18,11 +26,13 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from pachmagic.server import LocalServer
+from tests.dual_server import NO_WORKERS, SERVER_KINDS, ServerUnderTest
 from tests.realpachd.fixtures import (  # noqa: F401 - fixtures and a hook, registered by import
     postgres_server,
     pytest_collection_finish,
     real_pachd,
     real_pachd_factory,
+    real_pachd_workers,
     realpachd_binary,
 )
 
@@ -58,5 +68,29 @@ def sdk(server: LocalServer) -> Any:
 
     host, port = server.address.rsplit(":", 1)
     client = Client(host=host, port=int(port))
+    yield client
+    client._channel.close()  # noqa: SLF001 - the SDK has no public close
+
+
+# --- the same test against both servers ------------------------------------------
+
+
+@pytest.fixture(params=SERVER_KINDS)
+def any_server(request: pytest.FixtureRequest) -> ServerUnderTest:
+    """A fresh server of each kind in turn (fixtures are only started for their own kind)."""
+    if request.param == "real_pachd":
+        if request.node.get_closest_marker("workers") is not None:
+            pytest.skip(NO_WORKERS)
+        return ServerUnderTest("real_pachd", request.getfixturevalue("real_pachd").address)
+    return ServerUnderTest("embedded", request.getfixturevalue("server").address)
+
+
+@pytest.fixture
+def any_sdk(any_server: ServerUnderTest) -> Any:
+    """pachyderm-sdk connected to ``any_server``."""
+    from pachyderm_sdk import Client as SdkClient
+
+    host, port = any_server.address.rsplit(":", 1)
+    client = SdkClient(host=host, port=int(port))
     yield client
     client._channel.close()  # noqa: SLF001 - the SDK has no public close

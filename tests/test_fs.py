@@ -1,4 +1,4 @@
-"""``pfs://`` through fsspec and pandas, against a real embedded server.
+"""``pfs://`` through fsspec and pandas, against both servers (embedded and reference pachd).
 
 Checks the URL grammar (pure), then reads and writes through pandas, ``open``,
 ``ls``/``glob``/``find``/``info``/``cat``, ``rm`` and ``cp`` — counting commits to
@@ -7,7 +7,7 @@ prove that each closed file is exactly one commit.
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Any, Iterator
 
 import fsspec
 import pandas as pd
@@ -15,12 +15,11 @@ import pytest
 
 from pachmagic.client import Client
 from pachmagic.fs import PfsFileSystem, get_default_client, parse_url, set_default_client
-from pachmagic.server import LocalServer
 
 
 @pytest.fixture
-def client(server: LocalServer) -> Iterator[Client]:
-    client = server.client()
+def client(any_server: Any) -> Iterator[Client]:
+    client = any_server.client()
     client.pfs.create_repo("data")
     set_default_client(client)
     yield client
@@ -66,7 +65,8 @@ def test_parse_url_repo_level_and_errors() -> None:
         parse_url("pfs://bad name@master/x")
 
 
-def test_registry_and_entry_point(server: LocalServer) -> None:
+def test_registry_and_entry_point(any_server: Any) -> None:
+    server = any_server
     assert fsspec.get_filesystem_class("pfs") is PfsFileSystem
     client = server.client()
     try:
@@ -106,8 +106,8 @@ def test_pandas_parquet_round_trip(client: Client) -> None:
     assert back["x"].tolist() == list(range(1000)) and back["y"].iloc[-1] == "row999"
 
 
-def test_explicit_client_storage_option(server: LocalServer) -> None:
-    client = server.client()
+def test_explicit_client_storage_option(any_server: Any) -> None:
+    client = any_server.client()
     client.pfs.create_repo("other")
     client.pfs.put_file("other@master", "/a.csv", "k,v\n1,2\n")
     frame = pd.read_csv("pfs://other@master/a.csv", storage_options={"client": client})

@@ -6,10 +6,19 @@
 - ``client`` imports only ``_proto``, ``errors``, ``pachyderm`` and itself;
 - ``server.storage`` and ``server.pipelines`` import no gRPC, no generated
   ``*_pb2_grpc`` stubs, and nothing of ``client``, ``magics``, ``widgets``;
+  storage imports nothing of the engine, the servicers or the app (one way:
+  servicers -> pipelines -> storage), and the engine nothing of the servicers;
+- ``server.servicers`` (gRPC only) use the engine through ``Engine``, its states
+  and its read API, and storage through ``Storage``, its records and value
+  types; nothing of the client, magics or widgets;
+- the CLI reaches the server through its entry points only;
 - ``magics``, ``widgets`` and ``fs`` never import ``server`` internals (only
   ``pachmagic.server`` itself, for ``LocalServer``);
 - ``pachctl_config`` imports only ``errors``; ``serverext`` (the Jupyter server
   extension) only ``errors``, ``pachctl_config`` and ``LocalServer``.
+- inside ``server.pipelines`` imports point one way (``ENGINE_ORDER``), only
+  ``states`` imports generated code, and only the ledger writes the engine's
+  tables.
 """
 
 from __future__ import annotations
@@ -62,6 +71,12 @@ def _ours(name: str) -> bool:
     return name == "pachmagic" or name.startswith("pachmagic.")
 
 
+def _is_module(name: str) -> bool:
+    """Whether a dotted name of ours is a module or package (not a name imported from one)."""
+    path = PKG.parent / name.replace(".", "/")
+    return path.with_suffix(".py").exists() or (path / "__init__.py").exists()
+
+
 RULES: list[tuple[str, str, object]] = [
     ("_proto", "imports only _proto of ours", lambda n: not _ours(n) or n.startswith("pachmagic._proto")),
     ("errors.py", "imports nothing of ours", lambda n: not _ours(n) or n == "pachmagic.errors"),
@@ -78,19 +93,57 @@ RULES: list[tuple[str, str, object]] = [
         or n.startswith(("pachmagic._proto", "pachmagic.errors", "pachmagic.pachyderm", "pachmagic.client")),
     ),
 ]
-for layer in ("server/storage", "server/pipelines"):
+_UI = ("pachmagic.client", "pachmagic.magics", "pachmagic.widgets", "pachmagic.fs")
+_SERVER_TOP = ("pachmagic.server.app", "pachmagic.server.local", "pachmagic.server.guard", "pachmagic.server.servicers")
+for layer, above in (
+    ("server/storage", (*_SERVER_TOP, "pachmagic.server.pipelines")),
+    ("server/pipelines", _SERVER_TOP),
+):
     RULES.append(
         (
             layer,
-            "imports no grpc, no *_pb2_grpc, nothing of client/magics/widgets",
-            lambda n: not (
+            "imports no grpc, no *_pb2_grpc, nothing of client/magics/widgets, nothing of the layers above it",
+            lambda n, above=above: not (
                 n == "grpc"
                 or n.startswith(("grpc.", "grpc_"))
                 or n.endswith("_pb2_grpc")
-                or n.startswith(("pachmagic.client", "pachmagic.magics", "pachmagic.widgets"))
+                or n.startswith(_UI)
+                or n.startswith(above)
             ),
         )
     )
+# What the servicers may use of the layers below them: the public surface, not the parts.
+_SERVICER_ALLOWED = (
+    "pachmagic.server.pipelines", "pachmagic.server.pipelines.Engine", "pachmagic.server.pipelines.states",
+    "pachmagic.server.pipelines.queries", "pachmagic.server.storage", "pachmagic.server.storage.model",
+    "pachmagic.server.storage.pipeline_records", "pachmagic.server.storage.files", "pachmagic.server.storage.tree",
+    "pachmagic.server.storage.chunks",
+)
+RULES.append(
+    (
+        "server/servicers",
+        "imports nothing of client/magics/widgets, and of storage and the engine only their public surface",
+        lambda n: not n.startswith(_UI)
+        and (
+            not n.startswith(("pachmagic.server.storage", "pachmagic.server.pipelines"))
+            or n in _SERVICER_ALLOWED
+            or (not _is_module(n) and n.rpartition(".")[0] in _SERVICER_ALLOWED)  # a name from an allowed module
+        ),
+    )
+)
+# The CLI is a thin wrapper: it starts, checks and collects through the server's entry points.
+_CLI_ALLOWED = (
+    "pachmagic", "pachmagic.__version__", "pachmagic.errors", "pachmagic.demo", "pachmagic.server",
+    "pachmagic.server.app", "pachmagic.server.local", "pachmagic.server.storage.fsck",
+    "pachmagic.server.storage.gc", "pachmagic.server.pipelines.sandbox", "pachmagic.server.servicers.misc",
+)
+RULES.append(
+    (
+        "cli.py",
+        "reaches the server through its entry points only",
+        lambda n: not _ours(n) or n in _CLI_ALLOWED or (not _is_module(n) and n.rpartition(".")[0] in _CLI_ALLOWED),
+    )
+)
 for layer in ("magics", "widgets", "fs.py"):
     RULES.append(
         (
@@ -135,6 +188,15 @@ def test_rules_catch_a_violation(tmp_path: Path) -> None:
     assert not neutral_rule("pachmagic.server.storage.model")  # type: ignore[operator]
     assert not neutral_rule("grpc")  # type: ignore[operator]
     assert neutral_rule("pachmagic._proto.pps_pb2")  # type: ignore[operator]
+    storage_up = next(r for r in RULES if r[0] == "server/storage")[2]
+    assert not storage_up("pachmagic.server.pipelines.states")  # type: ignore[operator]
+    servicer_rule = next(r for r in RULES if r[0] == "server/servicers")[2]
+    assert servicer_rule("pachmagic.server.pipelines.Engine")  # type: ignore[operator]
+    assert not servicer_rule("pachmagic.server.pipelines.ledger")  # type: ignore[operator]
+    assert not servicer_rule("pachmagic.server.storage.db")  # type: ignore[operator]
+    cli_rule = next(r for r in RULES if r[0] == "cli.py")[2]
+    assert cli_rule("pachmagic.server.app.ServerApp")  # type: ignore[operator]
+    assert not cli_rule("pachmagic.server.storage.catalog")  # type: ignore[operator]
     magic_rule = next(r for r in RULES if r[0] == "magics")[2]
     assert not magic_rule("pachmagic.server.storage")  # type: ignore[operator]
     assert magic_rule("pachmagic.server.LocalServer")  # type: ignore[operator]
@@ -143,3 +205,86 @@ def test_rules_catch_a_violation(tmp_path: Path) -> None:
 def test_every_layer_has_files() -> None:
     for sub in ("_proto", "pachyderm", "client", "server/storage", "server/pipelines"):
         assert _files(sub), f"no modules under pachmagic/{sub}"
+
+
+# --- inside the engine ------------------------------------------------------------
+
+# server/pipelines, lowest first: a module imports only engine modules before it.
+# (_nsworker.py is a script run in its own process: it imports nothing of pachmagic.)
+ENGINE_ORDER = [
+    "states", "cron", "spec", "environment", "sandbox", "pool", "worker", "merge", "planner", "outcome",
+    "ledger", "runner", "scheduler", "lifecycle", "queries", "engine", "__init__",
+]
+ENGINE = PKG / "server" / "pipelines"
+# PipelineTables' methods that write: only the ledger calls them.
+TABLE_WRITES = {
+    "put_version", "set_state", "delete", "add_job", "update_job", "delete_job", "put_datums", "carry_datums",
+    "add_logs", "set_last_tick",
+}
+
+
+def _engine_imports(path: Path) -> list[str]:
+    prefix = "pachmagic.server.pipelines."
+    return [n[len(prefix):].split(".")[0] for n in _imports(path) if n.startswith(prefix)]
+
+
+def test_every_engine_module_has_a_place_in_the_order() -> None:
+    modules = {p.stem for p in ENGINE.glob("*.py")} - {"_nsworker"}
+    assert modules == set(ENGINE_ORDER), "add new engine modules to ENGINE_ORDER (lowest first)"
+
+
+@pytest.mark.parametrize("name", ENGINE_ORDER)
+def test_engine_imports_point_one_way(name: str) -> None:
+    rank = ENGINE_ORDER.index(name)
+    for imported in _engine_imports(ENGINE / f"{name}.py"):
+        if imported in ENGINE_ORDER:  # "from . import x" names a module; other names are symbols
+            assert ENGINE_ORDER.index(imported) < rank, f"pipelines/{name}.py imports {imported}, which comes after it"
+
+
+@pytest.mark.parametrize("name", ENGINE_ORDER)
+def test_only_states_touches_generated_code(name: str) -> None:
+    generated = [n for n in _imports(ENGINE / f"{name}.py") if n.startswith("pachmagic._proto")]
+    assert name == "states" or not generated, f"pipelines/{name}.py imports {generated}: name states via states.py"
+
+
+def _table_writes(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in TABLE_WRITES:
+            receiver = ast.unparse(node.func.value)
+            if receiver.endswith(("pps", "tables")):
+                found.append(f"{receiver}.{node.func.attr}")
+    return found
+
+
+@pytest.mark.parametrize("name", ENGINE_ORDER)
+def test_only_the_ledger_writes_the_engines_records(name: str) -> None:
+    writes = _table_writes(ENGINE / f"{name}.py")
+    assert name == "ledger" or not writes, f"pipelines/{name}.py writes {writes}: go through the ledger"
+
+
+def test_the_engine_rules_catch_a_violation(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("def f(storage):\n    storage.pps.update_job(1, 2)\n")
+    assert _table_writes(bad) == ["storage.pps.update_job"]
+    assert _table_writes(ENGINE / "ledger.py"), "the ledger writes through self.tables"
+
+
+# --- module size ------------------------------------------------------------------
+
+LONG = 400  # STYLE.md: readable in one sitting
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in sorted(PKG.rglob("*.py")) if "_proto" not in p.parts], ids=lambda p: str(p.relative_to(PKG))
+)
+def test_a_long_module_says_why(path: Path) -> None:
+    lines = len(path.read_text().splitlines())
+    if lines <= LONG:
+        return
+    doc = ast.get_docstring(ast.parse(path.read_text())) or ""
+    assert f"Over {LONG} lines because" in doc, (
+        f"{path.relative_to(PKG.parent)} has {lines} lines: split it, or say in its docstring "
+        f"'Over {LONG} lines because ...'"
+    )

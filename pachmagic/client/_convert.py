@@ -272,7 +272,7 @@ def pipeline_info(pb: pps_pb2.PipelineInfo) -> rec.PipelineInfo:
         created=ts(details, "created_at") if details else None,
         description=details.description if details else "",
         parallelism=pb.parallelism, output_branch=details.output_branch if details else "",
-        spec=_spec(pb),
+        spec=_spec(pb), salt=details.salt if details else "",
     )
 
 
@@ -287,6 +287,7 @@ def job_info(pb: pps_pb2.JobInfo) -> rec.JobInfo:
         download_bytes=stats.download_bytes, upload_bytes=stats.upload_bytes,
         download_time=dur(stats, "download_time"), process_time=dur(stats, "process_time"),
         upload_time=dur(stats, "upload_time"),
+        salt=pb.details.salt if pb.HasField("details") else "",
         output_commit=commit_from_pb(pb.output_commit)
         if pb.HasField("output_commit") and (pb.output_commit.id or pb.output_commit.branch.name)
         else None,
@@ -296,14 +297,11 @@ def job_info(pb: pps_pb2.JobInfo) -> rec.JobInfo:
 def datum_info(pb: pps_pb2.DatumInfo) -> rec.DatumInfo:
     job = pb.datum.job
     stats = pb.stats
-    files = tuple(
-        File(commit_from_pb(d.file.commit), d.file.path)
-        for d in pb.data
-        if d.file.commit.id or d.file.commit.branch.name
-    )
+    data = [d for d in pb.data if d.file.commit.id or d.file.commit.branch.name]
+    files = tuple(File(commit_from_pb(d.file.commit), d.file.path) for d in data)
     return rec.DatumInfo(
         project=_project_name(job.pipeline), pipeline=job.pipeline.name, job_id=job.id,
-        id=pb.datum.id, state=datum_state_word(pb.state), files=files,
+        id=pb.datum.id, state=datum_state_word(pb.state), files=files, hashes=tuple(d.hash.hex() for d in data),
         download_bytes=stats.download_bytes, upload_bytes=stats.upload_bytes,
         download_time=dur(stats, "download_time"), process_time=dur(stats, "process_time"),
         upload_time=dur(stats, "upload_time"), image_id=pb.image_id,

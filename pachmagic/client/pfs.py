@@ -200,12 +200,15 @@ class Pfs(FileOps):
     ) -> Commit:
         """Open a commit on a branch and return its ref (with branch and id)."""
         project = self._project()
+        branch_ref = to_branch(branch)
         request = pfs_pb2.StartCommitRequest(
-            branch=cv.branch_pb(to_branch(branch), project), description=description
+            branch=cv.branch_pb(branch_ref, project), description=description
         )
         if parent is not None:
             request.parent.CopyFrom(cv.commit_pb(to_commit(parent), project))
-        return cv.commit_from_pb(self._t.unary(self._t.pfs.StartCommit, request))
+        started = cv.commit_from_pb(self._t.unary(self._t.pfs.StartCommit, request))
+        # pachd answers with the commit's id and repo but no branch; the commit is on the one we asked for.
+        return started if started.branch else Commit(started.repo, branch_ref.name, started.id)
 
     def finish_commit(
         self,
@@ -235,6 +238,9 @@ class Pfs(FileOps):
         pachyderm-sdk, which finishes normally): a half-written commit then
         never looks like good data to pipelines or to later reads, which use
         the last good commit as their base. The exception propagates.
+        Either way the block ends once the server has finished the commit
+        (pachd finishes commits in the background, after FinishCommit
+        returns), so its info, sizes included, is final.
 
         Parameters
         ----------
@@ -258,12 +264,14 @@ class Pfs(FileOps):
             reason = ": ".join(part for part in (type(exc).__name__, str(exc)) if part)
             try:
                 self.finish_commit(ref, error=reason)
+                self.wait_commit(ref)
             except Exception as finish_error:  # keep the user's exception; mention ours
                 add_note = getattr(exc, "add_note", None)  # Python 3.11+
                 if callable(add_note):
                     add_note(f"pachmagic: could not finish commit {ref} with an error: {finish_error}")
             raise
         self.finish_commit(ref)
+        self.wait_commit(ref)
 
     def inspect_commit(self, commit: CommitLike, *, wait: str | None = None) -> CommitInfo:
         """Return a commit's info, optionally waiting for a state.

@@ -80,8 +80,9 @@ class Pps:
         reprocess:
             With ``update``, reprocess datums already processed.
         dry_run:
-            Let the server validate the spec (inputs must exist, names be free)
-            without creating anything.
+            Let the server validate the spec without creating anything (what
+            it checks is up to the server: pachd, for one, does not check in a
+            dry run that the inputs exist).
 
         Returns
         -------

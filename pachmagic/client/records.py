@@ -9,6 +9,9 @@ come back as a ``RecordList``, which knows its record type so that even an
 empty listing converts to a frame with the right columns (``frames.py``).
 
 This module must not import grpc or the generated protos.
+
+Over 400 lines because it is a catalogue: one small frozen dataclass per Pachyderm record,
+side by side so their columns and renderings stay consistent.
 """
 
 from __future__ import annotations
@@ -94,7 +97,7 @@ class Record:
         parts = []
         for f in fields(self):  # type: ignore[arg-type]
             value = getattr(self, f.name)
-            if _is_empty(value) or f.name == "spec":
+            if _is_empty(value) or f.name == "spec" or f.metadata.get("hidden"):
                 continue
             shown = value.isoformat() if isinstance(value, datetime) else repr(value)
             parts.append(f"{f.name}={shown}")
@@ -104,7 +107,7 @@ class Record:
         rows = []
         for f in fields(self):  # type: ignore[arg-type]
             value = getattr(self, f.name)
-            if _is_empty(value):
+            if _is_empty(value) or f.metadata.get("hidden"):
                 continue
             text = html.escape(_display(value, size=f.name in self._size_fields))
             cell = f"<pre>{text}</pre>" if isinstance(value, dict) else text
@@ -285,6 +288,8 @@ class PipelineInfo(Record):
     parallelism: int = 0
     output_branch: str = ""
     spec: dict[str, Any] = field(default_factory=dict)
+    # Changes when the pipeline is updated with reprocess: no datum is skipped across it. Not displayed.
+    salt: str = field(default="", metadata={"hidden": True})
 
     @property
     def pipeline(self) -> Pipeline:
@@ -318,6 +323,7 @@ class JobInfo(Record):
     process_time: timedelta | None = None
     upload_time: timedelta | None = None
     output_commit: Commit | None = None
+    salt: str = field(default="", metadata={"hidden": True})  # the pipeline's, when the job was made (details=True)
 
     TERMINAL: ClassVar[frozenset[str]] = frozenset({"success", "failure", "killed", "unrunnable"})
 
@@ -348,7 +354,7 @@ class JobInfo(Record):
 
 @dataclass(frozen=True, repr=False, kw_only=True)
 class DatumInfo(Record):
-    """A datum of a job; ``files`` are the input files it was built from."""
+    """A datum of a job; ``files`` are the input files it was built from, ``hashes`` their content hashes (hex)."""
 
     _size_fields = ("download_bytes", "upload_bytes")
     project: str
@@ -357,6 +363,7 @@ class DatumInfo(Record):
     id: str
     state: str = "unknown"
     files: tuple[File, ...] = ()
+    hashes: tuple[str, ...] = field(default=(), metadata={"hidden": True})
     download_bytes: int = 0
     upload_bytes: int = 0
     download_time: timedelta | None = None

@@ -5,8 +5,11 @@ kernel (data directory from ``--data-dir`` or ``PachMagic.data_dir``, default a
 temporary one; relative transform commands run in ``--workdir`` or
 ``PachMagic.workdir``, default the notebook's directory). ``connect ADDRESS``
 talks to pachd there; ``connect`` alone uses the usual resolution
-(``PACHD_ADDRESS``, pachctl's active context, ``localhost:30650``). Every
-connect checks the server answers (``GetVersion``) before returning.
+(``PACHD_ADDRESS``, pachctl's active context, ``localhost:30650``): in
+JupyterLab, ``PACHD_ADDRESS`` is JupyterLab's shared server (pachmagic's server
+extension also sets ``PACHMAGIC_SHARED_SERVER`` and ``PACHMAGIC_SHARED_DATA_DIR``,
+which the message names). Every connect checks the server answers
+(``GetVersion``) before returning.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ def _build_connect(p: MagicParser) -> None:
         nargs="?",
         metavar="local|ADDRESS",
         help="'local' for the embedded server, or a pachd address (grpc://host:port); "
-        "default: PACHD_ADDRESS, pachctl's active context, localhost:30650",
+        "default: PACHD_ADDRESS (in JupyterLab: its shared server), pachctl's active context, localhost:30650",
     )
     p.add_argument("--data-dir", metavar="DIR", help="with 'local': where the server keeps its state "
                    "(default: PachMagic.data_dir, else a temporary directory removed with the kernel)")
@@ -73,6 +76,15 @@ def connect(ctx: Context, args: argparse.Namespace) -> Text:
     version = client.version()
     if args.alias:
         save_context(args.alias, args.target)
+    shared = os.environ.get("PACHMAGIC_SHARED_SERVER")
+    if not args.target and shared and client.address_source == "PACHD_ADDRESS" and os.environ.get("PACHD_ADDRESS") == shared:
+        return Text(
+            f"connected to JupyterLab's shared pachmagic server at {client.address} (Pachyderm {version} API, "
+            f"data dir {os.environ.get('PACHMAGIC_SHARED_DATA_DIR', 'unknown')}; PACHD_ADDRESS)",
+            address=client.address,
+            version=str(version),
+            client=client,
+        )
     return Text(
         f"connected to pachd {version} at {client.address} ({client.address_source})",
         address=client.address,

@@ -16,11 +16,13 @@ import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 from IPython.core.error import UsageError
 
 from pachmagic.client import File, FileDiff, FileInfo, to_frame
+from pachmagic.magics import rows
 from pachmagic.magics.content import FileContent
 from pachmagic.magics.context import Context
 from pachmagic.magics.display import Text
 from pachmagic.magics.parser import Command, MagicParser
 from pachmagic.magics.progress import ByteCounter
+from pachmagic.rowdiff import RowDiff
 
 __all__ = ["COMMANDS"]
 
@@ -125,9 +127,12 @@ def _build_diff(p: MagicParser) -> None:
     p.add_argument("old", metavar="OLD", nargs="?", help="REPO@REF[:PATH] (default: the parent commit)")
     p.add_argument("-s", "--shallow", action="store_true", help="do not descend into directories")
     p.add_argument("--name-only", action="store_true", help="only the op and name columns")
+    rows.add_arguments(p)
 
 
-def diff_file(ctx: Context, args: argparse.Namespace) -> pd.DataFrame:
+def diff_file(ctx: Context, args: argparse.Namespace) -> pd.DataFrame | RowDiff:
+    if rows.wants_rows(args):
+        return rows.diff_file_rows(ctx, args)
     old = _file(args.old) if args.old else None
     diffs = ctx.client.pfs.diff_file(_file(args.new), old, shallow=args.shallow)
     frame = to_frame(diffs, kind=FileDiff)
@@ -171,7 +176,8 @@ COMMANDS = (
             examples=("%pach list file photos@master", "%pach list file photos@master^:/images")),
     Command(("glob", "file"), "the paths matching a glob pattern, as a DataFrame", glob_file, _build_glob),
     Command(("inspect", "file"), "a file's details", inspect_file, _build_inspect),
-    Command(("diff", "file"), "what changed between two commits, as a DataFrame", diff_file, _build_diff),
+    Command(("diff", "file"), "what changed between two commits, as a DataFrame (--rows: row by row)", diff_file,
+            _build_diff, examples=("%pach diff file photos@master", "%pach diff file sales@master sales@master^ --rows --key id")),
     Command(("delete", "file"), "delete a file (or a directory with -r)", delete_file, _build_delete),
     Command(("copy", "file"), "copy a file or directory between commits", copy_file, _build_copy),
 )

@@ -31,6 +31,7 @@ from pachmagic.errors import InvalidArgument, NotFound
 from pachmagic.pachyderm import datums as rules
 from pachmagic.pachyderm.inputs import input_from_dict, pfs_inputs
 from pachmagic.pachyderm.spec import parse_pipeline_specs, spec_to_dict
+from pachmagic.magics import skips
 from pachmagic.magics.context import Context
 from pachmagic.magics.parser import CELL_OPTIONAL, Command, MagicParser
 
@@ -50,6 +51,7 @@ class DatumFile:
     path: str
     type: str
     size: int
+    hash: str = ""  # content hash (hex) as GlobFile gives it; "" for reference inputs (not part of skipping)
 
 
 def input_from_flags(inputs: list[str], union: bool) -> dict[str, Any]:
@@ -155,7 +157,7 @@ def _plan_here(client: Client, node: dict[str, Any]) -> list[tuple[str, tuple[Da
 
 def _datum_file(item: rules.DatumInput) -> DatumFile:
     return DatumFile(item.name, item.project, item.repo, item.branch, item.path.rstrip("/") or "/",
-                     "dir" if item.is_dir else "file", item.size)
+                     "dir" if item.is_dir else "file", item.size, "" if item.reference else item.hash.hex())
 
 
 def _has(node: dict[str, Any], kind: str) -> bool:
@@ -189,7 +191,7 @@ def _plan_on_server(client: Client, node: dict[str, Any]) -> list[tuple[str, tup
     datums = []
     for info in client.pps.list_datum(input=node):
         files = []
-        for ref in info.files:
+        for index, ref in enumerate(info.files):
             repo = ref.commit.repo
             project = repo.project or client.project
             path = ref.path.rstrip("/") or "/"
@@ -199,7 +201,8 @@ def _plan_on_server(client: Client, node: dict[str, Any]) -> list[tuple[str, tup
                 found[key] = (info_.type, info_.size_bytes)
             kind, size = found[key]
             name = names.get((project, repo.name), repo.name)
-            files.append(DatumFile(name, project, repo.name, ref.commit.branch or "master", path, kind, size))
+            digest = info.hashes[index] if index < len(info.hashes) else ""
+            files.append(DatumFile(name, project, repo.name, ref.commit.branch or "master", path, kind, size, digest))
         datums.append((info.id, tuple(files)))
     return sorted(datums)
 
@@ -230,7 +233,10 @@ def _build(p: MagicParser) -> None:
                    help="a PFS input; repeat to cross several (or --union)")
     p.add_argument("--union", action="store_true", help="union the --input flags instead of crossing them")
     p.add_argument("-f", "--file", metavar="FILE", help="a pipeline spec (or input spec) file")
-    p.add_argument("--pipeline", metavar="PIPELINE", help="an existing pipeline's input")
+    p.add_argument("--pipeline", metavar="PIPELINE",
+                   help="an existing pipeline's input; marks each datum skip, new or changed against its last job")
+    p.add_argument("--input-commit", action="append", default=[], metavar="REPO@COMMIT",
+                   help="with --pipeline: plan over this commit of an input repo instead of its branch head")
 
 
 def preview_datums(ctx: Context, args: argparse.Namespace) -> pd.DataFrame:
@@ -244,9 +250,15 @@ def preview_datums(ctx: Context, args: argparse.Namespace) -> pd.DataFrame:
     elif args.file:
         node = normalise_input(Path(args.file).expanduser().read_text(encoding="utf-8"))
     elif args.pipeline:
-        node = normalise_input(client.pps.inspect_pipeline(args.pipeline).spec)
+        pipeline = client.pps.inspect_pipeline(args.pipeline)
+        node = skips.at_commits(normalise_input(pipeline.spec), args.input_commit, pipeline.project)
+        planned = plan_datums(client, node)
+        return skips.annotate(client, pipeline.project, pipeline.name, planned, datums_frame(planned),
+                              ctx.settings.display_limit)
     else:
         node = normalise_input(ctx.cell or "")
+    if args.input_commit:
+        raise UsageError("%pach preview datums: --input-commit goes with --pipeline")
     return ctx.frame(datums_frame(plan_datums(client, node)))
 
 
@@ -256,5 +268,6 @@ COMMANDS = (
             cell_help="an input spec or a whole pipeline spec (JSON or YAML)",
             examples=("%pach preview datums --input photos:/*",
                       "%pach preview datums --input photos:/* --input models:/",
-                      "%pach preview datums --pipeline contour")),
+                      "%pach preview datums --pipeline contour",
+                      "%pach preview datums --pipeline contour --input-commit photos@<id>")),
 )

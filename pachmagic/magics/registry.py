@@ -27,6 +27,7 @@ from pachmagic.magics import (
     logs,
     pipeline,
     preview,
+    provenance,
     pycell,
     put,
     repo,
@@ -68,6 +69,7 @@ COMMANDS: tuple[Command, ...] = (
     *logs.COMMANDS,
     *dashboard.COMMANDS,
     *lock.COMMANDS,
+    *provenance.COMMANDS,
     _HELP,
 )
 

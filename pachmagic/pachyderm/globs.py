@@ -1,4 +1,4 @@
-"""Pachyderm's glob patterns (ohmyglob's rules), compiled to Python regular expressions.
+"""Pachyderm's glob patterns (ohmyglob's rules), compiled to linear-time regular expressions.
 
 pachd compiles globs with ``ohmyglob`` and ``/`` as the separator:
 
@@ -14,7 +14,9 @@ pachd compiles globs with ``ohmyglob`` and ``/`` as the separator:
   ``@(a|b)`` and ``^(`` is ``!(``.
 
 One translator turns a pattern into one regex, used for GlobFile, GetFile
-globs, datum globs and capture groups alike, so they cannot disagree. It is
+globs, datum globs and capture groups alike, so they cannot disagree. The regex
+runs on RE2 (``GlobMatcher``): no pattern can make matching backtrack. A pattern
+pachd refuses is refused first, with pachd's words (``globcheck.py``). It is
 hand-written because no maintained Python library has these rules: wcmatch
 (the closest) treats ``**`` only as a whole-segment globstar, and its versions
 read some patterns differently (``**(b)``). The tests use wcmatch as an
@@ -31,18 +33,30 @@ import re
 from functools import lru_cache
 from typing import Callable
 
+import re2  # type: ignore[import-untyped]
+import regex  # type: ignore[import-untyped]
+
+from ..errors import DeadlineExceeded, InvalidArgument
+from .globcheck import MAX_DEPTH, check_glob
 from .paths import clean_path
 
-__all__ = ["compile_glob", "glob_regex", "has_glob", "captures", "KeyTemplate"]
+__all__ = ["compile_glob", "glob_regex", "has_glob", "captures", "check_glob", "GlobMatcher", "KeyTemplate", "MATCH_TIMEOUT"]
+
+# pachd gives one match five minutes; a path that needs more than this is a pathological pattern.
+MATCH_TIMEOUT = 10.0
 
 _GLOB_CHARS = set("*?[]{}!()@+")
 _QUANTIFIED = "@*+?!^"
 # Go's POSIX classes, as ohmyglob takes them.
 _POSIX = re.compile(r"\[:(\^?)(alnum|alpha|ascii|blank|cntrl|digit|graph|lower|print|punct|space|upper|word|xdigit):\]")
-_POSIX_CLASSES = {
-    "alnum": "0-9A-Za-z", "alpha": "A-Za-z", "ascii": "\\x00-\\x7f", "blank": "\\t ", "cntrl": "\\x00-\\x1f\\x7f",
-    "digit": "0-9", "graph": "!-~", "lower": "a-z", "print": " -~", "punct": re.escape("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"),
-    "space": "\\t\\n\\v\\f\\r ", "upper": "A-Z", "word": "0-9A-Za-z_", "xdigit": "0-9A-Fa-f",
+_POSIX_CLASSES: dict[str, list[tuple[int, int]]] = {
+    name: [(ord(pair[0]), ord(pair[1])) for pair in pairs]
+    for name, pairs in {
+        "alnum": ["09", "AZ", "az"], "alpha": ["AZ", "az"], "ascii": ["\x00\x7f"], "blank": ["\t\t", "  "],
+        "cntrl": ["\x00\x1f", "\x7f\x7f"], "digit": ["09"], "graph": ["!~"], "lower": ["az"], "print": [" ~"],
+        "punct": ["!/", ":@", "[`", "{~"], "space": ["\t\r", "  "], "upper": ["AZ"], "word": ["09", "AZ", "az", "__"],
+        "xdigit": ["09", "AF", "af"],
+    }.items()
 }
 
 
@@ -123,46 +137,128 @@ class _Translator:
         negate = j < len(self.p) and self.p[j] in "!^"
         if negate:
             j += 1
-        chars: list[str] = []
+        # Atoms: (lo, hi) code point ranges; "-" between two single characters makes a range.
+        atoms: list[tuple[int, int]] = []
+        dash_at: set[int] = set()  # indexes of atoms that are an unescaped "-"
         while j < len(self.p) and self.p[j] != "]":
             if self.p[j] == "\\" and j + 1 < len(self.p):
-                chars.append(re.escape(self.p[j + 1]))
+                atoms.append((ord(self.p[j + 1]), ord(self.p[j + 1])))
                 j += 2
                 continue
             posix = _POSIX.match(self.p, j)
             if posix is not None:
                 if posix.group(1):  # [[:^alpha:]]: only as the whole class
                     negate = not negate
-                chars.append(_POSIX_CLASSES[posix.group(2)])
+                atoms.extend(_POSIX_CLASSES[posix.group(2)])
                 j = posix.end()
                 continue
-            chars.append("\\[" if self.p[j] == "[" else self.p[j])
+            if self.p[j] == "-":
+                dash_at.add(len(atoms))
+            atoms.append((ord(self.p[j]), ord(self.p[j])))
             j += 1
         self.i = j + 1
-        # A class never matches "/" (some would otherwise: a negated one, [[:punct:]]).
+        ranges: list[tuple[int, int]] = []
+        k = 0
+        while k < len(atoms):
+            lo, hi = atoms[k]
+            if (k + 2 < len(atoms) and k + 1 in dash_at and lo == hi and atoms[k + 2][0] == atoms[k + 2][1]
+                    and k not in dash_at):
+                hi = atoms[k + 2][0]
+                k += 3
+            else:
+                k += 1
+            ranges.append((lo, hi))
+        # A class never matches "/" (some would otherwise: a negated one, [[:punct:]], [+-0]).
         if negate:
-            return "[^/" + "".join(chars) + "]"
-        return "(?!/)[" + "".join(chars) + "]"
+            return "[^/" + "".join(_class_item(lo, hi) for lo, hi in ranges) + "]"
+        kept = [r for lo, hi in ranges for r in _without_slash(lo, hi)]
+        if not kept:
+            return _NOTHING
+        return "[" + "".join(_class_item(lo, hi) for lo, hi in kept) + "]"
+
+
+_SLASH = ord("/")
+_NOTHING = "(?:\\b\\B)"  # matches nothing: a boundary and no boundary at once (RE2 and regex read it)
+
+
+def _without_slash(lo: int, hi: int) -> list[tuple[int, int]]:
+    if hi < _SLASH or lo > _SLASH:
+        return [(lo, hi)] if lo <= hi else []
+    return [r for r in ((lo, _SLASH - 1), (_SLASH + 1, hi)) if r[0] <= r[1]]
+
+
+def _class_char(cp: int) -> str:
+    if cp < 0x80:
+        ch = chr(cp)
+        return ch if ch.isalnum() else f"\\x{cp:02x}"
+    return chr(cp)  # both engines take a non-ASCII character as itself
+
+
+def _class_item(lo: int, hi: int) -> str:
+    return _class_char(lo) if lo == hi else f"{_class_char(lo)}-{_class_char(hi)}"
+
+
+class GlobMatcher:
+    """One compiled glob: ``groups(path)`` is its captures on ``path``, or None.
+
+    Patterns without ``!(...)`` run on RE2, whose matching is linear in the
+    path and releases the GIL: no path and pattern can make it backtrack (pachd's
+    regexp2 takes minutes on ``/*a*a*a*a*a*a*a*a*a*a*a*a*b`` against 48 ``a``).
+    Negation needs a lookahead RE2 does not have; those few patterns run on the
+    ``regex`` module, bounded: it releases the GIL too and gives up after
+    ``MATCH_TIMEOUT`` seconds per path (DEADLINE_EXCEEDED, not a frozen server).
+    """
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        check_glob(pattern)  # pachd's errors for what pachd refuses
+        try:
+            source = _Translator(pattern).parse()
+        except RecursionError:  # not reached below MAX_DEPTH; a guard, never an INTERNAL
+            raise InvalidArgument(f"glob pattern nests braces and groups more than {MAX_DEPTH} deep") from None
+        self.linear = "(?!" not in source
+        if self.linear:
+            options = re2.Options()
+            options.dot_nl = True
+            options.log_errors = False
+            self._re2 = re2.compile(source, options)
+        else:
+            self._regex = regex.compile(source, regex.DOTALL | regex.VERSION0)
+
+    def groups(self, path: str) -> tuple[str | None, ...] | None:
+        if self.linear:
+            m = self._re2.fullmatch(path)
+            return None if m is None else (m.group(0), *m.groups())
+        try:
+            found = self._regex.fullmatch(path, timeout=MATCH_TIMEOUT, concurrent=True)
+        except TimeoutError:
+            raise DeadlineExceeded(
+                f"glob {self.pattern!r} took more than {MATCH_TIMEOUT:g} s to match one path") from None
+        return None if found is None else (found.group(0), *found.groups())
+
+    def matches(self, path: str) -> bool:
+        if self.linear:
+            return self._re2.fullmatch(path) is not None
+        return self.groups(path) is not None
 
 
 @lru_cache(maxsize=256)
-def glob_regex(pattern: str) -> re.Pattern[str]:
-    """The compiled regex of a glob; its groups are the pattern's captures."""
-    return re.compile(_Translator(clean_path(pattern)).parse(), re.DOTALL)
+def glob_regex(pattern: str) -> GlobMatcher:
+    """The compiled glob (cleaned first, as pachd does); its groups are the pattern's captures."""
+    return GlobMatcher(clean_path(pattern))
 
 
 def compile_glob(pattern: str) -> Callable[[str], bool]:
     """A matcher of cleaned paths (called once per path of a commit in datum planning)."""
-    match = glob_regex(pattern).fullmatch
-    return lambda path: match(path) is not None
+    return glob_regex(pattern).matches
 
 
 def captures(pattern: str, path: str) -> tuple[str, ...] | None:
     """The capture groups of ``pattern`` on ``path`` (``None`` if it does not match)."""
-    match = glob_regex(pattern).fullmatch(path.rstrip("/") or "/")
-    if match is None:
+    groups = glob_regex(pattern).groups(path.rstrip("/") or "/")
+    if groups is None:
         return None
-    return (match.group(0), *(g or "" for g in match.groups()))
+    return tuple(g or "" for g in groups)
 
 
 _TEMPLATE = re.compile(r"\$(?:\$|\{(\w+)\}|(\d+)|(\w+))")

@@ -13,7 +13,6 @@ import asyncio
 import errno
 import ipaddress
 import logging
-import secrets
 import threading
 from pathlib import Path
 from typing import Any, Callable
@@ -74,6 +73,9 @@ class ServerApp:
     workdir:
         Where relative transform commands are resolved when a pipeline sets no
         ``working_dir``.
+    max_workers:
+        The most workers (sandboxes) one pipeline may have, whatever its
+        ``parallelism_spec`` asks; ``None``: the machine's CPU count.
     run_jobs:
         False: jobs are created but never run (see ``Engine``).
     """
@@ -86,6 +88,7 @@ class ServerApp:
         port: int = 0,
         auth_token: str | None = None,
         workdir: Path | None = None,
+        max_workers: int | None = None,
         run_jobs: bool = True,
     ) -> None:
         if not is_loopback(host) and not auth_token:
@@ -102,21 +105,14 @@ class ServerApp:
         self.storage = Storage(data_dir)
         self.runtime = Runtime()
         self.storage.subscribe(self.runtime.changed)
-        self.engine = Engine(self.storage, data_dir=data_dir, workdir=self.workdir, on_change=self.runtime.changed, run_jobs=run_jobs)
+        self.engine = Engine(self.storage, data_dir=data_dir, workdir=self.workdir, on_change=self.runtime.changed,
+                             max_workers=max_workers, run_jobs=run_jobs)
         self._server: grpc.aio.Server | None = None
 
     @property
     def address(self) -> str:
         host = self.host if ":" not in self.host else f"[{self.host}]"
         return f"{host}:{self.port}"
-
-    def cluster_id(self) -> str:
-        row = self.storage.db.one("SELECT value FROM meta WHERE key = 'cluster_id'")
-        if row is not None:
-            return str(row[0])
-        new = secrets.token_hex(16)
-        self.storage.db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('cluster_id', ?)", (new,))
-        return str(self.storage.db.one("SELECT value FROM meta WHERE key = 'cluster_id'")[0])
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -137,7 +133,7 @@ class ServerApp:
             ],
         )
         build = f"pachmagic {__version__}"
-        cluster_id = self.cluster_id()
+        cluster_id = self.storage.cluster_id()
         # (generated add_*_to_server, servicer) pairs; the generated code is untyped.
         registrations: list[tuple[Any, Any]] = [
             (

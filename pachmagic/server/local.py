@@ -64,6 +64,8 @@ class LocalServer:
         Where relative transform commands run (default: the current directory).
     in_process:
         Run on a thread of this process instead of a child process.
+    max_workers:
+        The most workers one pipeline may have (default: the CPU count).
     run_jobs:
         False (in-process only): jobs are created but never run, as on a pachd
         without workers (the conformance suite compares with one).
@@ -78,6 +80,7 @@ class LocalServer:
         auth_token: str | None = None,
         workdir: str | os.PathLike[str] | None = None,
         in_process: bool = False,
+        max_workers: int | None = None,
         run_jobs: bool = True,
     ) -> None:
         if not run_jobs and not in_process:
@@ -92,6 +95,7 @@ class LocalServer:
         self.auth_token = auth_token
         self.workdir = Path(workdir) if workdir is not None else Path.cwd()
         self.in_process = in_process
+        self.max_workers = max_workers
         self.run_jobs = run_jobs
         self._proc: subprocess.Popen[str] | None = None
         self._threaded: Any = None
@@ -117,10 +121,8 @@ class LocalServer:
         if self.in_process:
             from .app import ServerApp, ThreadedApp
 
-            app = ServerApp(
-                self.data_dir, host=self.host, port=self.port, auth_token=self.auth_token, workdir=self.workdir,
-                run_jobs=self.run_jobs,
-            )
+            app = ServerApp(self.data_dir, host=self.host, port=self.port, auth_token=self.auth_token,
+                            workdir=self.workdir, max_workers=self.max_workers, run_jobs=self.run_jobs)
             self._threaded = ThreadedApp(app)
             self._threaded.start()
             self.port = app.port
@@ -131,6 +133,8 @@ class LocalServer:
             "--data-dir", str(self.data_dir), "--workdir", str(self.workdir),
             "--exit-with-parent",
         ]
+        if self.max_workers is not None:
+            cmd += ["--max-workers", str(self.max_workers)]
         env = dict(os.environ)
         if self.auth_token:
             env["PACHMAGIC_AUTH_TOKEN"] = self.auth_token

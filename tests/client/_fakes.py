@@ -84,6 +84,12 @@ class FakePfs(pfs_pb2_grpc.APIServicer):
         self.rec.note("FinishCommit", request, context)
         return empty_pb2.Empty()
 
+    def InspectCommit(self, request: pfs_pb2.InspectCommitRequest, context: grpc.ServicerContext) -> Any:
+        self.rec.note("InspectCommit", request, context)
+        info = pfs_pb2.CommitInfo(commit=request.commit)
+        info.finished.GetCurrentTime()
+        return info
+
     def InspectRepo(self, request: pfs_pb2.InspectRepoRequest, context: grpc.ServicerContext) -> Any:
         self.rec.note("InspectRepo", request, context)
         return pfs_pb2.RepoInfo(repo=request.repo)

@@ -2,8 +2,9 @@
 
 - ``fake``: a tiny real gRPC server (127.0.0.1, port 0) whose servicers record
   what they receive and fail on demand (``_fakes.py``).
-- ``client``: a ``pachmagic.client.Client`` connected to a fresh embedded
-  ``LocalServer`` (the ``server`` fixture of ``tests/conftest.py``).
+- ``client``: a ``pachmagic.client.Client`` connected to a fresh server of
+  each kind in turn, embedded and reference pachd (``any_server`` of
+  ``tests/conftest.py``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def fake() -> Iterator[FakeServer]:
 
 
 @pytest.fixture
-def client(server: Any) -> Iterator[Client]:
-    """A client connected to a fresh embedded server."""
-    with connect(server.address) as c:
+def client(any_server: Any) -> Iterator[Client]:
+    """A client connected to a fresh server (embedded, then reference pachd)."""
+    with connect(any_server.address) as c:
         yield c

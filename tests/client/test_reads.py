@@ -1,7 +1,8 @@
-"""Recorded reads and locked resolution (``pachmagic.client.reads``) on a real server.
+"""Recorded reads and locked resolution (``pachmagic.client.reads``) on real servers.
 
 Every file read of a client given a ``ReadRecorder`` is recorded with the commit
 it read, and under a lock reads the pinned commit whatever the branch did since.
+Each test runs on the embedded server and on the reference pachd.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import pytest
 from pachmagic.client import Client
 from pachmagic.client.lockfile import DataLock, RefKey
 from pachmagic.client.reads import ReadRecorder, RefNotLocked
-from pachmagic.server import LocalServer
 
 
 @pytest.fixture
@@ -29,16 +29,25 @@ def rec(notes: list[str]) -> ReadRecorder:
     return ReadRecorder(notify=notes.append)
 
 
+@pytest.fixture(params=["embedded", "reference"])
+def address(request: pytest.FixtureRequest) -> str:
+    """Our embedded server, or a genuine pachd 2.12.2 (locks need only PFS)."""
+    if request.param == "embedded":
+        return str(request.getfixturevalue("pach_server").address)
+    return str(request.getfixturevalue("real_pachd").address)
+
+
 @pytest.fixture
-def reader(pach_server: LocalServer, rec: ReadRecorder) -> Iterator[Client]:
+def reader(address: str, rec: ReadRecorder) -> Iterator[Client]:
     """A recording client (writes through it are not reads, so set-up is not recorded)."""
-    with Client(pach_server.address, recorder=rec) as client:
+    with Client(address, recorder=rec) as client:
         yield client
 
 
 def _commit(client: Client, branch: str, files: dict[str, bytes]) -> str:
     with client.pfs.commit(branch) as c:
         c.put_files(files)
+    client.pfs.wait_commit(f"{c.commit.repo}@{c.id}")  # pachd finishes commits asynchronously
     return c.id
 
 
@@ -199,10 +208,10 @@ def test_the_unrecorded_twin_shares_connection_and_project(reader: Client, rec: 
     assert rec.reads[0].key == RefKey("other", "data", "user", "master")
 
 
-def test_a_lock_saved_from_one_session_reads_the_same_in_another(pach_server: LocalServer, tmp_path: Path) -> None:
+def test_a_lock_saved_from_one_session_reads_the_same_in_another(address: str, tmp_path: Path) -> None:
     """The lock file is the only thing shared: a fresh recorder and client read what the first read."""
     first_rec = ReadRecorder(notify=lambda _: None)
-    with Client(pach_server.address, recorder=first_rec) as one:
+    with Client(address, recorder=first_rec) as one:
         one.pfs.create_repo("data")
         _commit(one, "data@master", {"/a": b"then"})
         then = one.pfs.get_file("data@master:/a")
@@ -210,6 +219,6 @@ def test_a_lock_saved_from_one_session_reads_the_same_in_another(pach_server: Lo
         _commit(one, "data@master", {"/a": b"now"})
     second_rec = ReadRecorder(notify=lambda _: None)
     second_rec.use(DataLock.load(path))
-    with Client(pach_server.address, recorder=second_rec) as two:
+    with Client(address, recorder=second_rec) as two:
         assert two.pfs.get_file("data@master:/a") == then
         assert second_rec.to_lock().dumps() == DataLock.load(path).dumps()

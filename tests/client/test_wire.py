@@ -11,7 +11,7 @@ from typing import Any
 import grpc
 import pytest
 
-from pachmagic._proto import pps_pb2
+from pachmagic._proto import pfs_pb2, pps_pb2
 from pachmagic.client import Commit, Repo
 from pachmagic.client._files import CHUNK_SIZE, Source
 from pachmagic.errors import NotFound, Unimplemented
@@ -92,11 +92,14 @@ def test_commit_context_finishes_normally(fake: FakeServer) -> None:
             c.put_files([("/b", b"2"), ("/c", b"3")])
             c.delete_file("/old")
             c.copy_file("other@master:/x", "/y", append=True)
-    assert fake.rec.names() == ["StartCommit"] + ["ModifyFile"] * 4 + ["FinishCommit"]
+    # ... and the block ends once the commit is FINISHED (pachd finishes in the background).
+    assert fake.rec.names() == ["StartCommit"] + ["ModifyFile"] * 4 + ["FinishCommit", "InspectCommit"]
     start = fake.rec.calls[0][1]
     assert (start.branch.name, start.description) == ("master", "msg")
-    finish = fake.rec.calls[-1][1]
+    finish = fake.rec.calls[-2][1]
     assert (finish.commit.id, finish.error) == (COMMIT_ID, "")
+    wait = fake.rec.calls[-1][1]
+    assert (wait.commit.id, wait.wait) == (COMMIT_ID, pfs_pb2.FINISHED)
     copy = fake.rec.calls[4][1][1].copy_file
     assert (copy.dst, copy.src.path, copy.src.commit.repo.name, copy.append) == ("/y", "/x", "other", True)
     assert all(m[0].set_commit.id == COMMIT_ID for _, m in fake.rec.calls[1:5])
@@ -108,8 +111,8 @@ def test_commit_context_records_the_exception_as_commit_error(fake: FakeServer) 
             with client.pfs.commit("photos@master") as c:
                 c.put_file("/a", b"1")
                 raise KeyError("boom")
-    finish = fake.rec.calls[-1][1]
-    assert fake.rec.calls[-1][0] == "FinishCommit"
+    assert fake.rec.names()[-2:] == ["FinishCommit", "InspectCommit"]
+    finish = fake.rec.calls[-2][1]
     assert finish.error == "KeyError: 'boom'"
 
 

@@ -32,6 +32,7 @@ KERNEL = "pachmagic-test"
 START_TIMEOUT = 180.0  # a cold JupyterLab on a busy 2-core machine
 # Variables that would make a child use another pachd, context or Jupyter setup.
 _SCRUBBED = ("PACHD_ADDRESS", "PACH_CONFIG", "PACH_CONTEXT", "PACH_PYTHON_AUTH_TOKEN", "PACHMAGIC_DATA_DIR",
+             "PACHMAGIC_SHARED_SERVER", "PACHMAGIC_SHARED_DATA_DIR",
              "JUPYTER_CONFIG_PATH", "JUPYTER_PATH", "JUPYTER_PREFER_ENV_PATH", "PYTHONPATH", "VIRTUAL_ENV")
 
 
@@ -107,7 +108,10 @@ class Lab:
             if self.proc.poll() is not None:
                 raise AssertionError(f"the Jupyter server exited with {self.proc.returncode}:\n{self.log_text()[-4000:]}")
             for info_file in self.runtime.glob(f"jpserver-{self.proc.pid}.json"):
-                base = f"http://127.0.0.1:{json.loads(info_file.read_text())['port']}"
+                try:  # the server writes this file in place: it may be caught half-written
+                    base = f"http://127.0.0.1:{json.loads(info_file.read_text())['port']}"
+                except ValueError:
+                    continue
                 try:
                     with urllib.request.urlopen(f"{base}/api/status?token={self.token}", timeout=5) as response:
                         if response.status == 200:

@@ -17,16 +17,14 @@ The panel is used as a person would, unchanged:
   pachmagic) sees with ``%pach`` what the panel made, and makes a repo the
   panel then lists and opens.
 
-Screenshots of each step are saved under the test's tmp dir (``screens/``).
-Skipped only where no Chromium executable can be found.
+Screenshots of each step are saved under the test's tmp dir (``screens/``; also
+copied to ``$PACHMAGIC_SCREENSHOTS`` when set). The browser helpers are
+tests/browser/lab.py's. Skipped only where no Chromium executable can be found.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import sys
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -34,29 +32,13 @@ import nbformat
 import pytest
 
 from pachmagic.client import connect
+from tests.browser.lab import CHROMIUM, CHROMIUM_FLAGS, TIMEOUT_MS, Screens, needs_chromium
 from tests.jupyterlab._lab import KERNEL, Lab, isolated_env
 from tests.jupyterlab.official_env import EnvError, describe, official_panel_python
 
-
-def find_chromium() -> str | None:
-    """Debian's Chromium (``/usr/bin/chromium``), else any ``chromium`` on PATH."""
-    for candidate in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
-CHROMIUM = find_chromium()
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-]
-TIMEOUT_MS = 180_000  # a cold JupyterLab on a busy 2-core machine
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(CHROMIUM is None, reason="no Chromium executable (install Debian's `chromium` package: apt-get install chromium)"),
-]
+# The panel's telemetry would call out to the internet: nothing but 127.0.0.1 resolves.
+PANEL_CHROMIUM_FLAGS = [*CHROMIUM_FLAGS, "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"]
+pytestmark = [pytest.mark.slow, needs_chromium]
 
 FILES = {"/a.txt": "alpha\n", "/b.txt": "beta\n", "/sub/c.txt": "gamma\n"}
 # The notebook Publish turns into a pipeline: one output file per input file, upper-cased.
@@ -124,12 +106,11 @@ def test_the_official_side_panel_on_the_shared_server(lab: Lab, tmp_path: Path) 
     master_head = client.pfs.inspect_commit("images@master").id
     client.pfs.create_branch("images@dev", head="images@master")
     client.pfs.put_files("images@dev", {"/dev.txt": "delta\n"})
-    screens = tmp_path / "screens"
-    screens.mkdir()
+    screens = Screens(tmp_path / "screens")  # also copied to $PACHMAGIC_SCREENSHOTS when set
 
     with sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS,
+            str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, headless=True, args=PANEL_CHROMIUM_FLAGS,
             viewport={"width": 1400, "height": 900}, permissions=["clipboard-read", "clipboard-write"],
         )
         try:
@@ -138,7 +119,7 @@ def test_the_official_side_panel_on_the_shared_server(lab: Lab, tmp_path: Path) 
             expect.set_options(timeout=TIMEOUT_MS)
 
             def shot(name: str) -> None:
-                page.screenshot(path=str(screens / f"{name}.png"))
+                screens.take(page, name)
 
             def open_lab(path: str = "") -> None:
                 page.goto(f"{lab.base}/lab{path}?reset&token={lab.token}")
@@ -209,6 +190,8 @@ def test_the_official_side_panel_on_the_shared_server(lab: Lab, tmp_path: Path) 
             for index in (1, 2, 3):
                 expect(cycler).to_contain_text(f"({index}/3)")
                 seen.append(datum_entry())
+                # the files' time is their commit's (pachd's datum FileInfos carry it), not 1970's
+                expect(datum_browser.locator(".jp-DirListing-itemModified").first).not_to_contain_text("y ago")
                 shot(f"3-test-datum-{index}")
                 if index < 3:
                     page.get_by_test_id("Datum__cyclerRight").click()
@@ -227,7 +210,7 @@ def test_the_official_side_panel_on_the_shared_server(lab: Lab, tmp_path: Path) 
             page.get_by_test_id("Pipeline__create_pipeline").click()
             expect(page.get_by_test_id("Pipeline__responseMessage")).to_contain_text("Create pipeline request sent")
             expect(page.get_by_test_id("Pipeline__errorMessage")).to_have_text("")
-            shot("4-publish")
+            shot("4-publish-run")
             info = client.pfs.wait_commit("upper@master")
             assert not info.error, info.error
             outputs = {f.path: client.pfs.get_file(f"upper@master:{f.path}") for f in client.pfs.list_file("upper@master:/")}
@@ -237,6 +220,14 @@ def test_the_official_side_panel_on_the_shared_server(lab: Lab, tmp_path: Path) 
             assert spec["transform"]["cmd"] == ["python3", "-u", "/pfs/upper__context/entrypoint.py"]
             metadata = json.loads((tmp_path / "notebooks" / "upper.ipynb").read_text())["metadata"]  # saved by the panel
             assert metadata["pachyderm_pps"]["config"]["pipeline"]["name"] == "upper"
+            # the output, in the panel
+            open_panel("explore")
+            page.get_by_test_id("ProjectRepo-DropdownCombobox-input").click()
+            page.get_by_test_id("ProjectRepo-DropdownCombobox-li-default/upper").click()
+            pfs.get_by_text("upper", exact=True).dblclick()
+            pfs.get_by_text("a.txt.upper", exact=True).dblclick()
+            expect(page.locator(".jp-MainAreaWidget:visible .cm-content").first).to_have_text("ALPHA")
+            shot("4-publish-output")
 
             # --- our magics in a notebook of the same JupyterLab, and the reverse --------------
             open_lab("/tree/magics.ipynb")
@@ -248,7 +239,7 @@ def test_the_official_side_panel_on_the_shared_server(lab: Lab, tmp_path: Path) 
             cells = page.locator(".jp-Notebook .jp-CodeCell")
             expect(cells.nth(4).locator(".jp-OutputArea")).to_contain_text("from_magics")
             expect(cells.nth(1).locator(".jp-OutputArea")).to_contain_text(
-                f"at {lab.shared_address().removeprefix('grpc://')} (PACHD_ADDRESS)")
+                f"connected to JupyterLab's shared pachmagic server at {lab.shared_address().removeprefix('grpc://')}")
             expect(cells.nth(2).locator(".jp-OutputArea")).to_contain_text("upper")
             expect(cells.nth(3).locator(".jp-OutputArea")).to_contain_text("ALPHA")
             expect(page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")).to_have_count(0)
@@ -263,4 +254,4 @@ def test_the_official_side_panel_on_the_shared_server(lab: Lab, tmp_path: Path) 
         finally:
             context.close()
             client.close()
-    print(f"screenshots: {screens}")
+    print("screenshots:", *screens.saved)

@@ -6,7 +6,8 @@ Jupyter directories, then checks what a user would: the shared server answers;
 a kernel and a terminal of that Jupyter server get ``PACHD_ADDRESS``; ``%pach
 connect`` with no argument reaches it; pachctl's active context points at it
 and the one active before comes back when the Jupyter server stops (cleanly or
-after a SIGKILL and a restart); data persists across restarts; nothing starts
+after a SIGKILL and a restart), and a config file it created is removed; data
+persists across restarts; nothing starts
 when ``PACHD_ADDRESS`` is set, with ``enabled = False``, or after
 ``jupyter server extension disable pachmagic``; a server that cannot start
 (data directory in use) leaves the Jupyter server running without it.
@@ -92,7 +93,8 @@ def test_one_shared_server_for_kernels_terminals_and_pachctl(env: dict[str, str]
         out = run_code(lab, "import os; print('PA=' + os.environ['PACHD_ADDRESS'])\n"
                             "%load_ext pachmagic\nm = %pach connect\n%pach create repo from_kernel\nprint(m)")
         assert f"PA={address}" in out
-        assert f"at {address.removeprefix('grpc://')} (PACHD_ADDRESS)" in out, out
+        assert (f"connected to JupyterLab's shared pachmagic server at {address.removeprefix('grpc://')} "
+                f"(Pachyderm 2.12.2 API, data dir {data_dir}; PACHD_ADDRESS)") in out, out
         # a terminal: the same address, and pachmagic's client there sees the kernel's repo
         shown = run_in_terminal(
             lab,
@@ -142,16 +144,6 @@ def test_after_a_crash_the_server_dies_and_the_users_context_comes_back(env: dic
                                                     "metrics": False}
 
 
-def test_a_config_it_created_is_removed_again(env: dict[str, str], root: Path, tmp_path: Path) -> None:
-    lab = Lab(sys.executable, env, root, tmp_path / "lab.log", args=(f"--PachMagicServer.data_dir={tmp_path / 'pachd'}",))
-    try:
-        assert json.loads(pach_config(env).read_text())["v2"]["active_context"] == CONTEXT
-    finally:
-        lab.stop()
-    # pachyderm-sdk (and so jupyterlab-pachyderm) fails on a config without an active context
-    assert not pach_config(env).exists()
-
-
 def test_nothing_starts_when_pachd_is_configured_elsewhere_or_disabled(env: dict[str, str], root: Path, tmp_path: Path) -> None:
     cases = [
         ("PACHD_ADDRESS", {"PACHD_ADDRESS": "grpc://pachd.example.com:30650"}, (),
@@ -165,8 +157,9 @@ def test_nothing_starts_when_pachd_is_configured_elsewhere_or_disabled(env: dict
             assert logged in lab.log_text(), name
             assert "shared Pachyderm server at" not in lab.log_text(), name
             assert not pach_config(env).exists(), name
-            kernel_sees = run_code(lab, "import os; print('PA=' + os.environ.get('PACHD_ADDRESS', 'unset'))")
-            assert f"PA={extra.get('PACHD_ADDRESS', 'unset')}" in kernel_sees, name
+            if extra:  # the kernel uses the pachd configured elsewhere
+                kernel_sees = run_code(lab, "import os; print('PA=' + os.environ.get('PACHD_ADDRESS', 'unset'))")
+                assert f"PA={extra['PACHD_ADDRESS']}" in kernel_sees, name
         finally:
             lab.stop()
     assert not (tmp_path / "pachd").exists()
@@ -218,8 +211,12 @@ def test_the_shipped_config_file_and_jupyter_server_extension_disable_enable(
     lab = Lab(bare_prefix, env, root, tmp_path / "on.log", args=args)
     try:
         assert answers(lab.shared_address())
+        assert json.loads(pach_config(env).read_text())["v2"]["active_context"] == CONTEXT
     finally:
         lab.stop()
+    # the pachctl config it created is removed again: pachyderm-sdk (and so jupyterlab-pachyderm)
+    # fails on a config without an active context
+    assert not pach_config(env).exists()
 
 
 def test_a_server_that_cannot_start_leaves_jupyterlab_running(env: dict[str, str], root: Path, tmp_path: Path) -> None:
@@ -233,3 +230,45 @@ def test_a_server_that_cannot_start_leaves_jupyterlab_running(env: dict[str, str
             assert "PA=unset" in run_code(lab, "import os; print('PA=' + os.environ.get('PACHD_ADDRESS', 'unset'))")
         finally:
             assert lab.stop() == 0
+
+
+def test_connect_names_the_shared_server_only_when_pachd_address_is_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """``%pach connect`` says "JupyterLab's shared server" when PACHD_ADDRESS is the one the extension
+    set; a PACHD_ADDRESS the user changed in the kernel is just PACHD_ADDRESS."""
+    from pachmagic.magics._testing import new_shell
+
+    with LocalServer(tmp_path / "data", in_process=True) as server:
+        shell = new_shell()
+        try:
+            shell.run_cell("%load_ext pachmagic")
+            monkeypatch.setenv("PACHD_ADDRESS", f"grpc://{server.address}")
+            monkeypatch.setenv("PACHMAGIC_SHARED_SERVER", f"grpc://{server.address}")
+            monkeypatch.setenv("PACHMAGIC_SHARED_DATA_DIR", "/somewhere/pachd")
+            assert str(shell.value("%pach connect")) == (
+                f"connected to JupyterLab's shared pachmagic server at {server.address} "
+                "(Pachyderm 2.12.2 API, data dir /somewhere/pachd; PACHD_ADDRESS)")
+            assert str(shell.value(f"%pach connect {server.address}")).startswith("connected to pachd 2.12.2 at")
+            monkeypatch.setenv("PACHD_ADDRESS", server.address)  # changed by the user
+            assert str(shell.value("%pach connect")) == f"connected to pachd 2.12.2 at {server.address} (PACHD_ADDRESS)"
+        finally:
+            shell.close()
+
+
+def test_the_readme_documents_the_extension_and_the_side_panels_extra() -> None:
+    from pachmagic.serverext import PachMagicServer
+    from tests.jupyterlab.official_env import EXTRA
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    start = readme.index("\n## JupyterLab\n")
+    section = readme[start: readme.index("\n## ", start + 1)]
+    own = set(PachMagicServer.class_own_traits(config=True))
+    assert own == {"enabled", "data_dir", "port", "workdir"}
+    for name in own:
+        assert f"c.PachMagicServer.{name} = " in section, f"README's JupyterLab section does not show PachMagicServer.{name}"
+    for name in re.findall(r"PachMagicServer\.(\w+)", readme):
+        assert name in own, f"README names PachMagicServer.{name}, which is not a setting"
+    assert f'"pachmagic[{EXTRA}]"' in section  # the command the test environment runs
+    extras = importlib.metadata.metadata("pachmagic").get_all("Provides-Extra") or []
+    assert EXTRA in extras
+    for command in ("jupyter server extension disable pachmagic", "jupyter server extension enable pachmagic"):
+        assert command in section

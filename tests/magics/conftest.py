@@ -2,20 +2,20 @@
 
 ``shell`` is a ``TestingShell`` (a failing cell fails the test) with the
 extension loaded and nothing connected; ``ip`` is the same shell connected to
-the ``server`` fixture (an in-process embedded server) with progress bars off,
-so that displayed output is only what a test asserts on. pachctl's config file
+``any_server`` (a fresh embedded server, then a fresh reference pachd: see
+``tests/conftest.py``) with progress bars off, so that displayed output is only
+what a test asserts on. pachctl's config file
 and ``PACHD_ADDRESS`` are isolated per test.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 
 from pachmagic.magics._testing import TestingShell, new_shell
-from pachmagic.server import LocalServer
 
 
 @pytest.fixture(autouse=True)
@@ -36,8 +36,8 @@ def shell() -> Iterator[TestingShell]:
 
 
 @pytest.fixture
-def ip(shell: TestingShell, server: LocalServer) -> TestingShell:
-    shell.run_cell(f"%pach connect {server.address}")
+def ip(shell: TestingShell, any_server: Any) -> TestingShell:
+    shell.run_cell(f"%pach connect {any_server.address}")
     shell.run_cell("%config PachMagic.progress = False")
     return shell
 

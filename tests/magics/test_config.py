@@ -61,6 +61,13 @@ def test_progress_bars_on_and_off(ip: TestingShell, workdir: Path, capsys: pytes
     assert "got.bin" in download and _cleared(download)
     ip.run_cell("%pach get file r@master:/b.bin")
     assert "b.bin" in capsys.readouterr().err
+
+
+@pytest.mark.workers
+def test_progress_bar_of_a_job_wait(ip: TestingShell, capsys: pytest.CaptureFixture[str]) -> None:
+    ip.run_cell("%pach create repo r")
+    ip.run_cell("%config PachMagic.progress = True")
+    ip.run_cell("%%pach put file r@master:/a.bin\nx")
     ip.run_cell("%%pach create pipeline\npipeline: {name: c}\ntransform: {image: x, cmd: [sh, -c, 'cp -r /pfs/r/* /pfs/out/']}\n"
                 "input: {pfs: {repo: r, glob: /*}}")
     jobs = ip.value("%pach list job")

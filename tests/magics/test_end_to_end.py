@@ -109,6 +109,7 @@ def test_put_list_get_file(ip: TestingShell, workdir: Path) -> None:
     assert (workdir / "copy.txt").read_text() == "one\n"
 
 
+@pytest.mark.workers
 def test_pipeline_end_to_end(ip: TestingShell, workdir: Path) -> None:
     (workdir / "a.txt").write_text("A")
     (workdir / "b.txt").write_text("B")

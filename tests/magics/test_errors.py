@@ -63,7 +63,8 @@ def test_path_with_dotdot(ip: TestingShell, workdir: Path) -> None:
     (workdir / "x.txt").write_text("x")
     ip.run_cell("%pach create repo photos")
     line = _one_line(ip.fail("%pach put file photos@master:../x.txt -f x.txt"))
-    assert line == "PachError: path (../x.txt) invalid: relative file paths are not allowed (INVALID_ARGUMENT)"
+    # pachd's text; its code is UNKNOWN where the embedded server says INVALID_ARGUMENT (see tests/conformance).
+    assert line.startswith("PachError: path (../x.txt) invalid: relative file paths are not allowed (")
 
 
 def test_missing_local_file(ip: TestingShell) -> None:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from IPython.core.completer import provisionalcompleter
 from IPython.core.interactiveshell import InteractiveShell
 
 from pachmagic.magics._testing import TestingShell
-from pachmagic.server import LocalServer
 
 
 @pytest.fixture
@@ -28,13 +28,13 @@ def _first_commit(ip: TestingShell) -> str:
     return str(ip.value("%pach list commit data@master").iloc[-1]["commit"])
 
 
-def test_reads_of_magics_pfs_and_the_session_client_are_recorded(data: TestingShell, server: LocalServer) -> None:
+def test_reads_of_magics_pfs_and_the_session_client_are_recorded(data: TestingShell, any_server: Any) -> None:
     ip = data
     commit = _first_commit(ip)
     ip.run_cell("%pach get file data@master:/a.csv")
     ip.run_cell("%pach list file data@master")
     ip.run_cell("import pandas as pd\ndf = pd.read_csv('pfs://data@master/a.csv')")
-    ip.run_cell(f"conn = %pach connect {server.address}")  # a new client, the same recorder
+    ip.run_cell(f"conn = %pach connect {any_server.address}")  # a new client, the same recorder
     ip.run_cell("conn.client.pfs.glob_file('data@master', '/*.csv')")
     frame = ip.value("%pach lock")
     assert frame[["ref", "repo", "commit", "locked"]].values.tolist() == [["data@master", "data", commit, False]]

@@ -39,6 +39,7 @@ def photos(ip: TestingShell) -> TestingShell:
     return ip
 
 
+@pytest.mark.workers
 def test_pipeline_lifecycle(photos: TestingShell, workdir: Path) -> None:
     ip = photos
     (workdir / "count.json").write_text(json.dumps(SPEC))
@@ -66,6 +67,7 @@ def test_pipeline_lifecycle(photos: TestingShell, workdir: Path) -> None:
     assert str(ip.value("%pach delete pipeline --all")) == "deleted 1 pipeline"
 
 
+@pytest.mark.workers
 def test_jobs_and_datums(photos: TestingShell) -> None:
     ip = photos
     ip.run_cell("%%pach pipeline sizes --input photos:/*\n" + SIZES)
@@ -89,6 +91,7 @@ def test_jobs_and_datums(photos: TestingShell) -> None:
     assert ip.value("%pach get file sizes@master:/b.txt.size").data == b"3"
 
 
+@pytest.mark.workers
 def test_python_cell_pipeline_reruns_update_it(photos: TestingShell) -> None:
     ip = photos
     dry = ip.value("%%pach pipeline sizes --input photos:/* --dry-run\n" + SIZES)
@@ -108,6 +111,7 @@ def test_python_cell_pipeline_reruns_update_it(photos: TestingShell) -> None:
         "UsageError: %pach pipeline needs a cell body")
 
 
+@pytest.mark.workers
 def test_logs(photos: TestingShell, capsys: pytest.CaptureFixture[str]) -> None:
     ip = photos
     jobs = ip.value("%%pach pipeline sizes --input photos:/* --wait\n" + SIZES)
@@ -132,6 +136,7 @@ def test_logs(photos: TestingShell, capsys: pytest.CaptureFixture[str]) -> None:
         "UsageError: %pach logs: argument --since: invalid duration 'forever'")
 
 
+@pytest.mark.workers
 def test_preview_datums(photos: TestingShell) -> None:
     ip = photos
     ip.run_cell("%pach create repo models")
@@ -176,6 +181,7 @@ def test_run_datum_locally(photos: TestingShell, tmp_path: Path) -> None:
     assert failure.lines[0].startswith("UsageError: %pach run datum: sizes has 2 datums")
 
 
+@pytest.mark.workers
 def test_auto_wait_after_put(photos: TestingShell) -> None:
     ip = photos
     ip.run_cell("%%pach pipeline sizes --input photos:/* --wait\n" + SIZES)
@@ -204,14 +210,16 @@ def test_stop_job_and_restart_datum(photos: TestingShell) -> None:
     assert job.state == "killed"
     # The killed job never ran a datum: nothing matches, in one line.
     restart = ip.fail(f"%pach restart datum slow@{job_id} /a.txt")
-    assert len(restart.lines) == 1 and restart.lines[0].endswith("(NOT_FOUND)")
+    # (The status code differs: NOT_FOUND here, UNKNOWN from pachd; the allow-list of tests/conformance decides.)
+    assert len(restart.lines) == 1 and "/a.txt" in restart.lines[0]
 
 
 def test_more_pfs_flags(photos: TestingShell, workdir: Path) -> None:
     ip = photos
     first = ip.value("%pach list commit photos")["commit"].iloc[-1]
     diff = ip.value(f"%pach diff file photos@master photos@{first}")
-    assert list(diff["name"]) == ["/b.txt"]
+    # (pachd also lists the changed directories, "/" here; the embedded server does not yet.)
+    assert [name for name in diff["name"] if not name.endswith("/")] == ["/b.txt"]
     assert set(ip.value("%pach list commit photos --origin user")["origin"]) == {"USER"}
     ip.run_cell("%pach create repo out")
     ip.run_cell("%pach create branch out@master -p photos@master")
@@ -224,6 +232,7 @@ def test_more_pfs_flags(photos: TestingShell, workdir: Path) -> None:
     assert "keep" in set(ip.value("%pach list repo")["name"])
 
 
+@pytest.mark.workers
 def test_preview_join_datums_are_planned_by_the_server(ip: TestingShell) -> None:
     for repo, files in (("left", {"1.txt": "a", "2.txt": "b"}), ("right", {"1.csv": "c", "3.csv": "d"})):
         ip.run_cell(f"%pach create repo {repo}")
@@ -241,6 +250,7 @@ def test_preview_join_datums_are_planned_by_the_server(ip: TestingShell) -> None
     assert set(ip.value(f"%pach list datum pairs@{job_id}")["id"]) == set(frame["datum_id"])
 
 
+@pytest.mark.workers
 def test_preview_directory_datums_have_the_jobs_ids(ip: TestingShell) -> None:
     # Directory datums are identified by GlobFile's path ("/d1/"), as the server plans them.
     ip.run_cell("%pach create repo trees")

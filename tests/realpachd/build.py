@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import os
 import re
 import subprocess
 import time
@@ -66,8 +67,20 @@ def _stamp(go: str, env: dict[str, str]) -> str:
     return h.hexdigest()
 
 
-def binary_path() -> Path:
-    return gobuild.cache_dir() / "bin" / BINARY_NAME
+# Binaries of other stamps kept (other checkouts'), newest first; older ones are removed.
+KEEP_OTHERS = 3
+
+
+def binary_path(stamp: str) -> Path:
+    return gobuild.cache_dir() / "bin" / f"{BINARY_NAME}-{stamp[:16]}"
+
+
+def _prune(keep: Path) -> None:
+    named = re.compile(rf"{BINARY_NAME}-[0-9a-f]{{16}}")
+    others = [p for p in keep.parent.iterdir() if p != keep and named.fullmatch(p.name)]
+    others.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in others[KEEP_OTHERS:]:
+        old.unlink(missing_ok=True)  # a running server keeps its inode
 
 
 def build(log: Callable[[str], None] | None = None) -> Built:
@@ -75,17 +88,17 @@ def build(log: Callable[[str], None] | None = None) -> Built:
     go = gobuild.go_executable()
     env = gobuild.go_env(go)
     out = gobuild.cache_dir()
-    binary = binary_path()
-    binary.parent.mkdir(parents=True, exist_ok=True)
-    stamp_file = out / f"{BINARY_NAME}.stamp"
     stamp = _stamp(go, env)
+    binary = binary_path(stamp)
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    partial = binary.with_name(binary.name + ".tmp")
     with open(out / "lock", "w") as lock:
         # The same lock as tests/go's build: one Go build at a time.
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if binary.exists() and stamp_file.exists() and stamp_file.read_text() == stamp:
+        if binary.exists():
+            os.utime(binary)  # recently used: kept by _prune
             return Built(binary, built=False, seconds=0.0)
-        stamp_file.unlink(missing_ok=True)
-        cmd = [go, *_build_args(), "-o", str(binary), "."]
+        cmd = [go, *_build_args(), "-o", str(partial), "."]
         if log is not None:
             log(f"building the reference pachd into {binary} (a cold build takes minutes)")
         started = time.monotonic()
@@ -97,8 +110,9 @@ def build(log: Callable[[str], None] | None = None) -> Built:
         seconds = time.monotonic() - started
         if result.returncode != 0:
             raise GoBuildError(f"`{' '.join(cmd)}` (in {HERE}) exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
-        stamp_file.write_text(stamp)
+        partial.replace(binary)  # complete or absent: its name is its stamp
         (out / f"{BINARY_NAME}-last-build-seconds").write_text(f"{seconds:.1f}\n")
+        _prune(binary)
         return Built(binary, built=True, seconds=seconds)
 
 

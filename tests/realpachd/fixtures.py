@@ -9,6 +9,9 @@ Registered for the whole suite by ``tests/conftest.py``:
   fresh state and returns a started ``RealPachd`` (``.address``,
   ``.url``); all are stopped when the test ends;
 - ``real_pachd`` (per test): one such pachd.
+- ``real_pachd_workers`` (per test): one that runs its pipelines (``-workers``:
+  worker pods as local processes, user code starting in the tutorial directory
+  with this interpreter's ``python3``, as the embedded ``server`` fixture).
 
 A fresh pachd per test (about 1 s to ready on an idle machine, 1.5-3 s while
 other tests run) is affordable for the few hundred dual-server tests and keeps
@@ -25,7 +28,7 @@ must not count against a test's timeout.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -47,8 +50,17 @@ def _build_once(log: Callable[[str], None] | None = None) -> None:
         _outcome["fail"] = str(err)
 
 
+def _needs_build(item: pytest.Item) -> bool:
+    if any(name in _NEEDS_BUILD for name in getattr(item, "fixturenames", ())):
+        return True
+    # Dual-server fixtures (any_server, the widgets' seeded) ask for the reference pachd lazily,
+    # in their "real_pachd" parameter.
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and "real_pachd" in callspec.params.values()
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
-    if any(name in _NEEDS_BUILD for item in session.items for name in getattr(item, "fixturenames", ())):
+    if any(_needs_build(item) for item in session.items):
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         _build_once(log=(lambda msg: reporter.write_line(msg)) if reporter is not None else None)
 
@@ -78,11 +90,11 @@ def postgres_server() -> Iterator[postgres.PostgresServer]:
 
 
 @pytest.fixture
-def real_pachd_factory(realpachd_binary: Path, postgres_server: postgres.PostgresServer) -> Iterator[Callable[[], RealPachd]]:
+def real_pachd_factory(realpachd_binary: Path, postgres_server: postgres.PostgresServer) -> Iterator[Callable[..., RealPachd]]:
     started: list[RealPachd] = []
 
-    def make() -> RealPachd:
-        pachd = RealPachd(realpachd_binary, postgres_server)
+    def make(**options: Any) -> RealPachd:
+        pachd = RealPachd(realpachd_binary, postgres_server, **options)
         try:
             pachd.start()
         except RealPachdError as err:
@@ -99,5 +111,14 @@ def real_pachd_factory(realpachd_binary: Path, postgres_server: postgres.Postgre
 
 
 @pytest.fixture
-def real_pachd(real_pachd_factory: Callable[[], RealPachd]) -> RealPachd:
+def real_pachd(real_pachd_factory: Callable[..., RealPachd]) -> RealPachd:
     return real_pachd_factory()
+
+
+TUTORIAL = Path(__file__).resolve().parents[2] / "pachmagic" / "tutorial"
+
+
+@pytest.fixture
+def real_pachd_workers(real_pachd_factory: Callable[..., RealPachd]) -> RealPachd:
+    """A reference pachd whose pipelines run (worker pods as local processes)."""
+    return real_pachd_factory(workers=True, worker_dir=TUTORIAL)

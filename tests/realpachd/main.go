@@ -100,6 +100,9 @@ type options struct {
 }
 
 func main() {
+	if podMain() { // a worker pod's container (podmodes.go), not the server
+		return
+	}
 	var o options
 	flag.IntVar(&o.port, "port", 0, "TCP port on 127.0.0.1 to serve on (0: a free one)")
 	flag.StringVar(&o.pgHost, "pg-host", "127.0.0.1", "PostgreSQL host")
@@ -236,6 +239,12 @@ func run(ctx context.Context, o options) (retErr error) {
 			return nil, errors.New("no Loki here: logs of pipeline workers are not available")
 		},
 	}
+	var workers *workerSetup // -workers (workers.go)
+	if workerOpts.enabled {
+		if workers, err = setupWorkers(o, config, &env, dbName, tmpdir); err != nil {
+			return err
+		}
+	}
 	pd := pachd.NewFull(env, *config, &pachd.FullOption{})
 
 	runCtx, cancelRun := context.WithCancel(ctx)
@@ -249,6 +258,12 @@ func run(ctx context.Context, o options) (retErr error) {
 	pd.AwaitAuth(ctx)
 	if ctx.Err() != nil {
 		return nil
+	}
+	if workers != nil {
+		clean.add("stop worker pods", workers.stop)
+		if err := workers.start(ctx, pd, port); err != nil {
+			return errors.Wrap(err, "start the worker pods' kubelet")
+		}
 	}
 	fmt.Printf("READY grpc://127.0.0.1:%d\n", port)
 	_ = os.Stdout.Sync()

@@ -165,10 +165,32 @@ class PostgresServer:
         self.stop()
 
 
+def _sweep_stale(parent: Path, min_age: float = 600.0) -> None:
+    """Remove the directories of clusters whose test run was killed before it could clean up.
+
+    A directory is stale when no postmaster runs on it (its ``postmaster.pid``
+    names no live process) and it is old enough not to be one that another run
+    is creating right now.
+    """
+    for directory in parent.glob("pachmagic-pg-*"):
+        try:
+            if time.time() - directory.stat().st_mtime < min_age:
+                continue
+            pid_file = directory / "data" / "postmaster.pid"
+            if pid_file.exists():
+                pid = int(pid_file.read_text().split()[0])
+                if Path(f"/proc/{pid}").exists():
+                    continue
+            shutil.rmtree(directory, ignore_errors=True)
+        except (OSError, ValueError, IndexError):
+            continue
+
+
 def start(log: Callable[[str], None] | None = None) -> PostgresServer:
     """Create and start a cluster; raise PostgresUnavailable (skip) or PostgresError (fail)."""
     bindir = find_bindir()
     run_as = _RunAs.choose()
+    _sweep_stale(Path(tempfile.gettempdir()))
     # The postgres account must reach the directory: mkdtemp under /tmp-like dirs (0700 itself, then chowned).
     directory = Path(tempfile.mkdtemp(prefix="pachmagic-pg-"))
     server = PostgresServer("127.0.0.1", 0, SUPERUSER, ADMIN_DB, directory)

@@ -8,6 +8,9 @@ them must answer UNAUTHENTICATED, before any servicer code runs.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -31,6 +34,7 @@ from pachmagic.cli import main
 from pachmagic.errors import InvalidArgument, Unauthenticated
 from pachmagic.server import LocalServer
 from pachmagic.server.app import ServerApp, is_loopback
+from pachmagic.server.local import READY_PREFIX
 
 TOKEN = "correct-horse-battery-staple"
 MODULES = [admin_pb2, auth_pb2, enterprise_pb2, identity_pb2, license_pb2, pachmagic_ext_pb2, pfs_pb2,
@@ -114,3 +118,43 @@ def test_non_loopback_without_a_token_is_refused_at_start(tmp_path: Path, host: 
 
 def test_loopback_addresses() -> None:
     assert all(is_loopback(h) for h in ("127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost"))
+
+
+def test_token_from_a_file_is_not_on_the_command_line(tmp_path: Path) -> None:
+    """``--auth-token-file``: the token never appears in the process list (``/proc/PID/cmdline``)."""
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pachmagic", "serve", "--port", "0", "--data-dir", str(tmp_path / "data"),
+         "--auth-token-file", str(token_file)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("PACHMAGIC_AUTH_TOKEN")},
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith(READY_PREFIX), line
+        address = line[len(READY_PREFIX):].split()[0]
+        if os.path.exists(f"/proc/{proc.pid}/cmdline"):
+            assert TOKEN.encode() not in Path(f"/proc/{proc.pid}/cmdline").read_bytes()
+        with grpc.insecure_channel(address) as channel:
+            with pytest.raises(grpc.RpcError) as caught:
+                call(channel, "/versionpb_v2.API/GetVersion", False, False, None)
+            assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED  # type: ignore[attr-defined]
+            call(channel, "/versionpb_v2.API/GetVersion", False, False, (("authn-token", TOKEN),))
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def test_token_file_problems_are_one_line(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.write_text("\n")
+    for args, message in [
+        (["--auth-token-file", str(empty)], "is empty"),
+        (["--auth-token-file", str(tmp_path / "missing")], "cannot read the auth token file"),
+        (["--auth-token-file", str(empty), "--auth-token", "x"], "give the token once"),
+    ]:
+        result = CliRunner().invoke(main, ["serve", "--port", "0", "--data-dir", str(tmp_path / "d"), *args],
+                                    env={"PACHMAGIC_AUTH_TOKEN": "", "PACHMAGIC_AUTH_TOKEN_FILE": ""})
+        assert result.exit_code != 0 and message in result.output, result.output

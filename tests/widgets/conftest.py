@@ -1,9 +1,15 @@
-"""A seeded embedded server shared by the panel tests of one module.
+"""A seeded server shared by the panel tests of one module, of each kind in turn.
 
 The tutorial (photos → contour → histogram) plus a ``words`` repo read by an
 ``upper`` pipeline that processes one datum per file and fails on the file
 whose text says ``fail`` (so there are failed datums with log lines). Tests
 that write use repos of their own, so they do not disturb each other.
+
+``seeded`` is an embedded server, then a reference pachd (as ``any_server`` of
+``tests/conftest.py``, but one per module: seeding takes a while). The
+reference pachd runs no pipeline workers, so there its pipelines exist with
+their output repos but their jobs stay ``created``; tests that need jobs to
+run are marked ``workers`` and skipped there.
 """
 
 from __future__ import annotations
@@ -13,8 +19,10 @@ from typing import Any, Iterator
 
 import pytest
 
-from pachmagic.client import Client
+from pachmagic.client import Client, connect
 from pachmagic.server import LocalServer
+from tests.dual_server import NO_WORKERS, SERVER_KINDS, ServerUnderTest
+from tests.realpachd.launcher import RealPachd, RealPachdError
 
 TUTORIAL = Path(__file__).resolve().parents[2] / "pachmagic" / "tutorial"
 
@@ -37,8 +45,8 @@ UPPER_SPEC: dict[str, Any] = {
 }
 
 
-def seed(client: Client) -> None:
-    """Create the tutorial DAG and the failing ``upper`` pipeline, and wait for their jobs."""
+def seed(client: Client, *, wait: bool = True) -> None:
+    """Create the tutorial DAG and the failing ``upper`` pipeline, and wait for their jobs (if ``wait``)."""
     client.pfs.create_repo("photos")
     client.pfs.put_files("photos@master", [(n, (TUTORIAL / "photos" / n).read_bytes()) for n in ("hand.png", "landscape.png")])
     for spec in ("contour.yaml", "histogram.yaml"):
@@ -46,24 +54,39 @@ def seed(client: Client) -> None:
     client.pfs.create_repo("words")
     client.pfs.put_files("words@master", {"/a.txt": "alpha", "/b.txt": "beta", "/bad.txt": "please fail"})
     client.pps.create_pipeline(UPPER_SPEC)
-    client.pfs.wait_commit("histogram@master")
-    client.pfs.wait_commit("upper@master")
+    if wait:
+        client.pfs.wait_commit("histogram@master")
+        client.pfs.wait_commit("upper@master")
 
 
-@pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+@pytest.fixture(scope="module", params=SERVER_KINDS)
+def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerUnderTest]:
+    if request.param == "real_pachd":
+        pachd = RealPachd(request.getfixturevalue("realpachd_binary"), request.getfixturevalue("postgres_server"))
+        try:
+            pachd.start()
+        except RealPachdError as err:
+            pytest.fail(str(err), pytrace=False)
+        try:
+            with connect(pachd.address) as client:
+                seed(client, wait=False)
+            yield ServerUnderTest("real_pachd", pachd.address)
+        finally:
+            pachd.stop()
+        return
     server = LocalServer(data_dir=tmp_path_factory.mktemp("data"), workdir=TUTORIAL, in_process=True).start()
-    client = server.client()
     try:
-        seed(client)
+        with server.client() as client:
+            seed(client)
+        yield ServerUnderTest("embedded", server.address)
     finally:
-        client.close()
-    yield server
-    server.stop()
+        server.stop()
 
 
 @pytest.fixture
-def client(seeded: LocalServer) -> Iterator[Client]:
+def client(seeded: ServerUnderTest, request: pytest.FixtureRequest) -> Iterator[Client]:
+    if seeded.is_real_pachd and request.node.get_closest_marker("workers") is not None:
+        pytest.skip(NO_WORKERS)
     client = seeded.client()
     yield client
     client.close()

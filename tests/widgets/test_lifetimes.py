@@ -67,6 +67,7 @@ def jobs_that_change(client: Client) -> Iterator[Client]:
     client.pfs.delete_repo("lifein", force=True)
 
 
+@pytest.mark.workers
 def test_job_rows_that_scroll_away_are_closed_with_their_boxes(jobs_that_change: Client) -> None:
     client = jobs_that_change
     before = set(_instances)

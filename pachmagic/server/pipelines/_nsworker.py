@@ -20,6 +20,9 @@ Replies:   ``{"op": "ready"}`` or ``{"op": "failed", "reason"}`` once at start;
 This file runs as a script with ``-S`` (no site-packages): it must import only the
 standard library and nothing of pachmagic, and it must stay compatible with
 Python 3.10 (so no ``os.unshare``).
+
+Over 400 lines because it must be one standalone script (run with ``-S``, importing nothing of
+pachmagic).
 """
 
 from __future__ import annotations

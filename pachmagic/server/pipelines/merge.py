@@ -19,19 +19,19 @@ from __future__ import annotations
 import base64
 import json
 import threading
-from typing import Iterable, Mapping
+from typing import AbstractSet, Iterable, Mapping
 
 from ...pachyderm.datums import DatumInput
 from ..storage import CommitRef, RepoKey, Storage
 from ..storage.chunks import CHUNK_SIZE, ChunkWriter
 from ..storage.files import Reader, file_hash
 from ..storage.tree import Changes, Entry
-from .store import DATUM_FAILED, DATUM_RECOVERED, DATUM_SUCCESS
+from .states import DatumState
 from .worker import DatumResult
 
 __all__ = ["output_changes", "meta_changes", "datum_inputs_json"]
 
-_STATE_NAMES = {DATUM_SUCCESS: "PROCESSED", DATUM_FAILED: "FAILED", DATUM_RECOVERED: "RECOVERED"}
+_STATE_NAMES = {DatumState.SUCCESS: "PROCESSED", DatumState.FAILED: "FAILED", DatumState.RECOVERED: "RECOVERED"}
 
 
 def _ancestors(path: str) -> Iterable[str]:
@@ -42,7 +42,7 @@ def _ancestors(path: str) -> Iterable[str]:
 
 
 def output_changes(
-    base: Mapping[str, tuple[str, list[str]]], kept: set[str], results: list[DatumResult]
+    base: Mapping[str, tuple[str, list[str]]], kept: AbstractSet[str], results: list[DatumResult]
 ) -> tuple[Changes, str]:
     """The output tree's changes against the base tree, and a validation error (or "")."""
     changes = Changes()
@@ -57,7 +57,7 @@ def output_changes(
     error = ""
     new: list[str] = []
     for result in sorted(results, key=lambda r: r.datum.id):
-        if result.state != DATUM_SUCCESS:
+        if result.state != DatumState.SUCCESS:
             continue
         for entry in result.entries:
             other = owners.get(entry.path)
@@ -152,7 +152,7 @@ def meta_changes(
     lock: threading.Lock,
     job: Mapping[str, object],
     base: Mapping[str, tuple[str, list[str]]],
-    kept: set[str],
+    kept: AbstractSet[str],
     results: list[DatumResult],
     hashes: Mapping[str, str],
     logs: Mapping[str, list[str]],
@@ -176,7 +176,7 @@ def meta_changes(
                 reader = readers[key] = storage.reader(CommitRef(RepoKey(item.project, item.repo, item.repo_type), id=item.commit))
             for entry in reader.files_under(item.path):
                 changes.put(entry._replace(path=f"/pfs/{datum_id}/{item.name}{entry.path}", datum=datum_id))
-        if result.state == DATUM_SUCCESS:
+        if result.state == DatumState.SUCCESS:
             for entry in result.entries:
                 changes.put(entry._replace(path=f"/pfs/{datum_id}/out{entry.path}"))
     return changes

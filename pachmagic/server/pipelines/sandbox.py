@@ -18,6 +18,9 @@ The engine talks to the worker over a Unix socket (length-prefixed JSON, the
 command's stdio pipes passed as descriptors), and reads the command's output
 directly. This module is POSIX-only. It must not import grpc or anything of
 ``pachmagic.client``, ``magics`` or ``widgets``; it knows nothing of datums or jobs.
+
+Over 400 lines because the server's side of the worker protocol (framing, descriptor passing,
+the select loop over the command's pipes, the fallback) is one state machine.
 """
 
 from __future__ import annotations

@@ -1,15 +1,19 @@
-"""The scheduler: output commits become jobs, jobs run in order, cron inputs tick.
+"""The scheduler: the engine's threads, and which job runs next.
 
-PFS's commit-set propagation opens an output commit on every pipeline downstream
-of a changed branch. ``sync`` turns each new output commit into a job (job ID =
-commit set ID) — the scheduler calls it on every storage change, and the engine
-before answering questions about jobs, so a job exists as soon as its commit
-does. A pipeline's jobs then run one at a time, in commit order, once every input
-commit of the job is finished. A new or updated pipeline is STARTING until its
-workers (sandboxes) are up and its command can run; it is RUNNING after, or
-FAILURE with the reason. Cron inputs tick on the same thread: each tick commits
-a timestamp file to the cron repo, which propagates like any other commit.
-No gRPC here.
+One scheduling thread wakes on every storage change (and every second). Each
+pass has the ledger create jobs for new output commits (``Ledger.sync``), then,
+pipeline by pipeline under the lifecycle lock: a pipeline that is STARTING gets a
+starter thread that checks its command and starts its workers (RUNNING, or
+FAILURE with the reason); a RUNNING pipeline without a running job gets its oldest
+unfinished job started on a job thread, once every input commit of that job is
+finished (until then the job is STARTING); cron inputs tick when due. A
+pipeline's jobs thus run one at a time, in commit order.
+
+A job thread is started before it is registered as running, and waits to be
+registered before it does anything: whoever finds a job running can join its
+thread, and a stop that comes before the registration ends the job through the
+ledger, which the thread then sees (``Ledger.start`` refuses an ended job).
+Stopping jobs (``stop_job``, ``stop_jobs``) is one kill-and-join. No gRPC here.
 """
 
 from __future__ import annotations
@@ -17,50 +21,55 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING
+from pathlib import Path
 
-from ..._proto import pps_pb2
 from ...errors import NotFound, PachError
 from ...pachyderm.inputs import cron_inputs
-from ..storage import CommitRef, RepoKey
-from ..storage.model import ORIGIN_AUTO
-from .cron import parse_schedule, tick_name
-from .runner import JobRunner, end_job
-from .store import (
-    JOB_CREATED,
-    JOB_FAILURE,
-    JOB_KILLED,
-    JOB_STARTING,
-    JobRecord,
-    PipelineRecord,
-)
+from ..storage import CommitRef, RepoKey, Storage
+from ..storage.pipeline_records import JobKey, JobRecord, PipelineRecord
+from .cron import parse_schedule
+from .environment import check_runnable
+from .ledger import Ledger
+from .outcome import Outcome
+from .pool import WorkerPool
+from .runner import JobRunner
+from .states import UNFINISHED, JobState, PipelineState
 
-if TYPE_CHECKING:
-    from .engine import Engine
-
-__all__ = ["Scheduler", "PIPELINE_STARTING", "PIPELINE_RUNNING", "PIPELINE_FAILURE", "PIPELINE_PAUSED"]
+__all__ = ["Scheduler"]
 
 log = logging.getLogger("pachmagic.pipelines")
-
-# pps_v2.PipelineState values.
-PIPELINE_STARTING, PIPELINE_RUNNING, PIPELINE_RESTARTING, PIPELINE_FAILURE, PIPELINE_PAUSED = 1, 2, 3, 4, 5
 _RECHECK = 1.0  # seconds between passes when nothing wakes the scheduler
+_STOP_WAIT = 60.0  # seconds to wait for a stopped job's thread (it kills its commands first)
+_SHUTDOWN_WAIT = 10.0  # seconds, in all, for job and starter threads when the server stops
 
 
 class Scheduler:
-    """The engine's one scheduling thread, plus the threads of running jobs."""
+    """The scheduling thread, the starter threads and the job threads of one engine.
 
-    def __init__(self, engine: "Engine") -> None:
-        self.engine = engine
-        self._cond = threading.Condition()
+    ``lifecycle_lock`` is the engine's: a pipeline being created, updated, stopped or
+    deleted never gets a job started or a start recorded halfway through. With
+    ``run_jobs`` false, jobs are created but never run and cron inputs never tick,
+    as on a pachd without workers (the conformance suite compares with one).
+    """
+
+    def __init__(
+        self, *, storage: Storage, ledger: Ledger, pool: WorkerPool, lifecycle_lock: threading.RLock,
+        workdir: Path, scratch_dir: Path, run_jobs: bool = True,
+    ) -> None:
+        self.storage = storage
+        self.run_jobs = run_jobs
+        self.ledger = ledger
+        self.pool = pool
+        self.lifecycle_lock = lifecycle_lock
+        self.workdir = workdir
+        self.scratch_dir = scratch_dir
+        self._cond = threading.Condition()  # guards _dirty and _stopping; a leaf: nothing is taken inside it
         self._dirty = True
         self._stopping = False
         self._thread: threading.Thread | None = None
-        self._sync_lock = threading.Lock()
-        self._cursor: dict[tuple[str, str], int] = {}
-        self._seen_seq = -1
+        self._lock = threading.Lock()  # guards _running and _starters; never held while joining
+        self._running: dict[tuple[str, str], tuple[JobRunner, threading.Thread]] = {}
         self._starters: dict[tuple[str, str], threading.Thread] = {}
-        self.running: dict[tuple[str, str], tuple[JobRunner, threading.Thread]] = {}
 
     # --- the thread --------------------------------------------------------------
 
@@ -69,20 +78,23 @@ class Scheduler:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop scheduling, abandon running jobs (they run again at the next start), close the workers."""
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
         if self._thread is not None:
-            self._thread.join(timeout=10)
-        with self.engine.lock:
-            running = list(self.running.values())
+            self._thread.join(timeout=_SHUTDOWN_WAIT)
+        with self._lock:
+            running = list(self._running.values())
             starters = list(self._starters.values())
         for runner, _ in running:
             runner.abandon()
+        deadline = time.monotonic() + _SHUTDOWN_WAIT
         for _, thread in running:
-            thread.join(timeout=30)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        self.pool.close()  # kills what still runs; a starter making workers gives up
         for thread in starters:
-            thread.join(timeout=30)
+            thread.join(timeout=max(0.1, deadline - time.monotonic()))
 
     def wake(self) -> None:
         with self._cond:
@@ -99,168 +111,139 @@ class Scheduler:
                     return
                 self._dirty = False
             try:
-                self.sync()
+                self.ledger.sync()
                 timeout = min(_RECHECK, self._schedule())
             except Exception:  # noqa: BLE001 - the scheduler must keep going
                 log.exception("scheduler pass failed")
                 timeout = 0.2
 
-    # --- jobs from commits -------------------------------------------------------
-
-    def forget(self, project: str, name: str) -> None:
-        """A pipeline was deleted: its name may come back with a new output repo."""
-        with self._sync_lock:
-            self._cursor.pop((project, name), None)
-            self._seen_seq = -1
-
-    def sync(self) -> None:
-        """Create a job for every output commit that has none (job ID = commit set ID)."""
-        engine = self.engine
-        with self._sync_lock:
-            top = engine.storage.db.one("SELECT MAX(seq) FROM commits")[0] or 0
-            if top == self._seen_seq:
-                return
-            created = False
-            for record in engine.store.pipelines():
-                key = (record.project, record.name)
-                try:
-                    rows = engine.storage.catalog.commits_after(
-                        RepoKey(record.project, record.name), record.spec.output_branch, self._cursor.get(key, 0)
-                    )
-                except NotFound:
-                    continue
-                for row in rows:
-                    if row.origin == ORIGIN_AUTO and row.is_open:
-                        created |= engine.store.add_job(record.project, record.name, row.id, record.version, row.started)
-                    self._cursor[key] = max(self._cursor.get(key, 0), row.seq)
-            self._seen_seq = top
-        if created:
-            engine.changed()
-
     # --- one pass ----------------------------------------------------------------
 
     def _schedule(self) -> float:
         """Start what can start; return seconds until the next cron tick is due."""
-        engine = self.engine
         next_due = _RECHECK
-        for listed in engine.store.pipelines():
+        for listed in self.storage.pps.pipelines():
             key = (listed.project, listed.name)
-            # Under the lifecycle lock: a pipeline being updated, stopped or deleted
-            # must not get a new job runner halfway through.
-            with engine.lifecycle_lock:
-                record = engine.store.get(*key)
+            with self.lifecycle_lock:
+                record = self.storage.pps.get(*key)
                 if record is None or record.stopped:
                     continue
-                if record.state == PIPELINE_FAILURE:
-                    self._fail_pending(record)
+                if record.state == PipelineState.FAILURE:
+                    self._fail_pending(record, record.reason)
                     continue
-                if record.state != PIPELINE_RUNNING:
+                if record.state != PipelineState.RUNNING:
                     self._ensure_starter(record)
                     continue
-                if not engine.run_jobs:
+                if not self.run_jobs:
                     continue
                 next_due = min(next_due, self._cron(record))
-                with engine.lock:
-                    entry = self.running.get(key)
+                with self._lock:
+                    entry = self._running.get(key)
                     if entry is not None and entry[1].is_alive():
                         continue
-                    self.running.pop(key, None)
+                    self._running.pop(key, None)
                 job = self._next_job(record)
-                if job is None:
-                    continue
-                runner = JobRunner(engine, record, job)
-                thread = threading.Thread(
-                    target=self._run_job, args=(runner,), name=f"job-{record.name}-{job.id[:8]}", daemon=True
-                )
-                with engine.lock:
-                    self.running[key] = (runner, thread)
-                thread.start()
+                if job is not None:
+                    self._launch(record, job)
         return next_due
 
-    def _run_job(self, runner: JobRunner) -> None:
+    def _launch(self, record: PipelineRecord, job: JobRecord) -> None:
+        runner = JobRunner(
+            storage=self.storage, ledger=self.ledger, pool=self.pool, pipeline=record, job=job.key,
+            workdir=str(self.workdir), scratch=self.scratch_dir / "jobs" / f"{job.project}-{job.pipeline}-{job.id}",
+        )
+        registered = threading.Event()
+        thread = threading.Thread(
+            target=self._run_job, args=(runner, registered), name=f"job-{record.name}-{job.id[:8]}", daemon=True
+        )
+        thread.start()  # before it is registered: a registered thread can always be joined
+        with self._lock:
+            self._running[(record.project, record.name)] = (runner, thread)
+        registered.set()
+
+    def _run_job(self, runner: JobRunner, registered: threading.Event) -> None:
+        registered.wait()
         try:
-            runner.run()
+            outcome = runner.run()
+            if outcome is not None:
+                self.ledger.end(runner.job, outcome)
+        except Exception:  # noqa: BLE001 - the next start retries the job
+            log.exception("could not record the end of job %s", runner.job)
         finally:
-            with self.engine.lock:
-                key = (runner.pipeline.project, runner.pipeline.name)
-                entry = self.running.get(key)
+            with self._lock:
+                key = (runner.job.project, runner.job.pipeline)
+                entry = self._running.get(key)
                 if entry is not None and entry[0] is runner:
-                    del self.running[key]
+                    del self._running[key]
             self.wake()
 
     def _next_job(self, record: PipelineRecord) -> JobRecord | None:
         """The oldest unfinished job, if its inputs are all finished."""
-        engine = self.engine
-        store, catalog = engine.store, engine.storage.catalog
-        pending = store.jobs(project=record.project, pipeline=record.name, unfinished=True)
-        if not pending:
-            return None
+        pending = self.storage.pps.jobs(project=record.project, pipeline=record.name, states=UNFINISHED)
         rows = {}
         for job in pending:
             try:
-                rows[job.id] = catalog.resolve(CommitRef(RepoKey(record.project, record.name), id=job.id))
+                rows[job.id] = self.storage.resolve(CommitRef(RepoKey(record.project, record.name), id=job.id))
             except NotFound:
-                store.update_job(record.project, record.name, job.id, state=JOB_KILLED, reason="output commit deleted",
-                                 finished=time.time())
+                self.ledger.end(job.key, Outcome(JobState.KILLED, "output commit deleted"))
         pending = sorted((j for j in pending if j.id in rows), key=lambda j: rows[j.id].seq)
         if not pending:
             return None
         job, row = pending[0], rows[pending[0].id]
         if not row.is_open:
-            end_job(engine, record, job.id, JOB_KILLED, "output commit was finished outside the job")
+            self.ledger.end(job.key, Outcome(JobState.KILLED, "output commit was finished outside the job"))
             return None
-        if row.parent_seq is not None and catalog.commit_row(row.parent_seq).is_open:
+        if row.parent_seq is not None and self.storage.commit_row(row.parent_seq).is_open:
             return None
-        for prov in catalog.commit_info(row).direct_provenance:
-            if engine.storage.inspect_commit(CommitRef(prov.repo, id=prov.id)).finished is None:
-                if job.state == JOB_CREATED:
-                    store.update_job(record.project, record.name, job.id, state=JOB_STARTING)
-                    engine.changed()
+        for prov in self.storage.commit_info(row).direct_provenance:
+            if self.storage.inspect_commit(CommitRef(prov.repo, id=prov.id)).finished is None:
+                self.ledger.waiting(job)
                 return None
         return job
 
-    def _fail_pending(self, record: PipelineRecord, reason: str | None = None) -> None:
-        reason = record.reason if reason is None else reason
-        for job in self.engine.store.jobs(project=record.project, pipeline=record.name, unfinished=True):
-            end_job(self.engine, record, job.id, JOB_FAILURE, f"pipeline failed: {reason}")
+    def _fail_pending(self, record: PipelineRecord, reason: str) -> None:
+        self.ledger.end_unfinished(record.project, record.name, Outcome(JobState.FAILURE, f"pipeline failed: {reason}"))
 
     # --- starting a pipeline's workers -------------------------------------------
 
     def _ensure_starter(self, record: PipelineRecord) -> None:
         key = (record.project, record.name)
-        with self.engine.lock:
+        with self._lock:
             thread = self._starters.get(key)
             if thread is not None and thread.is_alive():
                 return
-            thread = threading.Thread(target=self._start_workers, args=(record,), name=f"start-{record.name}", daemon=True)
+            thread = threading.Thread(target=self._start_workers, args=(record,), name=f"start-{record.name}",
+                                      daemon=True)
             self._starters[key] = thread
-            thread.start()
+        thread.start()
 
     def _start_workers(self, record: PipelineRecord) -> None:
-        engine = self.engine
+        key = (record.project, record.name)
         try:
-            engine.check_runnable(record)
-            engine.sandboxes(record, int(record.spec.parallelism_spec.constant or 1))
-            state, reason = PIPELINE_RUNNING, ""
+            check_runnable(record, str(self.workdir))
+            self.pool.acquire(key, self.pool.workers(int(record.spec.parallelism_spec.constant or 1)))
+            state, reason = PipelineState.RUNNING, ""
         except PachError as err:
-            state, reason = PIPELINE_FAILURE, err.details
+            state, reason = PipelineState.FAILURE, err.details
         except Exception as err:  # noqa: BLE001 - e.g. no way to start a worker process at all
-            log.exception("starting the workers of %s/%s failed", record.project, record.name)
-            state, reason = PIPELINE_FAILURE, f"cannot start the pipeline's workers: {type(err).__name__}: {err}"
-        with engine.lifecycle_lock:
-            current = engine.store.get(record.project, record.name)
+            log.exception("starting the workers of %s/%s failed", *key)
+            state, reason = PipelineState.FAILURE, f"cannot start the pipeline's workers: {type(err).__name__}: {err}"
+        with self._cond:
+            if self._stopping:
+                return  # the server is stopping: the next start decides
+        with self.lifecycle_lock:
+            current = self.storage.pps.get(*key)
             if current is None or current.stopped:
-                engine.close_sandboxes(record.project, record.name)  # deleted or stopped meanwhile
+                self.pool.release(key)  # deleted or stopped meanwhile
                 return
-            if current.version != record.version or current.state != PIPELINE_STARTING:
+            if current.version != record.version or current.state != PipelineState.STARTING:
                 return  # updated meanwhile: that version's start decides
-            if state == PIPELINE_FAILURE:
+            if state == PipelineState.FAILURE:
                 # Jobs first: whoever sees the pipeline failed sees its jobs failed too.
                 self._fail_pending(current, reason)
-            engine.store.set_state(record.project, record.name, state=state, reason=reason)
-        if state == PIPELINE_FAILURE:
-            log.warning("pipeline %s/%s failed: %s", record.project, record.name, reason)
-        engine.changed()
+            self.ledger.set_pipeline_state(*key, state, reason=reason)
+        if state == PipelineState.FAILURE:
+            log.warning("pipeline %s/%s failed: %s", *key, reason)
         self.wake()
 
     # --- cron --------------------------------------------------------------------
@@ -268,11 +251,10 @@ class Scheduler:
     def _cron(self, record: PipelineRecord) -> float:
         """Tick the pipeline's cron inputs that are due; return seconds until the next one."""
         due = _RECHECK
-        store = self.engine.store
         now = time.time()
         for cron in cron_inputs(record.spec.input):
             schedule = parse_schedule(cron.spec)
-            last = store.last_tick(record.project, record.name, cron.name)
+            last = self.storage.pps.last_tick(record.project, record.name, cron.name)
             if last is None:
                 last = cron.start.ToNanoseconds() / 1e9 if cron.HasField("start") else now
             tick = schedule.next(last)
@@ -288,39 +270,42 @@ class Scheduler:
                     if nxt > now:
                         break
                     tick = nxt
-            self.tick(record, cron, tick)
+            self.ledger.tick(record, cron, tick)
             due = min(due, max(0.0, schedule.next(tick) - time.time()))
         return due
 
-    def tick(self, record: PipelineRecord, cron: pps_pb2.CronInput, t: float) -> None:
-        """Commit one tick of a cron input: a file named by its time (the only one, with ``overwrite``)."""
-        storage = self.engine.storage
-        session = storage.write_session()
-        if cron.overwrite:
-            session.delete("/")
-        session.add(tick_name(t), b"")
-        # The commit and the record of the tick go together: a crash repeats neither.
-        with storage.db.transaction():
-            storage.apply(CommitRef(RepoKey(cron.project, cron.repo), branch="master"), session)
-            self.engine.store.set_last_tick(record.project, record.name, cron.name, t)
+    def run_cron(self, record: PipelineRecord) -> None:
+        """RunCron: tick every cron input of a pipeline now (after its last tick)."""
+        now = time.time()
+        for cron in cron_inputs(record.spec.input):
+            last = self.storage.pps.last_tick(record.project, record.name, cron.name)
+            self.ledger.tick(record, cron, max(now, (last or 0.0) + 1.0))
 
-    def kill_jobs(self, project: str, name: str, reason: str) -> None:
-        """End every unfinished job of a pipeline as KILLED (waiting for a running one to stop)."""
-        self.sync()
-        with self.engine.lock:
-            entry = self.running.get((project, name))
-        if entry is not None:
-            entry[0].kill(reason)
-            entry[1].join(timeout=60)
-        record = self.engine.store.get(project, name)
-        if record is None:
+    # --- running jobs ------------------------------------------------------------
+
+    def running(self, job: JobKey) -> JobRunner | None:
+        """The runner of ``job`` if it is running now."""
+        with self._lock:
+            entry = self._running.get((job.project, job.pipeline))
+        return entry[0] if entry is not None and entry[0].job == job else None
+
+    def _stop_runner(self, project: str, name: str, reason: str, job_id: str | None = None) -> None:
+        """Kill the pipeline's running job (only if it is ``job_id``, when given) and wait for its thread."""
+        with self._lock:
+            entry = self._running.get((project, name))
+        if entry is None or (job_id is not None and entry[0].job.id != job_id):
             return
-        for job in self.engine.store.jobs(project=project, pipeline=name, unfinished=True):
-            end_job(self.engine, record, job.id, JOB_KILLED, reason)
+        runner, thread = entry
+        runner.kill(reason)
+        thread.join(timeout=_STOP_WAIT)
 
-    def runner_for(self, project: str, name: str, job_id: str) -> tuple[JobRunner, threading.Thread] | None:
-        with self.engine.lock:
-            entry = self.running.get((project, name))
-        if entry is not None and entry[0].job.id == job_id:
-            return entry
-        return None
+    def stop_job(self, job: JobKey, reason: str) -> None:
+        """End one job as KILLED (waiting for it to stop, if it runs)."""
+        self._stop_runner(job.project, job.pipeline, reason, job.id)
+        self.ledger.end(job, Outcome(JobState.KILLED, reason))
+
+    def stop_jobs(self, project: str, name: str, reason: str) -> None:
+        """End every unfinished job of a pipeline as KILLED (waiting for a running one to stop)."""
+        self.ledger.sync()
+        self._stop_runner(project, name, reason)
+        self.ledger.end_unfinished(project, name, Outcome(JobState.KILLED, reason))

@@ -13,9 +13,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from ...errors import InvalidArgument
+from ...errors import InvalidArgument, PachError
+from ...pachyderm.globcheck import check_glob
 from ...pachyderm.inputs import Input, cron_inputs, pfs_inputs
-from ...pachyderm.paths import OUTPUT_NAME
+from ...pachyderm.paths import OUTPUT_NAME, clean_path
 from ...pachyderm.spec import Spec
 from ..storage.model import DEFAULT_PROJECT, USER, validate_name
 from .cron import parse_schedule
@@ -106,6 +107,21 @@ def _check_input(node: Input, names: set[str], project: str, pipeline: str, pare
         _check_input(child, set(names) if kind == "union" else names, project, pipeline, kind)
 
 
+def check_input_globs(node: Input) -> None:
+    """Refuse a pfs input whose glob pachd cannot compile, when the pipeline is created.
+
+    pachd accepts such a spec and then fails every job; a spec is where the mistake
+    is made, so it is refused there, with pachd's words for the glob.
+    """
+    for child in (*node.cross, *node.union, *node.join, *node.group):
+        check_input_globs(child)
+    if node.HasField("pfs") and node.pfs.glob:
+        try:
+            check_glob(clean_path(node.pfs.glob))
+        except PachError as err:
+            raise InvalidArgument(f"input {node.pfs.name or node.pfs.repo}: invalid glob {node.pfs.glob!r}: {err.details}") from None
+
+
 def _add_name(name: str, names: set[str]) -> None:
     if name == OUTPUT_NAME:
         raise InvalidArgument('input cannot be named "out": /pfs/out is the output directory; set a different name')
@@ -145,6 +161,7 @@ def validate_and_default(request: Spec) -> Spec:
     if not spec.HasField("input"):
         raise InvalidArgument("no input set")
     default_input(spec.input, project, name)
+    check_input_globs(spec.input)
     for pfs in pfs_inputs(spec.input):
         if pfs.project == project and pfs.repo == name and pfs.repo_type == USER:
             raise InvalidArgument(f"pipeline {name} cannot take its own output repo as input")

@@ -23,17 +23,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from ..._proto import pps_pb2
 from ...errors import InvalidArgument, PachError
 from ...pachyderm.datums import Datum
 from ...pachyderm.paths import input_path
+from ...pachyderm.spec import Spec
 from ..storage import CommitRef, RepoKey, Storage
 from ..storage.chunks import CHUNK_SIZE, ChunkWriter
 from ..storage.files import Reader, file_hash
 from ..storage.model import validate_write_path
 from ..storage.tree import Entry
 from .sandbox import Sandbox
-from .store import DATUM_FAILED, DATUM_RECOVERED, DATUM_SUCCESS
+from .states import DatumState
 
 __all__ = ["DatumResult", "DatumWorker", "OUTPUT_NAME_ERROR"]
 
@@ -46,7 +46,7 @@ class DatumResult:
     """How one datum ended, and what it produced."""
 
     datum: Datum
-    state: int
+    state: DatumState
     entries: list[Entry] = field(default_factory=list)
     stats: dict[str, float] = field(default_factory=dict)
     reason: str = ""
@@ -58,7 +58,7 @@ class JobContext:
     """What every datum of one job shares."""
 
     storage: Storage
-    spec: pps_pb2.CreatePipelineRequest
+    spec: Spec
     job_id: str
     base_env: dict[str, str]
     cwd: str
@@ -111,15 +111,15 @@ class DatumWorker:
         tries = max(1, int(ctx.spec.datum_tries or 1))
         timeout = ctx.spec.datum_timeout.ToNanoseconds() / 1e9 if ctx.spec.HasField("datum_timeout") else None
         accept = set(transform.accept_return_code)
-        state, reason, recovered = DATUM_FAILED, "", False
+        state, reason, recovered = DatumState.FAILED, "", False
         for attempt in range(1, tries + 1):
             if attempt > 1:
                 _clear(mounts["out"])
             code, why = self._run(list(transform.cmd), transform.stdin, env, mounts, timeout, datum, cancel)
             if cancel.is_set():
-                return DatumResult(datum, DATUM_FAILED, reason="job killed", restarted=True)
+                return DatumResult(datum, DatumState.FAILED, reason="job killed", restarted=True)
             if why is None and (code == 0 or code in accept):
-                state = DATUM_SUCCESS
+                state = DatumState.SUCCESS
                 break
             reason = why or f"exit code {code}"
             ctx.log(f"datum {datum.id} failed ({reason}), attempt {attempt} of {tries}", datum=datum.id)
@@ -132,14 +132,14 @@ class DatumWorker:
         t2 = time.time()
         entries: list[Entry] = []
         upload_bytes = 0
-        if state == DATUM_SUCCESS:
+        if state == DatumState.SUCCESS:
             try:
                 entries, upload_bytes = self._collect(datum, mounts)
             except InvalidArgument as err:
-                state, reason = DATUM_FAILED, err.details
+                state, reason = DatumState.FAILED, err.details
                 ctx.log(f"datum {datum.id} failed: {reason}", datum=datum.id)
         elif recovered:
-            state = DATUM_RECOVERED
+            state = DatumState.RECOVERED
         t3 = time.time()
         stats = {
             "download_time": t1 - t0,
@@ -148,7 +148,7 @@ class DatumWorker:
             "download_bytes": download_bytes,
             "upload_bytes": upload_bytes,
         }
-        return DatumResult(datum, state, entries, stats, "" if state == DATUM_SUCCESS else reason)
+        return DatumResult(datum, state, entries, stats, "" if state == DatumState.SUCCESS else reason)
 
     # --- steps ------------------------------------------------------------------
 

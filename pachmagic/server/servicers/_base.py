@@ -20,12 +20,13 @@ import inspect
 import itertools
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, AsyncIterator, Callable, Iterable, Iterator, TypeVar
 
 import grpc
 
-from ...errors import PachError
+from ...errors import Cancelled, DeadlineExceeded, PachError
 
 __all__ = ["rpc", "Runtime", "status_code"]
 
@@ -93,6 +94,26 @@ class Runtime:
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
+
+    def stopper(self, context: Any) -> Callable[[], None]:
+        """A check for blocking work done for one call: it raises once the call is over.
+
+        The work runs on the pool, where cancelling the awaiting task does not
+        reach it; long scans call this every so often, so that a call whose client
+        went away (or whose deadline passed) stops using the server.
+        """
+        ended = threading.Event()
+        context.add_done_callback(lambda _ctx: ended.set())
+        remaining = context.time_remaining()
+        deadline = None if remaining is None else time.monotonic() + remaining
+
+        def stop() -> None:
+            if ended.is_set():
+                raise Cancelled("the call ended before its work was done")
+            if deadline is not None and time.monotonic() > deadline:
+                raise DeadlineExceeded("the call's deadline passed before its work was done")
+
+        return stop
 
     async def blocking(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()

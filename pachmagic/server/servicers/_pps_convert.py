@@ -7,7 +7,6 @@ and jobs, datum states as ListDatum reports them. No behaviour here.
 
 from __future__ import annotations
 
-import base64
 from typing import Any, Iterable
 
 from google.protobuf import duration_pb2
@@ -15,7 +14,9 @@ from google.protobuf import duration_pb2
 from ..._proto import pfs_pb2, pps_pb2
 from ...pachyderm.datums import Datum
 from ...pachyderm.spec import spec_to_json
-from ..pipelines.store import DATUM_SKIPPED, TERMINAL, DatumRecord, JobRecord, LogRecord, PipelineRecord
+from ..pipelines.queries import CommitTimes, input_commit_key, reported_state
+from ..pipelines.states import TERMINAL, PipelineState
+from ..storage.pipeline_records import DatumRecord, JobRecord, LogRecord, PipelineRecord
 from ..storage import BranchKey, CommitKey, RepoKey
 from ..storage.model import DEFAULT_PROJECT, META, SPEC
 from . import _convert as cv
@@ -26,8 +27,8 @@ __all__ = [
     "job_info_pb",
     "datum_info_pb",
     "planned_datum_pb",
+    "planned_inputs",
     "log_message_pb",
-    "matches_filters",
 ]
 
 
@@ -57,7 +58,7 @@ _JOB_DETAIL_FIELDS = (
 def _state(record: PipelineRecord) -> int:
     # An autoscaling pipeline with nothing to do is in STANDBY (its workers scaled to zero).
     idle = record.last_job_state in TERMINAL or record.last_job_state == 0
-    if record.spec.autoscaling and record.state == pps_pb2.PIPELINE_RUNNING and idle:
+    if record.spec.autoscaling and record.state == PipelineState.RUNNING and idle:
         return pps_pb2.PIPELINE_STANDBY
     return record.state
 
@@ -97,7 +98,7 @@ def pipeline_info_pb(record: PipelineRecord, details: bool = True) -> pps_pb2.Pi
         d.reason = record.reason
         d.recent_error = record.reason
         d.workers_requested = spec.parallelism_spec.constant or 1
-        d.workers_available = d.workers_requested if record.state == 2 else 0
+        d.workers_available = d.workers_requested if record.state == PipelineState.RUNNING else 0
         for attr, value in (("created_at", record.created), ("updated_at", record.updated)):
             ts = cv.timestamp(value)
             if ts is not None:
@@ -150,43 +151,46 @@ def _stats(stats: pps_pb2.ProcessStats, values: dict[str, Any]) -> None:
             setattr(stats, attr, int(values[attr]))
 
 
-def _file_info(item: dict[str, Any]) -> pfs_pb2.FileInfo:
+def _file_info(item: dict[str, Any], times: CommitTimes | None = None) -> pfs_pb2.FileInfo:
     repo = RepoKey(item.get("project", DEFAULT_PROJECT), item["repo"], item.get("repo_type", "user"))
-    return pfs_pb2.FileInfo(
+    info = pfs_pb2.FileInfo(
         file=pfs_pb2.File(commit=cv.commit_pb(CommitKey(repo, item["commit"]), BranchKey(repo, item["branch"])),
                           path=item["path"]),
         file_type=pfs_pb2.DIR if item.get("is_dir") else pfs_pb2.FILE,
         size_bytes=int(item.get("size", 0)),
         hash=bytes.fromhex(item["hash"]),
     )
+    committed = cv.timestamp((times or {}).get(input_commit_key(item)))
+    if committed is not None:  # jupyterlab-pachyderm shows it as the files' modification time
+        info.committed.CopyFrom(committed)
+    return info
 
 
-def datum_info_pb(datum: DatumRecord) -> pps_pb2.DatumInfo:
-    # As pachd's ListDatum: a datum processed by an earlier job is SKIPPED in this one.
-    state = datum.state
-    if datum.processed_job and datum.processed_job != datum.job_id:
-        state = DATUM_SKIPPED
+def datum_info_pb(datum: DatumRecord, times: CommitTimes | None = None) -> pps_pb2.DatumInfo:
     info = pps_pb2.DatumInfo(
         datum=pps_pb2.Datum(job=pps_pb2.Job(pipeline=pipeline_pb(datum.project, datum.pipeline), id=datum.job_id),
                             id=datum.datum_id),
-        state=pps_pb2.DatumState.Name(state),
+        state=pps_pb2.DatumState.Name(reported_state(datum)),
     )
     _stats(info.stats, datum.stats or {})
-    info.data.extend(_file_info(item) for item in datum.inputs)
+    info.data.extend(_file_info(item, times) for item in datum.inputs)
     meta = RepoKey(datum.project, datum.pipeline, META)
     info.pfs_state.commit.CopyFrom(cv.commit_pb(CommitKey(meta, datum.job_id)))
     info.pfs_state.path = f"/pfs/{datum.datum_id}"
     return info
 
 
-def planned_datum_pb(datum: Datum) -> pps_pb2.DatumInfo:
+def planned_inputs(datum: Datum) -> list[dict[str, Any]]:
+    """A planned datum's inputs in the form of a stored record's."""
+    return [{"project": i.project, "repo": i.repo, "repo_type": i.repo_type, "commit": i.commit, "branch": i.branch,
+             "path": i.path, "is_dir": i.is_dir, "size": i.size, "hash": i.hash.hex()} for i in datum.inputs]
+
+
+def planned_datum_pb(datum: Datum, times: CommitTimes | None = None) -> pps_pb2.DatumInfo:
     """A datum of a dry run (ListDatum/CreateDatum with an input spec): no job, no state."""
     info = pps_pb2.DatumInfo(datum=pps_pb2.Datum(id=datum.id))
-    for i in datum.inputs:
-        info.data.append(_file_info({
-            "project": i.project, "repo": i.repo, "repo_type": i.repo_type, "commit": i.commit, "branch": i.branch,
-            "path": i.path, "is_dir": i.is_dir, "size": i.size, "hash": i.hash.hex(),
-        }))
+    for item in planned_inputs(datum):
+        info.data.append(_file_info(item, times))
     return info
 
 
@@ -206,16 +210,3 @@ def log_message_pb(r: LogRecord, inputs: list[dict[str, Any]] | None) -> pps_pb2
     if ts is not None:
         msg.ts.CopyFrom(ts)
     return msg
-
-
-def matches_filters(filters: list[str], datum_id: str, inputs: list[dict[str, Any]] | None) -> bool:
-    """pachd's ``MatchDatum``: every filter names an input path or hash (hex or base64) — or the datum."""
-    for f in filters:
-        if f == datum_id:
-            continue
-        if not inputs or not any(
-            f == i["path"] or f == i["hash"] or f == base64.b64encode(bytes.fromhex(i["hash"])).decode()
-            for i in inputs
-        ):
-            return False
-    return True

@@ -98,7 +98,8 @@ class ExtServicer(ext_pb2_grpc.APIServicer):
 
     @rpc
     async def GlobFile(self, request: pfs_pb2.GlobFileRequest, context: Any) -> AsyncIterator[ext_pb2.FileInfoBatch]:
-        async for batch in self._send(lambda: glob_infos(self.storage, request)):
+        stop = self.rt.stopper(context)
+        async for batch in self._send(lambda: glob_infos(self.storage, request, stop)):
             yield batch
 
     @rpc
@@ -131,7 +132,8 @@ class ExtServicer(ext_pb2_grpc.APIServicer):
     @rpc
     async def GetFile(self, request: pfs_pb2.GetFileRequest, context: Any) -> AsyncIterator[bytes]:
         """Sends each chunk as an encoded BytesValue (see ``add_to_server``): one copy, no protobuf."""
-        entry = await self.rt.blocking(lambda: get_file_entry(self.storage, request))
+        stop = self.rt.stopper(context)
+        entry = await self.rt.blocking(lambda: get_file_entry(self.storage, request, stop))
         if entry is None:
             yield b""  # an empty BytesValue
             return

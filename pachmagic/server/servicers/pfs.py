@@ -229,7 +229,7 @@ class PfsServicer(FileRpcs, pfs_pb2_grpc.APIServicer):
         seen = [0]  # highest commit seq already queued
 
         def ready() -> list[CommitInfo]:
-            rows = self.storage.catalog.list_commits(repo)  # newest first
+            rows = self.storage.commit_rows(repo)  # newest first
             for row in reversed(rows):
                 if row.seq <= seen[0]:
                     continue

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import tarfile
 import urllib.request
-from typing import Any, AsyncIterator, Iterable, Iterator
+from typing import Any, AsyncIterator, Callable, Iterable, Iterator
 
 from google.protobuf import empty_pb2, wrappers_pb2
 
@@ -193,14 +193,15 @@ def add_url(session: WriteSession, path: str, url: str, datum: str) -> None:
         raise InvalidArgument(f"could not download {url}: {err}") from err
 
 
-def get_file_entry(storage: Storage, request: pfs_pb2.GetFileRequest) -> Entry | None:
+def get_file_entry(storage: Storage, request: pfs_pb2.GetFileRequest,
+                   stop: Callable[[], None] | None = None) -> Entry | None:
     """The file GetFile sends, or None when nothing is left to send after the offset."""
     if request.URL:
         raise InvalidArgument("GetFile with URL (writing to object storage) is not supported by the embedded server")
     if request.offset < 0:
         raise InvalidArgument(f"offset must not be negative (got {request.offset})")
     ref, path = cv.file_ref(request.file)
-    entry = storage.reader(ref).get_entry(path)
+    entry = storage.reader(ref).get_entry(path, stop)
     return None if entry.size == 0 or request.offset >= entry.size else entry
 
 
@@ -238,9 +239,10 @@ def walk_infos(storage: Storage, request: pfs_pb2.WalkFileRequest) -> Iterator[F
     yield from _limit(items, request.number)
 
 
-def glob_infos(storage: Storage, request: pfs_pb2.GlobFileRequest) -> Iterator[FileInfo]:
+def glob_infos(storage: Storage, request: pfs_pb2.GlobFileRequest,
+               stop: Callable[[], None] | None = None) -> Iterator[FileInfo]:
     ref = cv.commit_ref(request.commit)
-    return storage.reader(ref).glob(request.pattern)
+    return storage.reader(ref).glob(request.pattern, stop)
 
 
 def _limit(items: Iterable[FileInfo], number: int) -> Iterator[FileInfo]:
@@ -272,7 +274,8 @@ class FileRpcs:
 
     @rpc
     async def GetFile(self, request: pfs_pb2.GetFileRequest, context: Any) -> AsyncIterator[wrappers_pb2.BytesValue]:
-        entry = await self.rt.blocking(lambda: get_file_entry(self.storage, request))
+        stop = self.rt.stopper(context)
+        entry = await self.rt.blocking(lambda: get_file_entry(self.storage, request, stop))
         if entry is None:
             yield wrappers_pb2.BytesValue()
             return
@@ -325,7 +328,8 @@ class FileRpcs:
 
     @rpc
     async def GlobFile(self, request: pfs_pb2.GlobFileRequest, context: Any) -> AsyncIterator[pfs_pb2.FileInfo]:
-        async for msg in self.rt.stream(lambda: map(cv.file_info_pb, glob_infos(self.storage, request))):
+        stop = self.rt.stopper(context)
+        async for msg in self.rt.stream(lambda: map(cv.file_info_pb, glob_infos(self.storage, request, stop))):
             yield msg
 
     @rpc

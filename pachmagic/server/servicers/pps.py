@@ -1,14 +1,14 @@
 """``pps_v2.API``: thin gRPC adapters over the pipeline ``Engine``.
 
 Conversions from engine records to messages live in ``_pps_convert``; pipeline
-behaviour lives in ``server/pipelines``. Waits (``InspectJob(wait)``,
-``InspectJobSet(wait)``, ``SubscribeJob``, ``GetLogs(follow)``) sleep on the
-runtime's change events and hold no thread between checks.
+behaviour, filtering and paging live in ``server/pipelines`` (``queries``). Waits
+(``InspectJob(wait)``, ``InspectJobSet(wait)``, ``SubscribeJob``,
+``GetLogs(follow)``) sleep on the runtime's change events and hold no thread
+between checks.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any, AsyncIterator
 
 from google.protobuf import empty_pb2, json_format
@@ -17,19 +17,21 @@ from ..._proto import pps_pb2, pps_pb2_grpc
 from ...errors import InvalidArgument, NotFound
 from ...pachyderm.spec import parse_pipeline_spec, spec_to_json
 from ..pipelines import Engine
-from ..pipelines.store import TERMINAL, JobRecord, PipelineRecord
-from ..storage import CommitRef, RepoKey, Storage
+from ..pipelines.queries import CommitTimes, since_window
+from ..pipelines.states import TERMINAL
+from ..storage import Storage
 from ..storage.model import DEFAULT_PROJECT, parse_ancestry
+from ..storage.pipeline_records import JobRecord, PipelineRecord
 from . import _convert as cv
 from ._base import Runtime, rpc
 from ._pps_convert import (
     datum_info_pb,
     job_info_pb,
     log_message_pb,
-    matches_filters,
     pipeline_info_pb,
     pipeline_pb,
     planned_datum_pb,
+    planned_inputs,
 )
 from .pps_defaults import PpsDefaultsMixin
 
@@ -162,11 +164,7 @@ class PpsServicer(PpsDefaultsMixin, pps_pb2_grpc.APIServicer):
     async def RerunPipeline(self, request: pps_pb2.RerunPipelineRequest, context: Any) -> empty_pb2.Empty:
         project, name = _project(request.pipeline), _name(request.pipeline)
 
-        def rerun() -> None:
-            record = self.engine.inspect_pipeline(project, name)
-            self.engine.create_pipeline(record.spec, update=True, reprocess=request.reprocess, user_json=record.user_spec)
-
-        await self.rt.blocking(rerun)
+        await self.rt.blocking(lambda: self.engine.rerun_pipeline(project, name, reprocess=request.reprocess))
         return empty_pb2.Empty()
 
     @rpc
@@ -183,8 +181,7 @@ class PpsServicer(PpsDefaultsMixin, pps_pb2_grpc.APIServicer):
     # --- jobs --------------------------------------------------------------------
 
     def _job_info(self, job: JobRecord, details: bool) -> pps_pb2.JobInfo:
-        record = self.engine.store.get(job.project, job.pipeline, job.version if details else None)
-        return job_info_pb(job, record or self.engine.store.get(job.project, job.pipeline), details)
+        return job_info_pb(job, self.engine.job_pipeline(job, own_version=details), details)
 
     @rpc
     async def InspectJob(self, request: pps_pb2.InspectJobRequest, context: Any) -> pps_pb2.JobInfo:
@@ -208,46 +205,18 @@ class PpsServicer(PpsDefaultsMixin, pps_pb2_grpc.APIServicer):
     async def ListJob(self, request: pps_pb2.ListJobRequest, context: Any) -> AsyncIterator[pps_pb2.JobInfo]:
         pipeline = request.pipeline.name or None
         project = _project(request.pipeline) if pipeline else None
-        projects = {p.name or DEFAULT_PROJECT for p in request.projects}
-        inputs = [cv.commit_ref(c) for c in request.input_commit]
         marker = request.paginationMarker.ToNanoseconds() / 1e9 if request.HasField("paginationMarker") else None
 
         def fetch() -> list[pps_pb2.JobInfo]:
-            jobs = self.engine.list_jobs(project=project, pipeline=pipeline)
-            if projects:
-                jobs = [j for j in jobs if j.project in projects]
-            if pipeline is not None and request.history >= 0 and project is not None:
-                # pachctl's --history: 0 (default) = the current version's jobs only.
-                current = self.engine.inspect_pipeline(project, pipeline).version
-                jobs = [j for j in jobs if j.version >= current - request.history]
-            if inputs:
-                wanted = {self.storage.inspect_commit(r).key for r in inputs}
-                jobs = [j for j in jobs if wanted & self._provenance(j)]
-            if marker is not None:
-                jobs = [j for j in jobs if (j.created > marker if request.reverse else j.created < marker)]
-            if request.reverse:
-                jobs.reverse()
-            if request.number:
-                jobs = jobs[: request.number]
+            jobs = self.engine.find_jobs(
+                project=project, pipeline=pipeline, projects=[p.name or DEFAULT_PROJECT for p in request.projects],
+                history=request.history, input_commits=[cv.commit_ref(c) for c in request.input_commit],
+                marker=marker, reverse=request.reverse, number=request.number,
+            )
             return [self._job_info(j, request.details) for j in jobs]
 
         for info in await self.rt.blocking(fetch):
             yield info
-
-    def _provenance(self, job: JobRecord) -> set[Any]:
-        """Every commit a job's output commit descends from (its inputs, and theirs)."""
-        seen: set[Any] = set()
-        try:
-            frontier = [self.storage.inspect_commit(CommitRef(RepoKey(job.project, job.pipeline), id=job.id))]
-        except NotFound:
-            return seen
-        while frontier:
-            info = frontier.pop()
-            for key in info.direct_provenance:
-                if key not in seen:
-                    seen.add(key)
-                    frontier.append(self.storage.inspect_commit(CommitRef(key.repo, id=key.id)))
-        return seen
 
     @rpc
     async def ListJobSet(self, request: pps_pb2.ListJobSetRequest, context: Any) -> AsyncIterator[pps_pb2.JobSetInfo]:
@@ -304,35 +273,33 @@ class PpsServicer(PpsDefaultsMixin, pps_pb2_grpc.APIServicer):
 
     @rpc
     async def ListDatum(self, request: pps_pb2.ListDatumRequest, context: Any) -> AsyncIterator[pps_pb2.DatumInfo]:
+        marker, reverse, number = request.paginationMarker, request.reverse, request.number
         if request.HasField("input"):
             project = _project(request.job.pipeline) if request.job.pipeline.name else DEFAULT_PROJECT
-            planned = await self.rt.blocking(self.engine.dry_run_datums, request.input, project)
-            infos = [planned_datum_pb(d) for d in planned]
+            planned = await self.rt.blocking(lambda: self.engine.dry_run_datums(
+                request.input, project, marker=marker, reverse=reverse, number=number))
+            times = await self.rt.blocking(self.engine.commit_times, [i for d in planned for i in planned_inputs(d)])
+            infos = [planned_datum_pb(d, times) for d in planned]
         else:
             job = request.job
             project, name = _project(job.pipeline), _name(job.pipeline)
-            infos = [datum_info_pb(d) for d in await self.rt.blocking(self.engine.datums, project, name, job.id)]
-            states = set(request.filter.state)
-            if states:
-                infos = [i for i in infos if i.state in states]
-        if request.paginationMarker:
-            infos = [i for i in infos if (i.datum.id < request.paginationMarker if request.reverse
-                                          else i.datum.id > request.paginationMarker)]
-        if request.reverse:
-            infos.reverse()
-        if request.number:
-            infos = infos[: request.number]
+            records = await self.rt.blocking(lambda: self.engine.list_datums(
+                project, name, job.id, states=request.filter.state, marker=marker, reverse=reverse, number=number))
+            times = await self.rt.blocking(self.engine.commit_times, [i for d in records for i in d.inputs])
+            infos = [datum_info_pb(d, times) for d in records]
         for info in infos:
             yield info
 
     @rpc
     async def CreateDatum(self, request_iterator: Any, context: Any) -> AsyncIterator[pps_pb2.DatumInfo]:
         planned: list[Any] = []
+        times: CommitTimes = {}
         started = False
         position = 0
         async for request in request_iterator:
             if request.HasField("start"):
                 planned = await self.rt.blocking(self.engine.dry_run_datums, request.start.input, DEFAULT_PROJECT)
+                times = await self.rt.blocking(self.engine.commit_times, [i for d in planned for i in planned_inputs(d)])
                 started, position, number = True, 0, request.start.number
             elif not started:
                 raise InvalidArgument("CreateDatum must start with a start message")
@@ -340,7 +307,7 @@ class PpsServicer(PpsDefaultsMixin, pps_pb2_grpc.APIServicer):
                 number = getattr(request, "continue").number  # a Python keyword as a field name
             end = len(planned) if number <= 0 else position + number
             for datum in planned[position:end]:
-                yield planned_datum_pb(datum)
+                yield planned_datum_pb(datum, times)
             position = min(end, len(planned))
             if position >= len(planned):
                 return
@@ -358,20 +325,7 @@ class PpsServicer(PpsDefaultsMixin, pps_pb2_grpc.APIServicer):
     async def RestartDatum(self, request: pps_pb2.RestartDatumRequest, context: Any) -> empty_pb2.Empty:
         project, name, job_id = _project(request.job.pipeline), _name(request.job.pipeline), request.job.id
         filters = list(request.data_filters)
-
-        def restart() -> None:
-            wanted: set[str] | None = None
-            if filters:
-                runner = self.engine.running_job(project, name, job_id)
-                candidates = dict(runner.datum_inputs) if runner is not None else {
-                    d.datum_id: d.inputs for d in self.engine.datums(project, name, job_id)
-                }
-                wanted = {d for d, inputs in candidates.items() if matches_filters(filters, d, inputs)}
-                if not wanted:
-                    raise NotFound(f"no datum of job {project}/{name}@{job_id} matches {', '.join(filters)}")
-            self.engine.restart_datums(project, name, job_id, wanted)
-
-        await self.rt.blocking(restart)
+        await self.rt.blocking(lambda: self.engine.restart_datums(project, name, job_id, filters=filters))
         return empty_pb2.Empty()
 
     # --- logs --------------------------------------------------------------------
@@ -380,55 +334,18 @@ class PpsServicer(PpsDefaultsMixin, pps_pb2_grpc.APIServicer):
     async def GetLogs(self, request: pps_pb2.GetLogsRequest, context: Any) -> AsyncIterator[pps_pb2.LogMessage]:
         pipeline = request.job.pipeline if request.job.id else request.pipeline
         job_id = request.job.id or None
-        datum_id = request.datum.id or None
         if request.datum.job.id:
             job_id = request.datum.job.id
             pipeline = request.datum.job.pipeline if request.datum.job.pipeline.name else pipeline
-        project = _project(pipeline)
-        name = pipeline.name or None
-        if name is not None:
-            await self.rt.blocking(self.engine.inspect_pipeline, project, name)
-        if job_id is not None and name is not None:
-            await self.rt.blocking(self.engine.inspect_job, project, name, job_id)
-        # As in pachd, a zero `since` (pachctl sends 0s unless --since is given) means no bound.
         window = request.since.ToTimedelta().total_seconds() if request.HasField("since") else 0.0
-        since = time.time() - window if window > 0 else None
-        filters = list(request.data_filters)
-        inputs_cache: dict[tuple[str, str, str], Any] = {}
-        last = 0
-
-        def inputs_of(pipe: str, job: str, datum: str) -> Any:
-            key = (pipe, job, datum)
-            if key not in inputs_cache:
-                runner = self.engine.running_job(project, pipe, job)
-                found = runner.datum_inputs.get(datum) if runner is not None else None
-                if found is None:
-                    rows = self.engine.store.datums(project, pipe, job, datum)
-                    found = rows[0].inputs if rows else None
-                if found is not None or runner is None:
-                    inputs_cache[key] = found
-                return found
-            return inputs_cache[key]
+        cursor = await self.rt.blocking(lambda: self.engine.logs(
+            project=_project(pipeline), pipeline=pipeline.name or None, job_id=job_id,
+            datum_id=request.datum.id or None, master=request.master, since=since_window(window),
+            filters=request.data_filters,
+        ))
 
         def fetch() -> list[pps_pb2.LogMessage]:
-            nonlocal last
-            rows = self.engine.store.logs(
-                project=project, pipeline=name, job_id=job_id, datum_id=datum_id, after_seq=last,
-                master=request.master, since=since,
-            )
-            out = []
-            for r in rows:
-                last = max(last, r.seq)
-                inputs = inputs_of(r.pipeline, r.job_id, r.datum_id) if r.datum_id else None
-                if filters and not matches_filters(filters, r.datum_id, inputs):
-                    continue
-                out.append(log_message_pb(r, inputs))
-            return out
-
-        def finished() -> bool:
-            if job_id is None or name is None:
-                return False
-            return self.engine.inspect_job(project, name, job_id).state in TERMINAL
+            return [log_message_pb(record, inputs) for record, inputs in cursor.fetch()]
 
         messages = await self.rt.blocking(fetch)
         if request.tail > 0:
@@ -438,7 +355,7 @@ class PpsServicer(PpsDefaultsMixin, pps_pb2_grpc.APIServicer):
         if not request.follow:
             return
         async for _ in self.rt.changes():
-            done = await self.rt.blocking(finished)
+            done = await self.rt.blocking(cursor.finished)
             for message in await self.rt.blocking(fetch):
                 yield message
             if done:

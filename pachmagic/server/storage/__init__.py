@@ -7,6 +7,6 @@ from __future__ import annotations
 
 from .catalog import CommitRef, new_commit_id
 from .model import BranchKey, CommitKey, RepoKey
-from .pfs import Storage
+from .storage import Storage
 
 __all__ = ["Storage", "CommitRef", "RepoKey", "BranchKey", "CommitKey", "new_commit_id"]

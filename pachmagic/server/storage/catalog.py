@@ -22,7 +22,7 @@ from .catalog_branches import CatalogBranches
 from .catalog_commits import CatalogCommits
 from .catalog_repos import CatalogRepos
 from .db import Database
-from .model import META, SPEC, RepoKey
+from .model import RepoKey
 
 __all__ = ["Catalog", "CommitRef", "CommitRow", "new_commit_id"]
 
@@ -41,6 +41,3 @@ class Catalog(CatalogRepos, CatalogBranches, CatalogCommits):
             self._repo_cache.clear()
             self.ensure_default_project()
 
-
-# Re-exported for callers that build keys for system repos.
-SYSTEM_TYPES = (SPEC, META)

@@ -14,10 +14,15 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ...errors import NotFound
 from .db import Database
 from .model import BranchKey, CommitKey, RepoKey
 
-__all__ = ["CatalogBase", "CommitRef", "CommitRow", "new_commit_id"]
+__all__ = ["CatalogBase", "CommitRef", "CommitRow", "BranchNotFound", "new_commit_id"]
+
+
+class BranchNotFound(NotFound):
+    """A branch that does not exist (as opposed to a repo, or a branch without a head commit)."""
 
 
 def new_commit_id() -> str:

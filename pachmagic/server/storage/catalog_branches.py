@@ -12,7 +12,7 @@ import time
 from typing import Any, Iterable
 
 from ...errors import FailedPrecondition, InvalidArgument, NotFound
-from .catalog_base import CatalogBase, CommitRef, CommitRow, new_commit_id
+from .catalog_base import BranchNotFound, CatalogBase, CommitRef, CommitRow, new_commit_id
 from .model import ORIGIN_AUTO, BranchInfo, BranchKey, RepoKey, is_commit_id, validate_name
 
 __all__ = ["CatalogBranches"]
@@ -30,7 +30,7 @@ class CatalogBranches(CatalogBase):
             (repo_id, key.name),
         )
         if row is None:
-            raise NotFound(f'branch "{key.name}" not found in repo {key.repo}')
+            raise BranchNotFound(f'branch "{key.name}" not found in repo {key.repo}')
         return row
 
     def _branch_key(self, branch_id: int) -> BranchKey:

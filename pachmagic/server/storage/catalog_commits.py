@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from ...errors import FailedPrecondition, InvalidArgument, NotFound
-from .catalog_base import _COMMIT_COLS, CatalogBase, CommitRef, CommitRow, new_commit_id
+from .catalog_base import _COMMIT_COLS, BranchNotFound, CatalogBase, CommitRef, CommitRow, new_commit_id
 from .model import (
     ORIGIN_AUTO,
     ORIGIN_USER,
@@ -70,7 +70,7 @@ class CatalogCommits(CatalogBase):
             if branch is None:
                 if ref.id and ref.branch and not back and nth is None:
                     raise NotFound(f"commit {ref.repo}@{ref.id} not found")
-                raise NotFound(f'branch "{base}" not found in repo {ref.repo}')
+                raise BranchNotFound(f'branch "{base}" not found in repo {ref.repo}')
             if branch[0] is None:
                 raise NotFound(f'branch "{base}" in repo {ref.repo} has no head commit')
             row = self.commit_row(branch[0])
@@ -311,6 +311,10 @@ class CatalogCommits(CatalogBase):
         if number:
             rows = rows[:number]
         return rows
+
+    def last_seq(self) -> int:
+        """The sequence number of the newest commit of any repo (0 for none)."""
+        return int(self.db.one("SELECT MAX(seq) FROM commits")[0] or 0)
 
     def commits_after(self, repo: RepoKey, branch: str, after_seq: int) -> list[CommitRow]:
         """Commits made on ``branch`` after ``after_seq``, oldest first (the pipeline engine's feed)."""

@@ -70,6 +70,12 @@ class ChunkStore:
     def writer(self) -> "ChunkWriter":
         return ChunkWriter(self)
 
+    def index(self, rows: list[tuple[bytes, int, int, int]]) -> None:
+        """Record where a writer's chunks are (``ChunkWriter.finish``'s rows); idempotent."""
+        if rows:
+            with self.db.transaction():
+                self.db.executemany("INSERT OR IGNORE INTO chunks(id, pack, offset, size) VALUES (?, ?, ?, ?)", rows)
+
     def recover(self) -> int:
         """Trim pack bytes that no committed index row covers; return bytes cut."""
         ends = {

@@ -17,7 +17,7 @@ import sqlite3
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 __all__ = ["Database", "SCHEMA_VERSION", "DATABASE_FILE", "existing_database"]
 
@@ -180,6 +180,16 @@ class Database:
     def executemany(self, sql: str, rows: Any) -> None:
         with self._lock:
             self._conn.executemany(sql, rows)
+
+    def meta_value(self, key: str, make: Callable[[], str]) -> str:
+        """The ``meta`` table's value for ``key``, set to ``make()`` the first time (once, even in a race)."""
+        with self.transaction():
+            row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            if row is not None:
+                return str(row[0])
+            value = make()
+            self._conn.execute("INSERT INTO meta(key, value) VALUES (?, ?)", (key, value))
+            return value
 
     def executescript(self, script: str) -> None:
         """Run DDL (other layers add their own tables to this database)."""

@@ -10,16 +10,19 @@ applies nothing.
 
 Reads take a ``Tree`` (one commit's files) and answer Pachyderm's file queries:
 implicit directories, lexicographic listings, glob patterns, diffs. No gRPC here.
+
+Over 400 lines because the write session, its replay and the reader share the private
+operation types and path rules of one commit tree; apart, each would import the others' internals.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable, Iterator
 
-from ...errors import FailedPrecondition, InvalidArgument, NotFound
-from ...pachyderm.globs import _GLOB_CHARS, compile_glob, has_glob
+from ...errors import FailedPrecondition, InvalidArgument, NotFound, PachError
+from ...pachyderm.globs import _GLOB_CHARS, compile_glob, glob_regex, has_glob
 from ...pachyderm.paths import clean_path
 from .chunks import CHUNK_SIZE, ChunkWriter
 from .model import DIR, FILE, CommitKey, FileInfo, validate_write_path
@@ -369,8 +372,13 @@ class Reader:
                     yield self._dir(d)
             yield self._file(entry)
 
-    def glob(self, pattern: str) -> Iterator[FileInfo]:
-        """Every file and directory whose path matches ``pattern``, in path order."""
+    def glob(self, pattern: str, stop: Callable[[], None] | None = None) -> Iterator[FileInfo]:
+        """Every file and directory whose path matches ``pattern``, in path order.
+
+        ``stop`` is called every few hundred paths and raises to end the scan (the
+        request's deadline passed or its client went away): a glob over a large
+        commit that matches little does all its work before yielding anything.
+        """
         cleaned = clean_path(pattern)
         if cleaned == "/":
             yield self._dir("/")
@@ -379,7 +387,9 @@ class Reader:
         literal = _literal_prefix(cleaned)
         lo = literal.rsplit("/", 1)[0] + "/" if "/" in literal else "/"
         seen_dirs: set[str] = set()
-        for entry in self.tree.iter_range(lo, lo[:-1] + "0" if lo != "/" else None):
+        for count, entry in enumerate(self.tree.iter_range(lo, lo[:-1] + "0" if lo != "/" else None)):
+            if stop is not None and not count % 256:
+                stop()
             parts = entry.path.split("/")
             for i in range(2, len(parts)):
                 d = "/".join(parts[:i])
@@ -390,11 +400,15 @@ class Reader:
             if match(entry.path):
                 yield self._file(entry)
 
-    def get_entry(self, path: str) -> Entry:
+    def get_entry(self, path: str, stop: Callable[[], None] | None = None) -> Entry:
         """The one regular file ``path`` (a glob allowed) names, as GetFile needs."""
         cleaned = clean_path(path)
         if has_glob(cleaned):
-            matches = list(self.glob(cleaned))
+            try:
+                glob_regex(cleaned)
+            except PachError as err:  # pachd's words for a malformed glob in a GetFile path
+                raise type(err)(f"get file: {err.details}") from None
+            matches = list(self.glob(cleaned, stop))
             if not matches:
                 raise self.not_found(path)
             if len(matches) > 1:

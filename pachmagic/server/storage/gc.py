@@ -171,12 +171,12 @@ def collect_garbage(chunks: ChunkStore, packs: DiskPacks, *, dry_run: bool = Fal
 
 def gc_data_dir(data_dir: Path, *, dry_run: bool = False) -> GcReport:
     """Collect the garbage of the store in ``data_dir`` (``pachmagic gc``); the server must be stopped."""
-    from .pfs import Storage
+    from .storage import Storage
 
     existing_database(data_dir)  # gc never creates a store
     storage = Storage(data_dir)  # takes the lock: FailedPrecondition while a server runs
     try:
-        assert isinstance(storage.packs, DiskPacks)
-        return collect_garbage(storage.chunks, storage.packs, dry_run=dry_run)
+        assert isinstance(storage._packs, DiskPacks)  # noqa: SLF001 - gc works on the parts
+        return collect_garbage(storage._chunks, storage._packs, dry_run=dry_run)  # noqa: SLF001
     finally:
         storage.close()

@@ -13,6 +13,9 @@ gets its location at once and goes on hashing the next chunk while the disk
 works. Measured on a 1 GiB upload, writing in line cost about a third of the
 upload's speed (the disk's time was on the critical path); at most
 ``_MAX_QUEUED`` writes wait, so memory stays bounded.
+
+Over 400 lines because both implementations follow one contract (tested together), and the
+O_DIRECT writer thread is part of ``DiskPacks``' durability.
 """
 
 from __future__ import annotations
@@ -151,10 +154,6 @@ class MemoryPacks:
 
     def advise(self, pack: int, offset: int, size: int) -> None:
         pass
-
-    def corrupt(self, pack: int, offset: int) -> None:
-        """Flip one byte (tests of verification and fsck)."""
-        self._data[offset] ^= 0xFF
 
 
 class DiskPacks:
@@ -468,15 +467,6 @@ class DiskPacks:
                     cut += size - end
             self._size = os.fstat(self._fd).st_size
         return cut
-
-    def corrupt(self, pack: int, offset: int) -> None:
-        """Flip one byte (tests of verification and fsck)."""
-        fd = os.open(self._path(pack), os.O_RDWR)
-        try:
-            byte = os.pread(fd, 1, offset)
-            os.pwrite(fd, bytes([byte[0] ^ 0xFF]), offset)
-        finally:
-            os.close(fd)
 
     def close(self) -> None:
         self._drain()

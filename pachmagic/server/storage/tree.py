@@ -12,6 +12,9 @@ child, the number of files and their total size below it, so the size of any key
 range (a directory) is computed without visiting every file.
 
 This module knows nothing about commits, repos or gRPC.
+
+Over 400 lines because the node format, the bulk ``apply`` and the range queries are one data
+structure: each relies on the invariants the others keep.
 """
 
 from __future__ import annotations
@@ -114,14 +117,6 @@ def decode_node(data: bytes) -> _Leaf | _Inner:
     if kind == "I":
         return _Inner([_Child(k, bytes.fromhex(n), c, s) for k, n, c, s in rows])
     raise ValueError(f"unknown node kind {kind!r}")
-
-
-def node_children(data: bytes) -> tuple[list[bytes], list[Entry]]:
-    """Return (child node ids, file entries) referenced by an encoded node (for fsck)."""
-    node = decode_node(data)
-    if isinstance(node, _Leaf):
-        return [], node.entries
-    return [c.node_id for c in node.children], []
 
 
 class Changes:

@@ -16,8 +16,9 @@ from typing import Any, Callable, TypeVar
 
 from pachmagic.server.pipelines import Engine
 from pachmagic.pachyderm.spec import parse_pipeline_spec
-from pachmagic.server.pipelines.store import TERMINAL, JobRecord, PipelineRecord
+from pachmagic.server.pipelines.states import TERMINAL
 from pachmagic.server.storage import BranchKey, CommitRef, RepoKey, Storage
+from pachmagic.server.storage.pipeline_records import JobRecord, PipelineRecord
 
 T = TypeVar("T")
 PY = sys.executable
@@ -69,7 +70,7 @@ class Harness:
         """Wait until every job of every pipeline is terminal; return all jobs."""
 
         def done() -> list[JobRecord] | None:
-            self.engine.scheduler.sync()
+            self.engine.ledger.sync()
             jobs = self.engine.list_jobs()
             if any(j.state not in TERMINAL for j in jobs):
                 return None
@@ -124,8 +125,7 @@ class Harness:
         return head.id
 
     def user_logs(self, pipeline: str, job_id: str | None = None) -> list[str]:
-        self.engine.scheduler  # noqa: B018 - logs are flushed when the job ends
-        rows = self.engine.store.logs(project="default", pipeline=pipeline, job_id=job_id)
+        rows = self.engine.storage.pps.logs(project="default", pipeline=pipeline, job_id=job_id)
         return [r.message for r in rows if r.user]
 
 

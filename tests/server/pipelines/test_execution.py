@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from pachmagic.server.pipelines.sandbox import ENV_VAR
-from pachmagic.server.pipelines.store import DATUM_FAILED, DATUM_STARTING, DATUM_SUCCESS, JOB_FAILURE, JOB_SUCCESS
+from pachmagic.server.pipelines.states import DatumState, JobState
 from tests.server.pipelines.harness import PY, Harness, pfs, spec
 
 ENV_DUMP = (
@@ -43,7 +43,7 @@ def test_join_and_group_keys_are_in_the_environment(pps: Harness) -> None:
         {"pfs": {"repo": "left", "glob": "/(*).txt", "join_on": "$1"}},
         {"pfs": {"repo": "right", "glob": "/(*).csv", "join_on": "$1"}},
     ]}))
-    assert pps.job("joined").state == JOB_SUCCESS
+    assert pps.job("joined").state == JobState.SUCCESS
     assert pps.files("joined") == {"/joined": b"k1 k1 LR\n"}
 
 
@@ -57,7 +57,7 @@ def test_stdin_and_working_dir(pps: Harness, tmp_path: Path) -> None:
         "stdin": ["pwd > /pfs/out/cwd", ". ./helper.sh > /pfs/out/helped", "cat /pfs/in/x >> /pfs/out/cwd"],
         "working_dir": str(workdir),
     }))
-    assert pps.job("shell").state == JOB_SUCCESS
+    assert pps.job("shell").state == JobState.SUCCESS
     assert pps.files("shell") == {"/cwd": f"{workdir}\n1".encode(), "/helped": b"helped\n"}
 
 
@@ -75,7 +75,7 @@ def test_parallelism_bounds_concurrent_datums(pps: Harness, tmp_path: Path) -> N
     pps.put("in", {f"/{i}": "" for i in range(6)})
     pps.pipeline(spec("par", script, pfs("in"), parallelism_spec={"constant": 2}))
     job = pps.job("par")
-    assert (job.state, job.processed) == (JOB_SUCCESS, 6)
+    assert (job.state, job.processed) == (JobState.SUCCESS, 6)
     seen = [int(n) for n in counts.read_text().split()]
     assert len(seen) == 6 and max(seen) == 2
 
@@ -85,9 +85,9 @@ def test_output_names_that_pfs_cannot_hold_fail_the_datum(pps: Harness) -> None:
     pps.put("in", {"/x": ""})
     pps.pipeline(spec("glob", "touch '/pfs/out/a*b'", pfs("in"), datum_tries=1))
     job = pps.job("glob")
-    assert job.state == JOB_FAILURE
+    assert job.state == JobState.FAILURE
     (datum,) = pps.engine.datums("default", "glob", job.id)
-    assert datum.state == DATUM_FAILED
+    assert datum.state == DatumState.FAILED
     assert datum.reason == ("cannot upload file produced by the user code because its name cannot be represented "
                             "in PFS: path (/a*b) invalid: globbing character (*) not allowed in path")
     pps.pipeline(spec("ctrl", "touch \"/pfs/out/$(printf 'a\\tb')\"", pfs("in"), datum_tries=1))
@@ -100,7 +100,7 @@ def test_symlinks_in_out_are_followed(pps: Harness) -> None:
     pps.put("in", {"/data/a": "A", "/data/b": "B", "/single": "S"})
     script = "ln -s /pfs/in/single /pfs/out/link; ln -s /pfs/in/data /pfs/out/dirlink; ln -s link /pfs/out/rel"
     pps.pipeline(spec("links", script, pfs("in", "/")))
-    assert pps.job("links").state == JOB_SUCCESS
+    assert pps.job("links").state == JobState.SUCCESS
     assert pps.files("links") == {"/link": b"S", "/rel": b"S", "/dirlink/a": b"A", "/dirlink/b": b"B"}
     pps.pipeline(spec("dangling", "ln -s /nowhere /pfs/out/x", pfs("in", "/"), datum_tries=1))
     (datum,) = pps.engine.datums("default", "dangling", pps.job("dangling").id)
@@ -111,7 +111,7 @@ def test_empty_files_inputs_are_empty(pps: Harness) -> None:
     pps.repo("in")
     pps.put("in", {"/big": "x" * 1000})
     pps.pipeline(spec("sizes", "wc -c < /pfs/in/big > /pfs/out/size", pfs("in", "/", empty_files=True)))
-    assert pps.job("sizes").state == JOB_SUCCESS and pps.files("sizes") == {"/size": b"0\n"}
+    assert pps.job("sizes").state == JobState.SUCCESS and pps.files("sizes") == {"/size": b"0\n"}
 
 
 def test_logs_and_the_meta_repo(pps: Harness) -> None:
@@ -119,7 +119,7 @@ def test_logs_and_the_meta_repo(pps: Harness) -> None:
     pps.put("in", {"/a": "1", "/b": "2"})
     pps.pipeline(spec("talk", "echo out $(ls /pfs/in); echo err >&2; cp /pfs/in/* /pfs/out/", pfs("in")))
     job = pps.job("talk")
-    rows = pps.engine.store.logs(project="default", pipeline="talk", job_id=job.id)
+    rows = pps.engine.storage.pps.logs(project="default", pipeline="talk", job_id=job.id)
     user = [r for r in rows if r.user]
     assert sorted(r.message for r in user) == ["err", "err", "out a", "out b"]
     assert all(r.datum_id and r.ts > 0 and not r.master for r in user)
@@ -143,8 +143,8 @@ def test_path_substitution_fallback_warns_in_the_logs(pps: Harness, monkeypatch:
     # Paths in cmd, stdin and the environment are rewritten; the warning says the rest is not.
     pps.pipeline(spec("subst", ["sh", "-c", 'cp "$in" /pfs/out/copy'], pfs("in")))
     job = pps.job("subst")
-    assert job.state == JOB_SUCCESS and pps.files("subst") == {"/copy": b"1"}
-    warnings = [r.message for r in pps.engine.store.logs(project="default", pipeline="subst") if r.master]
+    assert job.state == JobState.SUCCESS and pps.files("subst") == {"/copy": b"1"}
+    warnings = [r.message for r in pps.engine.storage.pps.logs(project="default", pipeline="subst") if r.master]
     assert any(m.startswith("warning: pipeline sandbox: PACHMAGIC_SANDBOX=substitute is set; falling back to path substitution")
                for m in warnings)
 
@@ -157,10 +157,10 @@ def test_datums_of_a_running_job_and_scratch_cleanup(pps: Harness, tmp_path: Pat
                       parallelism_spec={"constant": 2}))
     job_id = pps.job("gated", terminal=False).id
     states = pps.wait(lambda: sorted(d.state for d in pps.engine.datums("default", "gated", job_id)) == [
-        DATUM_SUCCESS, DATUM_STARTING] and True, message="one datum done, one running")
+        DatumState.SUCCESS, DatumState.STARTING] and True, message="one datum done, one running")
     assert states
     gate.touch()
-    assert pps.job("gated", job_id).state == JOB_SUCCESS
-    assert sorted(d.state for d in pps.engine.datums("default", "gated", job_id)) == [DATUM_SUCCESS, DATUM_SUCCESS]
+    assert pps.job("gated", job_id).state == JobState.SUCCESS
+    assert sorted(d.state for d in pps.engine.datums("default", "gated", job_id)) == [DatumState.SUCCESS, DatumState.SUCCESS]
     jobs_dir = pps.engine.scratch_dir / "jobs"
     pps.wait(lambda: not jobs_dir.exists() or not any(jobs_dir.iterdir()), message="job scratch removed")

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
+from pachmagic.server.pipelines.states import DatumState, JobState
 from tests.server.pipelines.harness import Harness, pfs, spec
 
-from pachmagic.server.pipelines.store import (
-    DATUM_SKIPPED,
-    DATUM_SUCCESS,
-    JOB_FAILURE,
-    JOB_SUCCESS,
-    JOB_UNRUNNABLE,
-)
 
 # Copies each datum's files and logs their names, so tests see which datums really ran.
 COPY = 'cp -r /pfs/in/. /pfs/out/ && for f in $(cd /pfs/in && find . -type f); do echo "ran $f"; done'
@@ -21,14 +15,14 @@ def test_unchanged_datums_are_skipped_and_their_outputs_carried(pps: Harness) ->
     pps.put("in", {"/a": "1", "/b": "2"})
     pps.pipeline(spec("copy", COPY, pfs("in")))
     first = pps.job("copy")
-    assert (first.state, first.processed, first.skipped, first.total) == (JOB_SUCCESS, 2, 0, 2)
+    assert (first.state, first.processed, first.skipped, first.total) == (JobState.SUCCESS, 2, 0, 2)
     second_id = pps.put("in", {"/c": "3"})
     second = pps.job("copy", second_id)
     assert (second.processed, second.skipped, second.total) == (1, 2, 3)
     assert pps.files("copy") == {"/a": b"1", "/b": b"2", "/c": b"3"}
     assert pps.user_logs("copy", second_id) == ["ran ./c"]
     states = {d.datum_id: d.state for d in pps.engine.datums("default", "copy", second_id)}
-    assert sorted(states.values()) == [DATUM_SUCCESS, DATUM_SKIPPED, DATUM_SKIPPED]
+    assert sorted(states.values()) == [DatumState.SUCCESS, DatumState.SKIPPED, DatumState.SKIPPED]
     # A changed file is a changed hash: reprocessed, its old output replaced.
     third_id = pps.put("in", {"/a": "one"})
     third = pps.job("copy", third_id)
@@ -95,7 +89,7 @@ def test_duplicate_paths_from_two_datums_fail_the_job(pps: Harness) -> None:
     pps.put("in", {"/a": "1", "/b": "2"})
     pps.pipeline(spec("same", "echo $PACH_DATUM_ID > /pfs/out/result", pfs("in")))
     job = pps.job("same")
-    assert job.state == JOB_FAILURE
+    assert job.state == JobState.FAILURE
     ids = sorted(d.datum_id for d in pps.engine.datums("default", "same", job.id))
     assert job.reason == (
         f"duplicate path output by different datums (/result from {ids[0]} and /result from {ids[1]})"
@@ -104,19 +98,19 @@ def test_duplicate_paths_from_two_datums_fail_the_job(pps: Harness) -> None:
     assert out.error == job.reason and out.finished is not None
     # Embedding the datum ID in names, as Pachyderm's docs advise, works.
     pps.pipeline(spec("unique", "echo x > /pfs/out/result-$PACH_DATUM_ID", pfs("in")))
-    assert pps.job("unique").state == JOB_SUCCESS
+    assert pps.job("unique").state == JobState.SUCCESS
 
 
 def test_duplicate_with_a_skipped_datums_output_fails_too(pps: Harness) -> None:
     pps.repo("in")
     pps.put("in", {"/a": "1"})
     pps.pipeline(spec("same", "cat /pfs/in/* > /pfs/out/result", pfs("in")))
-    assert pps.job("same").state == JOB_SUCCESS
+    assert pps.job("same").state == JobState.SUCCESS
     job = pps.job("same", pps.put("in", {"/b": "2"}))
-    assert job.state == JOB_FAILURE and job.reason.startswith("duplicate path output by different datums (/result from")
+    assert job.state == JobState.FAILURE and job.reason.startswith("duplicate path output by different datums (/result from")
     # The next good input change builds on the last successful job, not the failed one.
     job = pps.job("same", pps.put("in", delete=("/b",)))
-    assert job.state == JOB_SUCCESS and pps.files("same") == {"/result": b"1"}
+    assert job.state == JobState.SUCCESS and pps.files("same") == {"/result": b"1"}
 
 
 def test_file_directory_collision_between_datums(pps: Harness) -> None:
@@ -125,7 +119,7 @@ def test_file_directory_collision_between_datums(pps: Harness) -> None:
     script = 'if [ -e /pfs/in/a ]; then echo f > /pfs/out/x; else mkdir /pfs/out/x; echo g > /pfs/out/x/y; fi'
     pps.pipeline(spec("clash", script, pfs("in")))
     job = pps.job("clash")
-    assert job.state == JOB_FAILURE and job.reason == "file / directory path collision (/x/y)"
+    assert job.state == JobState.FAILURE and job.reason == "file / directory path collision (/x/y)"
 
 
 def test_downstream_of_a_failed_job_is_unrunnable(pps: Harness) -> None:
@@ -135,11 +129,11 @@ def test_downstream_of_a_failed_job_is_unrunnable(pps: Harness) -> None:
     pps.idle()
     job_id = pps.put("in", {"/bad": "x"})
     up, down = pps.job("up", job_id), pps.job("down", job_id)
-    assert up.state == JOB_FAILURE and up.reason.startswith("datum ") and up.reason.endswith(" failed")
-    assert down.state == JOB_UNRUNNABLE
+    assert up.state == JobState.FAILURE and up.reason.startswith("datum ") and up.reason.endswith(" failed")
+    assert down.state == JobState.UNRUNNABLE
     assert down.reason == "unrunnable because the following upstream pipelines failed: up"
     assert pps.commit("down", job_id).error == down.reason
     # Fixing the input fixes both.
     fixed = pps.put("in", {"/good": "y"}, delete=("/bad",))
-    assert pps.job("down", fixed).state == JOB_SUCCESS
+    assert pps.job("down", fixed).state == JobState.SUCCESS
     assert pps.files("down") == {"/good": b"y"}

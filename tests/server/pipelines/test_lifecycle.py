@@ -7,9 +7,8 @@ import json
 import pytest
 
 from pachmagic.errors import AlreadyExists, FailedPrecondition, NotFound
-from pachmagic.server.pipelines.scheduler import PIPELINE_RUNNING, PIPELINE_STARTING
-from pachmagic.server.pipelines.store import JOB_SUCCESS
 from pachmagic.server.storage import BranchKey, RepoKey
+from pachmagic.server.pipelines.states import JobState, PipelineState
 from tests.server.pipelines.harness import Harness, pfs, spec
 
 
@@ -20,7 +19,7 @@ def repos(pps: Harness) -> set[str]:
 def test_create_makes_repos_spec_commit_provenance_and_a_first_job(pps: Harness) -> None:
     pps.repo("in")
     record = pps.pipeline(spec("copy", "cp /pfs/in/* /pfs/out/", pfs("in")))
-    assert record.state == PIPELINE_STARTING and record.version == 1
+    assert record.state == PipelineState.STARTING and record.version == 1
     # The first job exists as soon as the pipeline does (its spec commit's commit set).
     jobs = pps.engine.list_jobs(project="default", pipeline="copy")
     assert [j.id for j in jobs] == [record.spec_commit]
@@ -28,9 +27,9 @@ def test_create_makes_repos_spec_commit_provenance_and_a_first_job(pps: Harness)
     out = pps.storage.inspect_branch(BranchKey(RepoKey("default", "copy"), "master"))
     assert sorted(str(b) for b in out.direct_provenance) == ["default/copy.spec@master", "default/in@master"]
     assert pps.storage.inspect_repo(RepoKey("default", "copy")).description == "Output repo for pipeline default/copy."
-    pps.pipeline_state("copy", PIPELINE_RUNNING)
+    pps.pipeline_state("copy", PipelineState.RUNNING)
     first = pps.job("copy")
-    assert (first.state, first.total) == (JOB_SUCCESS, 0)  # an empty input: zero datums, success
+    assert (first.state, first.total) == (JobState.SUCCESS, 0)  # an empty input: zero datums, success
     with pytest.raises(AlreadyExists, match='pipeline "default/copy" already exists'):
         pps.pipeline(spec("copy", "true", pfs("in")))
 
@@ -50,7 +49,7 @@ def test_input_branch_other_than_master_is_created(pps: Harness) -> None:
     pps.pipeline(spec("dev", "cp /pfs/in/* /pfs/out/", pfs("in", branch="dev")))
     assert pps.storage.inspect_branch(BranchKey(RepoKey("default", "in"), "dev")).head is not None
     job = pps.job("dev", pps.put("in", {"/x": "1"}, branch="dev"))
-    assert job.state == JOB_SUCCESS and pps.files("dev") == {"/x": b"1"}
+    assert job.state == JobState.SUCCESS and pps.files("dev") == {"/x": b"1"}
 
 
 def test_versions_and_history(pps: Harness) -> None:
@@ -127,7 +126,7 @@ def test_cron_pipeline_ticks(pps: Harness) -> None:
 
 def test_cron_overwrite_and_run_cron(pps: Harness) -> None:
     pps.pipeline(spec("daily", "cp /pfs/tick/* /pfs/out/", {"cron": {"name": "tick", "spec": "@daily", "overwrite": True}}))
-    pps.pipeline_state("daily", PIPELINE_RUNNING)
+    pps.pipeline_state("daily", PipelineState.RUNNING)
     pps.engine.run_cron("default", "daily")
     first = pps.wait(lambda: pps.files("daily"), message="first tick's output")
     pps.engine.run_cron("default", "daily")

@@ -231,6 +231,7 @@ def test_namespace_mode_as_unprivileged_user(datum: Callable[..., dict[str, Path
             return mod
 
         load("pachmagic.errors", "pachmagic/errors.py")
+        load("pachmagic.pachyderm.paths", "pachmagic/pachyderm/paths.py")  # the /pfs rules (standard library only)
         sb_mod = load("pachmagic.server.pipelines.sandbox", "pachmagic/server/pipelines/sandbox.py")
         base = Path(sys.argv[1])
         (base / "in").mkdir(); (base / "out").mkdir(); (base / "in" / "f.txt").write_text("hello")
@@ -473,6 +474,7 @@ def test_falls_back_when_user_namespaces_are_refused() -> None:
             spec.loader.exec_module(mod)
             return mod
         load("pachmagic.errors", "pachmagic/errors.py")
+        load("pachmagic.pachyderm.paths", "pachmagic/pachyderm/paths.py")
         m = load("pachmagic.server.pipelines.sandbox", "pachmagic/server/pipelines/sandbox.py")
         base = Path(sys.argv[1])
         (base / "in").mkdir(); (base / "in" / "f").write_text("x")

@@ -92,6 +92,28 @@ def test_dry_run_datums_for_an_input_spec(client: Client, sdk: Any) -> None:
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
 
 
+def test_datum_files_carry_their_commits_time(client: Client, sdk: Any) -> None:
+    """As pachd's: every datum FileInfo has ``committed`` (its commit's finishing time), for dry runs
+    (ListDatum/CreateDatum with an input spec: jupyterlab-pachyderm's Test panel shows it as the files'
+    modification time) and for a job's datums alike."""
+    finishing = client.pfs.inspect_commit("in@master").finishing
+    assert finishing is not None
+    spec_input = pps.Input(pfs=pps.PfsInput(repo="in", glob="/*"))
+    requests = iter([pps.CreateDatumRequest(start=pps.StartCreateDatumRequest(input=spec_input, number=10))])
+    client.pps.create_pipeline(spec("copy", "cp /pfs/in/* /pfs/out/"))
+    job = first_job(client, "copy")
+    for how, datums in (
+        ("ListDatum input", list(sdk.pps.list_datum(input=spec_input))),
+        ("CreateDatum", list(sdk.pps.create_datum(requests))),
+        ("ListDatum job", list(sdk.pps.list_datum(job=pps.Job(pipeline=pps.Pipeline(name="copy"), id=job.id)))),
+    ):
+        assert len(datums) == 3, how
+        for datum in datums:
+            committed = datum.data[0].committed
+            assert committed is not None, how
+            assert abs(committed - finishing) < timedelta(milliseconds=1), (how, committed, finishing)
+
+
 def test_restart_datum_over_grpc(client: Client, sdk: Any, tmp_path: Any) -> None:
     flag = tmp_path / "ok"
     client.pps.create_pipeline(spec("flaky", f"[ -e {flag} ] || [ -e /pfs/in/a.txt ] && cp /pfs/in/* /pfs/out/",

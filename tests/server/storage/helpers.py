@@ -1,9 +1,42 @@
-"""Helpers for storage tests: write and read files through ``Storage``'s API."""
+"""Helpers for storage tests: write and read files through ``Storage``'s API, and look inside it.
+
+``Storage`` keeps its parts (database, catalog, chunk store, packs, node cache)
+private; storage's own white-box tests reach them through ``parts`` and damage
+them with ``corrupt_byte``, and nothing else does.
+"""
 
 from __future__ import annotations
 
+import os
+from types import SimpleNamespace
+from typing import Any
+
 from pachmagic.server.storage import CommitRef, RepoKey, Storage
 from pachmagic.server.storage.model import CommitInfo
+from pachmagic.server.storage.packs import DiskPacks, MemoryPacks
+
+
+def parts(storage: Storage) -> Any:
+    """The private parts of ``storage``: ``db``, ``catalog``, ``chunks``, ``packs``, ``node_cache``."""
+    return SimpleNamespace(
+        db=storage._db, catalog=storage._catalog, chunks=storage._chunks,  # noqa: SLF001 - white-box tests
+        packs=storage._packs, node_cache=storage._node_cache,  # noqa: SLF001
+    )
+
+
+def corrupt_byte(storage: Storage, pack: int, offset: int) -> None:
+    """Flip one stored byte (tests of verification and fsck)."""
+    packs = parts(storage).packs
+    if isinstance(packs, MemoryPacks):
+        packs._data[offset] ^= 0xFF  # noqa: SLF001
+        return
+    assert isinstance(packs, DiskPacks)
+    fd = os.open(packs._path(pack), os.O_RDWR)  # noqa: SLF001
+    try:
+        byte = os.pread(fd, 1, offset)
+        os.pwrite(fd, bytes([byte[0] ^ 0xFF]), offset)
+    finally:
+        os.close(fd)
 
 
 def put(

@@ -15,7 +15,7 @@ import pytest
 from pachmagic.errors import DataLoss, FailedPrecondition, InvalidArgument, NotFound
 from pachmagic.server.storage import BranchKey, CommitRef, RepoKey, Storage
 from pachmagic.server.storage.chunks import CHUNK_SIZE
-from tests.server.storage.helpers import put, read
+from tests.server.storage.helpers import corrupt_byte, parts, put, read
 
 REPO = RepoKey("default", "data")
 
@@ -27,11 +27,11 @@ def repo(storage: Storage) -> RepoKey:
 
 
 def chunk_count(storage: Storage) -> int:
-    return int(storage.db.one("SELECT COUNT(*) FROM chunks")[0])
+    return int(parts(storage).db.one("SELECT COUNT(*) FROM chunks")[0])
 
 
 def node_count(storage: Storage) -> int:
-    return int(storage.db.one("SELECT COUNT(*) FROM nodes")[0])
+    return int(parts(storage).db.one("SELECT COUNT(*) FROM nodes")[0])
 
 
 def test_write_read_roundtrip_across_chunk_boundaries(storage: Storage, repo: RepoKey) -> None:
@@ -95,10 +95,10 @@ def test_open_commit_root_changes_only_by_compare_and_swap(storage: Storage, rep
     row = storage.resolve(CommitRef(repo, id=info.key.id))
     assert row.root is not None
     with pytest.raises(FailedPrecondition, match="changed during the write"):
-        storage.catalog.set_commit_root(row.seq, None, row.root, 1)  # stale expectation
+        parts(storage).catalog.set_commit_root(row.seq, None, row.root, 1)  # stale expectation
     storage.finish_commit(CommitRef(repo, id=info.key.id))
     with pytest.raises(FailedPrecondition, match="has already finished"):
-        storage.catalog.set_commit_root(row.seq, row.root, None, 0)
+        parts(storage).catalog.set_commit_root(row.seq, row.root, None, 0)
     with pytest.raises(FailedPrecondition, match="has already finished"):
         put(storage, "data", info.key.id, {"/b": b"b"})
 
@@ -122,8 +122,8 @@ def test_one_file_commit_cost_does_not_grow_with_the_repo(storage: Storage, repo
 def test_corrupt_chunk_is_detected_on_read(storage: Storage, repo: RepoKey) -> None:
     put(storage, "data", "master", {"/f": b"precious bytes"})
     entry = storage.reader(CommitRef(repo, "master")).get_entry("/f")
-    pack, offset, _size = storage.chunks.location(entry.chunks[0])  # type: ignore[misc]
-    storage.packs.corrupt(pack, offset)  # type: ignore[attr-defined]
+    pack, offset, _size = parts(storage).chunks.location(entry.chunks[0])  # type: ignore[misc]
+    corrupt_byte(storage, pack, offset)
     with pytest.raises(DataLoss, match="failed verification"):
         read(storage, "data", "master", "/f")
     report = storage.fsck()
@@ -133,8 +133,8 @@ def test_corrupt_chunk_is_detected_on_read(storage: Storage, repo: RepoKey) -> N
 def test_corrupt_tree_node_is_detected_on_read(storage: Storage, repo: RepoKey) -> None:
     put(storage, "data", "master", {"/f": b"x"})
     root = storage.resolve(CommitRef(repo, "master")).root
-    storage.db.execute("UPDATE nodes SET data = ? WHERE id = ?", (b'["L",[]]', root))
-    storage.node_cache._nodes.clear()  # noqa: SLF001 - force a read from the store
+    parts(storage).db.execute("UPDATE nodes SET data = ? WHERE id = ?", (b'["L",[]]', root))
+    parts(storage).node_cache._nodes.clear()  # noqa: SLF001 - force a read from the store
     with pytest.raises(DataLoss):
         storage.reader(CommitRef(repo, "master")).inspect("/f")
     assert any("tree node" in p for p in storage.fsck().problems)
@@ -152,8 +152,8 @@ def test_fsck_is_clean_on_a_busy_store(storage: Storage, repo: RepoKey) -> None:
 
 def test_fsck_reports_dangling_references(storage: Storage, repo: RepoKey) -> None:
     put(storage, "data", "master", {"/f": b"x"})
-    storage.db.execute("UPDATE branches SET head_seq = 999")
-    storage.db.execute("DELETE FROM chunks")
+    parts(storage).db.execute("UPDATE branches SET head_seq = 999")
+    parts(storage).db.execute("DELETE FROM chunks")
     problems = storage.fsck().problems
     assert any("points at missing commit" in p for p in problems)
     assert any("missing chunk" in p for p in problems)
@@ -161,13 +161,13 @@ def test_fsck_reports_dangling_references(storage: Storage, repo: RepoKey) -> No
 
 def test_unindexed_pack_tail_is_trimmed(storage: Storage, repo: RepoKey) -> None:
     put(storage, "data", "master", {"/f": b"kept"})
-    writer = storage.chunks.writer()
+    writer = parts(storage).chunks.writer()
     writer.put(b"z" * (2 * 1024 * 1024))  # written to a pack, never indexed: a crash mid-upload
     writer.finish()
     report = storage.fsck()
     assert report.ok and any("unreferenced pack tail" in n for n in report.notes)
     # The tail is the unindexed chunk, plus the alignment padding of a chunk
     # written with O_DIRECT (disk packs on file systems that allow it).
-    assert 2 * 1024 * 1024 <= storage.chunks.recover() < 2 * 1024 * 1024 + 2 * 4096
+    assert 2 * 1024 * 1024 <= parts(storage).chunks.recover() < 2 * 1024 * 1024 + 2 * 4096
     assert read(storage, "data", "master", "/f") == b"kept"
     assert storage.fsck().notes == []

@@ -14,7 +14,7 @@ from pachmagic.server.storage import CommitRef, RepoKey, Storage
 from pachmagic.server.storage import gc as gc_module
 from pachmagic.server.storage.chunks import CHUNK_SIZE
 from pachmagic.server.storage.gc import gc_data_dir
-from tests.server.storage.helpers import put, read
+from tests.server.storage.helpers import parts, put, read
 
 MiB = 1024 * 1024
 
@@ -31,7 +31,7 @@ def pack_bytes(data_dir: Path) -> int:
 def counts(data_dir: Path) -> tuple[int, int]:
     storage = Storage(data_dir)
     try:
-        return (storage.db.one("SELECT COUNT(*) FROM chunks")[0], storage.db.one("SELECT COUNT(*) FROM nodes")[0])
+        return (parts(storage).db.one("SELECT COUNT(*) FROM chunks")[0], parts(storage).db.one("SELECT COUNT(*) FROM nodes")[0])
     finally:
         storage.close()
 
@@ -149,8 +149,8 @@ def test_a_crash_mid_way_loses_nothing(data_dir: Path, crash_at: str, monkeypatc
 def test_a_damaged_store_is_left_alone(data_dir: Path) -> None:
     storage = Storage(data_dir)
     try:
-        row = storage.db.one("SELECT root FROM commits WHERE root IS NOT NULL")
-        storage.db.execute("DELETE FROM nodes WHERE id = ?", (row[0],))
+        row = parts(storage).db.one("SELECT root FROM commits WHERE root IS NOT NULL")
+        parts(storage).db.execute("DELETE FROM nodes WHERE id = ?", (row[0],))
     finally:
         storage.close()
     before = (pack_bytes(data_dir), counts(data_dir))

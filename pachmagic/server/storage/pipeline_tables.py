@@ -1,49 +1,29 @@
-"""Pipeline, job, datum, log and cron records in the server's SQLite database.
+"""The pipeline engine's tables (pipelines, jobs, datums, logs, cron ticks) in the server's database.
 
-The pipeline engine keeps its state next to PFS's metadata (same database) so
-that a job's end — output and meta commits finished, datums recorded, job marked
-done — is one transaction. Specs are stored as serialized ``CreatePipelineRequest``
-messages. No gRPC, no pipeline behaviour: just rows in, records out.
+They live next to PFS's metadata (same SQLite database) so that a job's end — output
+and meta commits finished, datums recorded, job marked done — is one transaction
+(``Storage.changing()``). Typed records in, typed records out
+(``pipeline_records``); every statement is here. The engine's ledger
+(``server/pipelines/ledger.py``) is the only caller of the methods that write.
+Specs are stored as serialized ``CreatePipelineRequest`` messages. No gRPC, no
+pipeline behaviour.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from ..._proto import pps_pb2
-from ..storage.db import Database
+from .db import Database
+from .pipeline_records import DatumRecord, JobKey, JobRecord, JobUpdate, LogLine, LogRecord, PipelineRecord
 
-__all__ = [
-    "PipelineStore",
-    "PipelineRecord",
-    "JobRecord",
-    "DatumRecord",
-    "LogRecord",
-    "JOB_CREATED",
-    "JOB_STARTING",
-    "JOB_RUNNING",
-    "JOB_FAILURE",
-    "JOB_SUCCESS",
-    "JOB_KILLED",
-    "JOB_FINISHING",
-    "JOB_UNRUNNABLE",
-    "TERMINAL",
-    "DATUM_FAILED",
-    "DATUM_SUCCESS",
-    "DATUM_SKIPPED",
-    "DATUM_STARTING",
-    "DATUM_RECOVERED",
-]
+__all__ = ["PipelineTables"]
 
-# pps_v2.JobState values.
-JOB_CREATED, JOB_STARTING, JOB_RUNNING, JOB_FAILURE, JOB_SUCCESS = 1, 2, 3, 4, 5
-JOB_KILLED, JOB_EGRESSING, JOB_FINISHING, JOB_UNRUNNABLE = 6, 7, 8, 9
-TERMINAL = frozenset({JOB_FAILURE, JOB_SUCCESS, JOB_KILLED, JOB_UNRUNNABLE})
-# pps_v2.DatumState values.
-DATUM_FAILED, DATUM_SUCCESS, DATUM_SKIPPED, DATUM_STARTING, DATUM_RECOVERED = 1, 2, 3, 4, 5
+# pps_v2.JobState.JOB_CREATED and pps_v2.DatumState.SKIPPED/SUCCESS, as stored.
+_JOB_CREATED = pps_pb2.JOB_CREATED
+_DATUM_SUCCESS, _DATUM_SKIPPED = pps_pb2.SUCCESS, pps_pb2.SKIPPED
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS pipelines (
@@ -129,71 +109,6 @@ _ADDED = (
 )
 
 
-@dataclass
-class PipelineRecord:
-    project: str
-    name: str
-    version: int
-    spec: pps_pb2.CreatePipelineRequest
-    user_spec: str
-    salt: str
-    spec_commit: str
-    created: float
-    updated: float
-    state: int
-    stopped: bool
-    reason: str
-    last_job_state: int = 0
-
-
-@dataclass
-class JobRecord:
-    project: str
-    pipeline: str
-    id: str
-    version: int
-    state: int
-    reason: str
-    created: float
-    started: float | None
-    finished: float | None
-    restart: int
-    processed: int
-    skipped: int
-    failed: int
-    recovered: int
-    total: int
-    stats: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass
-class DatumRecord:
-    project: str
-    pipeline: str
-    job_id: str
-    datum_id: str
-    state: int
-    hash: str
-    inputs: list[dict[str, Any]]
-    outputs: list[str]
-    stats: dict[str, float]
-    reason: str = ""
-    processed_job: str = ""
-
-
-@dataclass
-class LogRecord:
-    seq: int
-    project: str
-    pipeline: str
-    job_id: str
-    datum_id: str
-    ts: float
-    user: bool
-    message: str
-    master: bool = False
-
-
 _JOB_COLS = (
     "project, pipeline, id, version, state, reason, created, started, finished, restart, "
     "processed, skipped, failed, recovered, total, stats"
@@ -209,7 +124,7 @@ _PIPELINE_SQL = (
 )
 
 
-class PipelineStore:
+class PipelineTables:
     """Rows of the pipeline engine, over the shared ``Database``."""
 
     def __init__(self, db: Database) -> None:
@@ -311,16 +226,18 @@ class PipelineStore:
         values[-1] = json.loads(values[-1])
         return JobRecord(*values)
 
-    def add_job(self, project: str, pipeline: str, job_id: str, version: int, created: float | None = None) -> bool:
+    def add_job(self, key: JobKey, version: int, created: float | None = None) -> bool:
+        """Insert a CREATED job unless it exists; whether it was new."""
         cur = self.db.execute(
             "INSERT OR IGNORE INTO jobs(project, pipeline, id, version, state, created) VALUES (?, ?, ?, ?, ?, ?)",
-            (project, pipeline, job_id, version, JOB_CREATED, created or time.time()),
+            (key.project, key.pipeline, key.id, version, _JOB_CREATED, created or time.time()),
         )
         return cur.rowcount == 1
 
-    def job(self, project: str, pipeline: str, job_id: str) -> JobRecord | None:
+    def job(self, key: JobKey) -> JobRecord | None:
         row = self.db.one(
-            f"SELECT {_JOB_COLS} FROM jobs WHERE project = ? AND pipeline = ? AND id = ?", (project, pipeline, job_id)
+            f"SELECT {_JOB_COLS} FROM jobs WHERE project = ? AND pipeline = ? AND id = ?",
+            (key.project, key.pipeline, key.id),
         )
         return self._job(row) if row else None
 
@@ -331,40 +248,45 @@ class PipelineStore:
         pipeline: str | None = None,
         job_id: str | None = None,
         states: Iterable[int] = (),
-        unfinished: bool = False,
     ) -> list[JobRecord]:
-        """Jobs matching the filters, newest first."""
+        """Jobs matching the filters (any of ``states``, if given), newest first."""
         where, params = [], []  # type: list[str], list[Any]
         for col, value in (("project", project), ("pipeline", pipeline), ("id", job_id)):
             if value is not None:
                 where.append(f"{col} = ?")
                 params.append(value)
-        states = list(states)
-        if unfinished:
-            states = [s for s in range(0, 10) if s not in TERMINAL]
-        if states:
-            where.append(f"state IN ({','.join('?' * len(states))})")
-            params.extend(states)
+        wanted = sorted(int(s) for s in states)
+        if wanted:
+            where.append(f"state IN ({','.join('?' * len(wanted))})")
+            params.extend(wanted)
         sql = f"SELECT {_JOB_COLS} FROM jobs"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY created DESC, rowid DESC"
         return [self._job(r) for r in self.db.all(sql, params)]
 
-    def update_job(self, project: str, pipeline: str, job_id: str, **values: Any) -> None:
-        if "stats" in values:
-            values["stats"] = json.dumps(values["stats"])
-        sets = ", ".join(f"{k} = ?" for k in values)
-        self.db.execute(
-            f"UPDATE jobs SET {sets} WHERE project = ? AND pipeline = ? AND id = ?",
-            [*values.values(), project, pipeline, job_id],
-        )
+    def update_job(self, key: JobKey, update: JobUpdate, *, if_state_in: Iterable[int] | None = None) -> bool:
+        """Change a job's row (only while its state is one of ``if_state_in``, if given); whether it changed."""
+        sets, params = [], []  # type: list[str], list[Any]
+        for column, value in update.columns():
+            sets.append(f"{column} = ?")
+            params.append(json.dumps(value) if column == "stats" else value)
+        if not sets:
+            return False
+        sql = f"UPDATE jobs SET {', '.join(sets)} WHERE project = ? AND pipeline = ? AND id = ?"
+        params += [key.project, key.pipeline, key.id]
+        if if_state_in is not None:
+            allowed = sorted(int(s) for s in if_state_in)
+            sql += f" AND state IN ({','.join('?' * len(allowed))})"
+            params += allowed
+        return self.db.execute(sql, params).rowcount == 1
 
-    def delete_job(self, project: str, pipeline: str, job_id: str) -> None:
+    def delete_job(self, key: JobKey) -> None:
         with self.db.transaction():
             for table, col in (("jobs", "id"), ("datums", "job_id"), ("logs", "job_id")):
                 self.db.execute(
-                    f"DELETE FROM {table} WHERE project = ? AND pipeline = ? AND {col} = ?", (project, pipeline, job_id)
+                    f"DELETE FROM {table} WHERE project = ? AND pipeline = ? AND {col} = ?",
+                    (key.project, key.pipeline, key.id),
                 )
 
     # --- datums ------------------------------------------------------------------
@@ -381,31 +303,32 @@ class PipelineStore:
             ],
         )
 
-    def carry_datums(self, project: str, pipeline: str, base_job: str, job_id: str, datum_ids: Iterable[str]) -> None:
-        """Copy ``datum_ids`` of ``base_job`` into ``job_id`` as SKIPPED (one statement, no decoding)."""
+    def carry_datums(self, key: JobKey, base_job: str, datum_ids: Iterable[str]) -> None:
+        """Copy ``datum_ids`` of ``base_job`` (same pipeline) into job ``key`` as SKIPPED (one statement, no decoding)."""
         self.db.execute("CREATE TEMP TABLE IF NOT EXISTS carry_ids (id TEXT PRIMARY KEY)")
         self.db.execute("DELETE FROM carry_ids")
         self.db.executemany("INSERT OR IGNORE INTO carry_ids(id) VALUES (?)", ((i,) for i in datum_ids))
         self.db.execute(
             f"INSERT OR REPLACE INTO datums({_DATUM_COLS}) "
-            f"SELECT project, pipeline, ?, datum_id, {DATUM_SKIPPED}, hash, inputs, outputs, stats, '', processed_job "
+            f"SELECT project, pipeline, ?, datum_id, {_DATUM_SKIPPED}, hash, inputs, outputs, stats, '', processed_job "
             "FROM datums WHERE project = ? AND pipeline = ? AND job_id = ? AND datum_id IN (SELECT id FROM carry_ids)",
-            (job_id, project, pipeline, base_job),
+            (key.id, key.project, key.pipeline, base_job),
         )
         self.db.execute("DELETE FROM carry_ids")
 
-    def skip_table(self, project: str, pipeline: str, job_id: str) -> dict[str, tuple[str, list[str]]]:
+    def skip_table(self, key: JobKey) -> dict[str, tuple[str, list[str]]]:
         """Datum ID → (hash, outputs) of a job's successful and skipped datums (the skip rule's input)."""
         rows = self.db.all(
             "SELECT datum_id, hash, outputs FROM datums WHERE project = ? AND pipeline = ? AND job_id = ? "
-            f"AND state IN ({DATUM_SUCCESS}, {DATUM_SKIPPED})",
-            (project, pipeline, job_id),
+            f"AND state IN ({_DATUM_SUCCESS}, {_DATUM_SKIPPED})",
+            (key.project, key.pipeline, key.id),
         )
         return {r[0]: (r[1], json.loads(r[2])) for r in rows}
 
-    def datums(self, project: str, pipeline: str, job_id: str, datum_id: str | None = None) -> list[DatumRecord]:
+    def datums(self, key: JobKey, datum_id: str | None = None) -> list[DatumRecord]:
+        """A job's datums (or one of them), sorted by ID."""
         sql = f"SELECT {_DATUM_COLS} FROM datums WHERE project = ? AND pipeline = ? AND job_id = ?"
-        params: list[Any] = [project, pipeline, job_id]
+        params: list[Any] = [key.project, key.pipeline, key.id]
         if datum_id is not None:
             sql += " AND datum_id = ?"
             params.append(datum_id)
@@ -417,11 +340,12 @@ class PipelineStore:
 
     # --- logs --------------------------------------------------------------------
 
-    def add_logs(self, rows: Iterable[tuple[str, str, str, str, float, bool, str, bool]]) -> None:
+    def add_logs(self, lines: Iterable[LogLine]) -> None:
         self.db.executemany(
             "INSERT INTO logs(project, pipeline, job_id, datum_id, ts, user, message, master) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(p, n, j, d, ts, int(u), m, int(master)) for p, n, j, d, ts, u, m, master in rows],
+            [(ln.job.project, ln.job.pipeline, ln.job.id, ln.datum, ln.ts, int(ln.user), ln.message, int(ln.master))
+             for ln in lines],
         )
 
     def logs(

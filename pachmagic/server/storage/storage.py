@@ -2,23 +2,29 @@
 
 It ties together the metadata catalog (projects, repos, branches, commits),
 the chunk store and the commit trees, and tells watchers when something
-changed (waits, subscriptions and the pipeline engine listen). Servicers call
-it; it raises ``pachmagic.errors`` exceptions and never imports gRPC.
+changed (waits, subscriptions and the pipeline engine listen). Servicers and
+the pipeline engine call its methods; its parts (database, catalog, chunks,
+nodes) stay private to ``storage/``. The engine's own tables are ``pps``
+(``pipeline_tables``), and what only the engine needs of PFS is in
+``storage_engine``. It raises ``pachmagic.errors`` exceptions and never imports
+gRPC.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import threading
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from ...errors import FailedPrecondition, InvalidArgument, NotFound
+from ...errors import FailedPrecondition, InvalidArgument
 from . import history
 from .catalog import Catalog, CommitRef, CommitRow
+from .catalog_base import BranchNotFound
 from .chunks import ChunkStore, DiskPacks, MemoryPacks, Packs
+from .datadir import lock_data_dir, private_dir, private_file
 from .db import DATABASE_FILE, Database
 from .files import Reader, WriteSession, diff, replay
 from .fsck import FsckReport, fsck
@@ -26,16 +32,17 @@ from .model import (
     BranchInfo,
     BranchKey,
     CommitInfo,
-    CommitKey,
     FileInfo,
     ProjectInfo,
     RepoInfo,
     RepoKey,
 )
 from .nodes import SqliteNodeStore
+from .pipeline_tables import PipelineTables
+from .storage_engine import EngineSupport
 from .tree import NodeCache, Tree
 
-__all__ = ["Storage", "lock_data_dir"]
+__all__ = ["Storage"]
 
 # Chunks announced to the kernel ahead of a sequential read (4 MiB each).
 _READ_AHEAD = 4
@@ -43,27 +50,7 @@ _READ_AHEAD = 4
 Listener = Callable[[], None]
 
 
-def lock_data_dir(data_dir: Path) -> int | None:
-    """Take the data directory's exclusive lock; return its descriptor.
-
-    Two servers on one directory would each trim the other's unfinished pack
-    writes at start, so the second one is refused. The kernel drops the lock
-    when the process dies, however it dies.
-    """
-    try:
-        import fcntl
-    except ImportError:  # Windows: no advisory locks; run one server per directory
-        return None
-    fd = os.open(data_dir / "LOCK", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        raise FailedPrecondition(f"data directory {data_dir} is in use by another pachmagic server") from None
-    return fd
-
-
-class Storage:
+class Storage(EngineSupport):
     """The versioned file system of one data directory (or of memory).
 
     Parameters
@@ -78,34 +65,35 @@ class Storage:
         self._lock_fd: int | None = None
         packs: Packs
         if data_dir is None:
-            self.db = Database(None)
+            self._db = Database(None)
             packs = MemoryPacks()
         else:
-            data_dir.mkdir(parents=True, exist_ok=True)
+            private_dir(data_dir)
             self._lock_fd = lock_data_dir(data_dir)
-            self.db = Database(data_dir / DATABASE_FILE)
-            packs = DiskPacks(data_dir / "packs")
-        self.packs = packs
-        self.catalog = Catalog(self.db)
-        self.chunks = ChunkStore(self.db, packs)
-        self.nodes = SqliteNodeStore(self.db)
-        self.node_cache = NodeCache(self.nodes)
+            self._db = Database(private_file(data_dir / DATABASE_FILE))
+            packs = DiskPacks(private_dir(data_dir / "packs"))
+        self._packs = packs
+        self._catalog = Catalog(self._db)
+        self._chunks = ChunkStore(self._db, packs)
+        self._nodes = SqliteNodeStore(self._db)
+        self._node_cache = NodeCache(self._nodes)
         self._listeners: list[Listener] = []
         self._listeners_lock = threading.Lock()
-        self.recovered_bytes = self.chunks.recover()
-        self.catalog.ensure_default_project()
+        self.recovered_bytes = self._chunks.recover()
+        self._catalog.ensure_default_project()
+        self.pps = PipelineTables(self._db)
 
     def close(self) -> None:
-        if isinstance(self.packs, DiskPacks):
-            self.packs.close()
-        self.db.close()
+        if isinstance(self._packs, DiskPacks):
+            self._packs.close()
+        self._db.close()
         if self._lock_fd is not None:
             os.close(self._lock_fd)  # releases the flock
             self._lock_fd = None
 
     def fsck(self, *, verify_data: bool = True) -> FsckReport:
         """Check every reference and hash of this store (see ``fsck.py``)."""
-        return fsck(self.db, self.packs, verify_data=verify_data)
+        return fsck(self._db, self._packs, verify_data=verify_data)
 
     # --- change notification ---------------------------------------------------
 
@@ -129,9 +117,20 @@ class Storage:
 
     @contextmanager
     def changing(self) -> Iterator[None]:
-        with self.db.transaction():
+        """One transaction (joining an outer one), then tell every listener."""
+        with self._db.transaction():
             yield
         self.notify()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One transaction (joining an outer one) that listeners need not hear of."""
+        with self._db.transaction():
+            yield
+
+    def cluster_id(self) -> str:
+        """This store's cluster ID, made on first use and kept."""
+        return self._db.meta_value("cluster_id", lambda: secrets.token_hex(16))
 
     def snapshot(self) -> threading.RLock:
         """Hold this while reading several rows that must agree (no write lands in between).
@@ -139,45 +138,45 @@ class Storage:
         Without it, a repo deleted between resolving a commit and describing it
         made the description fail with a TypeError (INTERNAL) instead of NOT_FOUND.
         """
-        return self.db.lock
+        return self._db.lock
 
     # --- projects and repos ----------------------------------------------------
 
     def create_project(self, name: str, description: str = "", update: bool = False) -> None:
         with self.changing():
-            self.catalog.create_project(name, description, update)
+            self._catalog.create_project(name, description, update)
 
     def inspect_project(self, name: str) -> ProjectInfo:
         with self.snapshot():
-            return self.catalog.inspect_project(name)
+            return self._catalog.inspect_project(name)
 
     def list_projects(self) -> list[ProjectInfo]:
         with self.snapshot():
-            return self.catalog.list_projects()
+            return self._catalog.list_projects()
 
     def delete_project(self, name: str, force: bool = False) -> None:
         with self.changing():
-            self.catalog.delete_project(name, force)
+            self._catalog.delete_project(name, force)
 
     def create_repo(self, key: RepoKey, description: str = "", update: bool = False) -> bool:
         with self.changing():
-            return self.catalog.create_repo(key, description, update)
+            return self._catalog.create_repo(key, description, update)
 
     def inspect_repo(self, key: RepoKey) -> RepoInfo:
         with self.snapshot():
-            return self.catalog.inspect_repo(key)
+            return self._catalog.inspect_repo(key)
 
     def list_repos(self, repo_type: str = "", projects: Iterable[str] = ()) -> list[RepoInfo]:
         with self.snapshot():
-            return self.catalog.list_repos(repo_type, projects)
+            return self._catalog.list_repos(repo_type, projects)
 
     def delete_repo(self, key: RepoKey, force: bool = False) -> bool:
         with self.changing():
-            return self.catalog.delete_repo(key, force)
+            return self._catalog.delete_repo(key, force)
 
     def delete_all(self) -> None:
         with self.changing():
-            self.catalog.delete_all()
+            self._catalog.delete_all()
 
     # --- branches --------------------------------------------------------------
 
@@ -190,86 +189,86 @@ class Storage:
         commit_set: str | None = None,
     ) -> str | None:
         with self.changing():
-            return self.catalog.create_branch(key, head, provenance, trigger, commit_set)
+            return self._catalog.create_branch(key, head, provenance, trigger, commit_set)
 
     def inspect_branch(self, key: BranchKey) -> BranchInfo:
         with self.snapshot():
-            return self.catalog.inspect_branch(key)
+            return self._catalog.inspect_branch(key)
 
     def list_branches(self, repo: RepoKey) -> list[BranchInfo]:
         with self.snapshot():
-            return self.catalog.list_branches(repo)
+            return self._catalog.list_branches(repo)
 
     def delete_branch(self, key: BranchKey, force: bool = False) -> None:
         with self.changing():
-            self.catalog.delete_branch(key, force)
+            self._catalog.delete_branch(key, force)
 
     # --- commits ---------------------------------------------------------------
 
     def start_commit(self, branch: BranchKey, parent: CommitRef | None = None, description: str = "") -> CommitInfo:
         with self.changing():
-            row = self.catalog.start_commit(branch, parent, description)
-        return self.catalog.commit_info(row)
+            row = self._catalog.start_commit(branch, parent, description)
+        return self._catalog.commit_info(row)
 
     def resolve(self, ref: CommitRef) -> CommitRow:
-        return self.catalog.resolve(ref)
+        return self._catalog.resolve(ref)
 
     def inspect_commit(self, ref: CommitRef) -> CommitInfo:
         with self.snapshot():
-            return self.catalog.commit_info(self.catalog.resolve(ref))
+            return self._catalog.commit_info(self._catalog.resolve(ref))
 
     def commit_info(self, row: CommitRow) -> CommitInfo:
         with self.snapshot():
-            return self.catalog.commit_info(row)
+            return self._catalog.commit_info(row)
 
     def finish_commit(
         self, ref: CommitRef, *, description: str | None = None, error: str = "", force: bool = False
     ) -> CommitInfo:
         with self.changing():
-            row = self.catalog.resolve(ref)
-            self.catalog.finish_commit(row, description=description, error=error, force=force)
-            return self.catalog.commit_info(self.catalog.commit_row(row.seq))
+            row = self._catalog.resolve(ref)
+            self._catalog.finish_commit(row, description=description, error=error, force=force)
+            return self._catalog.commit_info(self._catalog.commit_row(row.seq))
 
     def list_commits(self, repo: RepoKey, **kwargs: object) -> list[CommitInfo]:
         with self.snapshot():
-            rows = self.catalog.list_commits(repo, **kwargs)  # type: ignore[arg-type]
-            return [self.catalog.commit_info(r) for r in rows]
+            rows = self._catalog.list_commits(repo, **kwargs)  # type: ignore[arg-type]
+            return [self._catalog.commit_info(r) for r in rows]
 
     def commit_set(self, set_id: str) -> list[CommitInfo]:
         with self.snapshot():
-            return [self.catalog.commit_info(r) for r in self.catalog.commit_set(set_id)]
+            return [self._catalog.commit_info(r) for r in self._catalog.commit_set(set_id)]
 
     def list_commit_sets(self) -> list[tuple[str, list[CommitInfo]]]:
         with self.snapshot():
-            return [(sid, [self.catalog.commit_info(r) for r in rows]) for sid, rows in self.catalog.list_commit_sets()]
+            return [(sid, [self._catalog.commit_info(r) for r in rows]) for sid, rows in self._catalog.list_commit_sets()]
 
     def squash_commit_set(self, set_id: str) -> None:
         with self.changing():
-            history.remove_commits(self.catalog, self.catalog.commit_set(set_id), squash=True)
+            history.remove_commits(self._catalog, self._catalog.commit_set(set_id), squash=True)
 
     def drop_commit_set(self, set_id: str) -> None:
         with self.changing():
-            history.remove_commits(self.catalog, self.catalog.commit_set(set_id), squash=False)
+            history.remove_commits(self._catalog, self._catalog.commit_set(set_id), squash=False)
 
     def squash_commit(self, ref: CommitRef, *, recursive: bool = False) -> None:
         with self.changing():
-            rows = history.commits_for_squash_or_drop(self.catalog, self.catalog.resolve(ref), recursive)
-            history.remove_commits(self.catalog, rows, squash=True)
+            rows = history.commits_for_squash_or_drop(self._catalog, self._catalog.resolve(ref), recursive)
+            history.remove_commits(self._catalog, rows, squash=True)
 
     def drop_commit(self, ref: CommitRef, *, recursive: bool = False) -> None:
         with self.changing():
-            rows = history.commits_for_squash_or_drop(self.catalog, self.catalog.resolve(ref), recursive)
-            history.remove_commits(self.catalog, rows, squash=False)
+            rows = history.commits_for_squash_or_drop(self._catalog, self._catalog.resolve(ref), recursive)
+            history.remove_commits(self._catalog, rows, squash=False)
 
     def clear_commit(self, ref: CommitRef) -> None:
         with self.changing():
-            history.clear_commit(self.catalog, self.catalog.resolve(ref))
+            history.clear_commit(self._catalog, self._catalog.resolve(ref))
 
     # --- files: writes ---------------------------------------------------------
 
     def write_session(self) -> WriteSession:
         """Start recording one atomic change (see ``files.WriteSession``)."""
-        return WriteSession(self.chunks.writer())
+        return WriteSession(self._chunks.writer())
 
     def apply(self, ref: CommitRef, session: WriteSession) -> CommitInfo:
         """Apply a recorded change to the commit ``ref`` names, atomically.
@@ -284,62 +283,49 @@ class Storage:
             row, one_off = self._writable_commit(ref)
             base = self.tree(row)
             changes = replay(base, ops, session.writer)
-            rows = session.writer.finish()
-            if rows:
-                self.db.executemany(
-                    "INSERT OR IGNORE INTO chunks(id, pack, offset, size) VALUES (?, ?, ?, ?)", rows
-                )
+            self._chunks.index(session.writer.finish())
             new = base.apply(changes)
             size = new.stats()[1]
-            self.catalog.set_commit_root(row.seq, base.root, new.root, size)
+            self._catalog.set_commit_root(row.seq, base.root, new.root, size)
             if one_off:
-                self.catalog.finish_commit(self.catalog.commit_row(row.seq), size=size)
+                self._catalog.finish_commit(self._catalog.commit_row(row.seq), size=size)
             # Inside the transaction: a repo deleted right after must not turn this into an error.
-            info = self.catalog.commit_info(self.catalog.commit_row(row.seq))
+            info = self._catalog.commit_info(self._catalog.commit_row(row.seq))
         return info
 
     def _writable_commit(self, ref: CommitRef) -> tuple[CommitRow, bool]:
         """The open commit a write goes to, and whether it is a one-off commit."""
         if ref.id:
-            row = self.catalog.resolve(ref)
+            row = self._catalog.resolve(ref)
             if not row.is_open:
-                raise FailedPrecondition(f"commit {self.catalog.commit_key(row.seq)} has already finished")
+                raise FailedPrecondition(f"commit {self._catalog.commit_key(row.seq)} has already finished")
             return row, False
         if not ref.branch:
             raise InvalidArgument(f"a write to repo {ref.repo} must name a branch or a commit")
         branch = BranchKey(ref.repo, ref.branch)
         try:
-            head = self.catalog.resolve(ref)
-        except NotFound as err:
-            if "not found in repo" not in str(err):
-                raise
+            head: CommitRow | None = self._catalog.resolve(ref)
+        except BranchNotFound:
             head = None
         if head is not None and head.is_open:
             return head, False
-        return self.catalog.start_commit(branch), True
-
-    def set_root(self, ref: CommitRef, root: bytes | None) -> None:
-        """Replace an open commit's whole tree (the pipeline engine's output merge)."""
-        with self.changing():
-            row = self.catalog.resolve(ref)
-            size = Tree(self.nodes, root, self.node_cache).stats()[1]
-            self.catalog.set_commit_root(row.seq, row.root, root, size)
+        return self._catalog.start_commit(branch), True
 
     # --- files: reads ----------------------------------------------------------
 
     def tree(self, row: CommitRow) -> Tree:
-        return Tree(self.nodes, row.root, self.node_cache)
+        return Tree(self._nodes, row.root, self._node_cache)
 
     def reader(self, ref: CommitRef) -> Reader:
         with self.snapshot():
-            row = self.catalog.resolve(ref)
+            row = self._catalog.resolve(ref)
             reader = self.reader_for(row)
         reader.requested_id = ref.id
         return reader
 
     def reader_for(self, row: CommitRow) -> Reader:
         # Once resolved, a commit's tree is immutable: reading it needs no lock.
-        return Reader(self.tree(row), self.catalog.commit_key(row.seq), row.finishing, branch=row.branch)
+        return Reader(self.tree(row), self._catalog.commit_key(row.seq), row.finishing, branch=row.branch)
 
     def read_chunks(self, chunks: Iterable[bytes], offset: int = 0) -> Iterator[bytes]:
         """Yield a file's bytes chunk by chunk, starting at ``offset``.
@@ -351,14 +337,14 @@ class Storage:
         advised = 0  # chunks before this index have been announced
         for index, chunk_id in enumerate(ids):
             if offset:
-                loc = self.chunks.location(chunk_id)
+                loc = self._chunks.location(chunk_id)
                 if loc is not None and offset >= loc[2]:
                     offset -= loc[2]  # skip whole chunks without reading them
                     continue
             ahead = index + 1 + _READ_AHEAD
-            self.chunks.advise(ids[max(advised, index + 1) : ahead])
+            self._chunks.advise(ids[max(advised, index + 1) : ahead])
             advised = max(advised, ahead)
-            data = self.chunks.read(chunk_id)
+            data = self._chunks.read(chunk_id)
             if offset >= len(data):
                 offset -= len(data)
                 continue
@@ -367,22 +353,18 @@ class Storage:
 
     def diff(self, new: CommitRef, new_path: str, old: CommitRef | None, old_path: str | None) -> Iterator[tuple[FileInfo | None, FileInfo | None]]:
         with self.snapshot():
-            new_row = self.catalog.resolve(new)
+            new_row = self._catalog.resolve(new)
             new_reader = self.reader_for(new_row)
             if old is None:
                 if new_row.parent_seq is None:
-                    old_reader = Reader(Tree(self.nodes, None, self.node_cache), new_reader.commit, None, branch=new_reader.branch)
+                    old_reader = Reader(Tree(self._nodes, None, self._node_cache), new_reader.commit, None, branch=new_reader.branch)
                 else:
-                    old_reader = self.reader_for(self.catalog.commit_row(new_row.parent_seq))
+                    old_reader = self.reader_for(self._catalog.commit_row(new_row.parent_seq))
             else:
                 old_reader = self.reader(old)
         return diff(new_reader, old_reader, new_path, old_path or new_path)
 
-    # --- waiting helpers (used by servicers through threads) --------------------
-
-    def now(self) -> float:
-        return time.time()
-
-    def keys(self, row: CommitRow) -> CommitKey:
+    def commit_rows(self, repo: RepoKey) -> list[CommitRow]:
+        """A repo's commits as rows, newest first (cheap: for subscriptions that poll)."""
         with self.snapshot():
-            return self.catalog.commit_key(row.seq)
+            return self._catalog.list_commits(repo)

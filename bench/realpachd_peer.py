@@ -1,0 +1,261 @@
+"""The reference pachd as a peer in the PFS benchmark: our client, both servers, one run.
+
+A genuine pachd 2.12.2 (``tests/realpachd``: built from source where Go is
+installed, with a throwaway PostgreSQL) and the embedded server each get the
+same six operations through pachmagic's own client, interleaved (ours, then
+pachd's, for every operation), so both see the same machine load:
+
+* ``upload_large``: one 256 MiB file of fresh random bytes (nothing
+  deduplicates), until its commit is FINISHED;
+* ``download_large``: that file, streamed and dropped;
+* ``small_files``: 2,000 files of 4 KiB in one commit, until FINISHED;
+* ``list_file_20k``: ListFile of a directory of 20,000 files, every entry
+  received;
+* ``commit_latency``: one ``with client.pfs.commit(...)`` of one small file,
+  until FINISHED (the client's context manager waits for it), median of 15;
+* ``glob_20k``: GlobFile ``/*`` over those 20,000 files, every entry received.
+
+"Until FINISHED" matters: pachd finishes commits in the background after
+FinishCommit returns, so a commit is only comparable once finished on both.
+
+Repos are ``peer-*`` on both servers. Each key ``<op>_vs_real_pachd`` is our speed ÷ pachd's (pachd's seconds ÷
+ours): above 1 the embedded server is faster. Goal: at least 1 on every key.
+
+Used from ``bench/pfs.py`` (``measure(ours_address)``), or on its own:
+``python bench/realpachd_peer.py``. A script, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))  # tests/realpachd holds the reference server
+
+MiB = 1024 * 1024
+BIG = 256 * MiB
+SMALL_FILES, SMALL_SIZE = 2000, 4096
+WIDE_FILES = 20_000
+COMMITS = 15
+OPS = ("upload_large", "download_large", "small_files", "list_file_20k", "commit_latency", "glob_20k")
+RATIO_KEYS = tuple(f"{op}_vs_real_pachd" for op in OPS)
+
+
+def _timed(fn: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def _write_random(path: Path, size: int) -> None:
+    with open(path, "wb") as handle:
+        for _ in range(size // (4 * MiB)):
+            handle.write(os.urandom(4 * MiB))
+
+
+class _Side:
+    """One server under measurement, through pachmagic's client."""
+
+    def __init__(self, name: str, address: str) -> None:
+        from pachmagic.client import connect
+
+        self.name = name
+        self.client = connect(address)
+        self.seconds: dict[str, list[float]] = {op: [] for op in OPS}
+
+    def upload_large(self, source: Path) -> None:
+        c = self.client
+
+        def run() -> None:
+            with c.pfs.commit("peer-big@master") as commit:  # finished (and waited for) when the block ends
+                commit.put_file_from_path("/big.bin", source)
+
+        self.seconds["upload_large"].append(_timed(run))
+
+    def download_large(self) -> None:
+        def run() -> None:
+            got = 0
+            for chunk in self.client.pfs.iter_file("peer-big@master:/big.bin"):
+                got += len(chunk)
+            if got != BIG:
+                raise RuntimeError(f"{self.name}: downloaded {got} bytes, expected {BIG}")
+
+        self.seconds["download_large"].append(_timed(run))
+
+    def small_files(self, files: list[tuple[str, bytes]]) -> None:
+        def run() -> None:
+            with self.client.pfs.commit("peer-small@master") as commit:
+                commit.put_files(files)
+
+        self.seconds["small_files"].append(_timed(run))
+
+    def fill_wide(self) -> None:
+        with self.client.pfs.commit("peer-wide@master") as commit:
+            commit.put_files([(f"/f{i:05d}.txt", b"x") for i in range(WIDE_FILES)])
+
+    def list_wide(self) -> None:
+        def run() -> None:
+            n = len(self.client.pfs.list_file("peer-wide@master:/"))
+            if n != WIDE_FILES:
+                raise RuntimeError(f"{self.name}: listed {n} files, expected {WIDE_FILES}")
+
+        self.seconds["list_file_20k"].append(_timed(run))
+
+    def glob_wide(self) -> None:
+        def run() -> None:
+            n = len(self.client.pfs.glob_file("peer-wide@master", "/*"))
+            if n != WIDE_FILES:
+                raise RuntimeError(f"{self.name}: globbed {n} files, expected {WIDE_FILES}")
+
+        self.seconds["glob_20k"].append(_timed(run))
+
+    def one_commit(self, i: int) -> None:
+        def run() -> None:
+            with self.client.pfs.commit("peer-latency@master") as commit:
+                commit.put_file(f"/one-{i}", b"one file")
+
+        self.seconds["commit_latency"].append(_timed(run))
+
+    def best(self, op: str) -> float:
+        values = self.seconds[op]
+        return statistics.median(values) if op == "commit_latency" else min(values)
+
+
+def compare(ours_address: str, real_address: str, work: Path, repeat: int = 2) -> dict[str, Any]:
+    """Run the operations interleaved on both servers; return seconds per side and the ratios."""
+    ours, real = _Side("embedded", ours_address), _Side("real_pachd", real_address)
+    sides = (ours, real)
+    try:
+        for side in sides:
+            for repo in ("peer-big", "peer-small", "peer-wide", "peer-latency"):
+                side.client.pfs.create_repo(repo)
+        for i in range(repeat):
+            for side in sides:  # fresh bytes for every upload
+                source = work / f"peer-big-{side.name}-{i}.bin"
+                _write_random(source, BIG)
+                side.upload_large(source)
+                source.unlink()
+        for _ in range(repeat):
+            for side in sides:
+                side.download_large()
+        for i in range(repeat):
+            for side in sides:
+                side.small_files([(f"/run{i}/f{j:05d}", os.urandom(SMALL_SIZE)) for j in range(SMALL_FILES)])
+        for side in sides:
+            side.fill_wide()
+        for _ in range(max(repeat, 3)):
+            for side in sides:
+                side.list_wide()
+                side.glob_wide()
+        for i in range(COMMITS):
+            for side in sides:
+                side.one_commit(i)
+    finally:
+        for side in sides:
+            side.client.close()
+    seconds = {side.name: {op: side.best(op) for op in OPS} for side in sides}
+    ratios = {f"{op}_vs_real_pachd": seconds["real_pachd"][op] / seconds["embedded"][op] for op in OPS}
+    return {"ratios": ratios, "seconds": seconds}
+
+
+class ReferenceServer:
+    """A started reference pachd with its PostgreSQL (``with ReferenceServer() as real: real.address``)."""
+
+    def __init__(self) -> None:
+        self.note = ""
+        self._pg: Any = None
+        self._pachd: Any = None
+        self.address = ""
+
+    def __enter__(self) -> "ReferenceServer":
+        from tests.realpachd import build, postgres
+        from tests.realpachd.launcher import RealPachd
+
+        try:
+            binary = build.build(log=lambda msg: print(msg, file=sys.stderr)).path
+            self._pg = postgres.start()
+            self._pachd = RealPachd(binary, self._pg).start()
+            self.address = self._pachd.address
+        except Exception as err:  # Go or PostgreSQL missing, or a failed build: say so in the results
+            self.note = f"reference pachd unavailable: {str(err)[-500:]}"
+            self.__exit__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pachd is not None:
+            self._pachd.stop()
+        if self._pg is not None:
+            self._pg.stop()
+
+    @property
+    def pid(self) -> int | None:
+        proc = getattr(self._pachd, "process", None)
+        return proc.pid if proc is not None else None
+
+
+def measure(ours_address: str, work: Path, repeat: int = 2) -> dict[str, Any]:
+    """Start the reference pachd, compare, stop it. ``{"ratios", "seconds"}`` or ``{"note"}``."""
+    with ReferenceServer() as real:
+        if real.note:
+            return {"note": real.note}
+        return compare(ours_address, real.address, work, repeat)
+
+
+def ratios(peer: dict[str, Any]) -> dict[str, float | None]:
+    if "note" in peer:
+        return dict.fromkeys(RATIO_KEYS)
+    return dict(peer["ratios"])
+
+
+def details(peer: dict[str, Any]) -> dict[str, Any]:
+    if "note" in peer:
+        return {"real_pachd_note": peer["note"]}
+    ours, real = peer["seconds"]["embedded"], peer["seconds"]["real_pachd"]
+    return {
+        "real_pachd_seconds": real,
+        "ours_vs_real_pachd_seconds": ours,
+        "real_pachd_upload_mib_s": BIG / MiB / real["upload_large"],
+        "real_pachd_download_mib_s": BIG / MiB / real["download_large"],
+        "real_pachd_commit_ms": real["commit_latency"] * 1e3,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    args = parser.parse_args(argv)
+
+    from pachmagic.server import LocalServer
+
+    with tempfile.TemporaryDirectory(prefix="pachmagic-bench-real-") as tmp:
+        work = Path(tmp)
+        server = LocalServer(work / "data", in_process=False).start()
+        try:
+            peer = measure(server.address, work)
+        finally:
+            server.stop()
+    if "note" in peer:
+        print(peer["note"], file=sys.stderr)
+        return 1
+    figures = {**ratios(peer), "details": details(peer)}
+    print(f"\n{'key':<34} {'value':>9}  goal")
+    for key in RATIO_KEYS:
+        value = figures[key]
+        print(f"{key:<34} {value:>9.3f}  >=1  {'yes' if value >= 1 else 'NO'}")
+    print("details:", json.dumps(figures["details"], indent=1))
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

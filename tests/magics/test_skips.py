@@ -1,0 +1,121 @@
+"""``%pach preview datums --pipeline NAME``: skip, new or changed per datum — and the job agrees.
+
+The embedded server runs the jobs, so each preview is checked against what the
+next job then really does (its skipped and processed counts). The reference
+pachd runs no workers: there the preview of a pipeline that never ran says every
+datum is new.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from pachmagic.client import connect
+from pachmagic.magics._testing import TestingShell
+
+SPEC = """
+pipeline: {name: copy}
+transform:
+  image: busybox
+  cmd: [sh, -c, "cp /pfs/photos/* /pfs/out/ && test ! -e /pfs/photos/bad"]
+input: {pfs: {repo: photos, glob: "/*"}}
+"""
+
+
+@pytest.fixture
+def copy(ip: TestingShell) -> TestingShell:
+    ip.run_cell("%pach create repo photos")
+    ip.run_cell("%%pach put file photos@master:/a.png\nA")
+    ip.run_cell("%%pach put file photos@master:/b.png\nB")
+    ip.run_cell("%%pach create pipeline\n" + SPEC)
+    ip.run_cell("%pach wait commit copy@master")
+    return ip
+
+
+def _statuses(frame: Any) -> dict[str, str]:
+    return dict(zip(frame["path"], frame["status"]))
+
+
+def _next_job(ip: TestingShell) -> Any:
+    ip.run_cell("%pach wait commit copy@master")
+    return ip.value("%pach list job -p copy").iloc[0]
+
+
+def test_the_preview_says_what_the_next_job_does(copy: TestingShell) -> None:
+    ip = copy
+    first = ip.value("%pach preview datums --pipeline copy")
+    assert _statuses(first) == {"/a.png": "skip", "/b.png": "skip"}
+    assert first.counts == {"skip": 2, "new": 0, "changed": 0}
+    assert first.summary.startswith("copy: 2 skip, 0 new, 0 changed (of 2 datums; base job ")
+    assert set(first["reason"]) == {f"processed by job {first.summary.split('base job ')[1][:8]} with the same inputs"}
+
+    before = ip.value("%pach list commit photos@master").iloc[0]["commit"]
+    ip.run_cell("%pach start commit photos@master")  # one commit, so one job
+    ip.run_cell("%%pach put file photos@master:/a.png\nA2")
+    ip.run_cell("%%pach put file photos@master:/c.png\nC")
+    ip.run_cell("%pach finish commit photos@master")
+    preview = ip.value("%pach preview datums --pipeline copy")
+    assert _statuses(preview) == {"/a.png": "changed", "/b.png": "skip", "/c.png": "new"}
+    reasons = dict(zip(preview["path"], preview["reason"]))
+    assert reasons["/a.png"].startswith("photos:/a.png changed since job ")
+    assert reasons["/c.png"].startswith("not in job ")
+    job = _next_job(ip)
+    assert (job["skipped"], job["processed"]) == (preview.counts["skip"], preview.counts["new"] + preview.counts["changed"])
+
+    # A given input commit: the old content of /a.png differs from what the last job saw.
+    older = ip.value(f"%pach preview datums --pipeline copy --input-commit photos@{before}")
+    assert _statuses(older) == {"/a.png": "changed", "/b.png": "skip"}
+
+
+def test_a_failed_job_is_no_base_and_a_reprocess_runs_everything_again(copy: TestingShell) -> None:
+    ip = copy
+    base = ip.value("%pach list job -p copy").iloc[0]["id"]
+    ip.run_cell("%%pach put file photos@master:/bad\nx")
+    ip.run_cell("%pach wait commit copy@master")
+    assert ip.value("%pach list job -p copy").iloc[0]["state"] == "failure"
+    # The failed job is no base: the last successful one is, and /bad is not in it.
+    after_failure = ip.value("%pach preview datums --pipeline copy")
+    assert _statuses(after_failure) == {"/a.png": "skip", "/b.png": "skip", "/bad": "new"}
+    assert after_failure.summary.endswith(f"base job {base})")
+
+    ip.run_cell("%pach delete file photos@master:/bad")
+    job = _next_job(ip)
+    assert (job["skipped"], job["processed"]) == (2, 0)
+
+    ip.run_cell("%pach stop pipeline copy")
+    ip.run_cell("%%pach update pipeline --reprocess\n" + SPEC)  # a new salt
+    preview = ip.value("%pach preview datums --pipeline copy")
+    assert _statuses(preview) == {"/a.png": "changed", "/b.png": "changed"}
+    assert set(preview["reason"]) == {f"the pipeline was updated with reprocess since job {job['id'][:8]}"}
+    ip.run_cell("%pach start pipeline copy")
+    job = _next_job(ip)  # the new version's first job
+    assert (job["skipped"], job["processed"]) == (0, 2)
+
+
+def test_bad_input_is_one_line(copy: TestingShell) -> None:
+    ip = copy
+    assert ip.fail("%pach preview datums --input photos:/* --input-commit photos@master").lines == [
+        "UsageError: %pach preview datums: --input-commit goes with --pipeline"]
+    assert ip.fail("%pach preview datums --pipeline copy --input-commit photos@master").lines == [
+        "UsageError: %pach preview datums: --input-commit 'photos@master' names a branch; give REPO@COMMIT"]
+    commit = ip.value("%pach list commit photos@master").iloc[0]["commit"]
+    assert ip.fail(f"%pach preview datums --pipeline copy --input-commit other@{commit}").lines == [
+        f"UsageError: %pach preview datums: --input-commit other@{commit}: the pipeline has no input from that repo"]
+    assert ip.fail("%pach preview datums --pipeline nope").lines[0].startswith("PachError: ")
+
+
+def test_on_the_reference_pachd_a_pipeline_that_never_ran_is_all_new(shell: TestingShell, real_pachd: Any) -> None:
+    with connect(real_pachd.address) as client:
+        client.pfs.create_repo("photos")
+        client.pfs.put_files("photos@master", {"/a.png": b"A", "/b.png": b"B"})
+        client.pfs.wait_commit("photos@master")
+    shell.run_cell(f"%pach connect {real_pachd.address}")
+    shell.run_cell("%%pach create pipeline\n" + SPEC)
+    preview = shell.value("%pach preview datums --pipeline copy")
+    assert _statuses(preview) == {"/a.png": "new", "/b.png": "new"}
+    assert preview.summary == "copy: 0 skip, 2 new, 0 changed (of 2 datums; no earlier successful job)"
+    # The same datum IDs as pachd's own dry run (ListDatum on the input spec).
+    with connect(real_pachd.address) as client:
+        assert set(preview["datum_id"]) == {d.id for d in client.pps.list_datum(input={"pfs": {"repo": "photos", "glob": "/*"}})}
