@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -148,7 +149,11 @@ class JupyterLab:
                 raise AssertionError(f"JupyterLab exited with {self._proc.returncode}:\n{self.log.read_text()[-4000:]}")
             infos = sorted(runtime.glob("jpserver-*.json"))
             if infos:
-                info = json.loads(infos[0].read_text())
+                try:
+                    info = json.loads(infos[0].read_text())
+                except ValueError:  # the server is still writing it
+                    time.sleep(0.25)
+                    continue
                 base = f"http://127.0.0.1:{info['port']}"
                 try:
                     with urllib.request.urlopen(f"{base}/api/status?token={self.token}", timeout=5) as response:
@@ -251,6 +256,14 @@ class Notebook:
         item = self.page.locator(selector).first
         item.wait_for(state="visible")
         item.click()
+
+    def menu_path(self, menu: str, *labels: str) -> None:
+        """Click a menu bar item, then menu items by their labels (submenus on the way)."""
+        self.page.locator(".lm-MenuBar-item", has_text=menu).first.click()
+        for label in labels:
+            item = self.page.locator(".lm-Menu:visible li.lm-Menu-item .lm-Menu-itemLabel", has_text=re.compile(f"^{re.escape(label)}$")).last
+            item.wait_for(state="visible")
+            item.click()
 
     def run_all(self) -> None:
         """Run ▸ Run All Cells."""

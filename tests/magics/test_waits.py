@@ -65,6 +65,7 @@ def nums(ip: TestingShell) -> TestingShell:
     return ip
 
 
+@pytest.mark.workers
 def test_wait_commit_shows_jobs_and_datums_then_one_summary_line(nums: TestingShell, capsys: pytest.CaptureFixture[str]) -> None:
     ip = nums
     ip.run_cell("%config PachMagic.progress = True")
@@ -79,6 +80,7 @@ def test_wait_commit_shows_jobs_and_datums_then_one_summary_line(nums: TestingSh
     assert shown.out.splitlines()[0] == "slow@master: slow success (1 processed)"
 
 
+@pytest.mark.workers
 def test_a_failed_job_is_a_red_line_with_its_cause(nums: TestingShell, capsys: pytest.CaptureFixture[str]) -> None:
     ip = nums
     ip.run_cell(f"%%pach create pipeline\n{__import__('json').dumps(BROKEN)}")
@@ -95,6 +97,7 @@ def test_a_failed_job_is_a_red_line_with_its_cause(nums: TestingShell, capsys: p
     assert columns[:4] == ["project", "pipeline", "id", "state"]
 
 
+@pytest.mark.workers
 def test_raise_on_failure_makes_the_cell_fail_with_that_line(nums: TestingShell) -> None:
     ip = nums
     ip.run_cell("%config PachMagic.raise_on_failure = True")
