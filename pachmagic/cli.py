@@ -239,8 +239,12 @@ def gc(data_dir: Path | None, dry_run: bool) -> None:
 
 @main.command(short_help="Print the versions (same as --version).")
 def version() -> None:
-    """Print pachmagic's version and the Pachyderm API version the server speaks."""
+    """Print pachmagic's version, the Pachyderm API version the server speaks, and how transforms are isolated."""
     click.echo(_version_line())
+    if os.name == "posix":
+        from .server.pipelines.sandbox import sandbox_report
+
+        click.echo(sandbox_report())  # where the OS refuses a namespace, this says which
 
 
 @main.command(short_help="Run the tutorial's workflow, headless.")

@@ -152,7 +152,12 @@ class PachMagicServer(ExtensionApp):
             previous, created = _read_state(state)
         v2["contexts"][CONTEXT] = {"pachd_address": self.address}
         v2["active_context"] = CONTEXT
-        write_config(data)
+        try:
+            write_config(data)
+        except OSError as err:  # e.g. a read-only home: the server is still shared through PACHD_ADDRESS
+            self.log.warning("pachmagic: cannot write pachctl's config %s (%s); kernels and terminals still get "
+                             "PACHD_ADDRESS", config_path(), err)
+            return
         self._previous_context, self._created_config = previous, created
         try:
             state.parent.mkdir(parents=True, exist_ok=True)

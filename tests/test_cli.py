@@ -108,7 +108,7 @@ def test_help_with_h_and_version_with_the_api() -> None:
         assert command in short.output
     version = CliRunner().invoke(main, ["--version"])
     assert version.exit_code == 0
-    assert version.output == CliRunner().invoke(main, ["version"]).output  # the API version too
+    assert version.output.splitlines()[0] == CliRunner().invoke(main, ["version"]).output.splitlines()[0]  # the API version too
     assert "serves the Pachyderm 2.12" in version.output
     sandbox = CliRunner().invoke(main, ["sandbox-run", "--help"])
     assert sandbox.exit_code == 0 and "``" not in sandbox.output  # no RST markup
@@ -162,3 +162,14 @@ def test_demo_images_get_the_usual_mode_and_its_folder_is_ignored(tmp_path: Path
     finally:
         os.umask(old)
     assert target.stat().st_mode & 0o777 == 0o644  # not the temporary file's 0600
+
+
+def test_version_says_how_transforms_are_isolated(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the OS refuses a namespace, ``pachmagic version`` says so (#15)."""
+    monkeypatch.setenv("PACHMAGIC_SANDBOX", "substitute")
+    result = CliRunner().invoke(main, ["version"])
+    assert result.exit_code == 0
+    assert "pipeline sandbox: PACHMAGIC_SANDBOX=substitute is set; falling back to path substitution" in result.output
+    monkeypatch.delenv("PACHMAGIC_SANDBOX")
+    line = CliRunner().invoke(main, ["version"]).output.splitlines()[1]
+    assert line.startswith("pipeline sandbox: ")

@@ -9,10 +9,13 @@ Layout: ``magic.py`` (the magic class, options and router), ``parser.py``
 (argparse that raises ``UsageError``), ``registry.py`` (the command table,
 help), one module per noun (``repo``, ``branch``, ``commit``, ``put``,
 ``file``, ``pipeline``, ``pycell``, ``job``, ``datum``, ``logs``,
-``connect``, ``config``), ``display.py``/``content.py`` (results and one-line
-errors), ``complete.py``, ``progress.py`` and ``reference.py`` (the README's
-generated reference). Only ``pachmagic.client``, ``pachmagic.errors`` and
-``pachmagic.server.LocalServer`` are imported from the rest of pachmagic.
+``connect``, ``config``, ``lock``, ``provenance``; ``rows`` and ``skips``
+extend ``diff file`` and ``preview datums``), ``display.py``/``content.py``
+(results and one-line errors), ``complete.py``, ``progress.py`` and
+``reference.py`` (the README's generated reference). From the rest of
+pachmagic only the client's public API, ``pachmagic.errors``, the rules of
+``pachmagic.pachyderm``, the data tools ``pachmagic.rowdiff`` and
+``pachmagic.provenance``, and ``pachmagic.server.LocalServer`` are imported.
 """
 
 from __future__ import annotations

@@ -107,12 +107,15 @@ class TestingShell(InteractiveShell):
             type(self).clear_instance()
 
 
-def new_shell() -> TestingShell:
+def new_shell(extra: Config | None = None) -> TestingShell:
     """A fresh testing shell with an in-memory history and no colours (``close()`` it when done).
 
-    Completion is configured as in a kernel: Jedi on (IPython's default).
+    Completion is configured as in a kernel: Jedi on (IPython's default). ``extra`` is more
+    configuration, as a kernel's command line or config file would give (``PachMagic.lock_file``...).
     """
     config = Config()
+    if extra is not None:
+        config.merge(extra)
     config.HistoryManager.hist_file = ":memory:"
     config.InteractiveShell.colors = "nocolor"
     config.InteractiveShell.autocall = 0

@@ -36,6 +36,7 @@ class Settings(Protocol):
     completion_cache_seconds: float
     file_preview_bytes: int
     wait_poll_seconds: float
+    lock_file: str
 
 
 @dataclass

@@ -10,6 +10,11 @@ since; ``lock check [FILE]`` says, one line per ref, what moved since the lock;
 ``lock off`` goes back to reading the branches as they are; ``lock clear``
 forgets the recorded reads. The rule itself lives in the client
 (``pachmagic.client.reads``); this module is its notebook surface.
+
+A notebook pins its data with two lines: ``%config PachMagic.lock_file =
+"report.pachlock.json"`` first (the file not existing yet means "record": reads
+follow the branches) and ``%pach lock save`` last (it writes there). Every later
+run reads the pinned commits, and saving again rewrites the same bytes.
 """
 
 from __future__ import annotations
@@ -89,11 +94,18 @@ def show(ctx: Context, args: argparse.Namespace) -> pd.DataFrame:
 
 def _build_save(p: MagicParser) -> None:
     p.add_argument("file", nargs="?", metavar="FILE",
-                   help=f"the lock file to write (default: <notebook>{SUFFIX} beside the notebook)")
+                   help=f"the lock file to write (default: PachMagic.lock_file, else <notebook>{SUFFIX} beside the "
+                   "notebook)")
+
+
+def _default(ctx: Context, command: str) -> Path:
+    """The configured ``PachMagic.lock_file``, else ``<notebook>.pachlock.json``."""
+    configured = ctx.settings.lock_file
+    return Path(configured).expanduser() if configured else default_lock_path(ctx.user_ns, command)
 
 
 def save(ctx: Context, args: argparse.Namespace) -> Text:
-    target = Path(args.file).expanduser() if args.file else default_lock_path(ctx.user_ns, "lock save")
+    target = Path(args.file).expanduser() if args.file else _default(ctx, "lock save")
     lock = ctx.session.recorder.to_lock()
     if target.is_dir():
         raise UsageError(f"%pach lock save: {target} is a directory; give a file name ending in {SUFFIX}")
@@ -124,7 +136,7 @@ def clear(ctx: Context, args: argparse.Namespace) -> Text:
 
 def _build_check(p: MagicParser) -> None:
     p.add_argument("file", nargs="?", metavar="FILE",
-                   help=f"the lock file (default: the lock in use, else <notebook>{SUFFIX})")
+                   help=f"the lock file (default: the lock in use, else PachMagic.lock_file, else <notebook>{SUFFIX})")
 
 
 def check(ctx: Context, args: argparse.Namespace) -> Text:
@@ -133,7 +145,7 @@ def check(ctx: Context, args: argparse.Namespace) -> Text:
     elif ctx.session.recorder.lock is not None:
         lock = ctx.session.recorder.lock
     else:
-        lock = load_lock(default_lock_path(ctx.user_ns, "lock check"), "%pach lock check")
+        lock = load_lock(_default(ctx, "lock check"), "%pach lock check")
     drifts = ctx.client.pfs.check_lock(lock)
     moved = [d for d in drifts if d.moved]
     lines = [d.line() for d in moved]

@@ -14,6 +14,7 @@ are traitlets, so ``%config PachMagic.display_limit = 20`` works.
 from __future__ import annotations
 
 import atexit
+from pathlib import Path
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -103,14 +104,16 @@ class PachMagic(Magics):
         0.2, help="How often waits with a progress bar poll the server for job progress."
     ).tag(config=True)
     lock_file = Unicode(
-        "", help="A lock file ('%pach lock save') whose pinned commits later reads use, as '%pach lock use FILE' "
-        "('' = none)."
+        "", help="The notebook's lock file: reads use the commits it pins, as '%pach lock use FILE'; while it does "
+        "not exist yet, reads follow the branches and '%pach lock save' writes it there ('' = none)."
     ).tag(config=True)
 
     def __init__(self, shell: InteractiveShell | None = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)  # type: ignore[no-untyped-call,unused-ignore]  # IPython 8 is untyped
         self.session = Session(lambda: self.default_project)
-        self._lock_to_use: Any = None  # the DataLock that lock_file's validation read
+        self._lock_to_use: Any = getattr(self, "_lock_to_use", None)  # what lock_file's validation read
+        if self.lock_file:  # set from the command line or a config file, before the session existed
+            self._on_lock_file({"new": self.lock_file})
         atexit.register(self.session.close)
 
     @observe("default_project")
@@ -119,16 +122,24 @@ class PachMagic(Magics):
 
     @validate("lock_file")
     def _valid_lock_file(self, proposal: dict[str, Any]) -> str:
-        # A missing or malformed file is refused here, so the option never names a lock not in use.
+        # A malformed file is refused here, so the option never names a lock that is not in use.
         from pachmagic.magics.lock import load_lock
 
         path = str(proposal["value"] or "")
-        self._lock_to_use = load_lock(path, "PachMagic.lock_file", TraitError) if path else None
+        exists = bool(path) and Path(path).expanduser().exists()
+        self._lock_to_use = load_lock(path, "PachMagic.lock_file", TraitError) if exists else None
         return path
 
     @observe("lock_file")
     def _on_lock_file(self, change: dict[str, Any]) -> None:
+        if not hasattr(self, "session"):
+            return  # during construction: __init__ applies it once the session exists
         self.session.recorder.use(self._lock_to_use)
+        path = str(change["new"] or "")
+        if path and self._lock_to_use is None:
+            self.session.recorder.notify(
+                f"no lock file {path} yet: reads follow the branches, and %pach lock save writes it there"
+            )
 
     def pre_run_cell(self, info: Any = None) -> None:
         """Before every cell (an IPython event): close the panels of cells the user deleted."""

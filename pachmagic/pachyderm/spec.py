@@ -6,8 +6,10 @@ field names may be snake_case proto names or lowerCamelCase JSON names; Go
 durations (``1m30s``) are accepted where protojson wants seconds; unknown fields
 are an error that names the field and where it is (``unknown field "imagee" in
 pipeline spec (transform)``); syntax errors say the line and column. All errors
-are ``InvalidArgument``. ``spec_to_json`` writes what pachd writes: compact
-lowerCamelCase protojson.
+are ``InvalidArgument``, and so is a spec beyond the bounds checked before it is
+built in memory: ``MAX_SPEC_BYTES`` of text, ``MAX_DEPTH`` levels, ``MAX_VALUES``
+values with YAML aliases expanded. ``spec_to_json`` writes what pachd writes:
+compact lowerCamelCase protojson.
 
 The client parses with it before sending (``client.pps``, the magics) and the
 server parses ``CreatePipelineV2``'s text with it, so both read a spec alike.
@@ -35,12 +37,37 @@ __all__ = ["Spec", "parse_pipeline_specs", "parse_pipeline_spec", "spec_to_json"
 Spec = pps_pb2.CreatePipelineRequest
 
 
+# Bounds on a spec's text, before any of it is built in memory. A real spec is a few
+# KB, a few levels deep, with a few hundred values; these leave a wide margin.
+MAX_SPEC_BYTES = 4 << 20
+MAX_DEPTH = 64
+MAX_VALUES = 100_000
+
+
 def _load_documents(text: str) -> list[Any]:
+    size = len(text.encode("utf-8", errors="replace"))
+    if size > MAX_SPEC_BYTES:
+        raise InvalidArgument(f"pipeline spec is {size} bytes; at most {MAX_SPEC_BYTES} are accepted")
     stripped = text.lstrip()
     if stripped.startswith(("{", "[")):
-        return _load_json_stream(text)
+        try:
+            docs = _load_json_stream(text)
+        except RecursionError:  # the C decoder's own guard, at ~1,000 levels
+            raise InvalidArgument(f"pipeline spec nests more than {MAX_DEPTH} levels deep") from None
+        for doc in docs:
+            _check_shape(doc)
+        return docs
+    if _yaml_text_depth(text) > 2 * MAX_DEPTH:  # PyYAML is slow on deep nesting: refuse before it
+        raise InvalidArgument(f"pipeline spec nests more than {MAX_DEPTH} levels deep")
     try:
+        # Composing builds the node graph with aliases shared, not copied: measured
+        # before anything is expanded (an alias bomb of 259 bytes expands to 9**7 values).
+        for node in yaml.compose_all(text, Loader=yaml.SafeLoader):
+            if node is not None:
+                _check_nodes(node)
         return [doc for doc in yaml.safe_load_all(text) if doc is not None]
+    except RecursionError:  # PyYAML recurses per level: deep nesting ends here, not in a crash
+        raise InvalidArgument(f"pipeline spec nests more than {MAX_DEPTH} levels deep") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
@@ -66,6 +93,101 @@ def _load_json_stream(text: str) -> list[Any]:
                 f"invalid JSON in pipeline spec at line {exc.lineno}, column {exc.colno}: {exc.msg}"
             ) from None
         docs.extend(value if isinstance(value, list) else [value])
+
+
+def _yaml_text_depth(text: str) -> int:
+    """A cheap over-estimate of a YAML text's nesting: indentation levels and flow brackets.
+
+    Linear in the text; quoted strings and comments are skipped. Scalars that look
+    nested (a deeply indented script in a block scalar) can only make it larger,
+    so it is compared with a margin; the composed graph is then measured exactly.
+    """
+    deepest = flow = 0
+    indents: list[int] = []
+    quote = ""
+    for line in text.splitlines():
+        body = line.lstrip(" ")
+        if not quote:
+            if not body or body.startswith("#"):
+                continue
+            indent = len(line) - len(body)
+            while indents and indents[-1] >= indent:
+                indents.pop()
+            indents.append(indent)
+            rest = body
+            while rest.startswith(("- ", "? ")):  # "- - - x": one level per marker
+                indents.append(indents[-1] + 2)
+                rest = rest[2:].lstrip(" ")
+        escaped = False
+        for i, ch in enumerate(line):
+            if quote:
+                if escaped:
+                    escaped = False
+                elif ch == "\\" and quote == '"':
+                    escaped = True
+                elif ch == quote:
+                    quote = ""
+            elif ch in "\"'" and (i == 0 or line[i - 1] in " \t[{,:"):
+                quote = ch
+            elif ch == "#" and (i == 0 or line[i - 1] in " \t"):
+                break
+            elif ch in "[{":
+                flow += 1
+                deepest = max(deepest, flow + len(indents))
+            elif ch in "]}":
+                flow = max(0, flow - 1)
+        deepest = max(deepest, flow + len(indents))
+    return deepest
+
+
+def _check_nodes(root: yaml.Node) -> None:
+    """Depth and expanded size of a composed YAML document, counting every alias use."""
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    open_: set[int] = set()
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        if done:
+            open_.discard(key)
+            size[key] = 1 + sum(size[id(c)] for c in children)
+            depth[key] = 1 + max((depth[id(c)] for c in children), default=0)
+            if depth[key] > MAX_DEPTH:
+                raise InvalidArgument(f"pipeline spec nests more than {MAX_DEPTH} levels deep")
+            if size[key] > MAX_VALUES:
+                raise InvalidArgument(
+                    f"pipeline spec expands to more than {MAX_VALUES} values (YAML aliases repeat what they name)")
+            continue
+        if key in size:
+            continue
+        if key in open_:
+            raise InvalidArgument("pipeline spec refers to itself (a YAML alias inside its own anchor)")
+        open_.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in size)
+
+
+def _check_shape(doc: Any) -> None:
+    """Depth and size of a decoded JSON document (no aliases: a tree)."""
+    count = 0
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    while stack:
+        value, level = stack.pop()
+        count += 1
+        if level > MAX_DEPTH:
+            raise InvalidArgument(f"pipeline spec nests more than {MAX_DEPTH} levels deep")
+        if count > MAX_VALUES:
+            raise InvalidArgument(f"pipeline spec has more than {MAX_VALUES} values")
+        if isinstance(value, dict):
+            stack.extend((v, level + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, level + 1) for v in value)
 
 
 def _plain(value: Any) -> Any:

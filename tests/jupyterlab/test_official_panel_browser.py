@@ -9,7 +9,8 @@ The panel is used as a person would, unchanged:
 
 - Explore: the repo list, a branch, the files of a repo in the panel's file
   browser, "Copy Pachyderm File URI" (pachd's ``project/repo@branch=id:/path``),
-  and a file opened and read; another branch's files;
+  a file opened and read, one downloaded; an older commit by its id; another
+  branch's files;
 - Test: the datums of an input spec loaded and stepped through;
 - Publish: a notebook turned into a pipeline that runs on our server and writes
   its output;
@@ -103,6 +104,8 @@ def test_the_official_side_panel_on_the_shared_server(lab: Lab, tmp_path: Path) 
     client = connect(lab.shared_address())
     client.pfs.create_repo("images", description="seeded by the test")
     client.pfs.put_files("images@master", FILES)
+    first = client.pfs.inspect_commit("images@master").id
+    client.pfs.put_files("images@master", {"/b.txt": "beta, second version\n"})
     master_head = client.pfs.inspect_commit("images@master").id
     client.pfs.create_branch("images@dev", head="images@master")
     client.pfs.put_files("images@dev", {"/dev.txt": "delta\n"})
@@ -157,6 +160,23 @@ def test_the_official_side_panel_on_the_shared_server(lab: Lab, tmp_path: Path) 
             editor = page.locator(".jp-MainAreaWidget:visible .cm-content").first
             expect(editor).to_have_text("alpha")
             shot("1-explore-master-file")
+            # Download (the panel's own handler) puts the file into JupyterLab's root directory
+            pfs.get_by_text("b.txt", exact=True).click(button="right")
+            page.locator("ul.lm-Menu-content li", has_text="Download").click()
+            downloaded = tmp_path / "notebooks" / "b.txt"
+            for _ in range(300):
+                if downloaded.exists() and downloaded.read_text() == "beta, second version\n":
+                    break
+                page.wait_for_timeout(100)
+            assert downloaded.read_text() == "beta, second version\n"
+            # an older commit of the branch, by its id
+            page.get_by_test_id("Commit-TextInput-input").fill(first)
+            page.get_by_test_id("Commit-TextInput-input").press("Enter")
+            expect(page.locator(".pachyderm-Explore-mount-uri")).to_contain_text(f"default/images@master={first}")
+            pfs.get_by_text("images", exact=True).dblclick()
+            pfs.get_by_text("b.txt", exact=True).dblclick()
+            expect(page.locator(".jp-MainAreaWidget:visible .cm-content").first).to_have_text("beta")  # the old b.txt
+            shot("1b-explore-old-commit")
             # the branch list, and the files of another branch
             page.get_by_test_id("Branch-DropdownCombobox-input").click()
             expect(page.get_by_test_id("Branch-DropdownCombobox-li-master")).to_be_attached()
@@ -214,7 +234,7 @@ def test_the_official_side_panel_on_the_shared_server(lab: Lab, tmp_path: Path) 
             info = client.pfs.wait_commit("upper@master")
             assert not info.error, info.error
             outputs = {f.path: client.pfs.get_file(f"upper@master:{f.path}") for f in client.pfs.list_file("upper@master:/")}
-            assert outputs == {"/a.txt.upper": b"ALPHA\n", "/b.txt.upper": b"BETA\n", "/c.txt.upper": b"GAMMA\n"}
+            assert outputs == {"/a.txt.upper": b"ALPHA\n", "/b.txt.upper": b"BETA, SECOND VERSION\n", "/c.txt.upper": b"GAMMA\n"}
             spec: Any = client.pps.inspect_pipeline("upper").spec
             assert spec["transform"]["image"] == "python:3.10"  # recorded, not pulled
             assert spec["transform"]["cmd"] == ["python3", "-u", "/pfs/upper__context/entrypoint.py"]
@@ -254,4 +274,7 @@ def test_the_official_side_panel_on_the_shared_server(lab: Lab, tmp_path: Path) 
         finally:
             context.close()
             client.close()
+    # the panel's handlers answered every call without an error on the server side
+    errors = [line for line in lab.log_text().splitlines() if line.startswith("[E ") or "Traceback" in line]
+    assert not errors, "\n".join(errors)
     print("screenshots:", *screens.saved)

@@ -272,3 +272,16 @@ def test_the_readme_documents_the_extension_and_the_side_panels_extra() -> None:
     assert EXTRA in extras
     for command in ("jupyter server extension disable pachmagic", "jupyter server extension enable pachmagic"):
         assert command in section
+
+
+def test_an_unwritable_pachctl_config_still_shares_the_server(env: dict[str, str], root: Path, tmp_path: Path) -> None:
+    env = {**env, "PACH_CONFIG": "/proc/pachmagic-nowhere/config.json"}  # cannot be created, even by root
+    lab = Lab(sys.executable, env, root, tmp_path / "lab.log", args=(f"--PachMagicServer.data_dir={tmp_path / 'pachd'}",))
+    try:
+        address = lab.shared_address()
+        assert "cannot write pachctl's config /proc/pachmagic-nowhere/config.json" in lab.log_text()
+        assert answers(address)
+        assert f"PA={address}" in run_code(lab, "import os; print('PA=' + os.environ['PACHD_ADDRESS'])")
+    finally:
+        assert lab.stop() == 0
+    assert not answers(address)

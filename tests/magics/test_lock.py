@@ -10,7 +10,7 @@ import pytest
 from IPython.core.completer import provisionalcompleter
 from IPython.core.interactiveshell import InteractiveShell
 
-from pachmagic.magics._testing import TestingShell
+from pachmagic.magics._testing import TestingShell, new_shell
 
 
 @pytest.fixture
@@ -151,3 +151,31 @@ def test_completion_and_clear_record_nothing(data: TestingShell) -> None:
     ip.run_cell("%pach glob file data@master:/*.csv")
     assert str(ip.value("%pach lock clear")) == "forgot 1 recorded read"
     assert ip.value("%pach lock").empty
+
+
+def test_a_notebook_pins_its_data_with_lock_file_and_save(data: TestingShell, workdir: Path, any_server: Any,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """First run: no lock file yet, reads follow the branch, save writes it. Later runs read the pinned commit."""
+    ip = data
+    ip.run_cell("%config PachMagic.lock_file = 'report.pachlock.json'")
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "no lock file report.pachlock.json yet: reads follow the branches, and %pach lock save writes it there")
+    ip.run_cell("import pandas as pd\nfirst = pd.read_csv('pfs://data@master/a.csv')['x'].sum()")
+    assert str(ip.value("%pach lock save")) == "saved 1 ref to report.pachlock.json"
+    saved = (workdir / "report.pachlock.json").read_bytes()
+    _put(ip, "x\n100")
+    # A fresh kernel whose configuration names the lock file (as `--PachMagic.lock_file=...` would).
+    from traitlets.config import Config
+
+    config = Config()
+    config.PachMagic.lock_file = "report.pachlock.json"
+    again = new_shell(config)
+    try:
+        again.run_cell("%load_ext pachmagic")
+        again.run_cell(f"%pach connect {any_server.address}")
+        again.run_cell("import pandas as pd\nsecond = pd.read_csv('pfs://data@master/a.csv')['x'].sum()")
+        assert again.user_ns["second"] == ip.user_ns["first"] == 3
+        again.run_cell("%pach lock save")
+        assert (workdir / "report.pachlock.json").read_bytes() == saved
+    finally:
+        again.close()

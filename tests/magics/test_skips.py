@@ -43,6 +43,7 @@ def _next_job(ip: TestingShell) -> Any:
     return ip.value("%pach list job -p copy").iloc[0]
 
 
+@pytest.mark.workers  # the embedded server runs the jobs; the reference pachd has its own test below
 def test_the_preview_says_what_the_next_job_does(copy: TestingShell) -> None:
     ip = copy
     first = ip.value("%pach preview datums --pipeline copy")
@@ -69,6 +70,7 @@ def test_the_preview_says_what_the_next_job_does(copy: TestingShell) -> None:
     assert _statuses(older) == {"/a.png": "changed", "/b.png": "skip"}
 
 
+@pytest.mark.workers  # the embedded server runs the jobs; the reference pachd has its own test below
 def test_a_failed_job_is_no_base_and_a_reprocess_runs_everything_again(copy: TestingShell) -> None:
     ip = copy
     base = ip.value("%pach list job -p copy").iloc[0]["id"]
@@ -94,6 +96,7 @@ def test_a_failed_job_is_no_base_and_a_reprocess_runs_everything_again(copy: Tes
     assert (job["skipped"], job["processed"]) == (0, 2)
 
 
+@pytest.mark.workers  # the embedded server runs the jobs; the reference pachd has its own test below
 def test_bad_input_is_one_line(copy: TestingShell) -> None:
     ip = copy
     assert ip.fail("%pach preview datums --input photos:/* --input-commit photos@master").lines == [

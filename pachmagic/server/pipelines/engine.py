@@ -83,7 +83,7 @@ class Engine(Queries):
             self.scratch_dir.mkdir(parents=True, exist_ok=True)
         lifecycle_lock = threading.RLock()
         self.ledger = Ledger(storage, on_change)
-        self.pool = WorkerPool(self.scratch_dir, max_workers)
+        self.pool = WorkerPool(self.scratch_dir, max_workers, hidden=data_dir)
         self.scheduler = Scheduler(storage=storage, ledger=self.ledger, pool=self.pool, lifecycle_lock=lifecycle_lock,
                                    workdir=workdir, scratch_dir=self.scratch_dir, run_jobs=run_jobs)
         self.lifecycle = Lifecycle(storage=storage, ledger=self.ledger, pool=self.pool, scheduler=self.scheduler,

@@ -46,10 +46,12 @@ class WorkerPool:
         The most sandboxes one pipeline may have (``None``: the CPU count).
     """
 
-    def __init__(self, scratch_dir: Path, max_workers: int | None = None) -> None:
+    def __init__(self, scratch_dir: Path, max_workers: int | None = None, hidden: Path | None = None) -> None:
         if max_workers is not None and max_workers < 1:
             raise ValueError(f"max_workers must be at least 1, not {max_workers}")
         self.scratch_dir = scratch_dir
+        # What a transform must not see: the data directory (or the scratch directory).
+        self.hidden = hidden or scratch_dir
         self.max_workers = max_workers or default_max_workers()
         self._lock = threading.Lock()  # guards _boxes and _closed; never held while a sandbox starts or closes
         self._boxes: dict[tuple[str, str], list[Sandbox]] = {}
@@ -78,7 +80,7 @@ class WorkerPool:
                 index = len(boxes)
             root = self.scratch_dir / "sandboxes" / f"{pipeline[0]}-{pipeline[1]}-{index}"
             root.mkdir(parents=True, exist_ok=True)
-            box = Sandbox(root)  # slow: a process starts; outside the lock
+            box = Sandbox(root, hidden=[self.hidden])  # slow: a process starts; outside the lock
             with self._lock:
                 if not self._closed and self._boxes.get(pipeline) is boxes and len(boxes) == index:
                     boxes.append(box)

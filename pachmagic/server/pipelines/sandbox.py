@@ -1,12 +1,16 @@
 """The pipeline sandbox: run a transform so it sees ``/pfs/<input>`` and ``/pfs/out``.
 
 User code hard-codes ``/pfs/...`` paths, as it would in a Pachyderm pod. On Linux a
-``Sandbox`` keeps one long-lived worker process (``_nsworker.py``) inside a private
-mount namespace (and user namespace, when not root) whose root is the host's root
-re-assembled from bind mounts plus a private ``/pfs``. The namespace is built once
-per worker; per datum the worker only bind-mounts the datum's host directories at
-``/pfs/<name>`` and spawns the command, so the command runs with the server's uid
-and sees every other host path unchanged.
+``Sandbox`` keeps one long-lived worker process (``_nsworker.py``) inside private
+mount and PID namespaces (and a user namespace, when not root) whose root is the
+host's root re-assembled from bind mounts, as a container's view: the host
+read-only, its own ``/tmp`` and ``/dev/shm``, a private ``/pfs``, the ``hidden``
+directories (the server's data directory) absent, and only its own processes in
+``/proc``. The namespace is built once per worker; per datum the worker
+bind-mounts the datum's host directories at ``/pfs/<name>`` (inputs read-only),
+spawns the command with the server's uid, and when it ends kills whatever it
+left running (the worker is its PID namespace's init). ``host_path`` maps a path
+of that view back to the host (output symlinks are resolved in it).
 
 Where namespaces are refused (not Linux, user namespaces disabled, no
 CAP_SYS_ADMIN) the sandbox falls back to *path substitution*: ``/pfs/...`` in the
@@ -32,6 +36,7 @@ import json
 import os
 import re
 import selectors
+import shutil
 import signal
 import socket
 import struct
@@ -42,14 +47,16 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from pachmagic.errors import FailedPrecondition, Internal
 from pachmagic.pachyderm.paths import pfs_substitution
 
-__all__ = ["RunResult", "Sandbox", "SandboxUnavailable", "sandbox_available", "ENV_VAR"]
+__all__ = ["RunResult", "Sandbox", "SandboxUnavailable", "sandbox_available", "sandbox_report", "ENV_VAR"]
 
 ENV_VAR = "PACHMAGIC_SANDBOX"
+# Set for a transform in namespace mode unless its environment has them.
+WRITABLE_HOME_DIRS = {"XDG_CONFIG_HOME": "/tmp/.config", "XDG_CACHE_HOME": "/tmp/.cache"}
 _WORKER = Path(__file__).with_name("_nsworker.py")
 _HEADER = struct.Struct(">I")
 _START_TIMEOUT = 60.0  # a cold interpreter on a loaded CI machine can be slow
@@ -93,6 +100,19 @@ def sandbox_available() -> tuple[bool, str]:
     return True, ""
 
 
+def sandbox_report() -> str:
+    """One line on how transforms are isolated here (``pachmagic version`` prints it)."""
+    with tempfile.TemporaryDirectory(prefix="pachmagic-sandbox-report-") as scratch:
+        try:
+            with Sandbox(Path(scratch) / "box", hidden=[Path(scratch) / "hidden"]) as box:
+                if box.warning is not None:
+                    return box.warning
+                return ("pipeline sandbox: namespaces (private /pfs, /tmp and process list; host read-only; "
+                        "the data directory hidden)")
+        except (SandboxUnavailable, OSError) as err:
+            return f"pipeline sandbox: unavailable ({err})"
+
+
 class Sandbox:
     """One datum slot: runs one command at a time with ``/pfs/<name>`` in place.
 
@@ -110,9 +130,13 @@ class Sandbox:
         Why the sandbox fell back to substitution (for the job logs), else None.
     """
 
-    def __init__(self, scratch_root: Path) -> None:
+    def __init__(self, scratch_root: Path, hidden: Sequence[Path] = ()) -> None:
         self._scratch = Path(scratch_root)
         self._scratch.mkdir(parents=True, exist_ok=True)
+        # What the transform must not see (the data directory), and its private /tmp.
+        tmp = self._scratch / "tmp"
+        tmp.mkdir(mode=0o700, exist_ok=True)
+        self._config: dict[str, Any] = {"hide": [os.path.abspath(p) for p in hidden], "tmp": str(tmp)}
         self._lock = threading.Lock()
         self._closed = False
         want = (os.environ.get(ENV_VAR) or "auto").strip().lower()
@@ -128,13 +152,15 @@ class Sandbox:
                 raise SandboxUnavailable(f"{ENV_VAR}=namespace, but {reason}")
         else:
             try:
-                self._worker = _Worker.start("namespace", self._scratch)
+                self._worker = _Worker.start("namespace", self._scratch, self._config)
             except SandboxUnavailable as e:
                 if want == "namespace":
                     raise SandboxUnavailable(f"{ENV_VAR}=namespace, but {e.details}") from None
                 reason = e.details
         if self._worker is not None:
             self.mode = "namespace"
+            if self._worker.notes:  # isolation the OS refused: said once, in the job's logs
+                self.warning = "pipeline sandbox: " + "; ".join(self._worker.notes)
         else:
             self.mode = "substitute"
             self.warning = (
@@ -143,6 +169,27 @@ class Sandbox:
                 "directory only, so /pfs paths written inside scripts will not resolve")
             self._worker = _Worker.start("plain", self._scratch)
 
+    def host_path(self, view_path: str, mounts: Mapping[str, Path]) -> Path | None:
+        """Where a path of the transform's view is on the host; None where the view has nothing.
+
+        The view (namespace mode): ``/pfs/<name>`` the run's mounts, ``/tmp`` the
+        sandbox's own, the hidden directories absent, the rest the host's. Used to
+        resolve the output's symbolic links as the transform saw them.
+        """
+        path = os.path.normpath("/" + view_path.lstrip("/"))
+        if any(path == h or path.startswith(h + "/") for h in self._config["hide"]):
+            return None
+        if path == "/pfs" or path.startswith("/pfs/"):
+            name, _, rest = path[len("/pfs/"):].partition("/")
+            host = mounts.get(name)
+            if host is not None:
+                return Path(host) / rest if rest else Path(host)
+            if self.mode == "namespace":
+                return None  # our /pfs holds only the run's mounts
+        if self.mode == "namespace" and (path == "/tmp" or path.startswith("/tmp/")):
+            return Path(self._config["tmp"]) / path[len("/tmp"):].lstrip("/")
+        return Path(path)
+
     def __enter__(self) -> Sandbox:
         return self
 
@@ -150,10 +197,11 @@ class Sandbox:
         self.close()
 
     def close(self) -> None:
-        """Stop the worker (killing any command it is running)."""
+        """Stop the worker (killing any command it is running); its /tmp goes with it."""
         self._closed = True
         if self._worker is not None:
             self._worker.close()
+        shutil.rmtree(self._config["tmp"], ignore_errors=True)
 
     def run(
         self,
@@ -186,7 +234,7 @@ class Sandbox:
             if not self._worker.alive():  # it died with a previous run: start afresh
                 self._worker.close()
                 self._worker = _Worker.start(
-                    "namespace" if self.mode == "namespace" else "plain", self._scratch)
+                    "namespace" if self.mode == "namespace" else "plain", self._scratch, self._config)
             request: dict[str, Any]
             if self.mode == "substitute":
                 sub = pfs_substitution(hosts)
@@ -194,7 +242,9 @@ class Sandbox:
                            "cwd": None if cwd is None else sub(cwd), "mounts": {}}
                 stdin = None if stdin is None else sub(stdin)
             else:
-                request = {"cmd": list(cmd), "env": dict(env), "cwd": cwd, "mounts": hosts}
+                # The host (and so $HOME) is read-only here, as an image is: per-user config and
+                # caches (matplotlib's, say) go to the worker's /tmp unless the spec says otherwise.
+                request = {"cmd": list(cmd), "env": {**WRITABLE_HOME_DIRS, **env}, "cwd": cwd, "mounts": hosts}
             return self._worker.run(request, (stdin or "").encode(), timeout, on_output, cancel)
 
 
@@ -234,9 +284,10 @@ class _Worker:
         self.root_dir = root_dir
         self.buf = b""
         self.command: int | None = None  # the running command's pid (= its process group)
+        self.notes: list[str] = []  # isolation the OS refused (namespace mode)
 
     @classmethod
-    def start(cls, mode: str, scratch: Path) -> _Worker:
+    def start(cls, mode: str, scratch: Path, config: Mapping[str, Any] | None = None) -> _Worker:
         """Start a worker; raise SandboxUnavailable if it cannot set up ``mode``."""
         # The worker mounts its private root on this (host-side empty) directory.
         root_dir = tempfile.mkdtemp(prefix="sandbox-root-", dir=scratch)
@@ -244,7 +295,7 @@ class _Worker:
         try:
             proc = subprocess.Popen(
                 [sys.executable or "python3", "-I", "-S", str(_WORKER),
-                 str(theirs.fileno()), mode, root_dir],
+                 str(theirs.fileno()), mode, root_dir, json.dumps(dict(config or {}))],
                 pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 # Its own session: a Ctrl-C meant for the server's terminal must not
                 # reach it; it leaves when the server does (socket EOF, PDEATHSIG).
@@ -261,6 +312,7 @@ class _Worker:
             worker.close()
             reason = "the sandbox worker exited" if reply is None else reply.get("reason", reply)
             raise SandboxUnavailable(f"cannot set up a private /pfs ({reason})")
+        worker.notes = [str(n) for n in reply.get("notes", [])]
         return worker
 
     def alive(self) -> bool:
@@ -408,7 +460,9 @@ class _Worker:
                             raise Internal("the sandbox worker died while running a command")
                         while reply is None and (msg := self._parse()) is not None:
                             if msg.get("op") == "started":
-                                self.command = int(msg["pid"])
+                                # None: the command lives in the worker's PID namespace,
+                                # which the kernel empties when the worker dies.
+                                self.command = None if msg.get("pid") is None else int(msg["pid"])
                             else:
                                 reply = msg
             for lines in streams.values():

@@ -6,8 +6,10 @@ run ``cmd`` with ``stdin`` and Pachyderm's environment up to ``datum_tries`` tim
 (``datum_timeout`` per attempt), run ``err_cmd`` after a failed attempt (success
 makes the datum RECOVERED), and upload what a successful run left in ``/pfs/out``,
 each file tagged with the datum ID. Output names that PFS cannot represent fail the
-datum with pachd's message. Symbolic links in ``/pfs/out`` are followed, as the
-worker's upload does (a link into ``/pfs/<input>`` means that input's file). The
+datum with pachd's message. Symbolic links in ``/pfs/out`` are followed, as
+Pachyderm's worker does, in the transform's view (``Sandbox.host_path``): a link
+into ``/pfs/<input>`` means that input's file; one into the server's data
+directory is broken, as the transform saw it. The
 chunks go to the job's shared ``ChunkWriter``; nothing becomes visible until the
 job's end. No gRPC here.
 """
@@ -267,7 +269,7 @@ class DatumWorker:
                 rel = f"{prefix}/{dirent.name}"
                 local = Path(dirent.path)
                 if dirent.is_symlink():
-                    local, hops_used = self._resolve(local, mounts, hops)
+                    local, hops_used = self._resolve(f"/pfs/out{rel}", rel, mounts, hops)
                     try:
                         mode = local.stat().st_mode
                     except OSError:
@@ -283,20 +285,43 @@ class DatumWorker:
                     files.append((rel, local))
                 # Sockets, fifos and devices cannot be files in PFS: left out, as tar export does.
 
-    @staticmethod
-    def _resolve(link: Path, mounts: dict[str, Path], hops: int) -> tuple[Path, int]:
-        """Follow a link as the transform saw it: ``/pfs/<name>/...`` is that mount's host directory."""
-        current = link
-        while current.is_symlink():
-            hops += 1
-            if hops > _MAX_LINKS:
-                raise InvalidArgument(f"{OUTPUT_NAME_ERROR}: too many levels of symbolic links at {link.name}")
-            target = os.readlink(current)
-            if target.startswith("/pfs/"):
-                name, _, rest = target[len("/pfs/") :].partition("/")
-                host = mounts.get(name)
-                if host is not None:
-                    current = host / rest if rest else host
-                    continue
-            current = Path(os.path.normpath(current.parent / target))
-        return current, hops
+    def _resolve(self, view_path: str, rel: str, mounts: dict[str, Path], hops: int) -> tuple[Path, int]:
+        """Follow a link as the transform saw it, component by component, in its view.
+
+        Pachyderm's worker follows an output link wherever it points in the worker's
+        container (os.Readlink, then os.Stat). Here the container is the sandbox's
+        view: ``/pfs/<name>`` the datum's directories, ``/tmp`` the worker's own, the
+        server's data directory absent (a link there is broken, as it would be for
+        the transform), ``..`` taken in the view, not on the host.
+        """
+        done = "/"
+        todo = [c for c in view_path.split("/") if c]
+        while todo:
+            part = todo.pop(0)
+            if part == ".":
+                continue
+            if part == "..":
+                done = os.path.dirname(done) or "/"
+                continue
+            candidate = os.path.join(done, part)
+            if candidate == "/pfs":  # the sandbox's own directory of mount points: no link there
+                done = candidate
+                continue
+            host = self.sandbox.host_path(candidate, mounts)
+            if host is None:
+                raise InvalidArgument(
+                    f"{OUTPUT_NAME_ERROR}: {rel} is a broken symbolic link (its target is outside the datum's view)")
+            if host.is_symlink():
+                hops += 1
+                if hops > _MAX_LINKS:
+                    raise InvalidArgument(f"{OUTPUT_NAME_ERROR}: too many levels of symbolic links at {rel}")
+                target = os.readlink(host)
+                todo = [c for c in target.split("/") if c] + todo
+                if target.startswith("/"):
+                    done = "/"
+                continue
+            done = candidate
+        host = self.sandbox.host_path(done, mounts)
+        if host is None:
+            raise InvalidArgument(f"{OUTPUT_NAME_ERROR}: {rel} is a broken symbolic link (its target is outside the datum's view)")
+        return host, hops

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import socket
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -61,23 +63,58 @@ def test_stdin_and_working_dir(pps: Harness, tmp_path: Path) -> None:
     assert pps.files("shell") == {"/cwd": f"{workdir}\n1".encode(), "/helped": b"helped\n"}
 
 
-def test_parallelism_bounds_concurrent_datums(pps: Harness, tmp_path: Path) -> None:
-    """Datums wait until two of them run at once, then record how many are running."""
-    running = tmp_path / "running"
-    running.mkdir()
-    counts = tmp_path / "counts"
+class _Barrier:
+    """A TCP rendezvous on 127.0.0.1 that counts datums running at once.
+
+    Datums cannot share files (the sandbox keeps the host read-only and /tmp private),
+    so each one holds a connection while it runs; a datum is let go once two are
+    connected (or after 20 s), and the largest number ever connected is recorded.
+    """
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.lock = threading.Lock()
+        self.now = self.most = 0
+        self.two = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn:
+            with self.lock:
+                self.now += 1
+                self.most = max(self.most, self.now)
+                if self.now >= 2:
+                    self.two.set()
+            self.two.wait(20)
+            conn.sendall(b"go\n")
+            conn.recv(1)  # held until the datum ends
+            with self.lock:
+                self.now -= 1
+
+
+def test_parallelism_bounds_concurrent_datums(pps: Harness) -> None:
+    """Datums wait until two of them run at once; never more than two do."""
+    barrier = _Barrier()
     script = (
-        f'touch {running}/$PACH_DATUM_ID; i=0; '
-        f'while [ $(ls {running} | wc -l) -lt 2 ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done; '
-        f'ls {running} | wc -l >> {counts}; sleep 0.2; rm {running}/$PACH_DATUM_ID; touch /pfs/out/$PACH_DATUM_ID'
+        f'{PY} -c "import socket, time; s = socket.create_connection((\'127.0.0.1\', {barrier.port})); '
+        f's.recv(3); time.sleep(0.2); s.close()"; touch /pfs/out/$PACH_DATUM_ID'
     )
     pps.repo("in")
     pps.put("in", {f"/{i}": "" for i in range(6)})
     pps.pipeline(spec("par", script, pfs("in"), parallelism_spec={"constant": 2}))
     job = pps.job("par")
+    barrier.sock.close()
     assert (job.state, job.processed) == (JobState.SUCCESS, 6)
-    seen = [int(n) for n in counts.read_text().split()]
-    assert len(seen) == 6 and max(seen) == 2
+    assert barrier.most == 2
 
 
 def test_output_names_that_pfs_cannot_hold_fail_the_datum(pps: Harness) -> None:
@@ -105,6 +142,24 @@ def test_symlinks_in_out_are_followed(pps: Harness) -> None:
     pps.pipeline(spec("dangling", "ln -s /nowhere /pfs/out/x", pfs("in", "/"), datum_tries=1))
     (datum,) = pps.engine.datums("default", "dangling", pps.job("dangling").id)
     assert datum.reason.endswith("/x is a broken symbolic link")
+
+
+def test_symlinks_are_resolved_in_the_datums_view(pps: Harness, tmp_path: Path) -> None:
+    """As Pachyderm's worker follows links in its container: here the container is the sandbox's view."""
+    pps.repo("in")
+    pps.put("in", {"/single": "S"})
+    script = ("echo private > /tmp/note; ln -s /pfs/in/../../tmp/note /pfs/out/note; "
+              "ln -s ../in/single /pfs/out/up; ln -s /pfs/in/../in/single /pfs/out/through")
+    pps.pipeline(spec("view", script, pfs("in", "/")))
+    assert pps.job("view").state == JobState.SUCCESS
+    assert pps.files("view") == {"/note": b"private\n", "/up": b"S", "/through": b"S"}
+    # The server's data directory is not in the view: a link there is broken, never uploaded.
+    secret = tmp_path / "data" / "pfs.sqlite"
+    assert secret.exists()
+    pps.pipeline(spec("steal", f"ln -s {secret} /pfs/out/db", pfs("in", "/"), datum_tries=1))
+    job = pps.job("steal")
+    (datum,) = pps.engine.datums("default", "steal", job.id)
+    assert job.state == JobState.FAILURE and "/db is a broken symbolic link" in datum.reason
 
 
 def test_empty_files_inputs_are_empty(pps: Harness) -> None:

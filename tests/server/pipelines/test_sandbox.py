@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import pwd
 import shlex
 import shutil
@@ -24,6 +25,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from pachmagic.server.pipelines.sandbox import (
+    WRITABLE_HOME_DIRS,
     ENV_VAR,
     RunResult,
     Sandbox,
@@ -127,6 +129,38 @@ def describe(pid: int) -> str:
     return f"pid {pid} {cmdline!r} state={status.get('State')} ppid={status.get('PPid')} sigcgt={status.get('SigCgt')}"
 
 
+def unique_sleep() -> str:
+    """A sleep duration no other process has on its command line: finds the process on the host."""
+    return f"{100 + random.randrange(10**6) / 10**7:.7f}"
+
+
+def host_pids_of(marker: str) -> list[int]:
+    """Live host processes whose command line holds ``marker`` (pids as the host sees them)."""
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit() and int(name) != os.getpid():
+            try:
+                if marker.encode() in Path(f"/proc/{name}/cmdline").read_bytes() and not gone(int(name)):
+                    found.append(int(name))
+            except OSError:
+                pass
+    return found
+
+
+def wait_no_process(marker: str, within: float = 60) -> bool:
+    end = time.monotonic() + within
+    while host_pids_of(marker):
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def worker_pid(sb: Sandbox) -> int:
+    assert sb._worker is not None  # noqa: SLF001
+    return sb._worker.proc.pid  # noqa: SLF001 - the host's number (a PID namespace shows others)
+
+
 def wait_gone(pid: int, within: float = 60) -> bool:
     # Generous: on a loaded two-core machine reaping can lag; a kept process never goes.
     end = time.monotonic() + within
@@ -176,12 +210,17 @@ def test_pfs_entries_are_real_directories(sandbox: Sandbox, datum: Callable[...,
 
 
 @needs_ns
-def test_host_paths_stay_visible(sandbox: Sandbox, tmp_path: Path) -> None:
-    (tmp_path / "host.txt").write_text("on the host")
-    _, out = run(sandbox, ["sh", "-c", f"cat {tmp_path}/host.txt; echo; echo x > {tmp_path}/w.txt; ls -A /"])
-    assert out.of("stdout")[0] == "on the host"
-    assert (tmp_path / "w.txt").read_text() == "x\n"
-    assert set(os.listdir("/")) | {"pfs"} == set(out.of("stdout")[1:])
+def test_host_paths_stay_visible_read_only(sandbox: Sandbox, tmp_path: Path) -> None:
+    host_dir = Path(tempfile.mkdtemp(prefix="pachmagic-host-", dir=REPO))  # outside /tmp: the host's own
+    try:
+        (host_dir / "host.txt").write_text("on the host")
+        _, out = run(sandbox, ["sh", "-c", f"cat {host_dir}/host.txt; echo; echo x > {host_dir}/w.txt; ls -A /"])
+        assert out.of("stdout")[0] == "on the host"
+        assert not (host_dir / "w.txt").exists()
+        assert any("Read-only file system" in line for line in out.of("stderr"))
+        assert set(os.listdir("/")) | {"pfs"} == set(out.of("stdout")[1:])
+    finally:
+        shutil.rmtree(host_dir)
 
 
 @needs_ns
@@ -253,6 +292,85 @@ def test_namespace_mode_as_unprivileged_user(datum: Callable[..., dict[str, Path
     assert report["written"] == "HELLO" and report["owner"] == report["uid"]
 
 
+# --- isolation (#15 items 7 and 9) ----------------------------------------------------
+
+
+@needs_ns
+def test_the_data_directory_is_invisible(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    data = tmp_path / "data"
+    (data / "packs").mkdir(parents=True)
+    (data / "pfs.sqlite").write_text("the store")
+    with Sandbox(data / "scratch" / "box", hidden=[data]) as sb:
+        # From the data directory's parent as working directory (a workdir holding the data dir).
+        script = f"ls -A {data}; cat {data}/pfs.sqlite; touch {data}/x; echo done"
+        for cwd in (None, str(tmp_path)):
+            result, out = run(sb, ["sh", "-c", script], cwd=cwd)
+            assert out.of("stdout") == ["done"], cwd
+            assert not (data / "x").exists()
+            assert "the store" not in " ".join(out.of("stdout") + out.of("stderr"))
+
+
+@needs_ns
+def test_tmp_is_private_to_each_worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    name = f"pachmagic-private-{os.getpid()}-{random.randrange(10**9)}"
+    with Sandbox(tmp_path / "a") as a, Sandbox(tmp_path / "b") as b:
+        assert run(a, ["sh", "-c", f"echo mine > /tmp/{name}; cat /tmp/{name}"])[1].of("stdout") == ["mine"]
+        assert run(a, ["cat", f"/tmp/{name}"])[1].of("stdout") == ["mine"]  # kept for the worker's life
+        assert run(b, ["sh", "-c", f"cat /tmp/{name} 2>/dev/null || echo absent"])[1].of("stdout") == ["absent"]
+    assert not Path("/tmp", name).exists()
+
+
+@needs_ns
+def test_only_pfs_out_and_tmp_are_writable(sandbox: Sandbox, datum: Callable[..., dict[str, Path]]) -> None:
+    d = datum(f="x")
+    script = ("for p in /pfs/out/w /tmp/w /pfs/in/w /usr/w /w; do "
+              "if touch $p 2>/dev/null; then echo $p yes; else echo $p no; fi; done")
+    assert run(sandbox, ["sh", "-c", script], mounts=d)[1].of("stdout") == [
+        "/pfs/out/w yes", "/tmp/w yes", "/pfs/in/w no", "/usr/w no", "/w no"]
+    assert [p.name for p in d["in"].iterdir()] == ["f"]
+
+
+@needs_ns
+def test_other_processes_are_invisible(sandbox: Sandbox) -> None:
+    script = "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f; echo; done"
+    lines = [line for line in run(sandbox, ["sh", "-c", script])[1].of("stdout") if line.strip()]
+    # Only the worker (its namespace's init) and this command: not the server, not other workers.
+    assert lines and all("_nsworker.py" in line or line.startswith(("sh -c", "tr ")) for line in lines), lines
+    assert sum("_nsworker.py" in line for line in lines) == 1
+
+
+@needs_ns
+def test_the_server_cannot_be_signalled(sandbox: Sandbox) -> None:
+    marker = unique_sleep()
+    victim = subprocess.Popen(["sleep", marker])  # a process of the server's, as the server itself
+    try:
+        out = run(sandbox, ["sh", "-c", f"kill -9 {victim.pid} 2>/dev/null; echo tried"])[1]
+        assert out.of("stdout") == ["tried"]
+        assert victim.poll() is None
+    finally:
+        victim.kill()
+        victim.wait()
+
+
+def test_background_processes_end_with_the_datum(any_sandbox: Sandbox) -> None:
+    plain, detached = unique_sleep(), unique_sleep()
+    result, _ = run(any_sandbox, ["sh", "-c", f"sleep {plain} & (setsid sleep {detached} &); echo started"])
+    assert result.exit_code == 0
+    assert wait_no_process(plain), "a background child outlived its datum"
+    if any_sandbox.mode == "namespace":  # setsid leaves the process group, not the PID namespace
+        assert wait_no_process(detached), "a detached child outlived its datum"
+    else:
+        for pid in host_pids_of(detached):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_isolation_the_os_refuses_is_reported(sandbox: Sandbox) -> None:
+    """Where a namespace is refused, ``warning`` says which (the job logs and ``pachmagic version`` show it)."""
+    assert sandbox.warning is None or sandbox.warning.startswith("pipeline sandbox: ")
+
+
 # --- running commands (both modes) ---------------------------------------------------
 
 MODES = ["sandbox", "substitute"]
@@ -292,9 +410,10 @@ def test_missing_command_reports_127(any_sandbox: Sandbox) -> None:
 
 def test_timeout_kills_the_process_group(any_sandbox: Sandbox) -> None:
     # SIGKILL as the result proves the kill (a sleep that ran out would exit 0).
-    result, out = run(any_sandbox, ["sh", "-c", "sleep 100 & echo $!; sleep 100"], timeout=0.5)
+    marker = unique_sleep()
+    result, out = run(any_sandbox, ["sh", "-c", f"sleep {marker} & sleep 100"], timeout=0.5)
     assert result == RunResult(-signal.SIGKILL, timed_out=True)
-    assert wait_gone(int(out.of("stdout")[0]))  # the background child went too
+    assert wait_no_process(marker)  # the background child went too
 
 
 def test_cancel_kills_the_command(any_sandbox: Sandbox) -> None:
@@ -324,7 +443,11 @@ def test_stdin_is_delivered_then_closed(any_sandbox: Sandbox) -> None:
 
 def test_env_is_exactly_what_was_given(any_sandbox: Sandbox) -> None:
     _, out = run(any_sandbox, ["env"], env={"PATH": PATH, "PACH_JOB_ID": "abc", "EMPTY": ""})
-    assert sorted(out.of("stdout")) == ["EMPTY=", "PACH_JOB_ID=abc", f"PATH={PATH}"]
+    # (and, where the host is read-only, per-user config and caches in the worker's /tmp)
+    extra = [f"{k}={v}" for k, v in WRITABLE_HOME_DIRS.items()] if any_sandbox.mode == "namespace" else []
+    assert sorted(out.of("stdout")) == sorted(["EMPTY=", "PACH_JOB_ID=abc", f"PATH={PATH}", *extra])
+    _, out = run(any_sandbox, ["env"], env={"PATH": PATH, "XDG_CACHE_HOME": "/x"})
+    assert "XDG_CACHE_HOME=/x" in out.of("stdout")
 
 
 def test_cwd_and_relative_command_paths(any_sandbox: Sandbox, tmp_path: Path) -> None:
@@ -352,12 +475,12 @@ def test_a_raising_callback_leaves_the_sandbox_usable(any_sandbox: Sandbox) -> N
 
 
 def test_a_dead_worker_is_replaced(any_sandbox: Sandbox) -> None:
-    _, out = run(any_sandbox, ["sh", "-c", "echo $PPID"])
-    worker = int(out.of("stdout")[0])
+    run(any_sandbox, ["true"])
+    worker = worker_pid(any_sandbox)
     os.kill(worker, signal.SIGKILL)
     assert wait_gone(worker)
-    _, out = run(any_sandbox, ["sh", "-c", "echo $PPID"])
-    assert out.of("stdout") != [str(worker)]
+    assert run(any_sandbox, ["echo", "again"])[1].of("stdout") == ["again"]
+    assert worker_pid(any_sandbox) != worker
 
 
 def test_bad_mount_names_are_refused(any_sandbox: Sandbox, tmp_path: Path) -> None:
@@ -381,13 +504,15 @@ def test_sandbox_made_in_a_finished_thread_keeps_working(tmp_path: Path,
 
 
 def test_worker_and_command_die_with_the_server(tmp_path: Path) -> None:
-    script = textwrap.dedent("""
+    marker = unique_sleep()
+    script = textwrap.dedent(f"""
         import sys, threading
         from pathlib import Path
         from pachmagic.server.pipelines.sandbox import Sandbox
         sb = Sandbox(Path(sys.argv[1]))
-        sb.run(cmd=["sh", "-c", "echo $PPID $$; exec sleep 100"], stdin=None,
-               env={"PATH": "/usr/bin:/bin"}, cwd=None, mounts={}, timeout=None,
+        print(sb._worker.proc.pid, flush=True)
+        sb.run(cmd=["sh", "-c", "(setsid sleep {marker} &); echo started; exec sleep 100"], stdin=None,
+               env={{"PATH": "/usr/bin:/bin"}}, cwd=None, mounts={{}}, timeout=None,
                on_output=lambda s, l: print(l, flush=True))
     """)
     server = subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "scratch")],
@@ -395,19 +520,23 @@ def test_worker_and_command_die_with_the_server(tmp_path: Path) -> None:
                               env={**os.environ, "PYTHONPATH": os.pathsep.join(
                                   filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))})
     assert server.stdout is not None
-    worker, command = map(int, server.stdout.readline().split())
+    worker = int(server.stdout.readline())
+    assert server.stdout.readline().strip() == "started"
+    assert host_pids_of(marker)
     server.kill()
     server.wait()
-    for name, pid in (("worker", worker), ("command", command)):
-        assert wait_gone(pid), f"the {name} outlived the server: {describe(pid)}"
+    assert wait_gone(worker), f"the worker outlived the server: {describe(worker)}"
+    assert wait_no_process(marker), "a command's detached child outlived the server"
 
 
 def test_close_stops_the_worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(ENV_VAR, raising=False)
     sb = Sandbox(tmp_path / "scratch")
-    _, out = run(sb, ["sh", "-c", "echo $PPID"])
+    run(sb, ["true"])
+    assert sb._worker is not None
+    worker = sb._worker.proc.pid  # noqa: SLF001 - (in a PID namespace the command sees other numbers)
     sb.close()
-    assert wait_gone(int(out.of("stdout")[0]))
+    assert wait_gone(worker)
     assert list((tmp_path / "scratch").iterdir()) == []
 
 
@@ -586,30 +715,29 @@ def _python_for(user: str) -> str | None:
 
 
 def test_a_killed_worker_takes_its_command_along(any_sandbox: Sandbox) -> None:
-    """SIGKILL gives the worker no chance to kill its command (its own session):
-    the server, which learnt the command's pid at its start, does."""
-    pids: list[str] = []
-    got_pids = threading.Event()
+    """SIGKILL gives the worker no chance to kill its command (its own session): the
+    kernel does (the worker's PID namespace ends with it), or else the server, which
+    learnt the command's pid at its start."""
+    marker = unique_sleep()
+    started = threading.Event()
     errors: list[BaseException] = []
-
-    def on_output(stream: str, line: str) -> None:
-        pids.extend(line.split())
-        got_pids.set()
 
     def run_long() -> None:
         try:
-            any_sandbox.run(cmd=["sh", "-c", "echo $PPID $$; exec sleep 100"], stdin=None, env={"PATH": PATH},
-                            cwd=None, mounts={}, timeout=60, on_output=on_output)
+            any_sandbox.run(cmd=["sh", "-c", f"echo started; exec sleep {marker}"], stdin=None, env={"PATH": PATH},
+                            cwd=None, mounts={}, timeout=60, on_output=lambda s, l: started.set())
         except BaseException as err:  # noqa: BLE001 - looked at below
             errors.append(err)
 
+    run(any_sandbox, ["true"])
+    worker = worker_pid(any_sandbox)
     runner = threading.Thread(target=run_long)
     runner.start()
-    assert got_pids.wait(30)
-    worker, command = map(int, pids)
+    assert started.wait(30)
+    assert host_pids_of(marker)
     os.kill(worker, signal.SIGKILL)
     runner.join(60)
     assert not runner.is_alive()
     assert [type(e).__name__ for e in errors] == ["Internal"]
-    assert wait_gone(command), f"the command outlived its worker: {describe(command)}"
+    assert wait_no_process(marker), "the command outlived its worker"
     assert run(any_sandbox, ["echo", "again"])[1].of("stdout") == ["again"]  # a new worker serves

@@ -15,9 +15,11 @@ from pachmagic.client import Client, Job, Pipeline, connect
 TALK = "for f in /pfs/in/*; do echo \"saw $(basename $f)\"; echo warn >&2; cp $f /pfs/out/; done"
 
 
-def spec(name: str, script: str, glob: str = "/*", **extra: Any) -> dict[str, Any]:
-    return {"pipeline": {"name": name}, "transform": {"image": "x", "cmd": ["sh", "-c", script]},
-            "input": {"pfs": {"repo": "in", "glob": glob}}, **extra}
+def spec(name: str, script: str, glob: str = "/*", workdir: Any = None, **extra: Any) -> dict[str, Any]:
+    # A host directory the test signals through must be the transform's working
+    # directory: the sandbox shows the host's /tmp to it only there (read-only, live).
+    transform = {"image": "x", "cmd": ["sh", "-c", script], **({"working_dir": str(workdir)} if workdir else {})}
+    return {"pipeline": {"name": name}, "transform": transform, "input": {"pfs": {"repo": "in", "glob": glob}}, **extra}
 
 
 @pytest.fixture
@@ -117,7 +119,7 @@ def test_datum_files_carry_their_commits_time(client: Client, sdk: Any) -> None:
 def test_restart_datum_over_grpc(client: Client, sdk: Any, tmp_path: Any) -> None:
     flag = tmp_path / "ok"
     client.pps.create_pipeline(spec("flaky", f"[ -e {flag} ] || [ -e /pfs/in/a.txt ] && cp /pfs/in/* /pfs/out/",
-                                    datum_tries=1))
+                                    workdir=tmp_path, datum_tries=1))
     job = first_job(client, "flaky")
     assert job.state == "failure"
     flag.touch()
@@ -157,7 +159,8 @@ def test_logs_by_pipeline_job_and_datum(client: Client, sdk: Any) -> None:
 
 def test_follow_logs_until_the_job_ends(client: Client, sdk: Any, tmp_path: Any) -> None:
     gate = tmp_path / "go"
-    client.pps.create_pipeline(spec("slow", f"echo start; while [ ! -e {gate} ]; do sleep 0.05; done; echo end", glob="/"))
+    client.pps.create_pipeline(spec("slow", f"echo start; while [ ! -e {gate} ]; do sleep 0.05; done; echo end", glob="/",
+                                    workdir=tmp_path))
     job = client.pps.list_job(pipeline="slow")[0]
     lines: list[str] = []
     started = threading.Event()

@@ -25,8 +25,10 @@ def test_waiters_do_not_starve_other_calls(server: Any, tmp_path: Path) -> None:
         client.pfs.put_file("in@master", "/a", b"A")
         client.pps.create_pipeline({
             "pipeline": {"name": "gated"},
-            "transform": {"image": "x", "cmd": ["sh", "-c", f"echo waiting; while [ ! -e {gate} ]; do sleep 0.05; done; "
-                                                            "cp /pfs/in/a /pfs/out/a; echo done"]},
+            # The gate's directory as working directory: the sandbox shows it (read-only, live).
+            "transform": {"image": "x", "working_dir": str(tmp_path),
+                          "cmd": ["sh", "-c", f"echo waiting; while [ ! -e {gate} ]; do sleep 0.05; done; "
+                                              "cp /pfs/in/a /pfs/out/a; echo done"]},
             "input": {"pfs": {"repo": "in", "glob": "/"}},
         })
         job_id = client.pps.list_job(pipeline="gated")[0].id
