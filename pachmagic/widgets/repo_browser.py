@@ -15,30 +15,26 @@ stays until the selection changes; nothing is written on the kernel's machine.
 ``History`` lists the recent commits of the branch that changed the selected
 file.
 
-What to show is decided by pure functions in ``logic/browse.py``; this module
-only wires widgets to the client. It never imports the server.
+What to show is decided by pure functions in ``logic/browse.py``, the preview
+widget is built by ``_preview.py``; this module only wires widgets to the client. It never imports the server.
 """
 
 from __future__ import annotations
 
-import os
 from itertools import islice
 from typing import Any
 
 import ipywidgets as w
 
-from pachmagic.client import Commit, File, FileInfo, Repo, human_size, is_commit_id
+from pachmagic.client import Commit, File, FileInfo, Repo, is_commit_id
 from pachmagic.errors import NotFound
 from pachmagic.widgets._panel import Panel, replace_children
+from pachmagic.widgets._preview import hint, preview_widget
 from pachmagic.widgets.logic import browse
 from pachmagic.widgets.logic.browse import HistoryRow
-from pachmagic.widgets.logic.style import MUTED, esc
+from pachmagic.widgets.logic.style import esc
 
 __all__ = ["RepoBrowser"]
-
-
-def _hint(text: str) -> w.HTML:
-    return w.HTML(f"<span style='color:{MUTED};font-size:12px'>{esc(text)}</span>")
 
 
 class RepoBrowser(Panel):
@@ -103,7 +99,7 @@ class RepoBrowser(Panel):
         self._prev_button = w.Button(description="Prev", icon="chevron-left", layout=small(), disabled=True)
         self._next_button = w.Button(description="Next", icon="chevron-right", layout=small(), disabled=True)
         self._page_label = w.HTML("")
-        self._preview = w.VBox([_hint("Select a file to preview it.")], layout=w.Layout(width="100%"))
+        self._preview = w.VBox([hint("Select a file to preview it.")], layout=w.Layout(width="100%"))
         self._download_button = w.Button(description="Download", icon="download", layout=small(), disabled=True,
                                          tooltip="Prepare the selection for your browser to save")
         self._history_button = w.Button(description="History", icon="history", layout=small(), disabled=True)
@@ -169,7 +165,7 @@ class RepoBrowser(Panel):
                 self._select_file(target)
             else:
                 self._history_button.disabled = True
-                replace_children(self._preview, [_hint("Select a file to preview it.")])
+                replace_children(self._preview, [hint("Select a file to preview it.")])
 
         self._submit(run)
 
@@ -203,13 +199,15 @@ class RepoBrowser(Panel):
         """The repo whose master head changed last among those holding data (else the first)."""
         best: tuple[Any, str] | None = None
         for repo in repos[:50]:  # bounded: one RPC per repo
-            if not repo.size_bytes:
-                continue
             try:
                 head = self.client.pfs.inspect_commit(Commit(repo.repo, "master", None))
-            except NotFound:
+            except NotFound:  # no master: nothing put yet
                 continue
-            when = head.finished or head.started
+            # pachd reports a repo's size once its head is finished and sized (real pachd
+            # does that in the background): a head still being written counts as data.
+            if not (repo.size_bytes or head.size_bytes or head.finished is None):
+                continue
+            when = head.finished or head.finishing or head.started
             if when is not None and (best is None or when > best[0]):
                 best = (when, repo.name)
         return best[1] if best else str(repos[0].name)
@@ -288,45 +286,7 @@ class RepoBrowser(Panel):
         if browse.is_dir(info):
             replace_children(self._preview, [w.HTML(browse.summary_html(info, "directory: Download prepares a zip of it"))])
             return
-        replace_children(self._preview, [w.HTML(browse.summary_html(info)), self._render_preview(info)])
-
-    def _render_preview(self, info: FileInfo) -> w.Widget:
-        ref = self._file_ref(info.path)
-        pfs = self.client.pfs
-        head_size = browse.CSV_HEAD_BYTES if browse.preview_kind(info.path, info.size_bytes) == "csv" else browse.HEAD_BYTES
-        with pfs.open_file(ref) as reader:
-            head = reader.read(head_size)
-        kind = browse.preview_kind(info.path, info.size_bytes, head)
-        if kind == "image":
-            data = head if len(head) >= info.size_bytes else pfs.get_file(ref)
-            fmt = browse.IMAGE_FORMATS[os.path.splitext(info.path.lower())[1]]
-            # whole and scaled to fit: no crop, no scroll bar
-            return w.Image(value=data, format=fmt, layout=w.Layout(width="auto", height="auto", max_width="100%",
-                                                                    max_height="300px", object_fit="contain"))
-        if kind == "text":
-            return w.HTML(browse.text_html(head[: browse.HEAD_BYTES], info.size_bytes))
-        if kind == "csv":
-            frame = browse.csv_frame(head, info.path, truncated=len(head) < info.size_bytes)
-            return w.HTML(browse.table_html(frame, browse.frame_note(frame, browse.PREVIEW_ROWS)))
-        if kind == "parquet":
-            return w.HTML(self._parquet_html(ref, info))
-        note = "binary file" if kind == "binary" else f"too large to preview ({human_size(info.size_bytes)})"
-        return _hint(f"{note}: size and hash above")
-
-    def _parquet_html(self, ref: File, info: FileInfo) -> str:
-        try:
-            import pyarrow.parquet as pq  # type: ignore[import-untyped,unused-ignore]
-        except ImportError:
-            return f"<div style='color:{MUTED}'>Install pyarrow to preview Parquet files.</div>"
-        from pachmagic.fs import PfsFileSystem
-
-        fs = PfsFileSystem(self.client, skip_instance_cache=True)
-        with fs.open(f"{ref.commit}{ref.path}", "rb") as handle:
-            parquet = pq.ParquetFile(handle)
-            batch = next(parquet.iter_batches(batch_size=browse.PREVIEW_ROWS), None)
-            frame = batch.to_pandas() if batch is not None else parquet.schema_arrow.empty_table().to_pandas()
-            rows = parquet.metadata.num_rows
-        return browse.table_html(frame, browse.frame_note(frame, browse.PREVIEW_ROWS, f"{rows:,} rows in all"))
+        replace_children(self._preview, [w.HTML(browse.summary_html(info)), preview_widget(self.client, self._file_ref(info.path), info)])
 
     # --- handlers (kernel thread: queue work only) -------------------------------------
 
