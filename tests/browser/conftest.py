@@ -77,12 +77,22 @@ def lab_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="package")
-def jupyterlab(tmp_path_factory: pytest.TempPathFactory, lab_root: Path) -> Iterator[JupyterLab]:
+def jupyterlab_server(tmp_path_factory: pytest.TempPathFactory, lab_root: Path) -> Iterator[JupyterLab]:
     with JupyterLab(lab_root, tmp_path_factory.mktemp("jupyterlab")) as lab:
         yield lab
 
 
+@pytest.fixture
+def jupyterlab(jupyterlab_server: JupyterLab) -> Iterator[JupyterLab]:
+    """The shared JupyterLab; the kernels a test started are shut down after it."""
+    yield jupyterlab_server
+    jupyterlab_server.shutdown_kernels()
+
+
 @pytest.fixture(scope="package")
 def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=60_000)  # a busy 2-core machine: panels take seconds to load
     with browser(tmp_path_factory.mktemp("chromium-profile"), height=1200) as context:
         yield context

@@ -8,6 +8,7 @@ test's temporary directory.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +63,7 @@ def test_tab_completion_popup_and_interrupting_a_wait(jupyterlab: JupyterLab, ch
             page.keyboard.type("%pach wait commit slow@master")
             page.keyboard.press("Shift+Enter")
             waiting = nb.cell(-2).locator(".jp-OutputArea")
-            expect(waiting).to_contain_text("waiting for slow@master: jobs 0/1")
+            expect(waiting).to_contain_text(re.compile(r"waiting for slow@master\s*jobs 0/1 · datums 0/1"))
             screens.take(page, "waiting")
             nb.interrupt()
             nb.wait_idle()
@@ -80,4 +81,5 @@ def test_tab_completion_popup_and_interrupting_a_wait(jupyterlab: JupyterLab, ch
                 client.pps.stop_job(job.job)
             client.close()
     finally:
+        print("browser console:", *nb.console, sep="\n  ")
         page.close()

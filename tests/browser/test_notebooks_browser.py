@@ -46,6 +46,7 @@ def test_notebook_4_as_opened_reads_well_without_trust(jupyterlab: JupyterLab, c
         dashboard.scroll_into_view_if_needed()
         screens.take(page, "as-opened")
     finally:
+        print("browser console:", *nb.console, sep="\n  ")
         page.close()
 
 
@@ -88,4 +89,5 @@ def test_notebook_2_run_all(jupyterlab: JupyterLab, chromium: Any, tmp_path: Pat
         image.scroll_into_view_if_needed()
         screens.take(page, "image")
     finally:
+        print("browser console:", *nb.console, sep="\n  ")
         page.close()
