@@ -3,6 +3,11 @@
 The ceiling is a ``grpc.aio`` server in its own process with one generic
 handler per direction that moves raw ``bytes`` messages of our client's chunk
 size: what gRPC itself costs on this machine, with no protobuf, hashing or disk.
+Two more handlers give the floor of the standard RPCs' shapes: ``Messages``
+streams small pre-serialized messages (a listing: one message per file) and
+``Call`` takes a short client stream (pachyderm-sdk's one ModifyFile per file);
+the ceiling process's CPU per message and per call is what grpcio's Python
+server costs before any work of ours.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import grpc
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CHUNK = 4 * 1024 * 1024 - 64 * 1024  # pachmagic.client._files.CHUNK_SIZE
+SMALL_MESSAGE = 100  # about a FileInfo of a short path
 OPTIONS = [("grpc.max_receive_message_length", 64 << 20), ("grpc.max_send_message_length", 64 << 20)]
 # The same location the official-client tests build (tests/official_clients/conftest.py).
 PP_HOME = Path(os.environ.get("PACHMAGIC_PYTHON_PACHYDERM_VENV") or REPO_ROOT / ".venv-python-pachyderm")
@@ -43,6 +49,17 @@ def _serve(port_queue: Any) -> None:
             yield payload if left >= CHUNK else payload[:left]
             left -= CHUNK
 
+    small = b"\n" + os.urandom(SMALL_MESSAGE - 1)
+
+    async def messages(request: bytes, context: Any) -> Any:
+        for _ in range(int(request)):
+            yield small
+
+    async def call(requests: Any, context: Any) -> bytes:
+        async for _ in requests:
+            pass
+        return b""
+
     async def main() -> None:
         server = grpc.aio.server(options=OPTIONS)
         handler = grpc.method_handlers_generic_handler(
@@ -50,6 +67,8 @@ def _serve(port_queue: Any) -> None:
             {
                 "Upload": grpc.stream_unary_rpc_method_handler(upload),
                 "Download": grpc.unary_stream_rpc_method_handler(download),
+                "Messages": grpc.unary_stream_rpc_method_handler(messages),
+                "Call": grpc.stream_unary_rpc_method_handler(call),
             },
         )
         server.add_generic_rpc_handlers((handler,))
@@ -102,6 +121,36 @@ def raw_download(address: str, size: int) -> float:
         start = time.perf_counter()
         assert sum(len(m) for m in call(str(size).encode())) == size
         return time.perf_counter() - start
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def floor_stream_cpu_us(ceiling: Ceiling, count: int, repeat: int = 3) -> float:
+    """The ceiling server's CPU microseconds per small message it streams (best of ``repeat``)."""
+    figures = []
+    with grpc.insecure_channel(ceiling.address, options=OPTIONS) as channel:
+        call = channel.unary_stream("/bench.Raw/Messages")
+        for _ in range(repeat):
+            before = process_cpu_s(ceiling.process.pid)
+            assert sum(1 for _ in call(str(count).encode())) == count
+            figures.append((process_cpu_s(ceiling.process.pid) - before) / count * 1e6)
+    return min(figures)
+
+
+def floor_calls(ceiling: Ceiling, count: int, data: int = 4096) -> tuple[float, float]:
+    """(calls per second, server CPU ms per call) of ``count`` short client streams of 4 messages."""
+    payload = [b"\n" * 40, b"\n" * 20, b"\n" * 20, os.urandom(data)]
+    with grpc.insecure_channel(ceiling.address, options=OPTIONS) as channel:
+        call = channel.stream_unary("/bench.Raw/Call")
+        before, start = process_cpu_s(ceiling.process.pid), time.perf_counter()
+        for _ in range(count):
+            call(iter(payload))
+        took, cpu = time.perf_counter() - start, process_cpu_s(ceiling.process.pid) - before
+    return count / took, cpu / count * 1e3
 
 
 def _status(pid: int | str) -> dict[str, int]:

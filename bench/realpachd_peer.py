@@ -15,6 +15,16 @@ pachd's, for every operation), so both see the same machine load:
   until FINISHED (the client's context manager waits for it), median of 15;
 * ``glob_20k``: GlobFile ``/*`` over those 20,000 files, every entry received.
 
+And the same listing through the official clients, which use the standard
+RPCs (one message per file, no extension):
+
+* ``list_20k_pachctl`` / ``glob_20k_pachctl``: ``pachctl list file`` of that
+  directory and ``pachctl glob file "/**"`` over it (when pachctl can be had,
+  see ``pachctl_peers.find_pachctl``);
+* ``list_20k_sdk``: pachyderm-sdk ``list_file`` of it, every entry received;
+  each server's CPU time during it, per message received, is reported as
+  ``server_cpu_us_per_msg`` (from ``/proc``, both servers being local processes).
+
 "Until FINISHED" matters: pachd finishes commits in the background after
 FinishCommit returns, so a commit is only comparable once finished on both.
 
@@ -46,7 +56,10 @@ BIG = 256 * MiB
 SMALL_FILES, SMALL_SIZE = 2000, 4096
 WIDE_FILES = 20_000
 COMMITS = 15
-OPS = ("upload_large", "download_large", "small_files", "list_file_20k", "commit_latency", "glob_20k")
+OPS = (
+    "upload_large", "download_large", "small_files", "list_file_20k", "commit_latency", "glob_20k",
+    "list_20k_pachctl", "glob_20k_pachctl", "list_20k_sdk",
+)
 RATIO_KEYS = tuple(f"{op}_vs_real_pachd" for op in OPS)
 
 
@@ -62,15 +75,35 @@ def _write_random(path: Path, size: int) -> None:
             handle.write(os.urandom(4 * MiB))
 
 
-class _Side:
-    """One server under measurement, through pachmagic's client."""
+def process_cpu_s(pid: int | None) -> float | None:
+    """User + system CPU seconds of process ``pid`` so far (None when unknown)."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    def __init__(self, name: str, address: str) -> None:
+
+class _Side:
+    """One server under measurement, through pachmagic's client (and the official ones)."""
+
+    def __init__(self, name: str, address: str, pid: int | None = None, pachctl_exe: Path | None = None,
+                 work: Path | None = None) -> None:
         from pachmagic.client import connect
 
         self.name = name
+        self.address = address
+        self.pid = pid
         self.client = connect(address)
         self.seconds: dict[str, list[float]] = {op: [] for op in OPS}
+        self.cpu_us_per_msg: list[float] = []
+        self.pachctl: Any = None
+        if pachctl_exe is not None and work is not None:
+            from tests.go import pachctl_runner
+
+            self.pachctl = pachctl_runner.Pachctl(pachctl_exe, address, work / f"pachctl-{name}", timeout=600)
 
     def upload_large(self, source: Path) -> None:
         c = self.client
@@ -118,6 +151,43 @@ class _Side:
 
         self.seconds["glob_20k"].append(_timed(run))
 
+    def list_wide_pachctl(self) -> None:
+        def run() -> None:
+            lines = self.pachctl.run("list", "file", "peer-wide@master:/").lines
+            if len(lines) != WIDE_FILES + 1:  # a header, then one line per file
+                raise RuntimeError(f"{self.name}: pachctl listed {len(lines) - 1} files, expected {WIDE_FILES}")
+
+        if self.pachctl is not None:
+            self.seconds["list_20k_pachctl"].append(_timed(run))
+
+    def glob_wide_pachctl(self) -> None:
+        def run() -> None:
+            lines = self.pachctl.run("glob", "file", "peer-wide@master:/**").lines
+            if len(lines) < WIDE_FILES + 1:
+                raise RuntimeError(f"{self.name}: pachctl globbed {len(lines) - 1} files, expected {WIDE_FILES}")
+
+        if self.pachctl is not None:
+            self.seconds["glob_20k_pachctl"].append(_timed(run))
+
+    def list_wide_sdk(self) -> None:
+        from pachyderm_sdk import Client
+        from pachyderm_sdk.api import pfs
+
+        host, port = self.address.rsplit(":", 1)
+        sdk = Client(host=host, port=int(port))
+        try:
+            before = process_cpu_s(self.pid)
+            start = time.perf_counter()
+            n = sum(1 for _ in sdk.pfs.list_file(file=pfs.File.from_uri("peer-wide@master:/")))
+            self.seconds["list_20k_sdk"].append(time.perf_counter() - start)
+            after = process_cpu_s(self.pid)
+        finally:
+            sdk._channel.close()  # noqa: SLF001 - the SDK has no public close
+        if n != WIDE_FILES:
+            raise RuntimeError(f"{self.name}: pachyderm-sdk listed {n} files, expected {WIDE_FILES}")
+        if before is not None and after is not None:
+            self.cpu_us_per_msg.append((after - before) / n * 1e6)
+
     def one_commit(self, i: int) -> None:
         def run() -> None:
             with self.client.pfs.commit("peer-latency@master") as commit:
@@ -125,14 +195,23 @@ class _Side:
 
         self.seconds["commit_latency"].append(_timed(run))
 
-    def best(self, op: str) -> float:
+    def best(self, op: str) -> float | None:
         values = self.seconds[op]
+        if not values:
+            return None
         return statistics.median(values) if op == "commit_latency" else min(values)
 
 
-def compare(ours_address: str, real_address: str, work: Path, repeat: int = 2) -> dict[str, Any]:
-    """Run the operations interleaved on both servers; return seconds per side and the ratios."""
-    ours, real = _Side("embedded", ours_address), _Side("real_pachd", real_address)
+def compare(
+    ours_address: str, real_address: str, work: Path, repeat: int = 2, *, ours_pid: int | None = None,
+    real_pid: int | None = None, pachctl_exe: Path | None = None,
+) -> dict[str, Any]:
+    """Run the operations interleaved on both servers; return seconds per side and the ratios.
+
+    The ``*_pachctl`` operations run only with ``pachctl_exe``; their ratios are None otherwise.
+    """
+    ours = _Side("embedded", ours_address, ours_pid, pachctl_exe, work)
+    real = _Side("real_pachd", real_address, real_pid, pachctl_exe, work)
     sides = (ours, real)
     try:
         for side in sides:
@@ -156,6 +235,9 @@ def compare(ours_address: str, real_address: str, work: Path, repeat: int = 2) -
             for side in sides:
                 side.list_wide()
                 side.glob_wide()
+                side.list_wide_pachctl()
+                side.glob_wide_pachctl()
+                side.list_wide_sdk()
         for i in range(COMMITS):
             for side in sides:
                 side.one_commit(i)
@@ -163,8 +245,12 @@ def compare(ours_address: str, real_address: str, work: Path, repeat: int = 2) -
         for side in sides:
             side.client.close()
     seconds = {side.name: {op: side.best(op) for op in OPS} for side in sides}
-    ratios = {f"{op}_vs_real_pachd": seconds["real_pachd"][op] / seconds["embedded"][op] for op in OPS}
-    return {"ratios": ratios, "seconds": seconds}
+    ratios: dict[str, float | None] = {}
+    for op in OPS:
+        theirs, mine = seconds["real_pachd"][op], seconds["embedded"][op]
+        ratios[f"{op}_vs_real_pachd"] = theirs / mine if theirs and mine else None
+    cpu = {side.name: min(side.cpu_us_per_msg) if side.cpu_us_per_msg else None for side in sides}
+    return {"ratios": ratios, "seconds": seconds, "server_cpu_us_per_msg": cpu}
 
 
 class ReferenceServer:
@@ -202,12 +288,19 @@ class ReferenceServer:
         return proc.pid if proc is not None else None
 
 
-def measure(ours_address: str, work: Path, repeat: int = 2) -> dict[str, Any]:
-    """Start the reference pachd, compare, stop it. ``{"ratios", "seconds"}`` or ``{"note"}``."""
+def measure(ours_address: str, work: Path, repeat: int = 2, *, ours_pid: int | None = None) -> dict[str, Any]:
+    """Start the reference pachd, compare, stop it. ``{"ratios", "seconds", ...}`` or ``{"note"}``."""
+    import pachctl_peers
+
+    pachctl_exe, pachctl_note = pachctl_peers.find_pachctl()
     with ReferenceServer() as real:
         if real.note:
             return {"note": real.note}
-        return compare(ours_address, real.address, work, repeat)
+        result = compare(ours_address, real.address, work, repeat, ours_pid=ours_pid, real_pid=real.pid,
+                         pachctl_exe=pachctl_exe)
+    if pachctl_note:
+        result["pachctl_note"] = pachctl_note
+    return result
 
 
 def ratios(peer: dict[str, Any]) -> dict[str, float | None]:
@@ -226,6 +319,8 @@ def details(peer: dict[str, Any]) -> dict[str, Any]:
         "real_pachd_upload_mib_s": BIG / MiB / real["upload_large"],
         "real_pachd_download_mib_s": BIG / MiB / real["download_large"],
         "real_pachd_commit_ms": real["commit_latency"] * 1e3,
+        "server_cpu_us_per_msg_sdk_list": peer.get("server_cpu_us_per_msg"),
+        **({"pachctl_note": peer["pachctl_note"]} if "pachctl_note" in peer else {}),
     }
 
 
@@ -240,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         server = LocalServer(work / "data", in_process=False).start()
         try:
-            peer = measure(server.address, work)
+            peer = measure(server.address, work, ours_pid=server._proc.pid)  # type: ignore[union-attr]  # noqa: SLF001
         finally:
             server.stop()
     if "note" in peer:
@@ -250,6 +345,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{'key':<34} {'value':>9}  goal")
     for key in RATIO_KEYS:
         value = figures[key]
+        if value is None:
+            print(f"{key:<34} {'n/a':>9}  >=1  -")
+            continue
         print(f"{key:<34} {value:>9.3f}  >=1  {'yes' if value >= 1 else 'NO'}")
     print("details:", json.dumps(figures["details"], indent=1))
     if args.json:

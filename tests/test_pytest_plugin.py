@@ -112,3 +112,21 @@ def test_pach_repo_with_a_branch_and_description(pach_client: Client, pach_repo:
 def test_pach_repo_reports_bad_names(pach_repo: RepoFactory, name: str) -> None:
     with pytest.raises(ValueError):
         pach_repo(name)
+
+
+def test_the_readme_example_runs_as_written(tmp_path: Path) -> None:
+    """README's "Testing your code with pytest" example, copied as a user would (with its upper.py)."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Testing your code with pytest", 1)[1]
+    example = section.split("```python\n", 1)[1].split("```", 1)[0]
+    assert "def test_pipeline" in example
+    result = _run_project(tmp_path, {
+        "upper.py": """
+            import pathlib
+            for path in pathlib.Path("/pfs/words").iterdir():
+                (pathlib.Path("/pfs/out") / path.name).write_text(path.read_text().upper())
+        """,
+        "test_sales.py": example,
+    })
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 passed" in result.stdout

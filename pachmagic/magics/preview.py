@@ -10,7 +10,9 @@ by the same rules the embedded server uses (``pachmagic.pachyderm.datums``):
 datum IDs, deduplicated and sorted. Specs with ``join`` or
 ``group`` inputs (whose keys come from glob capture groups) are planned by the
 server instead, with ``ListDatum`` on the input spec: a dry run that works on
-the embedded server and on a real pachd alike.
+the embedded server and on a real pachd alike — except over given input commits
+(``--pipeline ... --input-commit``), which ListDatum cannot read: those are
+planned here by the same rules.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from IPython.core.error import UsageError
 from pachmagic.client import Client
 from pachmagic.errors import InvalidArgument, NotFound
 from pachmagic.pachyderm import datums as rules
-from pachmagic.pachyderm.inputs import input_from_dict, pfs_inputs
+from pachmagic.pachyderm.inputs import input_from_dict, pfs_inputs, sorted_input
 from pachmagic.pachyderm.spec import parse_pipeline_specs, spec_to_dict
 from pachmagic.magics import skips
 from pachmagic.magics.context import Context
@@ -131,7 +133,8 @@ def _plan_here(client: Client, node: dict[str, Any]) -> list[tuple[str, tuple[Da
     if _has(node, "cron"):
         raise UsageError("%pach preview datums: cron inputs are not previewed (their datums are ticks)")
     try:
-        tree = input_from_dict(node)
+        # Sorted by the names the spec gives, before they are defaulted, as pachd does.
+        tree = sorted_input(input_from_dict(node))
     except InvalidArgument as err:
         raise UsageError(f"%pach preview datums: {err.details}") from None
     sources: dict[str, _GlobSource] = {}
@@ -209,7 +212,9 @@ def _plan_on_server(client: Client, node: dict[str, Any]) -> list[tuple[str, tup
 
 def plan_datums(client: Client, node: dict[str, Any]) -> list[tuple[str, tuple[DatumFile, ...]]]:
     """Every datum of an input spec over the current branch heads: ``(datum id, inputs)``, sorted by id."""
-    if _needs_server(node):
+    # ListDatum plans over branch heads only (pachd replaces a given ``commit``; ours refuses
+    # it), so a spec pinned to input commits (``--input-commit``) is planned here.
+    if _needs_server(node) and not any(p.get("commit") for p in _pfs_nodes(node)):
         return _plan_on_server(client, node)
     return _plan_here(client, node)
 

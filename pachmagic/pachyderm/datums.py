@@ -5,8 +5,11 @@ yields one datum per path (file or directory) matching its glob; ``cross``
 multiplies datum lists; ``union`` concatenates them; ``join`` pairs the files of
 its inputs whose ``join_on`` keys are equal (``outer_join`` inputs keep unmatched
 files); ``group`` puts all files with one ``group_by`` key into one datum; a cron
-input is its repo with glob ``/*``. Inputs are visited sorted by name, as pachd's
-``SortInput`` does. IDs and hashes use Pachyderm's formulas (``common.DatumID`` /
+input is its repo with glob ``/*``. Inputs are visited in the order of the spec as
+stored (pachd sorts it by given names when it takes it: ``inputs.sorted_input``);
+within a join or group datum, each input's files come in the order of their own
+single-input datum IDs, as pachd's datum file sets (keyed by datum ID) yield them.
+IDs and hashes use Pachyderm's formulas (``common.DatumID`` /
 ``HashDatum``), so a datum keeps its ID while its paths stay the same and its hash
 changes when their contents (or the pipeline's salt) change.
 
@@ -26,7 +29,6 @@ from pachmagic._proto import pps_pb2
 from pachmagic.errors import InvalidArgument
 
 from .globs import KeyTemplate
-from .inputs import sorted_input
 
 __all__ = ["DatumInput", "Datum", "GlobMatch", "InputSource", "plan", "datum_id", "id_part", "CRON_GLOB"]
 
@@ -53,6 +55,7 @@ class DatumInput:
     reference: bool = False
     repo_type: str = "user"
     id_part: bytes = b""  # this input's share of the datum ID's hash input (see ``datum_id``)
+    datum: str = ""  # the file's datum tag in its commit (pachd reports it); "" for a directory
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,20 +139,30 @@ def _pfs(pfs: pps_pb2.PFSInput, source: InputSource) -> list[_Combo]:
             DatumInput(
                 name, project, repo, branch, commit, path, info.hash, is_dir, info.size,
                 join(path) if join else "", group(path) if group else "", outer, empty, reference, repo_type,
-                prefix + _field(path),
+                prefix + _field(path), "" if is_dir else getattr(info, "datum", "") or "default",
             ),
         ))
     return out
 
 
-def _join(children: list[list[_Combo]]) -> list[_Combo]:
+def _by_own_id(items: list[DatumInput]) -> list[DatumInput]:
+    """One input's files in the order pachd's datum file set holds them: by their datum IDs."""
+    return sorted(items, key=lambda item: datum_id((item,)))
+
+
+def _keyed(children: list[list[_Combo]], key: str) -> dict[str, list[list[DatumInput]]]:
+    """Each key's files, per child input (in the children's order), each child's by datum ID."""
     by_key: dict[str, list[list[DatumInput]]] = {}
     for index, combos in enumerate(children):
         for combo in combos:
             for item in combo:
-                by_key.setdefault(item.join_on, [[] for _ in children])[index].append(item)
+                by_key.setdefault(getattr(item, key), [[] for _ in children])[index].append(item)
+    return {k: [_by_own_id(items) for items in lists] for k, lists in by_key.items()}
+
+
+def _join(children: list[list[_Combo]]) -> list[_Combo]:
     out: list[_Combo] = []
-    for lists in by_key.values():
+    for lists in _keyed(children, "join_on").values():
         present = [items for items in lists if items]
         for combo in itertools.product(*present):
             if len(present) == len(children):
@@ -163,12 +176,7 @@ def _join(children: list[list[_Combo]]) -> list[_Combo]:
 
 
 def _group(children: list[list[_Combo]]) -> list[_Combo]:
-    by_key: dict[str, list[DatumInput]] = {}
-    for combos in children:
-        for combo in combos:
-            for item in combo:
-                by_key.setdefault(item.group_by, []).append(item)
-    return [tuple(items) for items in by_key.values()]
+    return [tuple(itertools.chain.from_iterable(lists)) for lists in _keyed(children, "group_by").values()]
 
 
 def _plan(node: pps_pb2.Input, sources: Mapping[str, InputSource]) -> list[_Combo]:
@@ -193,12 +201,13 @@ def _plan(node: pps_pb2.Input, sources: Mapping[str, InputSource]) -> list[_Comb
 def plan(node: pps_pb2.Input, sources: Mapping[str, InputSource]) -> list[Datum]:
     """All datums of ``node`` over the given input commits, sorted by ID.
 
-    ``sources`` maps each PFS or cron input's name to its input commit. A datum
+    ``node`` is an input tree as pachd stores it: sorted by given names, then
+    defaulted (``inputs.sorted_input`` before the names are filled in). ``sources`` maps each PFS or cron input's name to its input commit. A datum
     produced twice (a union of overlapping inputs) is kept once, as pachd's merge
     by datum ID does.
     """
     seen: dict[str, Datum] = {}
-    for combo in _plan(sorted_input(node), sources):
+    for combo in _plan(node, sources):
         ident = datum_id(combo)
         if ident not in seen:
             seen[ident] = Datum(ident, combo)

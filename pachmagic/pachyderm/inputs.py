@@ -2,8 +2,10 @@
 
 A pipeline's ``input`` is a tree of ``pfs`` and ``cron`` leaves under ``cross``,
 ``union``, ``join`` and ``group`` nodes. pachd sorts every node's children by name
-(``SortInput``) before planning datums, so a datum's ID does not depend on the order
-a spec lists its inputs in. Pure functions over ``pps_v2.Input`` messages.
+(``SortInput``) when it takes a spec, *before* it fills in default names: only names
+the spec gives count (an unnamed PFS input and every cron input sort as ""), and the
+sort is stable, so inputs without names keep the spec's order. Datums are then made
+in that stored order. Pure functions over ``pps_v2.Input`` messages.
 """
 
 from __future__ import annotations
@@ -47,11 +49,9 @@ def cron_inputs(node: pps_pb2.Input) -> Iterator[pps_pb2.CronInput]:
 
 
 def _name_of(node: pps_pb2.Input) -> str:
-    """pachd's ``InputName``: the name a sorted input tree orders by."""
+    """pachd's ``InputName``: the name a sorted input tree orders by (it has no case for cron)."""
     if node.HasField("pfs"):
         return node.pfs.name
-    if node.HasField("cron"):
-        return node.cron.name
     for kind in COMBINATIONS:
         children = getattr(node, kind)
         if len(children):
@@ -66,7 +66,11 @@ def _clone(node: pps_pb2.Input) -> pps_pb2.Input:
 
 
 def sorted_input(node: pps_pb2.Input) -> pps_pb2.Input:
-    """A copy with every combination's children sorted by name (pachd's ``SortInput``)."""
+    """A copy with every combination's children sorted by name, stably (pachd's ``SortInput``).
+
+    Call it on a spec's input as given, before names are defaulted (``setInputDefaults``
+    sorts first): sorting a defaulted tree would order unnamed inputs by repo.
+    """
     copy = _clone(node)
 
     def visit(n: pps_pb2.Input) -> None:

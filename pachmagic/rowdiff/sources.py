@@ -93,7 +93,13 @@ class Side:
 
 def _is_gzip(handle: IO[bytes]) -> bool:
     peek = getattr(handle, "peek", None)
-    return bool(callable(peek) and peek(2)[:2] == b"\x1f\x8b")
+    if callable(peek):
+        return bool(peek(2)[:2] == b"\x1f\x8b")
+    # PFS files (fsspec's buffered files) have no peek: look, then go back.
+    start = handle.tell()
+    head = handle.read(2)
+    handle.seek(start)
+    return bool(head == b"\x1f\x8b")
 
 
 def _text_chunks(handle: IO[bytes], fmt: str, rows: int) -> Iterator[Chunk]:

@@ -28,7 +28,6 @@ from .._proto import (
     enterprise_pb2_grpc,
     identity_pb2_grpc,
     license_pb2_grpc,
-    pfs_pb2_grpc,
     pps_pb2_grpc,
     transaction_pb2_grpc,
     version_pb2_grpc,
@@ -39,6 +38,7 @@ from .pipelines import Engine
 from .servicers import ext, misc
 from .servicers._base import Runtime
 from .servicers.pfs import PfsServicer
+from .servicers.pfs import add_to_server as add_pfs_to_server
 from .servicers.pps import PpsServicer
 from .storage import Storage
 
@@ -137,7 +137,7 @@ class ServerApp:
         # (generated add_*_to_server, servicer) pairs; the generated code is untyped.
         registrations: list[tuple[Any, Any]] = [
             (
-                pfs_pb2_grpc.add_APIServicer_to_server,
+                add_pfs_to_server,
                 PfsServicer(
                     self.storage,
                     self.runtime,

@@ -136,6 +136,15 @@ def _decoding(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHand
             return await result if inspect.isawaitable(result) else result
 
         return handler._replace(request_deserializer=None, unary_unary=unary_unary)
+    if handler.unary_stream and inspect.iscoroutinefunction(handler.unary_stream):
+        # A handler that writes its answers itself (``context.write``): stay a coroutine,
+        # so that no generator stands between it and gRPC for every message.
+        inner_uw = handler.unary_stream
+
+        async def unary_writer(raw: bytes, context: grpc.aio.ServicerContext) -> None:
+            await inner_uw(await unary_request(raw, context), context)
+
+        return handler._replace(request_deserializer=None, unary_stream=unary_writer)
     if handler.unary_stream:
         inner_us = handler.unary_stream
 

@@ -58,6 +58,12 @@ ALLOWED: list[Allow] = [
         when=_tail_of_pachds,
     ),
     Allow(
+        "response*worker_id",
+        "a log line's worker id names the worker: pachd's is its pod (<project>-<pipeline>-v<N>-<5 random letters>, "
+        "new with every pod); ours is its one local worker (<project>-<pipeline>-local)",
+        call="pps.GetLogs*",
+    ),
+    Allow(
         "response*hash",
         "file and directory hashes: pachd hashes its own chunked file-set format; ours hashes content",
     ),

@@ -137,6 +137,38 @@ def test_on_the_reference_pachd_with_workers(real_pachd_workers: Any) -> None:
     assert chain[4][3] == "/hand.png" and lineage.frame.loc[5, "commit"] == first
 
 
+def test_on_the_reference_pachd_with_workers_histogram_back_to_photo(shell: TestingShell, real_pachd_workers: Any) -> None:
+    """The issue's chain on a genuine pachd: histogram -> contour -> photos, a skipped datum, the SVG."""
+    address = real_pachd_workers.address
+    with connect(address) as client:
+        client.pfs.create_repo("photos")
+        first = _photos(client, "landscape.png", "hand.png")
+        _pipeline(client, "contour", "/*")
+        _pipeline(client, "histogram", "/*")
+        client.pfs.wait_commit("histogram@master")
+        second = _photos(client, "red_vase.png")
+        client.pfs.wait_commit("histogram@master")
+        newest = client.pps.list_job(pipeline="histogram")[0]
+        assert (newest.state, newest.data_skipped, newest.data_processed) == ("success", 2, 1)
+    shell.run_cell(f"%pach connect {address}")
+    lineage = shell.value("%pach provenance histogram@master:/landscape.png")
+    chain = _chain(lineage)
+    assert [(s, k, r) for s, k, r, _ in chain] == [
+        (0, "file", "histogram"), (1, "commit", "histogram"), (2, "job", "histogram"), (3, "datum", "histogram"),
+        (4, "file", "contour"), (5, "commit", "contour"), (6, "job", "contour"), (7, "datum", "contour"),
+        (8, "file", "photos"), (9, "commit", "photos"),
+    ]
+    frame = lineage.frame
+    assert chain[8][3] == "/landscape.png" and frame.loc[9, "commit"] == first
+    assert frame.loc[3, "state"] == "skipped" and frame.loc[7, "state"] == "success"
+    assert frame.loc[2, "pipeline_version"] == 1 and frame.loc[2, "spec"].startswith("default/histogram.spec@")
+    assert [n.name for n in lineage.sources] == [f"photos@{first}"]
+    svg = lineage.svg()
+    assert svg.count("class='pachmagic-prov-node") == 10 and svg.count("pachmagic-prov-edge") == 9
+    red = shell.value("%pach provenance histogram@master:/red_vase.png").frame
+    assert red.loc[9, "commit"] == second and set(red[red.kind == "datum"]["state"]) == {"success"}
+
+
 def test_on_the_reference_pachd_without_workers(real_pachd: Any) -> None:
     """No job runs: the commit's provenance still leads to the source commit, through the created job."""
     with connect(real_pachd.address) as client:

@@ -95,3 +95,48 @@ def test_unsupported_format_is_one_line(shell: TestingShell, pach_server: object
     assert shell.fail("%pach diff file docs@master:/a.xlsx docs@master:/a.xlsx --rows --format xml").lines[0].startswith(
         "UsageError: %pach diff file: argument --format: invalid choice: 'xml'"
     )
+
+
+def _tables() -> dict[str, tuple[bytes, bytes]]:
+    """OLD and NEW in every format the diff reads, as stored in PFS."""
+    import gzip
+    import io
+
+    import pandas as pd
+
+    frames = [pd.read_csv(io.StringIO(text)) for text in (OLD, NEW)]
+
+    def parquet(frame: pd.DataFrame) -> bytes:
+        out = io.BytesIO()
+        frame.to_parquet(out, index=False, row_group_size=1)  # several row groups: read in parts
+        return out.getvalue()
+
+    return {
+        "t.tsv": (OLD.replace(",", "\t").encode(), NEW.replace(",", "\t").encode()),
+        "t.parquet": (parquet(frames[0]), parquet(frames[1])),
+        "t.jsonl": tuple(f.to_json(orient="records", lines=True).encode() for f in frames),  # type: ignore[dict-item]
+        "t.csv.gz": (gzip.compress(OLD.encode()), gzip.compress(NEW.encode())),
+    }
+
+
+@pytest.mark.parametrize("name", ["t.tsv", "t.parquet", "t.jsonl", "t.csv.gz"])
+def test_every_format_between_two_commits(shell: TestingShell, address: str, name: str) -> None:
+    old, new = _tables()[name]
+    with connect(address) as client:
+        client.pfs.create_repo("sales")
+        ids = []
+        for data in (old, new):
+            with client.pfs.commit("sales@master") as c:
+                c.put_file(f"/{name}", data)
+            client.pfs.wait_commit(f"sales@{c.id}")
+            ids.append(c.id)
+    shell.run_cell(f"%pach connect {address}")
+    result = shell.value(f"%pach diff file sales@master:/{name} --rows --key id")
+    assert result.summary == (
+        f"1 added, 1 removed, 1 changed, 1 unchanged rows (key: id); sales@{ids[1]}^:/{name} → sales@master:/{name}"
+    )
+    frame = result.frame
+    assert frame["change"].tolist() == ["removed", "changed", "added"]
+    assert [int(v) for v in frame["id"]] == [3, 2, 4]
+    assert frame.loc[1, "changed_columns"] == ("amount",)
+    assert str(frame.loc[1, "amount_old"]) in ("20", "20.0")

@@ -122,3 +122,85 @@ def test_on_the_reference_pachd_a_pipeline_that_never_ran_is_all_new(shell: Test
     # The same datum IDs as pachd's own dry run (ListDatum on the input spec).
     with connect(real_pachd.address) as client:
         assert set(preview["datum_id"]) == {d.id for d in client.pps.list_datum(input={"pfs": {"repo": "photos", "glob": "/*"}})}
+
+
+def test_on_the_reference_pachd_with_workers_the_preview_matches_its_jobs(shell: TestingShell, real_pachd_workers: Any) -> None:
+    """pachd's own workers decide what to skip: the preview must say what they then do."""
+    address = real_pachd_workers.address
+    with connect(address) as client:
+        client.pfs.create_repo("photos")
+        client.pfs.put_files("photos@master", {"/a.png": b"A", "/b.png": b"B"})
+        client.pfs.wait_commit("photos@master")
+    shell.run_cell(f"%pach connect {address}")
+    shell.run_cell("%config PachMagic.progress = False")
+    shell.run_cell("%%pach create pipeline\n" + SPEC)
+    shell.run_cell("%pach wait commit copy@master")
+    assert _statuses(shell.value("%pach preview datums --pipeline copy")) == {"/a.png": "skip", "/b.png": "skip"}
+    with connect(address) as client:
+        # Staged in an open commit: no job starts before the preview (and none races it).
+        staged = client.pfs.start_commit("photos@master")
+        client.pfs.put_files(staged, {"/a.png": b"A2", "/c.png": b"C"})
+        preview = shell.value(f"%pach preview datums --pipeline copy --input-commit photos@{staged.id}")
+        assert _statuses(preview) == {"/a.png": "changed", "/b.png": "skip", "/c.png": "new"}
+        client.pfs.finish_commit(staged)
+        job = client.pps.inspect_job(f"copy@{staged.id}", wait=True)
+    assert (job.state, job.data_skipped, job.data_processed) == ("success", 1, 2)
+
+
+JOIN = """
+pipeline: {name: joined}
+transform:
+  image: busybox
+  cmd: [sh, -c, "cat /pfs/left/* /pfs/right/* > /pfs/out/$(ls /pfs/left)"]
+input:
+  join:
+  - pfs: {repo: left, glob: "/(*).txt", join_on: "$1"}
+  - pfs: {repo: right, glob: "/(*).csv", join_on: "$1"}
+"""
+
+
+@pytest.fixture(params=["embedded", "reference"])
+def workers_address(request: pytest.FixtureRequest) -> str:
+    """A server whose pipelines run: ours, or a genuine pachd 2.12.2 with its own workers."""
+    fixture = "pach_server" if request.param == "embedded" else "real_pachd_workers"
+    return str(request.getfixturevalue(fixture).address)
+
+
+def test_a_join_is_previewed_datum_by_datum_and_the_job_agrees(shell: TestingShell, workers_address: str) -> None:
+    """Join datums pair files of two repos: changing either side's file changes that datum only."""
+    address = workers_address
+    with connect(address) as client:
+        for repo in ("left", "right"):
+            client.pfs.create_repo(repo)
+        client.pfs.put_files("left@master", {"/a.txt": b"a", "/b.txt": b"b"})
+        client.pfs.put_files("right@master", {"/a.csv": b"1", "/b.csv": b"2", "/c.csv": b"3"})
+        client.pfs.wait_commit("right@master")
+    shell.run_cell(f"%pach connect {address}")
+    shell.run_cell("%config PachMagic.progress = False")
+    shell.run_cell("%%pach create pipeline\n" + JOIN)
+    shell.run_cell("%pach wait commit joined@master")
+    first = shell.value("%pach preview datums --pipeline joined")
+    assert first.counts == {"skip": 2, "new": 0, "changed": 0}, first.summary
+    with connect(address) as client:
+        old_right = client.pfs.inspect_commit("right@master").id
+        staged = client.pfs.start_commit("right@master")
+        client.pfs.put_files(staged, {"/a.csv": b"one"})
+        client.pfs.finish_commit(staged)
+        client.pfs.wait_commit("joined@master")
+        staged = client.pfs.start_commit("left@master")
+        client.pfs.put_files(staged, {"/c.txt": b"c"})
+        preview = shell.value(f"%pach preview datums --pipeline joined --input-commit left@{staged.id}")
+        # (ListDatum, the dry run join inputs were planned by, reads branch heads only.)
+        assert preview.counts == {"skip": 2, "new": 1, "changed": 0}, preview.summary
+        assert _statuses(preview) == {"/a.txt": "skip", "/a.csv": "skip", "/b.txt": "skip", "/b.csv": "skip",
+                                      "/c.txt": "new", "/c.csv": "new"}
+        client.pfs.finish_commit(staged)
+        job = client.pps.inspect_job(f"joined@{staged.id}", wait=True)
+        assert (job.state, job.data_skipped, job.data_processed) == ("success", 2, 1)
+        # The job before: right's a.csv changed, so the a datum ran again and b was skipped.
+        previous = [j for j in client.pps.list_job(pipeline="joined") if j.id != staged.id][0]
+        assert (previous.data_skipped, previous.data_processed) == (1, 1)
+    # An older input commit, not a branch head: its a.csv differs from what the last job read.
+    older = shell.value(f"%pach preview datums --pipeline joined --input-commit right@{old_right}")
+    assert older.counts == {"skip": 2, "new": 0, "changed": 1}, older.summary
+    assert _statuses(older)["/a.csv"] == "changed"

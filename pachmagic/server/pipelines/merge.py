@@ -96,7 +96,7 @@ def datum_inputs_json(result_inputs: Iterable[DatumInput]) -> list[dict[str, obj
         {
             "name": i.name, "project": i.project, "repo": i.repo, "repo_type": i.repo_type, "branch": i.branch,
             "commit": i.commit, "path": i.path, "hash": i.hash.hex(), "is_dir": i.is_dir, "size": i.size,
-            "join_on": i.join_on, "group_by": i.group_by,
+            "join_on": i.join_on, "group_by": i.group_by, "datum": i.datum,
         }
         for i in result_inputs
     ]

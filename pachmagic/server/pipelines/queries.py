@@ -136,6 +136,14 @@ class Queries:
             # 0 (the default) = the current version's jobs only.
             current = self.inspect_pipeline(project, pipeline).version
             jobs = [j for j in jobs if j.version >= current - history]
+        elif history >= 0:
+            # Without a pipeline, pachd applies the same to every pipeline (ListPipelineInfo's versions).
+            versions: dict[tuple[str, str], int | None] = {}
+            for j in jobs:
+                if (j.project, j.pipeline) not in versions:
+                    record = self.storage.pps.get(j.project, j.pipeline)
+                    versions[(j.project, j.pipeline)] = record.version if record is not None else None
+            jobs = [j for j in jobs if (v := versions[(j.project, j.pipeline)]) is not None and j.version >= v - history]
         refs = list(input_commits)
         if refs:
             wanted = {self.storage.inspect_commit(r).key for r in refs}
@@ -160,10 +168,16 @@ class Queries:
         return seen
 
     def job_set(self, job_id: str) -> list[JobRecord]:
+        """A job set's jobs in its commit set's order (upstream first), as pachd walks them."""
         jobs = self.list_jobs(job_id=job_id)
         if not jobs:
             raise NotFound(f"no jobs found for job set {job_id}")
-        return jobs
+        try:
+            order = {(c.key.repo.project, c.key.repo.name): i for i, c in enumerate(self.storage.commit_set(job_id))
+                     if c.key.repo.type == "user"}
+        except NotFound:
+            return jobs
+        return sorted(jobs, key=lambda j: order.get((j.project, j.pipeline), len(order)))
 
     # --- datums ------------------------------------------------------------------
 

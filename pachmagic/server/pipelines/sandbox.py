@@ -9,7 +9,9 @@ directories (the server's data directory) absent, and only its own processes in
 ``/proc``. The namespace is built once per worker; per datum the worker
 bind-mounts the datum's host directories at ``/pfs/<name>`` (inputs read-only),
 spawns the command with the server's uid, and when it ends kills whatever it
-left running (the worker is its PID namespace's init). ``host_path`` maps a path
+left running (the worker is its PID namespace's init). Commands the worker starts
+hold no capability to mount (as root: a container's default capabilities), so
+they cannot undo their view; ``/dev`` is a container's, ``/proc/sys`` read-only. ``host_path`` maps a path
 of that view back to the host (output symlinks are resolved in it).
 
 Where namespaces are refused (not Linux, user namespaces disabled, no
@@ -108,7 +110,7 @@ def sandbox_report() -> str:
                 if box.warning is not None:
                     return box.warning
                 return ("pipeline sandbox: namespaces (private /pfs, /tmp and process list; host read-only; "
-                        "the data directory hidden)")
+                        "the data directory hidden; transforms cannot mount)")
         except (SandboxUnavailable, OSError) as err:
             return f"pipeline sandbox: unavailable ({err})"
 

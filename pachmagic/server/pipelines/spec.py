@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from ...errors import InvalidArgument, PachError
 from ...pachyderm.globcheck import check_glob
-from ...pachyderm.inputs import Input, cron_inputs, pfs_inputs
+from ...pachyderm.inputs import Input, cron_inputs, pfs_inputs, sorted_input
 from ...pachyderm.paths import OUTPUT_NAME, clean_path
 from ...pachyderm.spec import Spec
 from ..storage.model import DEFAULT_PROJECT, USER, validate_name
@@ -54,7 +54,12 @@ def input_branches(node: Input) -> list[InputBranch]:
 
 
 def default_input(node: Input, project: str, pipeline: str) -> None:
-    """Validate an input tree and fill in pachd's defaults, in place."""
+    """Validate an input tree and fill in pachd's defaults, in place.
+
+    As pachd's ``setInputDefaults``: the children are sorted by the names the spec
+    gives first, then the names are defaulted (so unnamed inputs keep the spec's order).
+    """
+    node.CopyFrom(sorted_input(node))
     _check_input(node, set(), project, pipeline, parent="")
 
 

@@ -200,10 +200,12 @@ class DatumWorker:
                         _remove(dirent)
         for item in datum.inputs:
             base = self.slot / item.name
-            if base.is_dir():
-                _clear(base)
-            else:
-                base.mkdir(parents=True, exist_ok=True)
+            # A group or join datum may hold several files of one input: they share /pfs/<name>.
+            if item.name not in mounts:
+                if base.is_dir():
+                    _clear(base)
+                else:
+                    base.mkdir(parents=True, exist_ok=True)
             mounts[item.name] = base
             reader = self.ctx.reader(item.project, item.repo, item.repo_type, item.commit)
             made: set[Path] = {base}

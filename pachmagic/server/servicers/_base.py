@@ -7,6 +7,10 @@
   the one place where domain errors meet gRPC.
 * ``blocking`` runs storage/pipeline calls (plain synchronous code) on the
   server's thread pool so the event loop never blocks on disk or SQLite.
+* ``send`` and ``add_raw`` stream messages serialized in bulk (``_encode.py``):
+  a method registered with ``add_raw`` has no response serializer and writes
+  bytes with ``context.write``, one coroutine per call instead of an async
+  generator crossed for every message.
 * ``Waiter`` lets a coroutine sleep until storage or the pipeline engine
   reports a change, without holding a thread: any number of clients can wait
   on commits and jobs at once.
@@ -28,7 +32,7 @@ import grpc
 
 from ...errors import Cancelled, DeadlineExceeded, PachError
 
-__all__ = ["rpc", "Runtime", "status_code"]
+__all__ = ["rpc", "Runtime", "add_raw", "status_code"]
 
 log = logging.getLogger("pachmagic.server")
 T = TypeVar("T")
@@ -75,6 +79,40 @@ def rpc(method: Callable[..., Any]) -> Callable[..., Any]:
             await _abort(context, err)
 
     return unary_wrapper
+
+
+class _Recorder:
+    """Stands in for the server while a generated ``add_*Servicer_to_server`` registers its handlers."""
+
+    def __init__(self) -> None:
+        self.service = ""
+        self.handlers: dict[str, grpc.RpcMethodHandler] = {}
+
+    def add_generic_rpc_handlers(self, handlers: Any) -> None:
+        pass  # the same handlers as add_registered_method_handlers gets
+
+    def add_registered_method_handlers(self, service: str, handlers: dict[str, grpc.RpcMethodHandler]) -> None:
+        self.service, self.handlers = service, dict(handlers)
+
+
+def add_raw(add: Callable[[Any, Any], None], servicer: Any, server: Any, raw: Iterable[str]) -> None:
+    """Register ``servicer`` as the generated ``add`` does, the methods named in ``raw`` without a response serializer.
+
+    Those methods hand gRPC messages serialized already (``Runtime.send``); the
+    request side, the method names and every other method stay as generated.
+    """
+    recorder = _Recorder()
+    add(servicer, recorder)
+    names = frozenset(raw)
+    missing = names - recorder.handlers.keys()
+    if missing:
+        raise ValueError(f"{recorder.service} has no methods {sorted(missing)}")
+    handlers = {
+        name: handler._replace(response_serializer=None) if name in names else handler
+        for name, handler in recorder.handlers.items()
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(recorder.service, handlers),))
+    server.add_registered_method_handlers(recorder.service, handlers)
 
 
 class Runtime:
@@ -147,6 +185,35 @@ class Runtime:
                     return
                 if pending is None:
                     pending = loop.run_in_executor(self.pool, next_batch)
+        finally:
+            if pending is not None and not pending.done():
+                pending.cancel()
+
+    async def send(self, context: Any, make: Callable[[], Iterable[bytes]], batch: int = 1024) -> None:
+        """Write the serialized messages of a blocking iterable to a call, ``batch`` per hop.
+
+        For handlers registered without a response serializer (their messages are
+        already bytes, ``_encode.py``). The next batch is produced on the pool while
+        the current one is written, and each message goes to ``context.write``
+        directly: no async generator stands between the handler and gRPC, so the
+        event loop spends on each message only what gRPC itself costs.
+        """
+        holder: list[Iterator[bytes]] = []
+
+        def next_batch() -> list[bytes]:
+            if not holder:
+                holder.append(iter(make()))
+            return list(itertools.islice(holder[0], batch))
+
+        loop = asyncio.get_running_loop()
+        pending: asyncio.Future[list[bytes]] | None = loop.run_in_executor(self.pool, next_batch)
+        try:
+            while pending is not None:
+                items = await pending
+                pending = loop.run_in_executor(self.pool, next_batch) if len(items) == batch else None
+                write = context.write
+                for item in items:
+                    await write(item)
         finally:
             if pending is not None and not pending.done():
                 pending.cancel()

@@ -31,6 +31,8 @@ __all__ = [
     "log_message_pb",
 ]
 
+DATUM_SKIPPED, DATUM_FAILED, DATUM_RECOVERED = pps_pb2.SKIPPED, pps_pb2.FAILED, pps_pb2.RECOVERED
+
 
 def pipeline_pb(project: str, name: str) -> pps_pb2.Pipeline:
     return pps_pb2.Pipeline(project=pfs_pb2.Project(name=project), name=name)
@@ -127,17 +129,37 @@ def job_info_pb(job: JobRecord, record: PipelineRecord | None, details: bool = F
         if ts is not None:
             getattr(info, attr).CopyFrom(ts)
     _stats(info.stats, job.stats or {})
+    if job.state in _RAN or (job.state == pps_pb2.JOB_KILLED and job.total):
+        # pachd's worker reports the times of a job once it has counted its datums (zero if none ran).
+        for attr in ("download_time", "process_time", "upload_time"):
+            getattr(info.stats, attr).SetInParent()
     if details and record is not None:
         spec = record.spec
         d = info.details
         for field in _JOB_DETAIL_FIELDS:
             if spec.HasField(field):
                 getattr(d, field).CopyFrom(getattr(spec, field))
+        _input_commits(d.input, job.id)
         d.salt = spec.salt
         d.datum_tries = spec.datum_tries
         d.pod_spec = spec.pod_spec
         d.pod_patch = spec.pod_patch
     return info
+
+
+_RAN = frozenset({pps_pb2.JOB_SUCCESS, pps_pb2.JOB_FAILURE})
+
+
+def _input_commits(node: pps_pb2.Input, job_id: str) -> None:
+    """As pachd's job details: every PFS and cron input names the job's commit set (its id
+    resolves in each input repo to the commit the job read)."""
+    if node.HasField("pfs"):
+        node.pfs.commit = job_id
+    elif node.HasField("cron"):
+        node.cron.commit = job_id
+    for kind in ("cross", "union", "join", "group"):
+        for child in getattr(node, kind):
+            _input_commits(child, job_id)
 
 
 def _stats(stats: pps_pb2.ProcessStats, values: dict[str, Any]) -> None:
@@ -152,10 +174,11 @@ def _stats(stats: pps_pb2.ProcessStats, values: dict[str, Any]) -> None:
 
 
 def _file_info(item: dict[str, Any], times: CommitTimes | None = None) -> pfs_pb2.FileInfo:
+    # As pachd's datum FileInfos: the commit by id only (no branch), files tagged with the default datum.
     repo = RepoKey(item.get("project", DEFAULT_PROJECT), item["repo"], item.get("repo_type", "user"))
     info = pfs_pb2.FileInfo(
-        file=pfs_pb2.File(commit=cv.commit_pb(CommitKey(repo, item["commit"]), BranchKey(repo, item["branch"])),
-                          path=item["path"]),
+        file=pfs_pb2.File(commit=cv.commit_pb(CommitKey(repo, item["commit"])), path=item["path"],
+                          datum="" if item.get("is_dir") else item.get("datum") or "default"),
         file_type=pfs_pb2.DIR if item.get("is_dir") else pfs_pb2.FILE,
         size_bytes=int(item.get("size", 0)),
         hash=bytes.fromhex(item["hash"]),
@@ -166,29 +189,42 @@ def _file_info(item: dict[str, Any], times: CommitTimes | None = None) -> pfs_pb
     return info
 
 
-def datum_info_pb(datum: DatumRecord, times: CommitTimes | None = None) -> pps_pb2.DatumInfo:
+def datum_info_pb(
+    datum: DatumRecord, times: CommitTimes | None = None, *, image: str = "", meta_branch: str | None = None
+) -> pps_pb2.DatumInfo:
+    """A job's datum as pachd reports it: a datum skipped here names the job that processed it;
+    ``meta_branch`` (InspectDatum only) adds ``pfs_state``, its meta commit on that branch."""
+    state = reported_state(datum)
+    job_id = datum.processed_job if state == DATUM_SKIPPED and datum.processed_job else datum.job_id
     info = pps_pb2.DatumInfo(
-        datum=pps_pb2.Datum(job=pps_pb2.Job(pipeline=pipeline_pb(datum.project, datum.pipeline), id=datum.job_id),
+        datum=pps_pb2.Datum(job=pps_pb2.Job(pipeline=pipeline_pb(datum.project, datum.pipeline), id=job_id),
                             id=datum.datum_id),
-        state=pps_pb2.DatumState.Name(reported_state(datum)),
+        state=pps_pb2.DatumState.Name(state),
+        image_id=image,  # pachd: the user container's image id; here the image as named (none is pulled)
     )
-    _stats(info.stats, datum.stats or {})
+    stats = dict(datum.stats or {})
+    if state in (DATUM_FAILED, DATUM_RECOVERED):
+        stats.pop("upload_time", None)  # nothing was uploaded
+    _stats(info.stats, stats)
     info.data.extend(_file_info(item, times) for item in datum.inputs)
-    meta = RepoKey(datum.project, datum.pipeline, META)
-    info.pfs_state.commit.CopyFrom(cv.commit_pb(CommitKey(meta, datum.job_id)))
-    info.pfs_state.path = f"/pfs/{datum.datum_id}"
+    if meta_branch is not None:
+        meta = RepoKey(datum.project, datum.pipeline, META)
+        info.pfs_state.commit.CopyFrom(cv.commit_pb(CommitKey(meta, job_id), BranchKey(meta, meta_branch)))
+        info.pfs_state.path = f"/pfs/{datum.datum_id}"
     return info
 
 
 def planned_inputs(datum: Datum) -> list[dict[str, Any]]:
     """A planned datum's inputs in the form of a stored record's."""
     return [{"project": i.project, "repo": i.repo, "repo_type": i.repo_type, "commit": i.commit, "branch": i.branch,
-             "path": i.path, "is_dir": i.is_dir, "size": i.size, "hash": i.hash.hex()} for i in datum.inputs]
+             "path": i.path, "is_dir": i.is_dir, "size": i.size, "hash": i.hash.hex(), "datum": i.datum}
+            for i in datum.inputs]
 
 
 def planned_datum_pb(datum: Datum, times: CommitTimes | None = None) -> pps_pb2.DatumInfo:
     """A datum of a dry run (ListDatum/CreateDatum with an input spec): no job, no state."""
     info = pps_pb2.DatumInfo(datum=pps_pb2.Datum(id=datum.id))
+    info.stats.SetInParent()  # pachd sends an empty one
     for item in planned_inputs(datum):
         info.data.append(_file_info(item, times))
     return info

@@ -17,10 +17,15 @@ from ..._proto import pfs_pb2, pfs_pb2_grpc
 from ..storage import CommitRef, Storage
 from ..storage.model import CommitInfo
 from . import _convert as cv
-from ._base import Runtime, rpc
-from .pfs_files import FileRpcs
+from ._base import Runtime, add_raw, rpc
+from .pfs_files import RAW_RESPONSES, FileRpcs
 
-__all__ = ["PfsServicer", "commit_reached"]
+__all__ = ["PfsServicer", "add_to_server", "commit_reached"]
+
+
+def add_to_server(servicer: "PfsServicer", server: Any) -> None:
+    """Register ``pfs_v2.API`` as the generated function does, the listings answering bytes (``RAW_RESPONSES``)."""
+    add_raw(pfs_pb2_grpc.add_APIServicer_to_server, servicer, server, RAW_RESPONSES)
 
 
 def commit_reached(storage: Storage, info: CommitInfo, state: int) -> bool:

@@ -22,10 +22,11 @@ from ..storage.files import WriteSession
 from ..storage.model import FileInfo
 from ..storage.tree import Entry
 from . import _convert as cv
+from . import _encode as encode
 from ._base import Runtime, rpc
 from ._wire import Op
 
-__all__ = ["FileRpcs", "ModifyFileStream", "ended_by_client", "list_infos", "walk_infos", "glob_infos"]
+__all__ = ["FileRpcs", "RAW_RESPONSES", "ModifyFileStream", "ended_by_client", "list_infos", "walk_infos", "glob_infos"]
 
 # A ModifyFile stream is handed to the thread pool in batches of this many
 # messages or bytes: fewer hops, and memory stays bounded.
@@ -33,6 +34,9 @@ _BATCH_MESSAGES = 2048
 _BATCH_BYTES = 4 * 1024 * 1024
 # Pachyderm caps ListFile/WalkFile pages at this many entries.
 _MAX_NUMBER = 100_000
+# Methods of ``pfs_v2.API`` whose handlers write serialized messages (registered without a
+# response serializer by ``add_to_server``).
+RAW_RESPONSES = frozenset({"ListFile", "WalkFile", "GlobFile"})
 
 
 class ModifyFileStream:
@@ -54,6 +58,11 @@ class ModifyFileStream:
         # The batch being recorded on the thread pool while the next one arrives:
         # receiving and hashing/writing overlap, with at most two batches in memory.
         self.inflight: asyncio.Future[None] | None = None
+        # set_commit's check (repo exists, commit open) runs on the pool with the first
+        # batch, before it: one thread hop per small stream instead of three (pachyderm-sdk
+        # sends one short stream per file). A wrong commit still fails before any data is
+        # recorded, though up to one batch later than set_commit itself.
+        self.unchecked = False
 
     async def feed(self, req: pfs_pb2.ModifyFileRequest) -> None:
         """Take one standard ModifyFile message."""
@@ -72,7 +81,7 @@ class ModifyFileStream:
                 # pachd's words: one stream writes to one commit.
                 raise InvalidArgument("ModifyFile: cannot set commit (set_commit must be the first message only)")
             self.ref = cv.commit_ref(req.set_commit)
-            await self.rt.blocking(check_writable, self.storage, self.ref)
+            self.unchecked = True
             self.session = self.storage.write_session()
             return
         if self.session is None:
@@ -91,10 +100,20 @@ class ModifyFileStream:
         if self.batch and self.session is not None:
             batch, self.batch, self.size = self.batch, [], 0
             loop = asyncio.get_running_loop()
-            self.inflight = loop.run_in_executor(self.rt.pool, apply_ops, self.storage, self.session, batch)
+            self.inflight = loop.run_in_executor(self.rt.pool, self._record, self.session, batch)
         if wait and self.inflight is not None:
             inflight, self.inflight = self.inflight, None
             await inflight
+
+    def _record(self, session: WriteSession, batch: list[Op]) -> None:
+        """On the pool: the pending set_commit check, then ``batch``."""
+        self._check()
+        apply_ops(self.storage, session, batch)
+
+    def _check(self) -> None:
+        if self.unchecked and self.ref is not None:
+            check_writable(self.storage, self.ref)
+            self.unchecked = False
 
     async def abandon(self) -> None:
         """The stream broke off: let the batch in flight finish, keep nothing."""
@@ -109,12 +128,21 @@ class ModifyFileStream:
         """Apply the stream atomically, if its client ended it (else raise CancelledError)."""
         if self.ref is None or self.session is None:
             raise InvalidArgument("ModifyFile: the stream had no set_commit")
-        await self.flush(wait=True)
+        if self.inflight is not None:
+            inflight, self.inflight = self.inflight, None
+            await inflight
         await ended_by_client(context)
         session, self.session = self.session, None
+        batch, self.batch, self.size = self.batch, [], 0
+        ref = self.ref
+
+        def record_and_apply() -> None:  # one hop: the check, the last batch, the apply
+            self._record(session, batch)
+            self.storage.apply(ref, session)
+
         # From here on the change is the client's: it closed its side of the stream,
         # so a cancel that arrives during the apply does not undo it (as in pachd).
-        await self.rt.blocking(self.storage.apply, self.ref, session)
+        await self.rt.blocking(record_and_apply)
 
 
 async def ended_by_client(context: Any) -> None:
@@ -316,21 +344,19 @@ class FileRpcs:
         info = await self.rt.blocking(lambda: self.storage.reader(ref).inspect(path))
         return cv.file_info_pb(info)
 
+    # The listings answer with messages serialized in bulk (``_encode.py``): see ``RAW_RESPONSES``.
     @rpc
-    async def ListFile(self, request: pfs_pb2.ListFileRequest, context: Any) -> AsyncIterator[pfs_pb2.FileInfo]:
-        async for msg in self.rt.stream(lambda: map(cv.file_info_pb, list_infos(self.storage, request))):
-            yield msg
+    async def ListFile(self, request: pfs_pb2.ListFileRequest, context: Any) -> None:
+        await self.rt.send(context, lambda: encode.file_infos(list_infos(self.storage, request)))
 
     @rpc
-    async def WalkFile(self, request: pfs_pb2.WalkFileRequest, context: Any) -> AsyncIterator[pfs_pb2.FileInfo]:
-        async for msg in self.rt.stream(lambda: map(cv.file_info_pb, walk_infos(self.storage, request))):
-            yield msg
+    async def WalkFile(self, request: pfs_pb2.WalkFileRequest, context: Any) -> None:
+        await self.rt.send(context, lambda: encode.file_infos(walk_infos(self.storage, request)))
 
     @rpc
-    async def GlobFile(self, request: pfs_pb2.GlobFileRequest, context: Any) -> AsyncIterator[pfs_pb2.FileInfo]:
+    async def GlobFile(self, request: pfs_pb2.GlobFileRequest, context: Any) -> None:
         stop = self.rt.stopper(context)
-        async for msg in self.rt.stream(lambda: map(cv.file_info_pb, glob_infos(self.storage, request, stop))):
-            yield msg
+        await self.rt.send(context, lambda: encode.file_infos(glob_infos(self.storage, request, stop)))
 
     @rpc
     async def DiffFile(self, request: pfs_pb2.DiffFileRequest, context: Any) -> AsyncIterator[pfs_pb2.DiffFileResponse]:

@@ -198,7 +198,7 @@ class PpsServicer(PpsDefaultsMixin, pps_pb2_grpc.APIServicer):
         fetch = lambda: self.engine.job_set(set_id)  # noqa: E731
         done = lambda js: all(j.state in TERMINAL for j in js)  # noqa: E731
         jobs = await (self.rt.wait_for(fetch, done) if request.wait else self.rt.blocking(fetch))
-        for job in sorted(jobs, key=lambda j: (j.created, j.pipeline)):
+        for job in jobs:  # the commit set's order, upstream first
             yield await self.rt.blocking(self._job_info, job, request.details)
 
     @rpc
@@ -238,12 +238,18 @@ class PpsServicer(PpsDefaultsMixin, pps_pb2_grpc.APIServicer):
             if request.number:
                 ordered = ordered[: request.number]
             return [
-                pps_pb2.JobSetInfo(job_set=pps_pb2.JobSet(id=sid), jobs=[self._job_info(j, request.details) for j in jobs])
+                pps_pb2.JobSetInfo(job_set=pps_pb2.JobSet(id=sid),
+                                   jobs=[self._job_info(j, request.details) for j in self._set_order(sid, jobs)])
                 for sid, jobs in ordered
             ]
 
         for info in await self.rt.blocking(fetch):
             yield info
+
+    def _set_order(self, set_id: str, jobs: list[JobRecord]) -> list[JobRecord]:
+        """A set's jobs (those listed) in its commit set's order, as InspectJobSet sends them."""
+        wanted = {j.key for j in jobs}
+        return [j for j in self.engine.job_set(set_id) if j.key in wanted]
 
     @rpc
     async def SubscribeJob(self, request: pps_pb2.SubscribeJobRequest, context: Any) -> AsyncIterator[pps_pb2.JobInfo]:
@@ -286,7 +292,8 @@ class PpsServicer(PpsDefaultsMixin, pps_pb2_grpc.APIServicer):
             records = await self.rt.blocking(lambda: self.engine.list_datums(
                 project, name, job.id, states=request.filter.state, marker=marker, reverse=reverse, number=number))
             times = await self.rt.blocking(self.engine.commit_times, [i for d in records for i in d.inputs])
-            infos = [datum_info_pb(d, times) for d in records]
+            image, _ = await self.rt.blocking(self._datum_context, project, name, job.id)
+            infos = [datum_info_pb(d, times, image=image) for d in records]
         for info in infos:
             yield info
 
@@ -318,8 +325,17 @@ class PpsServicer(PpsDefaultsMixin, pps_pb2_grpc.APIServicer):
         project, name = _project(job.pipeline), _name(job.pipeline)
         for datum in await self.rt.blocking(self.engine.datums, project, name, job.id):
             if datum.datum_id == request.datum.id:
-                return datum_info_pb(datum)
+                times = await self.rt.blocking(self.engine.commit_times, datum.inputs)
+                image, branch = await self.rt.blocking(self._datum_context, project, name, job.id)
+                return datum_info_pb(datum, times, image=image, meta_branch=branch)
         raise NotFound(f"datum {request.datum.id} not found in job {project}/{name}@{job.id}")
+
+    def _datum_context(self, project: str, name: str, job_id: str) -> tuple[str, str]:
+        """The image a job's datums ran with, and its output branch (its meta commits' branch)."""
+        record = self.engine.job_pipeline(self.engine.inspect_job(project, name, job_id), own_version=True)
+        if record is None:
+            return "", "master"
+        return record.spec.transform.image, record.spec.output_branch or "master"
 
     @rpc
     async def RestartDatum(self, request: pps_pb2.RestartDatumRequest, context: Any) -> empty_pb2.Empty:

@@ -101,8 +101,8 @@ def test_cross_union_and_nesting(storage: Storage) -> None:
     s = {"a": commit(storage, "a", {"/1": "", "/2": ""}), "b": commit(storage, "b", {"/x": "", "/y": "", "/z": ""})}
     cross = datums({"cross": [{"pfs": {"repo": "b", "glob": "/*"}}, {"pfs": {"repo": "a", "glob": "/*"}}]}, s)
     assert len(cross) == 6
-    # Inputs are sorted by name (pachd's SortInput), whatever the spec's order.
-    assert all([i.name for i in d.inputs] == ["a", "b"] for d in cross)
+    # pachd sorts by the names a spec gives, before it defaults them: unnamed inputs keep their order.
+    assert all([i.name for i in d.inputs] == ["b", "a"] for d in cross)
     assert cross[0].id == go_datum_id(*((i.name, i.repo, i.branch, i.path) for i in cross[0].inputs))
     union = datums({"union": [{"pfs": {"repo": "a", "glob": "/*"}}, {"pfs": {"repo": "b", "glob": "/*"}}]}, s)
     assert paths(union) == [("a:/1",), ("a:/2",), ("b:/x",), ("b:/y",), ("b:/z",)]
@@ -142,8 +142,9 @@ def test_group(storage: Storage) -> None:
         {"pfs": {"repo": "sales", "glob": "/(*)-(*)-*.csv", "group_by": "$1-$2"}},
         {"pfs": {"repo": "notes", "glob": "/(*).md", "group_by": "$1"}},
     ]}, s)
-    # Children are visited sorted by name, so "notes" files come first in a group.
-    assert paths(groups) == [
+    # Unnamed children keep the spec's order: "sales" files come first in a group.
+    assert [i.name for i in max(groups, key=lambda d: len(d.inputs)).inputs] == ["sales", "sales", "notes"]
+    assert sorted(tuple(sorted(p)) for p in paths(groups)) == [
         ("notes:/2023-01.md", "sales:/2023-01-a.csv", "sales:/2023-01-b.csv"),
         ("notes:/2024-01.md",),
         ("sales:/2023-02-a.csv",),
@@ -163,3 +164,29 @@ def test_many_files_give_distinct_sorted_datums(storage: Storage) -> None:
     ds = datums({"pfs": {"repo": "many", "glob": "/*"}}, {"many": src})
     assert len(ds) == 3000 and len({d.id for d in ds}) == 3000
     assert [d.id for d in ds] == sorted(d.id for d in ds)
+
+
+# Datum IDs a genuine pachd 2.12.2 gave (tests/realpachd -workers, ListDatum), for the same
+# repos, files and specs: the order of inputs inside a datum is part of its ID.
+LOGS = {"/a-1.log": "", "/a-2.log": "", "/a-3.log": "", "/b-1.log": "", "/c-9.log": ""}
+
+
+def test_cross_order_is_pachds(storage: Storage) -> None:
+    s = {"logs": commit(storage, "logs", LOGS), "params": commit(storage, "params", {"/x": ""})}
+    (unnamed,) = datums({"cross": [{"pfs": {"repo": "params", "glob": "/*"}}, {"pfs": {"repo": "logs", "glob": "/b-1.log"}}]}, s)
+    assert [i.name for i in unnamed.inputs] == ["params", "logs"]
+    assert unnamed.id == "03c5e79e2c353ce3c65779b1e8cd4403aa331a9464c72a582d454b74aefe1c31"
+    s = {"zz": s["logs"], "aa": s["params"]}
+    named = datums({"cross": [{"pfs": {"repo": "logs", "glob": "/*", "name": "zz"}},
+                              {"pfs": {"repo": "params", "glob": "/*", "name": "aa"}}]}, s)
+    assert all([i.name for i in d.inputs] == ["aa", "zz"] for d in named)
+    by_path = {d.inputs[1].path: d.id for d in named}
+    assert by_path["/b-1.log"] == "7f27991895d34e677ba5bce1386571a2afa9ffa001789d98d90ca32db03305ad"
+
+
+def test_group_members_come_in_datum_id_order(storage: Storage) -> None:
+    s = {"logs": commit(storage, "logs", LOGS)}
+    groups = {d.inputs[0].group_by: d for d in datums({"group": [{"pfs": {"repo": "logs", "glob": "/(*)-*.log", "group_by": "$1"}}]}, s)}
+    assert [i.path for i in groups["a"].inputs] == ["/a-3.log", "/a-2.log", "/a-1.log"]
+    assert groups["a"].id == "d89ecec54b8db8259452a2b4674e7b54f721848149bc35789bdf0b1ff4cf067d"
+    assert groups["b"].id == "6ec5a322ae468a20d2a86375361277241b3bf02143f87f517a2da5cbbfb5248d"

@@ -156,3 +156,13 @@ def test_schedules(spec: str, after: str, expected: str) -> None:
 def test_bad_schedules(spec: str) -> None:
     with pytest.raises(InvalidArgument, match="error parsing cron-spec"):
         parse_schedule(spec)
+
+
+@pytest.mark.parametrize("pattern", ["/*", "/?", "/**", "/d*/*.txt", "/[é-ü]*", "/{a,ф}*", "/@(x|ÿ)?", "/*/", "/**/b"])
+def test_matches_answers_as_the_full_match_does(pattern: str) -> None:
+    """``matches`` asks RE2 directly (on UTF-8 bytes); it must agree with the captures' full match."""
+    from pachmagic.pachyderm.globs import glob_regex
+
+    matcher = glob_regex(pattern)
+    for path in ["/", "/a", "/é", "/ф", "/ÿ", "/ab", "/d1/x.txt", "/d1/x.txt/y", "/ü/b", "/a/b", "/фx", "/x\n", "/日本/b"]:
+        assert matcher.matches(path) is (matcher.groups(path) is not None), (pattern, path)

@@ -125,7 +125,17 @@ def test_cron_defaults() -> None:
     assert [(b.repo, b.branch) for b in input_branches(spec.input)] == [("ticker_tick", "master")]
 
 
-def test_sorted_input_orders_children_by_name() -> None:
+def test_inputs_are_sorted_by_given_names_before_defaults() -> None:
+    """As pachd's setInputDefaults: SortInput (stable, by the names given) runs before names default."""
     spec = parse(dict(BASE, input={"cross": [{"pfs": {"repo": "b", "glob": "/"}}, {"pfs": {"repo": "a", "glob": "/"}}]}))
-    assert [c.pfs.name for c in sorted_input(spec.input).cross] == ["a", "b"]
-    assert [c.pfs.name for c in spec.input.cross] == ["b", "a"]  # the stored spec keeps the user's order
+    assert [c.pfs.name for c in spec.input.cross] == ["b", "a"]  # unnamed: the spec's order stays
+    named = parse(dict(BASE, input={"cross": [{"pfs": {"repo": "a", "glob": "/", "name": "z"}},
+                                              {"pfs": {"repo": "b", "glob": "/", "name": "y"}}]}))
+    assert [c.pfs.name for c in named.input.cross] == ["y", "z"]
+    mixed = parse(dict(BASE, input={"union": [{"pfs": {"repo": "a", "glob": "/", "name": "m"}},
+                                              {"cron": {"name": "c", "spec": "@every 5s"}},
+                                              {"pfs": {"repo": "b", "glob": "/"}}]}))
+    # Cron inputs and unnamed PFS inputs sort as "" (pachd's InputName has no cron case).
+    kinds = ["cron" if c.HasField("cron") else c.pfs.name for c in mixed.input.union]
+    assert kinds == ["cron", "b", "m"]
+    assert [c.pfs.name for c in sorted_input(named.input).cross] == ["y", "z"]

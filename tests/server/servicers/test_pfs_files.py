@@ -184,3 +184,25 @@ def test_open_commit_reads_see_pending_writes(client: Any) -> None:
         commit.delete_file("/old")
         assert paths(client.pfs.list_file("data@master:/")) == ["/new"]
     assert client.pfs.inspect_commit("data@master").finished is not None
+
+
+@pytest.mark.parametrize("messages", [1, 3, 5000])  # 5000: more than one batch reaches the pool before the end
+def test_a_write_to_a_finished_commit_or_missing_repo_fails_and_records_nothing(
+    client: Any, stub: Any, messages: int
+) -> None:
+    """set_commit's check runs with the first batch (one thread hop per short stream): same errors, nothing applied."""
+    with client.pfs.commit("data@master") as commit:
+        commit.put_file("/kept", b"kept")
+    finished = client.pfs.inspect_commit("data@master").commit
+    target = pfs_pb2.Commit(id=finished.id, branch=pfs_pb2.Branch(repo=pfs_pb2.Repo(name="data", type="user"), name="master"))
+    adds = [pfs_pb2.ModifyFileRequest(add_file=pfs_pb2.AddFile(path=f"/new{i}", raw={"value": b"x"})) for i in range(messages)]
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.ModifyFile(iter([pfs_pb2.ModifyFileRequest(set_commit=target), *adds]))
+    assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION, caught.value.details()
+    assert "already finished" in (caught.value.details() or "")
+    missing = pfs_pb2.Commit(branch=pfs_pb2.Branch(repo=pfs_pb2.Repo(name="nope", type="user"), name="master"))
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.ModifyFile(iter([pfs_pb2.ModifyFileRequest(set_commit=missing), *adds]))
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND, caught.value.details()
+    assert paths(client.pfs.list_file("data@master:/")) == ["/kept"]
+    assert [r.repo.name for r in client.pfs.list_repo()] == ["data"]

@@ -42,16 +42,26 @@ def test_list_and_inspect_datums(client: Client, sdk: Any) -> None:
     assert sorted(f.path for d in datums for f in d.files) == ["/a.txt", "/b.txt", "/c.csv"]
     raw = list(sdk.pps.list_datum(job=pps.Job(pipeline=pps.Pipeline(name="talk"), id=job.id)))
     assert [d.datum.id for d in raw] == sorted(d.datum.id for d in raw)
-    assert all(d.pfs_state.commit.repo.type == "meta" and d.pfs_state.path == f"/pfs/{d.datum.id}" for d in raw)
-    assert all(d.stats.process_time is not None for d in raw)
+    # As pachd 2.12.2 (tests/conformance/runs): ListDatum sends no pfs_state; InspectDatum does, on the
+    # meta repo's output branch; datum FileInfos name their commit by id only and carry the default datum.
+    assert all(not d.is_set("pfs_state") for d in raw)
+    assert all(d.stats.process_time is not None and d.image_id == "x" for d in raw)
+    assert all(f.file.datum == "default" and not f.file.commit.is_set("branch") for d in raw for f in d.data)
     one = sdk.pps.inspect_datum(datum=pps.Datum(job=pps.Job(pipeline=pps.Pipeline(name="talk"), id=job.id), id=raw[0].datum.id))
     assert one.datum.id == raw[0].datum.id and one.state == pps.DatumState.SUCCESS
     assert one.data[0].file.commit.repo.name == "in" and one.data[0].size_bytes == 1
+    assert one.data[0].committed is not None
+    assert (one.pfs_state.commit.repo.type, one.pfs_state.commit.branch.name, one.pfs_state.path) == (
+        "meta", "master", f"/pfs/{one.datum.id}")
     # The next job: unchanged datums are SKIPPED in it.
     client.pfs.put_file("in@master", "/d.txt", b"D")
     second = client.pps.wait_job(Job(Pipeline("talk"), client.pfs.inspect_commit("in@master").id))
     states = sorted(d.state for d in client.pps.list_datum(second.job))
     assert states == ["skipped", "skipped", "skipped", "success"]
+    # A skipped datum names the job that processed it, as pachd's ListDatum does.
+    listed = list(sdk.pps.list_datum(job=pps.Job(pipeline=pps.Pipeline(name="talk"), id=second.id)))
+    assert sorted((d.state == pps.DatumState.SKIPPED, d.datum.job.id) for d in listed) == sorted(
+        [(True, job.id)] * 3 + [(False, second.id)])
     only = list(sdk.pps.list_datum(job=pps.Job(pipeline=pps.Pipeline(name="talk"), id=second.id),
                                    filter=pps.ListDatumRequestFilter(state=[pps.DatumState.SUCCESS])))
     assert len(only) == 1
