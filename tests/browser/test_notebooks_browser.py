@@ -50,6 +50,7 @@ def test_notebook_4_as_opened_reads_well_without_trust(jupyterlab: JupyterLab, c
         page.close()
 
 
+@pytest.mark.timeout(RUN_ALL_MS // 1000 + 600)  # beyond pytest's default 600 s: the whole notebook, then the checks
 def test_notebook_2_run_all(jupyterlab: JupyterLab, chromium: Any, tmp_path: Path) -> None:
     from playwright.sync_api import expect
 
