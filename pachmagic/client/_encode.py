@@ -1,4 +1,4 @@
-"""ModifyFile requests written straight to the wire format, for uploads.
+"""The one ModifyFile request generator, written straight to the wire format.
 
 Building ``ModifyFileRequest(add_file=AddFile(raw=BytesValue(value=chunk)))``
 copies a 4 MiB chunk once per nesting level and again to serialize: protobuf
@@ -9,7 +9,10 @@ what protobuf would produce, so any server (a real pachd, or ours) reads them
 as ordinary messages. Toward pachmagic's own server (``pachmagic_ext``) large
 chunks are not joined at all: each goes as a bare message of its own.
 
-Pure functions; ``_pfs_files.py`` wires them to the transport.
+Every write of the client (``put_files``, ``delete_file``, ``copy_file``) is a
+sequence of ``Encoded`` requests from here; the transfer chosen for the server
+(``_transfer.py``) only frames them: one per message (``plain_stream``) or many
+per message (``batched_stream``). Pure functions: nothing here talks to gRPC.
 """
 
 from __future__ import annotations
@@ -19,11 +22,12 @@ import threading
 from typing import Iterable, Iterator, Mapping, NamedTuple, TypeVar
 
 from pachmagic._proto import pfs_pb2
-from pachmagic.client._files import CHUNK_SIZE, Progress, Source, _chunks, iter_sources
+from pachmagic.client._files import CHUNK_SIZE, Progress, Source, iter_sources, source_chunks
 from pachmagic.pachyderm.wire import varint
 
 __all__ = [
-    "Encoded", "encoded_requests", "plain_stream", "batched_stream", "prefetched",
+    "Encoded", "set_commit", "delete_file", "copy_file", "file_requests", "encoded_requests",
+    "plain_stream", "batched_stream", "prefetched",
 ]
 
 T = TypeVar("T")
@@ -51,27 +55,42 @@ def add_file_header(path: bytes, size: int) -> bytes:
     return _ADD_FILE + varint(len(add) + size) + add
 
 
-def encoded_requests(
-    commit: pfs_pb2.Commit,
+def set_commit(commit: pfs_pb2.Commit) -> Encoded:
+    """The request that opens every ModifyFile stream: the commit (or branch) written to."""
+    return Encoded(pfs_pb2.ModifyFileRequest(set_commit=commit).SerializeToString())
+
+
+def delete_file(path: str) -> Encoded:
+    """Delete a file (a path ending in ``/``: a directory)."""
+    return Encoded(pfs_pb2.ModifyFileRequest(delete_file=pfs_pb2.DeleteFile(path=path)).SerializeToString())
+
+
+def copy_file(dst: str, src: pfs_pb2.File, *, append: bool = False) -> Encoded:
+    """Copy ``src`` (any commit) to ``dst`` in the stream's commit."""
+    request = pfs_pb2.ModifyFileRequest(copy_file=pfs_pb2.CopyFile(dst=dst, src=src, append=append))
+    return Encoded(request.SerializeToString())
+
+
+def file_requests(
     files: Mapping[str, Source] | Iterable[tuple[str, Source]],
     *,
     append: bool = False,
     progress: Progress | None = None,
     chunk_size: int = CHUNK_SIZE,
 ) -> Iterator[Encoded]:
-    """The ModifyFile stream of ``_files.modify_file_requests``, encoded.
+    """The requests that write ``files``, lazily (sources are read as the stream is sent).
 
-    Same order and meaning: ``set_commit``; per file a ``delete_file`` unless
-    appending, then ``add_file`` chunks (one empty ``add_file`` for an empty file).
+    Per file a ``delete_file`` unless appending, then ``add_file`` chunks of at
+    most ``chunk_size`` bytes; a file without data gets one empty ``add_file``
+    so that it exists. ``progress(bytes_done, files_done)`` follows the reading.
     """
-    yield Encoded(pfs_pb2.ModifyFileRequest(set_commit=commit).SerializeToString())
     bytes_done = files_done = 0
     for path, source in iter_sources(files):
         raw_path = path.encode("utf-8")
         if not append:
-            yield Encoded(pfs_pb2.ModifyFileRequest(delete_file=pfs_pb2.DeleteFile(path=path)).SerializeToString())
+            yield delete_file(path)
         sent = False
-        for chunk in _chunks(source, chunk_size):
+        for chunk in source_chunks(source, chunk_size):
             if not chunk:
                 continue
             yield Encoded(add_file_header(raw_path, len(chunk)), chunk, raw_path)
@@ -84,6 +103,19 @@ def encoded_requests(
         files_done += 1
         if progress is not None:
             progress(bytes_done, files_done)
+
+
+def encoded_requests(
+    commit: pfs_pb2.Commit,
+    files: Mapping[str, Source] | Iterable[tuple[str, Source]],
+    *,
+    append: bool = False,
+    progress: Progress | None = None,
+    chunk_size: int = CHUNK_SIZE,
+) -> Iterator[Encoded]:
+    """A whole ModifyFile stream writing ``files``: ``set_commit``, then ``file_requests``."""
+    yield set_commit(commit)
+    yield from file_requests(files, append=append, progress=progress, chunk_size=chunk_size)
 
 
 def plain_stream(requests: Iterable[Encoded]) -> Iterator[bytes]:

@@ -1,13 +1,11 @@
-"""File transfer helpers: ModifyFile request streams and GetFile readers.
+"""What uploads read and downloads hand back: sources, chunks, ``ChunkReader``.
 
-Uploads are one lazily generated ``ModifyFile`` stream for many files:
-``set_commit``, then per file ``delete_file`` (unless appending) and
-``add_file`` chunks of at most ``CHUNK_SIZE``; a file without data gets one
-empty ``add_file`` so that it exists. Local files are read chunk by chunk while
-gRPC sends, so memory stays flat whatever the file size.
+An upload source (bytes, text, a local path, a file object) is read chunk by
+chunk (at most ``CHUNK_SIZE`` bytes) while gRPC sends, so memory stays flat
+whatever the file size; ``_encode.py`` turns the chunks into ModifyFile
+requests. Downloads wrap a stream of chunks as a raw binary stream.
 
-Downloads wrap the ``GetFile`` stream of ``BytesValue`` chunks as a raw binary
-stream. Nothing here talks to gRPC directly; ``pfs.py`` passes the streams in.
+Nothing here builds messages or talks to gRPC.
 """
 
 from __future__ import annotations
@@ -16,11 +14,7 @@ import io
 import os
 from typing import Callable, Iterable, Iterator, Mapping, Protocol, Union
 
-from google.protobuf import wrappers_pb2
-
-from pachmagic._proto import pfs_pb2
-
-__all__ = ["CHUNK_SIZE", "Source", "SupportsRead", "Progress", "iter_sources", "modify_file_requests", "ChunkReader"]
+__all__ = ["CHUNK_SIZE", "Source", "SupportsRead", "Progress", "iter_sources", "source_chunks", "ChunkReader"]
 
 # Below gRPC's default 4 MiB message limit even with the path and framing added,
 # so uploads also work against servers that keep the default.
@@ -51,7 +45,8 @@ def iter_sources(files: Mapping[str, Source] | Iterable[tuple[str, Source]]) -> 
             yield path, source
 
 
-def _chunks(source: Source, size: int) -> Iterator[bytes]:
+def source_chunks(source: Source, size: int) -> Iterator[bytes]:
+    """The bytes of an upload source, at most ``size`` at a time (bytes of at most ``size`` as they are)."""
     if isinstance(source, bytes) and len(source) <= size:
         yield source  # as is: no copy
     elif isinstance(source, (bytes, bytearray, memoryview)):
@@ -59,7 +54,7 @@ def _chunks(source: Source, size: int) -> Iterator[bytes]:
         for start in range(0, len(view), size):
             yield bytes(view[start : start + size])
     elif isinstance(source, str):
-        yield from _chunks(source.encode("utf-8"), size)
+        yield from source_chunks(source.encode("utf-8"), size)
     elif isinstance(source, os.PathLike):
         with open(os.fspath(source), "rb") as handle:
             yield from _read_chunks(handle, size)
@@ -79,57 +74,6 @@ def _read_chunks(handle: SupportsRead, size: int) -> Iterator[bytes]:
         yield data.encode("utf-8") if isinstance(data, str) else bytes(data)
 
 
-def modify_file_requests(
-    commit: pfs_pb2.Commit,
-    files: Mapping[str, Source] | Iterable[tuple[str, Source]],
-    *,
-    append: bool = False,
-    progress: Progress | None = None,
-    chunk_size: int = CHUNK_SIZE,
-) -> Iterator[pfs_pb2.ModifyFileRequest]:
-    """Generate one ModifyFile stream that writes every file in ``files``.
-
-    Parameters
-    ----------
-    commit:
-        The commit (or branch, for a one-off commit) to write to.
-    files:
-        ``{path: source}`` or ``[(path, source), ...]``.
-    append:
-        Append to existing files instead of replacing them.
-    progress:
-        Optional ``progress(bytes_done, files_done)`` callback.
-    chunk_size:
-        The largest ``add_file`` payload.
-
-    Yields
-    ------
-    ModifyFileRequest
-        ``set_commit`` first, then the per-file messages.
-    """
-    yield pfs_pb2.ModifyFileRequest(set_commit=commit)
-    bytes_done = files_done = 0
-    for path, source in iter_sources(files):
-        if not append:
-            yield pfs_pb2.ModifyFileRequest(delete_file=pfs_pb2.DeleteFile(path=path))
-        sent = False
-        for chunk in _chunks(source, chunk_size):
-            if not chunk:
-                continue
-            raw = wrappers_pb2.BytesValue(value=chunk)
-            yield pfs_pb2.ModifyFileRequest(add_file=pfs_pb2.AddFile(path=path, raw=raw))
-            sent = True
-            bytes_done += len(chunk)
-            if progress is not None:
-                progress(bytes_done, files_done)
-        if not sent:
-            empty = pfs_pb2.AddFile(path=path, raw=wrappers_pb2.BytesValue())
-            yield pfs_pb2.ModifyFileRequest(add_file=empty)
-        files_done += 1
-        if progress is not None:
-            progress(bytes_done, files_done)
-
-
 class ChunkReader(io.RawIOBase):
     """A read-only binary stream over an iterator of ``bytes`` chunks.
 
@@ -143,7 +87,7 @@ class ChunkReader(io.RawIOBase):
         The chunks, e.g. the values of a GetFile stream.
     """
 
-    def __init__(self, chunks: Iterator[bytes]) -> None:
+    def __init__(self, chunks: Iterator[bytes | memoryview]) -> None:
         super().__init__()
         self._chunks = chunks
         self._buffer = memoryview(b"")

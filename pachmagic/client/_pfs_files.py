@@ -1,9 +1,11 @@
 """File operations of ``client.pfs`` and the open-commit object of ``pfs.commit()``.
 
 Split from ``pfs.py`` to keep modules readable: ``Pfs`` inherits these
-methods. Writes are ModifyFile streams (``_files.modify_file_requests``); reads
-stream GetFile chunks, so ``open_file`` and ``get_file_to_path`` never hold a
-whole file in memory.
+methods. Every write is one ModifyFile stream of requests from ``_encode.py``;
+reads stream GetFile chunks, so ``open_file`` and ``get_file_to_path`` never
+hold a whole file in memory. How both cross the wire is the ``Transfer``
+chosen once for the server (``_wire``; ``_transfer.py``, ``_ext.py``): no
+method here asks which service the server offers.
 
 Every read names its commit through ``_pin``, the one seam where a client given
 a ``ReadRecorder`` records the read and resolves the ref (through the lock in
@@ -18,20 +20,18 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping, Union
 
-from google.protobuf import empty_pb2
-
 from pachmagic._proto import pfs_pb2
 from pachmagic.client import _convert as cv
-from pachmagic.client._encode import encoded_requests, plain_stream, prefetched
-from pachmagic.client._ext import Ext
-from pachmagic.client._files import ChunkReader, Progress, Source, modify_file_requests
+from pachmagic.client import _encode as enc
+from pachmagic.client._ext import choose
+from pachmagic.client._files import ChunkReader, Progress, Source
+from pachmagic.client._transfer import Transfer
 from pachmagic.client._transport import Transport
 from pachmagic.client.lockfile import DataLock, RefKey
 from pachmagic.client.reads import LockDrift, ReadRecorder, check_lock
 from pachmagic.client.records import FileDiff, FileInfo, RecordList
 from pachmagic.client._coerce import to_commit, to_file
 from pachmagic.client.refs import Branch, Commit, File
-from pachmagic.pachyderm.wire import bytes_value_payload
 
 __all__ = ["FileOps", "OpenCommit", "CommitLike"]
 
@@ -72,11 +72,17 @@ class FileOps:
         self._t = transport
         self._project = project
         self._recorder = recorder
-        self._ext = Ext(transport)
-        # ModifyFile taking pre-encoded requests (``_encode.py``): no protobuf copies of the data.
-        self._modify_file_raw = transport.channel.stream_unary(
-            "/pfs_v2.API/ModifyFile", request_serializer=None, response_deserializer=empty_pb2.Empty.FromString
-        )
+        self._transfer: Transfer | None = None  # chosen on first use (``_wire``)
+
+    def _wire(self) -> Transfer:
+        """The transfer for this server: chosen once, on the first answer from the server."""
+        chosen = self._transfer
+        if chosen is None:
+            chosen = choose(self._t)
+            if chosen is None:  # no answer yet: the standard RPCs, and ask again next time
+                return Transfer(self._t)
+            self._transfer = chosen
+        return chosen
 
     def _commit_pb(self, commit: CommitLike) -> pfs_pb2.Commit:
         return cv.commit_pb(to_commit(commit), self._project())
@@ -148,11 +154,7 @@ class FileOps:
         progress:
             ``progress(bytes_done, files_done)``, called from gRPC's sending thread.
         """
-        requests = encoded_requests(self._commit_pb(commit), files, append=append, progress=progress)
-        if self._ext.available():
-            self._ext.modify_file(requests)  # many files per message (pachmagic's server)
-        else:
-            self._t.client_stream(self._modify_file_raw, prefetched(plain_stream(requests)))
+        self._wire().modify_file(enc.encoded_requests(self._commit_pb(commit), files, append=append, progress=progress))
 
     def put_file(
         self,
@@ -180,42 +182,21 @@ class FileOps:
 
     def delete_file(self, commit: CommitLike, path: str) -> None:
         """Delete a file; a path ending in ``/`` deletes a whole directory."""
-        requests = [
-            pfs_pb2.ModifyFileRequest(set_commit=self._commit_pb(commit)),
-            pfs_pb2.ModifyFileRequest(delete_file=pfs_pb2.DeleteFile(path=path)),
-        ]
-        self._t.client_stream(self._t.pfs.ModifyFile, requests)
+        self._wire().modify_file([enc.set_commit(self._commit_pb(commit)), enc.delete_file(path)])
 
     def copy_file(self, src: File | str, dst: File | str, *, append: bool = False) -> None:
         """Copy a file or directory (from any commit) to ``dst``, replacing it unless ``append``."""
         target = to_file(dst)
-        requests = [
-            pfs_pb2.ModifyFileRequest(set_commit=self._commit_pb(target.commit)),
-            pfs_pb2.ModifyFileRequest(
-                copy_file=pfs_pb2.CopyFile(dst=target.path, src=self._read_file_pb(src, "copy"), append=append)
-            ),
-        ]
-        self._t.client_stream(self._t.pfs.ModifyFile, requests)
+        source = self._read_file_pb(src, "copy")
+        self._wire().modify_file([enc.set_commit(self._commit_pb(target.commit)),
+                                  enc.copy_file(target.path, source, append=append)])
 
     # --- reads --------------------------------------------------------------
 
-    def _chunks(self, file: File | str, offset: int) -> Iterator[bytes]:
+    def _chunks(self, file: File | str, offset: int) -> Iterator[memoryview]:
+        # A generator: nothing is resolved or called before the first chunk is asked for.
         request = pfs_pb2.GetFileRequest(file=self._read_file_pb(file, "get"), offset=offset)
-        if self._ext.available():
-            # Raw messages: the chunk is a view into the received bytes, never copied.
-            raw = self._t.stream(self._ext.get_file_raw, request)
-            try:
-                for message in raw:
-                    yield bytes_value_payload(message)  # type: ignore[misc]
-            finally:
-                raw.close()
-            return
-        stream = self._t.stream(self._t.pfs.GetFile, request)
-        try:
-            for message in stream:
-                yield message.value
-        finally:
-            stream.close()  # cancels the call if the reader stopped early
+        yield from self._wire().get_file(request)
 
     def get_file(self, file: File | str, *, offset: int = 0) -> bytes:
         """Return a file's content (from byte ``offset``); use ``open_file`` for big files."""
@@ -289,27 +270,18 @@ class FileOps:
     def list_file(self, file: File | str) -> RecordList[FileInfo]:
         """List a directory's children (or the file itself); ``"repo@branch"`` lists ``/``."""
         request = pfs_pb2.ListFileRequest(file=self._read_file_pb(file, "list"))
-        if self._ext.available():
-            return self._ext.list_stream("ListFile", request)
-        stream = self._t.stream(self._t.pfs.ListFile, request)
-        return RecordList(FileInfo, (cv.file_info(pb) for pb in stream))
+        return self._wire().list_files("ListFile", request)
 
     def walk_file(self, file: File | str) -> RecordList[FileInfo]:
         """List a directory recursively (directories included)."""
         request = pfs_pb2.WalkFileRequest(file=self._read_file_pb(file, "walk"))
-        if self._ext.available():
-            return self._ext.list_stream("WalkFile", request)
-        stream = self._t.stream(self._t.pfs.WalkFile, request)
-        return RecordList(FileInfo, (cv.file_info(pb) for pb in stream))
+        return self._wire().list_files("WalkFile", request)
 
     def glob_file(self, commit: CommitLike, pattern: str) -> RecordList[FileInfo]:
         """List the paths of a commit that match a glob pattern (``/*.png``, ``/**``)."""
         pinned = self._pin(to_commit(commit), pattern, "glob")
         request = pfs_pb2.GlobFileRequest(commit=cv.commit_pb(pinned, self._project()), pattern=pattern)
-        if self._ext.available():
-            return self._ext.list_stream("GlobFile", request)
-        stream = self._t.stream(self._t.pfs.GlobFile, request)
-        return RecordList(FileInfo, (cv.file_info(pb) for pb in stream))
+        return self._wire().list_files("GlobFile", request)
 
     def diff_file(
         self, new: File | str, old: File | str | None = None, *, shallow: bool = False

@@ -160,6 +160,19 @@ def test_file_writes_and_reads(photos: Client, tmp_path: Path) -> None:
         photos.pfs.inspect_file("photos@master:/nope")
 
 
+def test_one_transfer_is_chosen_for_the_server(photos: Client, any_server: Any) -> None:
+    from pachmagic.client._ext import ExtTransfer
+    from pachmagic.client._transfer import Transfer
+
+    chosen = photos.pfs._wire()  # noqa: SLF001 - which service the server was given
+    assert type(chosen) is (Transfer if any_server.is_real_pachd else ExtTransfer)
+    photos.pfs.copy_file("photos@master:/a.txt", "photos@master:/c.txt")
+    photos.pfs.delete_file("photos@master", "/a.txt")
+    assert photos.pfs.get_file("photos@master:/c.txt") == b"alpha"
+    assert [f.path for f in photos.pfs.list_file("photos@master")] == ["/c.txt", "/dir/"]
+    assert photos.pfs._wire() is chosen  # noqa: SLF001 - never asked again
+
+
 def test_copy_file_and_diff(photos: Client) -> None:
     photos.pfs.create_repo("other")
     photos.pfs.copy_file("photos@master:/dir/b.txt", "other@master:/copy.txt")

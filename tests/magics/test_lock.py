@@ -179,3 +179,23 @@ def test_a_notebook_pins_its_data_with_lock_file_and_save(data: TestingShell, wo
         assert (workdir / "report.pachlock.json").read_bytes() == saved
     finally:
         again.close()
+
+
+def test_a_row_diff_reads_through_the_lock(data: TestingShell, capsys: pytest.CaptureFixture[str]) -> None:
+    """``diff file --rows`` is a read like the others: recorded, and pinned by a lock in use."""
+    ip = data
+    locked = _put(ip, "x\n1\n2\n3\n4")
+    first = ip.value("%pach diff file data@master:/a.csv --rows")
+    assert (first.added, first.removed) == (2, 0)
+    frame = ip.value("%pach lock")
+    assert frame.loc[frame.ref == "data@master", "commit"].tolist() == [locked]
+    ip.run_cell("%pach lock save rows.pachlock.json")
+    _put(ip, "x\n9")
+    ip.run_cell("%pach lock use rows.pachlock.json")
+    capsys.readouterr()
+    again = ip.value("%pach diff file data@master:/a.csv --rows")
+    assert (again.added, again.removed, again.unchanged) == (2, 0, 2)
+    assert f"data@master is 1 commit ahead of the lock; reading {locked}" in capsys.readouterr().out
+    ip.run_cell("%pach lock off")
+    now = ip.value("%pach diff file data@master:/a.csv --rows")
+    assert (now.added, now.removed, now.unchanged) == (1, 4, 0)

@@ -204,3 +204,37 @@ def test_a_join_is_previewed_datum_by_datum_and_the_job_agrees(shell: TestingShe
     older = shell.value(f"%pach preview datums --pipeline joined --input-commit right@{old_right}")
     assert older.counts == {"skip": 2, "new": 0, "changed": 1}, older.summary
     assert _statuses(older)["/a.csv"] == "changed"
+
+
+GROUP = """
+pipeline: {name: grouped}
+transform:
+  image: busybox
+  cmd: [sh, -c, "cat /pfs/g/* > /pfs/out/$(ls /pfs/g | head -n 1)"]
+input:
+  group:
+  - pfs: {repo: g, glob: "/(*)-*.txt", group_by: "$1"}
+"""
+
+
+def test_a_group_over_a_staged_commit_is_previewed_and_the_job_agrees(shell: TestingShell, workers_address: str) -> None:
+    """A group datum's ID is its files': a file added to a group makes that group a new datum."""
+    address = workers_address
+    with connect(address) as client:
+        client.pfs.create_repo("g")
+        client.pfs.put_files("g@master", {"/a-1.txt": b"a1", "/a-2.txt": b"a2", "/b-1.txt": b"b1"})
+        client.pfs.wait_commit("g@master")
+    shell.run_cell(f"%pach connect {address}")
+    shell.run_cell("%config PachMagic.progress = False")
+    shell.run_cell("%%pach create pipeline\n" + GROUP)
+    shell.run_cell("%pach wait commit grouped@master")
+    assert shell.value("%pach preview datums --pipeline grouped").counts == {"skip": 2, "new": 0, "changed": 0}
+    with connect(address) as client:
+        staged = client.pfs.start_commit("g@master")
+        client.pfs.put_files(staged, {"/b-2.txt": b"b2"})
+        preview = shell.value(f"%pach preview datums --pipeline grouped --input-commit g@{staged.id}")
+        assert preview.counts == {"skip": 1, "new": 1, "changed": 0}, preview.summary
+        assert _statuses(preview) == {"/a-1.txt": "skip", "/a-2.txt": "skip", "/b-1.txt": "new", "/b-2.txt": "new"}
+        client.pfs.finish_commit(staged)
+        job = client.pps.inspect_job(f"grouped@{staged.id}", wait=True)
+    assert (job.state, job.data_skipped, job.data_processed) == ("success", 1, 1)

@@ -12,7 +12,9 @@ import grpc
 import pytest
 
 from pachmagic._proto import pachmagic_ext_pb2, pfs_pb2
-from pachmagic.client._ext import FileInfoList
+from pachmagic.client._columns import ColumnarList
+from pachmagic.client._ext import ExtTransfer
+from pachmagic.client._transfer import Transfer
 from pachmagic.errors import InvalidArgument, NotFound
 from pachmagic.server import LocalServer
 
@@ -20,8 +22,8 @@ from pachmagic.server import LocalServer
 @pytest.fixture
 def both(server: LocalServer) -> tuple[Any, Any]:
     fast, plain = server.client(), server.client()
-    plain.pfs._ext._available = False  # noqa: SLF001 - force the standard RPCs
-    assert fast.pfs._ext.available()  # noqa: SLF001
+    plain.pfs._transfer = Transfer(plain.pfs._t)  # noqa: SLF001 - force the standard RPCs
+    assert isinstance(fast.pfs._wire(), ExtTransfer)  # noqa: SLF001 - chosen for our server
     fast.pfs.create_repo("data")
     files = {f"/dir{i % 3}/f{i:03d}.txt": f"content {i}".encode() for i in range(40)}
     files["/top.bin"] = b"\0" * 10
@@ -37,7 +39,7 @@ def records(items: Any) -> list[tuple[Any, ...]]:
 def test_list_file_matches_standard_rpc(both: tuple[Any, Any], path: str) -> None:
     fast, plain = both
     got = fast.pfs.list_file(f"data@master:{path}")
-    assert isinstance(got, FileInfoList)
+    assert isinstance(got, ColumnarList)
     assert records(got) == records(plain.pfs.list_file(f"data@master:{path}"))
     assert got.to_frame().equals(plain.pfs.list_file(f"data@master:{path}").to_frame())
 
@@ -77,6 +79,22 @@ def test_uploads_match_and_errors_are_the_same(both: tuple[Any, Any]) -> None:
             client.pfs.put_files("nope@master", {"/a": b""})
         with pytest.raises(NotFound, match="not found in repo default/data"):
             client.pfs.list_file("data@master:/missing")
+
+    # Deletes and copies go through the same chosen transfer: same results, same errors.
+    for client, branch in ((fast, "fast"), (plain, "plain")):
+        client.pfs.copy_file("data@master:/dir1", f"data@{branch}:/copied/")
+        client.pfs.delete_file(f"data@{branch}", "/b/")
+    assert [(i.path, i.hash) for i in fast.pfs.walk_file("data@fast:/")] == [
+        (i.path, i.hash) for i in plain.pfs.walk_file("data@plain:/")
+    ]
+    failures = []
+    for client in (fast, plain):
+        with pytest.raises(NotFound) as missing_source:
+            client.pfs.copy_file("data@master:/missing", "data@master:/x")
+        with pytest.raises(NotFound) as missing_repo:
+            client.pfs.delete_file("nope@master", "/a")
+        failures.append((str(missing_source.value), str(missing_repo.value)))
+    assert failures[0] == failures[1]
 
 
 def test_large_chunks_out_of_line_match_standard_rpc(both: tuple[Any, Any]) -> None:

@@ -1,0 +1,182 @@
+"""Our client's transfer path against the bare-gRPC ceiling, round by round, and a 1M-file listing.
+
+Usage::
+
+    python bench/transfers.py [--size MIB] [--rounds N] [--files N] [--json PATH]
+
+The keys of ``bench/pfs.py`` that belong to the client's transfer path
+(``upload_large_vs_grpc_ceiling``, ``download_large_vs_grpc_ceiling``,
+``list_1m_to_dataframe_s``), measured so that a loaded machine disturbs the
+ratios as little as possible: each round moves the same size through the
+ceiling (``bench/_pfs_support.py``) and through our client right after, and the
+key is the median of the per-round ratios (the best-of ratio is printed too).
+Downloads are read and dropped, as the ceiling's client does, after one
+untimed read (the first read of a fresh upload comes from the disk, which the
+ceiling never touches); ``download_standard_rpc_*`` is the same download over
+the standard ``pfs_v2`` GetFile that a real pachd gets. Client and server CPU
+seconds per GiB are printed for each, which shows who bounds a figure. The
+embedded server runs as a child process with its data on the default temporary
+file system, whose write speed (with fdatasync) is printed: uploads end with
+the data on disk, the ceiling's never touch it.
+
+This is a script, not a test: tests never assert on wall-clock time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT / "bench"))
+
+from _pfs_support import ceiling_server, raw_download, raw_upload  # noqa: E402 - next to this script
+
+MiB = 1024 * 1024
+GOALS = {
+    "upload_large_vs_grpc_ceiling": (">=", 0.85),
+    "download_large_vs_grpc_ceiling": (">=", 0.85),
+    "list_1m_to_dataframe_s": ("<=", 5.0),
+}
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _process_cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measure(fn: Callable[[], Any], server_pid: int) -> tuple[float, float, float]:
+    """Wall seconds, this process's CPU seconds and the server's CPU seconds of ``fn()``."""
+    own, server, start = _own_cpu(), _process_cpu(server_pid), time.perf_counter()
+    fn()
+    return time.perf_counter() - start, _own_cpu() - own, _process_cpu(server_pid) - server
+
+
+def write_random(path: Path, size: int) -> None:
+    with open(path, "wb") as handle:
+        for _ in range(size // (4 * MiB)):
+            handle.write(os.urandom(4 * MiB))
+
+
+def disk_write_mib_s(directory: Path, size: int) -> float:
+    block, path = os.urandom(4 * MiB), directory / "disk-probe"
+    start = time.perf_counter()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        for _ in range(size // len(block)):
+            os.write(fd, block)
+        os.fdatasync(fd)
+    finally:
+        os.close(fd)
+        path.unlink()
+    return size / MiB / (time.perf_counter() - start)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", type=int, default=1024, help="MiB per large transfer (default 1024)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of ceiling-then-ours (default 3)")
+    parser.add_argument("--files", type=int, default=1_000_000, help="files listed (0: no listing)")
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    args = parser.parse_args(argv)
+
+    from pachmagic.client._transfer import Transfer
+    from pachmagic.server import LocalServer
+
+    size = args.size * MiB
+    samples: dict[str, list[tuple[float, float, float]]] = {}
+    results: dict[str, float] = {}
+    details: dict[str, Any] = {"size_mib": args.size, "rounds": args.rounds}
+    with tempfile.TemporaryDirectory(prefix="pachmagic-bench-") as tmp:
+        work = Path(tmp)
+        server = LocalServer(work / "data", in_process=False).start()
+        ceiling = ceiling_server()
+        try:
+            pid, ceiling_pid = server._proc.pid, ceiling.process.pid  # type: ignore[union-attr]  # noqa: SLF001
+            client, standard = server.client(), server.client()
+            standard.pfs._transfer = Transfer(standard.pfs._t)  # noqa: SLF001 - what a real pachd gets
+            client.pfs.create_repo("big")
+
+            def download(which: Any) -> Callable[[], None]:
+                def run() -> None:
+                    got = sum(len(chunk) for chunk in which.pfs.iter_file("big@master:/big.bin"))
+                    assert got == size, got
+                return run
+
+            for round_ in range(args.rounds):
+                source = work / "big.bin"
+                write_random(source, size)  # fresh bytes each round: nothing deduplicates
+                samples.setdefault("ceiling_up", []).append(measure(lambda: raw_upload(ceiling.address, size), ceiling_pid))
+                samples.setdefault("up", []).append(
+                    measure(lambda: client.pfs.put_file_from_path("big@master", "/big.bin", source), pid))
+                source.unlink()
+                download(client)()  # from the disk once, untimed
+                samples.setdefault("ceiling_down", []).append(measure(lambda: raw_download(ceiling.address, size), ceiling_pid))
+                order = [("down", client), ("down_standard", standard)]
+                for name, which in order if round_ % 2 == 0 else order[::-1]:
+                    samples.setdefault(name, []).append(measure(download(which), pid))
+            details["disk_write_fsync_mib_s"] = disk_write_mib_s(work, min(size, 512 * MiB))
+
+            def ratio(ceiling_key: str, key: str) -> tuple[float, float]:
+                per_round = [c[0] / o[0] for c, o in zip(samples[ceiling_key], samples[key])]
+                best_ratio = min(c[0] for c in samples[ceiling_key]) / min(o[0] for o in samples[key])
+                return statistics.median(per_round), best_ratio
+
+            results["upload_large_vs_grpc_ceiling"], details["upload_best_vs_best"] = ratio("ceiling_up", "up")
+            results["download_large_vs_grpc_ceiling"], details["download_best_vs_best"] = ratio("ceiling_down", "down")
+            results["download_standard_rpc_vs_grpc_ceiling"], _ = ratio("ceiling_down", "down_standard")
+            gib = size / (1024 * MiB)
+            details["per_gib_median"] = {
+                name: {"wall_s": statistics.median(s[0] for s in v) / gib, "client_cpu_s": statistics.median(s[1] for s in v) / gib,
+                       "server_cpu_s": statistics.median(s[2] for s in v) / gib}
+                for name, v in samples.items()
+            }
+            details["rounds_wall_s"] = {name: [round(s[0], 3) for s in v] for name, v in samples.items()}
+
+            if args.files:
+                start = time.perf_counter()
+                client.pfs.create_repo("many")
+                client.pfs.put_files("many@master", ((f"/f{i:07d}", b"x") for i in range(args.files)))
+                details["listing_setup_s"] = time.perf_counter() - start
+                listed: list[tuple[float, float, float]] = []
+                for _ in range(3):
+                    def frame() -> None:
+                        assert len(client.pfs.list_file("many@master:/").to_frame()) == args.files
+                    listed.append(measure(frame, pid))
+                key = "list_1m_to_dataframe_s" if args.files == 1_000_000 else f"list_{args.files}_to_dataframe_s"
+                results[key] = min(s[0] for s in listed)
+                details["listing_s"] = [{"wall": round(w, 3), "client_cpu": round(c, 3), "server_cpu": round(s, 3)}
+                                        for w, c, s in listed]
+            client.close()
+            standard.close()
+        finally:
+            ceiling.stop()
+            server.stop()
+
+    print(f"\n{'key':<40} {'value':>10}  {'goal':>9}  met")
+    for key, value in results.items():
+        op, goal = GOALS.get(key, ("", None))
+        met = "-" if goal is None else ("yes" if (value >= goal if op == ">=" else value <= goal) else "NO")
+        print(f"{key:<40} {value:>10.3f}  {op + ' ' + str(goal) if goal is not None else '-':>9}  {met}")
+    print("\ndetails:", json.dumps(details, indent=1))
+    if args.json:
+        args.json.write_text(json.dumps({**results, "details": details}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
