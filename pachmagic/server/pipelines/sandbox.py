@@ -115,6 +115,13 @@ def sandbox_report() -> str:
             return f"pipeline sandbox: unavailable ({err})"
 
 
+def _server_cwd() -> str | None:
+    try:
+        return os.getcwd()
+    except OSError:  # deleted: the worker starts the command at its root
+        return None
+
+
 class Sandbox:
     """One datum slot: runs one command at a time with ``/pfs/<name>`` in place.
 
@@ -246,7 +253,10 @@ class Sandbox:
             else:
                 # The host (and so $HOME) is read-only here, as an image is: per-user config and
                 # caches (matplotlib's, say) go to the worker's /tmp unless the spec says otherwise.
-                request = {"cmd": list(cmd), "env": {**WRITABLE_HOME_DIRS, **env}, "cwd": cwd, "mounts": hosts}
+                # No cwd: where the server runs, as in plain mode, named so the worker shows
+                # it (read-only) where its private /tmp would shadow it.
+                request = {"cmd": list(cmd), "env": {**WRITABLE_HOME_DIRS, **env},
+                           "cwd": _server_cwd() if cwd is None else cwd, "mounts": hosts}
             return self._worker.run(request, (stdin or "").encode(), timeout, on_output, cancel)
 
 
