@@ -20,7 +20,14 @@ Job times are the jobs' own ``started`` → ``finished``. A script, not a test: 
 asserts nothing. ``--quick`` shrinks every size (for a smoke run); ``--json PATH``
 writes the numbers.
 
-    python bench/pps.py [--quick] [--json results.json]
+The reference pachd (a genuine pachd 2.12.2 running its pipelines with
+Pachyderm's own worker and sidecar, ``tests/realpachd -workers``) is a peer
+where Go and PostgreSQL can be had: the same one-datum and many-datum jobs run
+on both servers in the same run (``bench/pps_realpachd_peer.py``), and
+``commit_to_output_latency_vs_real_pachd`` and ``per_datum_overhead_vs_real_pachd``
+are pachd's time ÷ ours, with goal 1. ``--no-real-pachd`` leaves it out.
+
+    python bench/pps.py [--quick] [--json results.json] [--no-real-pachd]
 """
 
 from __future__ import annotations
@@ -41,12 +48,16 @@ from pachmagic.client import Client, Job, Pipeline
 from pachmagic.server import LocalServer
 from pachmagic.server.storage import CommitRef, RepoKey
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import pps_realpachd_peer  # noqa: E402 - the reference pachd as a peer, when Go and PostgreSQL can be had
+
 GOALS = {
     "per_datum_overhead_ms": ("<=", 1.0),  # issue #19's goals
     "incremental_time_ratio": ("<=", 0.1),
     "commit_to_output_latency_ms": ("<=", 200.0),
     "parallel_speedup_2": (">=", 1.6),
     "datum_planning_100k_s": ("<=", 1.0),
+    **{key: (">=", 1.0) for key in pps_realpachd_peer.RATIO_KEYS},
 }
 TRUE = "/bin/true"
 BUSY = "import time\nt = time.process_time()\nwhile time.process_time() - t < {seconds}:\n    pass\n"
@@ -204,6 +215,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument("--json", metavar="PATH", help="write the results as JSON")
+    parser.add_argument("--no-real-pachd", action="store_true", help="leave out the reference pachd peer")
     args = parser.parse_args()
     quick = args.quick
     results: dict[str, Any] = {}
@@ -222,10 +234,19 @@ def main() -> None:
                 details[name] = out.pop("details")
                 results.update(out)
             client.close()
+    if args.no_real_pachd:
+        peer: dict[str, Any] = {"note": "left out (--no-real-pachd)"}
+    else:
+        peer = pps_realpachd_peer.measure(rounds=5 if quick else 15, files=50 if quick else 200)
+    results.update(peer.get("ratios", dict.fromkeys(pps_realpachd_peer.RATIO_KEYS)))
+    details["real_pachd"] = peer.get("details", {"note": peer.get("note", "")})
     width = max(len(k) for k in GOALS)
     print(f"{'key':<{width}}  {'value':>10}  goal      met")
     for key, (op, goal) in GOALS.items():
         value = results[key]
+        if value is None:
+            print(f"{key:<{width}}  {'-':>10}  {op} {goal:<6g}  (not measured)")
+            continue
         met = value <= goal if op == "<=" else value >= goal
         print(f"{key:<{width}}  {value:>10.3f}  {op} {goal:<6g}  {'yes' if met else 'NO'}")
     for name, values in details.items():

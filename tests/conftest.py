@@ -14,8 +14,9 @@ The reference server (a genuine pachd 2.12.2: ``real_pachd``,
 (``[embedded]``) and a fresh reference pachd (``[real_pachd]``). Client,
 magics, ``pfs://`` and widget tests use it, so what they check holds on a
 cluster too. A test that needs pipeline workers (datums that run, outputs,
-logs) is marked ``@pytest.mark.workers`` and is skipped, saying so, on the
-reference pachd, which runs none.
+logs) is marked ``@pytest.mark.workers``: on the reference it gets a pachd
+that runs them (``real_pachd_workers``: Pachyderm's own worker and sidecar as
+local processes, user code starting in the tutorial directory, as ``server``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from pachmagic.server import LocalServer
-from tests.dual_server import NO_WORKERS, SERVER_KINDS, ServerUnderTest
+from tests.dual_server import SERVER_KINDS, ServerUnderTest
 from tests.realpachd.fixtures import (  # noqa: F401 - fixtures and a hook, registered by import
     postgres_server,
     pytest_collection_finish,
@@ -79,9 +80,10 @@ def sdk(server: LocalServer) -> Any:
 def any_server(request: pytest.FixtureRequest) -> ServerUnderTest:
     """A fresh server of each kind in turn (fixtures are only started for their own kind)."""
     if request.param == "real_pachd":
-        if request.node.get_closest_marker("workers") is not None:
-            pytest.skip(NO_WORKERS)
-        return ServerUnderTest("real_pachd", request.getfixturevalue("real_pachd").address)
+        # Only tests that run jobs pay for worker pods (each pipeline's pod starts its processes).
+        runs_jobs = request.node.get_closest_marker("workers") is not None
+        pachd = request.getfixturevalue("real_pachd_workers" if runs_jobs else "real_pachd")
+        return ServerUnderTest("real_pachd", pachd.address)
     return ServerUnderTest("embedded", request.getfixturevalue("server").address)
 
 

@@ -8,12 +8,28 @@ and the widgets' ``seeded`` fixture hand to a test: which kind of server it is
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from typing import Callable
 
 from pachmagic.client import Client, connect
 
 SERVER_KINDS = ("embedded", "real_pachd")
-NO_WORKERS = "needs pipeline workers, and the reference pachd runs none (its jobs stay 'created')"
+
+
+def settles(check: Callable[[], bool], within: float = 60.0) -> bool:
+    """Whether ``check`` becomes true within ``within`` seconds (polled).
+
+    pachd's PPS master applies some changes after the call returns (a stopped
+    pipeline becomes ``paused`` a moment later); ours applies them at once. A
+    test that reads such a state after the call waits for it.
+    """
+    end = time.monotonic() + within
+    while not check():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 @dataclass(frozen=True)

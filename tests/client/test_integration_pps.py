@@ -1,8 +1,8 @@
 """``client.pps`` against both servers over real gRPC: pipelines, jobs, datums, logs.
 
 Tests whose pipelines must run (jobs, outputs, datums, logs) are marked
-``workers``: the reference pachd runs no workers, so they run on the embedded
-server only.
+``workers``: on the reference they get a pachd that runs its pipelines
+(``real_pachd_workers``).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import pytest
 
 from pachmagic import errors
 from pachmagic.client import Client, Job, Pipeline, to_frame
+from tests.dual_server import settles
 
 COPY = (
     "import os, shutil\n"
@@ -124,8 +125,8 @@ def test_update_stop_start_delete(pipeline: Client) -> None:
     for job in pipeline.pps.list_job(pipeline="copy"):
         pipeline.pps.wait_job(job.job)
     pipeline.pps.stop_pipeline("copy")
-    stopped = pipeline.pps.inspect_pipeline("copy")
-    assert stopped.stopped and stopped.state == "paused"
+    assert pipeline.pps.inspect_pipeline("copy").stopped
+    assert settles(lambda: pipeline.pps.inspect_pipeline("copy").state == "paused")
     pipeline.pps.start_pipeline("copy")
     assert not pipeline.pps.inspect_pipeline("copy").stopped
     pipeline.pps.delete_pipeline("copy", force=True)

@@ -13,6 +13,7 @@ from pachmagic.magics._testing import TestingShell
 from pachmagic.magics.display import Text
 from pachmagic.magics.logs import Logs
 from pachmagic.magics.rundatum import DatumRun
+from tests.dual_server import settles
 
 SIZES = """\
 import os
@@ -60,7 +61,7 @@ def test_pipeline_lifecycle(photos: TestingShell, workdir: Path) -> None:
     ip.run_cell("%%pach update pipeline --reprocess\n" + json.dumps(updated))
     assert ip.value("%pach inspect pipeline count").version == 2
     ip.run_cell("%pach stop pipeline count")
-    assert ip.value("%pach inspect pipeline count").state == "paused"
+    assert settles(lambda: ip.value("%pach inspect pipeline count").state == "paused")
     assert list(ip.value("%pach list pipeline --state paused")["name"]) == ["count"]
     ip.run_cell("%pach start pipeline count")
     assert ip.value("%pach inspect pipeline count").stopped is False
@@ -121,7 +122,8 @@ def test_logs(photos: TestingShell, capsys: pytest.CaptureFixture[str]) -> None:
     assert sorted(repr(logs).splitlines()) == ["sizing a.txt 2", "sizing b.txt 3"]
     frame = logs.to_frame()
     assert list(frame.columns) == ["ts", "pipeline", "job", "datum", "worker", "user", "message"]
-    assert "2 datums" in repr(ip.value("%pach logs -p sizes --master"))
+    master = ip.value("%pach logs -p sizes --master").to_frame()  # the texts are each server's own
+    assert len(master) > 0 and not master["user"].any()
     assert len(ip.value(f"%pach logs -j sizes@{job_id} --tail 1")) == 1
     raw = ip.value(f"%pach logs -j sizes@{job_id} --raw")
     assert all(json.loads(line)["job"] == job_id for line in repr(raw).splitlines())

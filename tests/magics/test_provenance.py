@@ -34,9 +34,9 @@ def _photos(client: Client, *names: str) -> str:
 
 
 @pytest.fixture
-def workflow(ip: TestingShell, server: Any) -> Iterator[tuple[TestingShell, Client, str, str]]:
+def workflow(ip: TestingShell, any_server: Any) -> Iterator[tuple[TestingShell, Client, str, str]]:
     """photos → contour (/*) → histogram (/*), then one more photo; returns the two photos commits."""
-    client = connect(server.address)
+    client = connect(any_server.address)
     client.pfs.create_repo("photos")
     first = _photos(client, "landscape.png", "hand.png")
     _pipeline(client, "contour", "/*")

@@ -109,20 +109,25 @@ def child_server(tmp_path: Path) -> Iterator[LocalServer]:
         yield srv
 
 
-@pytest.fixture
-def script_env(tmp_path: Path, child_server: LocalServer) -> dict[str, str]:
-    home = tmp_path / "home"
-    home.mkdir()
+def clean_env(tmp: Path, address: str) -> dict[str, str]:
+    """A script's environment: nothing of the developer's, ``HOME`` under ``tmp``, the server at ``address``."""
+    home = tmp / "home"
+    home.mkdir(parents=True)
     env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED}
     env.update(
         HOME=str(home),
         PACH_CONFIG=str(home / "no-such-pachyderm-config.json"),
-        PACHD_ADDRESS=child_server.address,
+        PACHD_ADDRESS=address,
         PHOTOS_DIR=str(PHOTOS),
         PYTHONDONTWRITEBYTECODE="1",
         PYTHONUNBUFFERED="1",
     )
     return env
+
+
+@pytest.fixture
+def script_env(tmp_path: Path, child_server: LocalServer) -> dict[str, str]:
+    return clean_env(tmp_path, child_server.address)
 
 
 @pytest.fixture

@@ -6,10 +6,11 @@ whose text says ``fail`` (so there are failed datums with log lines). Tests
 that write use repos of their own, so they do not disturb each other.
 
 ``seeded`` is an embedded server, then a reference pachd (as ``any_server`` of
-``tests/conftest.py``, but one per module: seeding takes a while). The
-reference pachd runs no pipeline workers, so there its pipelines exist with
-their output repos but their jobs stay ``created``; tests that need jobs to
-run are marked ``workers`` and skipped there.
+``tests/conftest.py``, but one per module: seeding takes a while). In a module
+with tests marked ``workers`` (jobs must run) the reference pachd runs its
+pipelines (``-workers``: Pachyderm's worker and sidecar as local processes) and
+seeding waits for the jobs, as on ours; elsewhere it runs none, so there its
+pipelines exist with their output repos but their jobs stay ``created``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import pytest
 
 from pachmagic.client import Client, connect
 from pachmagic.server import LocalServer
-from tests.dual_server import NO_WORKERS, SERVER_KINDS, ServerUnderTest
+from tests.dual_server import SERVER_KINDS, ServerUnderTest
 from tests.realpachd.launcher import RealPachd, RealPachdError
 
 TUTORIAL = Path(__file__).resolve().parents[2] / "pachmagic" / "tutorial"
@@ -62,14 +63,19 @@ def seed(client: Client, *, wait: bool = True) -> None:
 @pytest.fixture(scope="module", params=SERVER_KINDS)
 def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerUnderTest]:
     if request.param == "real_pachd":
-        pachd = RealPachd(request.getfixturevalue("realpachd_binary"), request.getfixturevalue("postgres_server"))
+        # Worker pods cost time and CPU: only a module whose tests run jobs gets them.
+        runs_jobs = any(item.get_closest_marker("workers") is not None and item.module is request.module
+                        for item in request.session.items)
+        options: dict[str, Any] = {"workers": True, "worker_dir": TUTORIAL} if runs_jobs else {}
+        pachd = RealPachd(request.getfixturevalue("realpachd_binary"), request.getfixturevalue("postgres_server"),
+                          **options)
         try:
             pachd.start()
         except RealPachdError as err:
             pytest.fail(str(err), pytrace=False)
         try:
             with connect(pachd.address) as client:
-                seed(client, wait=False)
+                seed(client, wait=runs_jobs)
             yield ServerUnderTest("real_pachd", pachd.address)
         finally:
             pachd.stop()
@@ -84,9 +90,7 @@ def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 
 @pytest.fixture
-def client(seeded: ServerUnderTest, request: pytest.FixtureRequest) -> Iterator[Client]:
-    if seeded.is_real_pachd and request.node.get_closest_marker("workers") is not None:
-        pytest.skip(NO_WORKERS)
+def client(seeded: ServerUnderTest) -> Iterator[Client]:
     client = seeded.client()
     yield client
     client.close()

@@ -1,0 +1,142 @@
+"""The tutorial on the reference pachd with workers and on ours: outputs compared byte for byte.
+
+The contour/histogram workflow runs twice on each server (pachd 2.12.2 in its
+``-workers`` mode, tests/realpachd, whose worker pods run the tutorial's
+scripts with this interpreter's ``python3`` in the tutorial directory; our
+in-process server with the same working directory):
+
+* the book's Chapter 10 scripts through python-pachyderm 7.6 (create repo, put
+  files, create pipelines, read the outputs, one more photo): the lines they
+  print must be the same on both, ids aside;
+* notebook 2's cells, its ``%pach connect local`` pointed at the server: what
+  each cell shows must be the same on both, ids and times aside.
+
+After each, every file of ``contour@master`` and ``histogram@master`` is read
+back from both servers and compared byte for byte (the tutorial's scripts are
+deterministic: a difference is the engine's).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from pachmagic.client import connect
+from pachmagic.magics._testing import new_shell
+
+from tests.official_clients.conftest import REPO_ROOT, SCRIPT_TIMEOUT, clean_env
+
+pytestmark = pytest.mark.slow
+
+SCRIPTS = Path(__file__).resolve().parent / "python_pachyderm"
+BOOK = ("create_repo.py", "put_files.py", "create_pipeline.py", "read_outputs.py", "more_photos.py")
+NOTEBOOK = REPO_ROOT / "notebooks" / "02_contour_histogram_magics.ipynb"
+ID = re.compile(r"\b[0-9a-f]{32}\b")  # commit and job ids (not the 64-digit SHA-256s)
+TIME = re.compile(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?(\+00:00|Z)?|\b\d+(\.\d+)?\s?(ms|s|µs)\b")
+
+
+def _outputs(address: str) -> dict[str, bytes]:
+    """Every file of the two output repos' heads, by ``repo:path``."""
+    with connect(address) as client:
+        return {
+            f"{repo}:{info.path}": client.pfs.get_file(f"{repo}@master:{info.path}")
+            for repo in ("contour", "histogram")
+            for info in client.pfs.walk_file(f"{repo}@master:/")
+            if info.type == "file"
+        }
+
+
+def _same_outputs(ours: str, pachd: str) -> None:
+    a, b = _outputs(ours), _outputs(pachd)
+    assert sorted(a) == sorted(b)
+    assert len(a) == 8  # four photos, each through both pipelines
+    differing = [name for name in a if a[name] != b[name]]
+    assert not differing, f"outputs differ byte for byte: {differing}"
+
+
+def _book(python: Path, address: str, tmp: Path) -> list[str]:
+    env = clean_env(tmp, address)
+    lines: list[str] = []
+    for script in BOOK:
+        done = subprocess.run([str(python), str(SCRIPTS / script)], cwd=SCRIPTS, env=env, capture_output=True,
+                              text=True, timeout=SCRIPT_TIMEOUT)
+        assert done.returncode == 0 and "Traceback" not in done.stderr, f"{script} on {address}:\n{done.stderr}"
+        lines += [f"{script}: {ID.sub('<id>', line)}" for line in done.stdout.splitlines()]
+    return lines
+
+
+def test_the_book_scripts_give_the_same_outputs(
+    python_pachyderm_python: Path, server: Any, real_pachd_workers: Any, tmp_path: Path,
+) -> None:
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        ours, pachd = pool.map(lambda side: _book(python_pachyderm_python, side[0], tmp_path / side[1]),
+                               ((server.address, "ours"), (real_pachd_workers.address, "pachd")))
+    # InspectCommitSet differs (a PFS difference, listed for #14): pachd's answer also holds the commits of
+    # earlier sets the set depends on (the pipelines' spec commits) and names no branch on any commit.
+    members = [[line for line in side if "commit set member:" in line] for side in (ours, pachd)]
+    ours, pachd = ([line for line in side if "commit set member:" not in line] for side in (ours, pachd))
+    assert len(ours) > 20
+    assert ours == pachd, "\n".join(difflib.unified_diff(ours, pachd, "ours", "pachd", lineterm=""))
+    assert len(members[0]) == 5 and all("same_id=True finished=True" in line for line in members[0])
+    assert sorted("same_id=True" in line for line in members[1]) == [False] * 2 + [True] * 5, members[1]
+    _same_outputs(server.address, real_pachd_workers.address)
+
+
+def _shown(value: Any) -> str:
+    """What a cell shows, ids and times aside."""
+    if isinstance(value, pd.DataFrame):
+        with pd.option_context("display.max_colwidth", None, "display.width", 10_000, "display.max_columns", None):
+            text = value.to_string()
+    else:
+        text = repr(value)
+    return TIME.sub("<time>", ID.sub("<id>", text))
+
+
+def _notebook(address: str) -> list[tuple[str, str]]:
+    """Notebook 2's cells, connected to ``address``, up to (not including) its final ``delete all``."""
+    cells = [("".join(c["source"])) for c in json.loads(NOTEBOOK.read_text())["cells"] if c["cell_type"] == "code"]
+    assert cells[1].startswith("%pach connect local") and cells[-1].startswith("%pach delete all")
+    shell = new_shell()
+    shown: list[tuple[str, str]] = []
+    try:
+        shell.run_cell(cells[0])
+        shell.run_cell(f"%pach connect {address}")
+        shell.run_cell("%config PachMagic.progress = False")
+        for cell in cells[2:-1]:
+            shown.append((cell.splitlines()[0], _shown(shell.value(cell))))
+    finally:
+        shell.close()
+    return shown
+
+
+# Cells (by their first line) whose tables differ, each with the difference pachd 2.12.2 shows. Each is
+# PFS or PPS metadata the conformance corpus (#14) is to settle; everything else must be the same.
+KNOWN = {
+    "%pach list pipeline": "ListPipeline order: pachd lists the newest pipeline first, ours the oldest",
+    "%pach wait commit histogram@master": "ListJob order among jobs created together (after an update): "
+                                          "pachd lists the upstream job first",
+    "commit_set = %pach list commit {histogram_file.commit_id}": "a commit set on pachd also holds the "
+        "commits of earlier sets it depends on (the pipelines' spec commits), as InspectCommitSet",
+    "output_commit = %pach inspect commit histogram@{histogram_file.commit_id}": "pachd's direct_provenance "
+        "names each commit's branch (master=<id>)",
+    "%pach diff file photos@{histogram_file.commit_id}": "pachd's DiffFile also lists the changed root "
+                                                         "directory '/'",
+}
+
+
+def test_notebook_2_gives_the_same_tables_and_outputs(server: Any, real_pachd_workers: Any) -> None:
+    # One after the other: the magics' shell is the process's IPython instance.
+    ours, pachd = _notebook(server.address), _notebook(real_pachd_workers.address)
+    assert len(ours) == len(pachd) >= 30
+    differing = [(cell, a, b) for (cell, a), (_, b) in zip(ours, pachd) if a != b and cell not in KNOWN]
+    assert not differing, "\n\n".join(f"{cell}\n--- ours ---\n{a}\n--- pachd ---\n{b}" for cell, a, b in differing)
+    _same_outputs(server.address, real_pachd_workers.address)
+
