@@ -162,6 +162,14 @@ def measure(rounds: int, files: int) -> dict[str, Any]:
                 pg.stop()
 
 
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_fmt(v) for v in value) + "]"
+    return str(value)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds and datums, for a smoke run")
@@ -173,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     for key, value in peer["ratios"].items():
         print(f"{key:<40}  {value:>8.3f}")
-    print("  " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in peer["details"].items()))
+    print("  " + ", ".join(f"{k}={_fmt(v)}" for k, v in peer["details"].items()))
     if args.json:
         args.json.write_text(json.dumps(peer, indent=2) + "\n")
     return 0

@@ -16,9 +16,21 @@ __all__ = ["__version__", "connect", "diff_rows", "load_ipython_extension", "unl
 
 
 def connect(address: str | None = None, **kwargs):  # type: ignore[no-untyped-def]
-    """Connect to pachd (see ``pachmagic.client.connect``)."""
+    """Connect to pachd (see ``pachmagic.client.connect``).
+
+    With no address (and no other argument) in a notebook where ``%pach connect``
+    connected, the client follows that connection, as ``pfs://`` URLs do; it is a
+    client of its own (closing it leaves the notebook's). Elsewhere the usual
+    resolution applies: ``PACHD_ADDRESS``, pachctl's active context, ``localhost:30650``.
+    """
     from .client import connect as _connect
 
+    if address is None and not kwargs:
+        from .fs import get_default_client
+
+        active = get_default_client()
+        if active is not None:
+            return active.fork(source="the notebook's %pach connection")
     return _connect(address, **kwargs)
 
 

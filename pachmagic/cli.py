@@ -1,15 +1,20 @@
 """The ``pachmagic`` command: ``serve``, ``demo``, ``fsck``, ``gc`` and ``version``.
 
 Thin wrappers: the work is done by ``pachmagic.server`` and ``pachmagic.demo``.
+Help reads as plain text (``-h`` or ``--help``; command summaries are written
+short enough that click never cuts them with ``...``), and failures are one
+line (``Error: ...``), never a traceback or a log line from gRPC's core.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ctypes
+import errno
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -72,13 +77,46 @@ def _data_dir_option(what: str) -> Callable[[F], F]:
     )
 
 
-@click.group()
-@click.version_option(__version__, prog_name="pachmagic")
+def _version_line() -> str:
+    from .server.servicers.misc import VERSION
+
+    return f"pachmagic {__version__} (serves the Pachyderm {'.'.join(map(str, VERSION))} API)"
+
+
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(_version_line())
+        ctx.exit()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Show pachmagic's version and the Pachyderm API version it serves, and exit.")
 def main() -> None:
     """pachmagic: Pachyderm inside Jupyter, with an embedded server."""
 
 
-@main.command()
+def _port_free(host: str, port: int) -> str | None:
+    """None when ``host:port`` can be listened on now, else why not (checked before anything is created)."""
+    if port == 0:
+        return None
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as err:
+        return f"cannot listen on {host}:{port}: {err.strerror or err}"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gRPC binds
+        try:
+            probe.bind(address)
+        except OSError as err:
+            if err.errno == errno.EADDRINUSE:
+                return f"cannot listen on {host}:{port}: the port is in use (another server? try --port 0)"
+            return f"cannot listen on {host}:{port}: {err.strerror or err}"
+    return None
+
+
+@main.command(short_help="Run the embedded server in the foreground.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on; non-loopback needs --auth-token.")
 @click.option("--port", default=30650, show_default=True, type=int, help="TCP port (0 picks a free one).")
 @_data_dir_option("Where state is kept")
@@ -109,6 +147,11 @@ def serve(
     auth_token_file: Path | None, max_workers: int | None, exit_with_parent: bool, verbose: bool,
 ) -> None:
     """Run the embedded Pachyderm-compatible server in the foreground."""
+    # gRPC's core logs its own line (add_port.cc ...) before a bind fails: errors here are ours, one line.
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+    busy = _port_free(host, port)
+    if busy:  # before the data directory is created or touched
+        raise click.ClickException(busy)
     from .errors import PachError
     from .server import default_data_dir
     from .server.app import ServerApp
@@ -153,7 +196,7 @@ def serve(
         raise click.ClickException(err.strerror or str(err)) from None
 
 
-@main.command()
+@main.command(short_help="Check a data directory's references and hashes.")
 @_data_dir_option("The data directory to check")
 @click.option("--no-data", is_flag=True, help="Skip reading and hashing every stored chunk (faster).")
 def fsck(data_dir: Path | None, no_data: bool) -> None:
@@ -172,7 +215,7 @@ def fsck(data_dir: Path | None, no_data: bool) -> None:
         sys.exit(1)
 
 
-@main.command()
+@main.command(short_help="Reclaim space of deleted data (server stopped).")
 @_data_dir_option("The data directory to collect")
 @click.option("--dry-run", is_flag=True, help="Only report what would be removed and reclaimed.")
 def gc(data_dir: Path | None, dry_run: bool) -> None:
@@ -194,19 +237,17 @@ def gc(data_dir: Path | None, dry_run: bool) -> None:
         click.echo(line)
 
 
-@main.command()
+@main.command(short_help="Print the versions (same as --version).")
 def version() -> None:
-    """Print pachmagic's version and the pachd version the server emulates."""
-    from .server.servicers.misc import VERSION
-
-    click.echo(f"pachmagic {__version__} (serves the Pachyderm {'.'.join(map(str, VERSION))} API)")
+    """Print pachmagic's version, the Pachyderm API version the server speaks, and how transforms are isolated."""
+    click.echo(_version_line())
     if os.name == "posix":
         from .server.pipelines.sandbox import sandbox_report
 
         click.echo(sandbox_report())  # where the OS refuses a namespace, this says which
 
 
-@main.command()
+@main.command(short_help="Run the tutorial's workflow, headless.")
 @click.option(
     "--output",
     type=click.Path(file_okay=False, path_type=Path),
@@ -223,7 +264,7 @@ def demo(output: Path) -> None:
         sys.exit(code)
 
 
-@main.command("sandbox-run")
+@main.command("sandbox-run", short_help="Run a command as a pipeline worker would.")
 @click.option("--mount", "mounts", multiple=True, metavar="NAME=DIR", help="Make DIR appear at /pfs/NAME (repeatable; use out=DIR for /pfs/out).")
 @click.option("--cwd", type=click.Path(file_okay=False), default=None, help="Working directory of the command.")
 @click.option("--stdin-file", type=click.Path(dir_okay=False, exists=True), default=None, help="Feed this file to the command's stdin.")
@@ -232,9 +273,13 @@ def demo(output: Path) -> None:
 def sandbox_run(mounts: tuple[str, ...], cwd: str | None, stdin_file: str | None, timeout: float | None, cmd: tuple[str, ...]) -> None:
     """Run CMD as a pipeline worker would: with /pfs/NAME paths that really exist.
 
-    Used by ``%pach run datum``; handy for running a transform by hand. On
-    Linux the paths come from a private user+mount namespace; elsewhere /pfs is
-    substituted in the command, stdin and environment, with a warning.
+    Used by "%pach run datum"; handy for running a transform by hand. On
+    Linux the paths come from a private user and mount namespace; elsewhere
+    /pfs is substituted in the command, stdin and environment, with a warning.
+
+    \b
+    Example:
+      pachmagic sandbox-run --mount photos=./photos --mount out=./out -- python3 contour.py
     """
     import tempfile
 

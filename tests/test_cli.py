@@ -96,6 +96,74 @@ def test_sandbox_run_gives_the_command_real_pfs_paths(tmp_path: Path) -> None:
     assert bad.exit_code != 0 and "NAME=DIR" in bad.output
 
 
+# --- the command line as a new user meets it ---------------------------------------------------
+
+
+def test_help_with_h_and_version_with_the_api() -> None:
+    short = CliRunner().invoke(main, ["-h"], prog_name="pachmagic")
+    assert short.exit_code == 0 and short.output.startswith("Usage: pachmagic")
+    commands = short.output.partition("Commands:")[2]
+    assert commands and "..." not in commands  # every command's summary whole
+    for command in ("serve", "demo", "fsck", "gc", "version", "sandbox-run"):
+        assert command in short.output
+    version = CliRunner().invoke(main, ["--version"])
+    assert version.exit_code == 0
+    assert version.output.splitlines()[0] == CliRunner().invoke(main, ["version"]).output.splitlines()[0]  # the API version too
+    assert "serves the Pachyderm 2.12" in version.output
+    sandbox = CliRunner().invoke(main, ["sandbox-run", "--help"])
+    assert sandbox.exit_code == 0 and "``" not in sandbox.output  # no RST markup
+    assert CliRunner().invoke(main, ["serve", "-h"]).exit_code == 0
+
+
+def test_serve_on_a_busy_port_says_one_line_and_creates_nothing(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "pachmagic", "serve", "--port", str(port), "--data-dir", str(tmp_path / "data")],
+            capture_output=True, text=True, timeout=60,
+        )
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [f"Error: cannot listen on 127.0.0.1:{port}: the port is in use "
+                                          "(another server? try --port 0)"]
+    assert "add_port" not in result.stderr + result.stdout
+    assert not (tmp_path / "data").exists()  # nothing created or filled
+
+
+def test_fsck_counts_in_words(tmp_path: Path) -> None:
+    from pachmagic.server import LocalServer
+
+    with LocalServer(data_dir=tmp_path / "data", in_process=True) as server:
+        client = server.client()
+        client.pfs.create_repo("one")
+        client.close()
+    result = CliRunner().invoke(main, ["fsck", "--data-dir", str(tmp_path / "data")])
+    assert result.exit_code == 0, result.output
+    last = result.output.splitlines()[-1]
+    assert "1 project," in last and "1 projects" not in last and "1 repo," in last
+
+
+def test_demo_images_get_the_usual_mode_and_its_folder_is_ignored(tmp_path: Path) -> None:
+    ignored = (Path(__file__).resolve().parents[1] / ".gitignore").read_text().splitlines()
+    assert "/pachmagic-demo-output/" in ignored
+    from pachmagic.server import LocalServer
+
+    old = os.umask(0o022)
+    try:
+        with LocalServer(data_dir=tmp_path / "data", in_process=True) as server:
+            client = server.client()
+            client.pfs.create_repo("r")
+            client.pfs.put_file("r@master", "/a.png", b"x")
+            target = client.pfs.get_file_to_path("r@master:/a.png", tmp_path / "out" / "a.png")
+            client.close()
+    finally:
+        os.umask(old)
+    assert target.stat().st_mode & 0o777 == 0o644  # not the temporary file's 0600
+
+
 def test_version_says_how_transforms_are_isolated(monkeypatch: pytest.MonkeyPatch) -> None:
     """Where the OS refuses a namespace, ``pachmagic version`` says so (#15)."""
     monkeypatch.setenv("PACHMAGIC_SANDBOX", "substitute")

@@ -39,6 +39,20 @@ CommitLike = Union[Commit, Branch, str, "OpenCommit"]
 """Where a commit is expected: a ``Commit``, a ``Branch`` (its head), ``repo@ref`` or an open commit."""
 
 
+def _umask() -> int:
+    """The process's umask: from /proc on Linux, else by setting it and putting it back at once."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
+
+
 class FileOps:
     """Reading and writing files (base of ``Pfs``).
 
@@ -238,6 +252,8 @@ class FileOps:
                     done += len(chunk)
                     if progress is not None:
                         progress(done, 0)
+            # a temporary file is private (0600); the file it becomes gets the usual mode (umask)
+            os.chmod(handle.name, 0o666 & ~_umask())
             os.replace(handle.name, target)
         except BaseException:
             Path(handle.name).unlink(missing_ok=True)

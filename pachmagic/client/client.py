@@ -12,7 +12,7 @@ client's own modules; never the server, magics or widgets.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Mapping
@@ -110,6 +110,21 @@ class Client:
         twin._shared = self._shared  # one project for both: setting it on either sets it on both
         twin._transport = self._transport
         twin._owns_transport = False
+        twin._compose(None)
+        return twin
+
+    def fork(self, *, source: str | None = None) -> Client:
+        """A new client of its own (its own connection) to the same server, token and project.
+
+        Closing either leaves the other open; their projects are independent.
+        ``source`` replaces ``address_source`` (how the address was chosen).
+        """
+        twin = object.__new__(Client)
+        endpoint = self._endpoint
+        twin._endpoint = replace(endpoint, project=self.project, source=source or endpoint.source)
+        twin._shared = _Shared(twin._endpoint.project)
+        twin._transport = Transport(twin._endpoint)
+        twin._owns_transport = True
         twin._compose(None)
         return twin
 

@@ -149,28 +149,40 @@ _SIZE_COLUMNS = {"size", "new_size", "old_size", "dl_bytes", "ul_bytes"}
 
 
 class PachFrame(pd.DataFrame):  # type: ignore[misc,unused-ignore]
-    """A ``DataFrame`` whose notebook HTML shows sizes and durations for humans.
+    """A ``DataFrame`` that shows sizes, durations and times for humans.
 
-    Computation is unchanged (sizes stay ``int64``); only ``_repr_html_``
-    formats the columns listed in ``attrs["pachmagic"]``.
+    Computation is unchanged (sizes stay ``int64``, times ``datetime64[ns, UTC]``);
+    only the views format the columns: both show timestamps to the second
+    (``2026-12-06 10:38:31``, UTC); the notebook view (``_repr_html_``) also
+    shows sizes listed in ``attrs["pachmagic"]`` as ``54.01KiB`` and durations
+    as ``1.2s``, while the text view keeps them exact.
     """
 
     @property
     def _constructor(self) -> Callable[..., PachFrame]:
         return PachFrame
 
-    def _repr_html_(self) -> str | None:
+    def for_display(self, *, human: bool = True) -> pd.DataFrame:
+        """A plain copy with the columns formatted as the views show them (``human``: sizes and durations too)."""
         meta = self.attrs.get("pachmagic") or {}
-        sizes = [c for c in meta.get("sizes", ()) if c in self.columns]
-        durations = [c for c in meta.get("durations", ()) if c in self.columns]
         plain = pd.DataFrame(self)
-        if not sizes and not durations:
-            return str(plain._repr_html_())
-        shown = {c: plain[c].map(lambda v: "-" if pd.isna(v) else human_size(v)) for c in sizes}
-        for c in durations:
-            shown[c] = plain[c].map(lambda v: "-" if pd.isna(v) else human_duration(v.to_pytimedelta()))
-        return str(plain.assign(**shown)._repr_html_())
+        shown: dict[str, Any] = {}
+        for c in meta.get("sizes", ()) if human else ():
+            if c in plain.columns:
+                shown[c] = plain[c].map(lambda v: "-" if pd.isna(v) else human_size(v))
+        for c in meta.get("durations", ()) if human else ():
+            if c in plain.columns:
+                shown[c] = plain[c].map(lambda v: "-" if pd.isna(v) else human_duration(v.to_pytimedelta()))
+        for c in plain.columns:
+            if c not in shown and isinstance(plain[c].dtype, pd.DatetimeTZDtype):
+                shown[c] = plain[c].dt.strftime("%Y-%m-%d %H:%M:%S").fillna("-")
+        return plain.assign(**shown) if shown else plain
 
+    def _repr_html_(self) -> str | None:
+        return str(self.for_display()._repr_html_())
+
+    def __repr__(self) -> str:
+        return str(self.for_display(human=False).__repr__())
 
 def columns_for(kind: type[Record]) -> list[str]:
     """The column names ``to_frame`` produces for a record type."""

@@ -9,10 +9,12 @@ set ID (then it waits for every commit of the set).
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 
 from pachmagic.client import Branch, Commit, CommitInfo, is_commit_id, to_frame
+from pachmagic.magics import waits
 from pachmagic.magics.context import Context
 from pachmagic.magics.display import Text
 from pachmagic.magics.parser import Command, MagicParser
@@ -62,11 +64,27 @@ def _build_wait(p: MagicParser) -> None:
 def wait_commit(ctx: Context, args: argparse.Namespace) -> CommitInfo | pd.DataFrame:
     client = ctx.client
     if "@" not in args.commit and is_commit_id(args.commit):
-        with ctx.bar(total=None, unit="commit", desc=f"commit set {args.commit[:8]}"):
-            commits = client.pfs.inspect_commit_set(args.commit, wait=True)
-        return ctx.frame(to_frame(commits, kind=CommitInfo))
-    with ctx.bar(total=None, unit="commit", desc=str(args.commit)):
-        return client.pfs.wait_commit(args.commit)
+        what = f"commit set {args.commit[:8]}"
+        fetch_set = lambda wait: waits.jobs_of_set(client, args.commit, wait)  # noqa: E731
+        holder: list[Any] = []
+        jobs = waits.watch(ctx, what, fetch_set,
+                           block=lambda: holder.append(client.pfs.inspect_commit_set(args.commit, wait=True)))
+        waits.report(ctx, what, jobs)
+        return ctx.frame(to_frame(holder[0], kind=CommitInfo))
+    # The commit the ref names now (perhaps still open); its id is its commit set's, whose jobs
+    # are what finishing it waits for.
+    current = client.pfs.inspect_commit(args.commit)
+    commit = Commit(current.commit.repo, id=current.id)
+    fetch = lambda wait: waits.jobs_of_set(client, current.id, wait)  # noqa: E731
+    done: list[CommitInfo] = []
+    jobs = waits.watch(ctx, str(args.commit), fetch,
+                       finished=lambda: client.pfs.inspect_commit(commit).finished is not None,
+                       block=lambda: done.append(client.pfs.wait_commit(commit)))
+    info = done[0]
+    # only the jobs this commit waited for: its own pipeline's and those upstream in the set
+    mine = [j for j in jobs if j.done]
+    waits.report(ctx, str(args.commit), mine)
+    return info
 
 
 def _build_list(p: MagicParser) -> None:

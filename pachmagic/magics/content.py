@@ -1,7 +1,8 @@
 """``FileContent``: what ``%pach get file`` returns without ``-o``.
 
 It keeps the file's bytes (``.data``) and displays them by kind: images
-(PNG, JPEG, GIF, WebP, SVG) as images, text and CSV as text (the first
+(PNG, JPEG, GIF, WebP, SVG) as images, CSV and TSV as a table of their first
+rows (as the repo browser previews them), other text as text (the first
 ``PachMagic.file_preview_bytes`` bytes), anything else as a one-line summary.
 ``.text`` decodes UTF-8, ``.to_frame()`` reads CSV/TSV/JSON lines with pandas.
 """
@@ -18,7 +19,9 @@ import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 
 from pachmagic.client import human_size
 
-__all__ = ["FileContent", "sniff_mimetype"]
+__all__ = ["FileContent", "sniff_mimetype", "TABLE_ROWS"]
+
+TABLE_ROWS = 20  # rows of a CSV/TSV shown (the whole file is in .data and .to_frame())
 
 _MAGIC = (
     (b"\x89PNG\r\n\x1a\n", "image/png"),
@@ -107,6 +110,28 @@ class FileContent:
             kwargs.setdefault("sep", "\t")
         return pd.read_csv(io.BytesIO(self.data), **kwargs)
 
+    @property
+    def is_table(self) -> bool:
+        """Whether the file is shown as a table (CSV or TSV)."""
+        return self.mimetype in ("text/csv", "text/tab-separated-values") or self.path.lower().endswith((".csv", ".tsv"))
+
+    def _table(self) -> tuple[pd.DataFrame, str] | None:
+        """The first rows as a frame and a note saying what is shown; None if it does not parse."""
+        limit = self.preview_bytes or len(self.data)
+        head = self.data[:limit]
+        cut = len(head) < len(self.data)
+        if cut and b"\n" in head:
+            head = head[: head.rindex(b"\n") + 1]  # no half line
+        sep = "\t" if self.path.lower().endswith(".tsv") else ","
+        try:
+            frame = pd.read_csv(io.BytesIO(head), sep=sep, nrows=TABLE_ROWS)
+        except (ValueError, UnicodeDecodeError):  # pandas' ParserError is a ValueError
+            return None
+        lines = self.data.count(b"\n") - (0 if self.data.endswith(b"\n") else -1) - 1
+        shown = min(len(frame), TABLE_ROWS)
+        note = f"first {shown} of {lines:,} rows" if lines > shown else f"{shown} row{'' if shown == 1 else 's'}"
+        return frame, f"{self.path}: {note} · {frame.shape[1]} columns ({human_size(len(self.data))}; .to_frame() reads it all, .data has the bytes)"
+
     def _summary(self) -> str:
         return f"{self.path} ({self.mimetype}, {human_size(len(self.data))})"
 
@@ -118,6 +143,10 @@ class FileContent:
         return f"{head}\n[... {human_size(len(self.data) - limit)} more; the whole file is in .data]"
 
     def __repr__(self) -> str:
+        table = self._table() if self.is_table else None
+        if table is not None:
+            frame, note = table
+            return f"{frame.to_string(max_cols=30)}\n[{note}]"
         return self._preview() if self.is_text else f"<{self._summary()}>"
 
     def __len__(self) -> int:
@@ -132,6 +161,10 @@ class FileContent:
             bundle["image/svg+xml"] = self.text
         elif self.is_image:
             bundle[self.mimetype] = self.data
+        elif self.is_table and (table := self._table()) is not None:
+            frame, note = table
+            bundle["text/html"] = (f"{frame.to_html(max_cols=30, border=0, classes='pachmagic-table')}"
+                                   f"<div style='color:var(--jp-ui-font-color2,#6b7280);font-size:12px'>{html.escape(note)}</div>")
         elif self.is_text:
             bundle["text/html"] = f"<pre>{html.escape(self._preview())}</pre>"
         return bundle

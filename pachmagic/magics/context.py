@@ -28,6 +28,7 @@ class Settings(Protocol):
     progress: bool
     default_project: str
     auto_wait: bool
+    raise_on_failure: bool
     verbose_errors: bool
     data_dir: str
     workdir: str

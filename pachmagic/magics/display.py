@@ -23,10 +23,10 @@ import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 from pachmagic.client import PachFrame
 from pachmagic.errors import PachError
 
-__all__ = ["MagicError", "one_line", "limited", "ListingFrame", "Text"]
+__all__ = ["OneLineError", "MagicError", "one_line", "limited", "ListingFrame", "Text"]
 
 
-def one_line(error: BaseException, hint: str = "") -> str:
+def one_line(error: BaseException, hint: str = "", ref: str | None = None) -> str:
     """Format an error as the single line a magic shows.
 
     Parameters
@@ -35,16 +35,40 @@ def one_line(error: BaseException, hint: str = "") -> str:
         A ``PachError`` (shown with its status code) or any other exception.
     hint:
         What to do next, appended after a dash.
+    ref:
+        The ref the command was given (``photos@master``): pachd names no commit in
+        ``... at commit`` when a branch was asked for, so the line names the ref.
     """
     if isinstance(error, PachError):
-        text = f"PachError: {error.details or type(error).__name__} ({error.code})"
+        details = error.details or type(error).__name__
+        if ref and details.rstrip().endswith(" at commit"):
+            details = f"{details.rstrip()} {ref}"
+        text = f"PachError: {details} ({error.code})"
     else:
         text = f"{type(error).__name__}: {error}"
     text = " ".join(text.split())  # one line, whatever the server said
     return f"{text} — {hint}" if hint else text
 
 
-class MagicError(Exception):
+class OneLineError(Exception):
+    """An error IPython shows as its one line (no traceback); the cell still fails.
+
+    Attributes
+    ----------
+    line:
+        The line shown.
+    """
+
+    def __init__(self, line: str) -> None:
+        self.line = " ".join(line.split())
+        super().__init__(self.line)
+
+    def _render_traceback_(self) -> list[str]:
+        # IPython calls this instead of formatting a traceback.
+        return [self.line]
+
+
+class MagicError(OneLineError):
     """A failed ``%pach`` command, displayed by IPython as one line.
 
     Attributes
@@ -55,14 +79,9 @@ class MagicError(Exception):
         The line shown.
     """
 
-    def __init__(self, error: BaseException, hint: str = "") -> None:
+    def __init__(self, error: BaseException, hint: str = "", ref: str | None = None) -> None:
         self.error = error
-        self.line = one_line(error, hint)
-        super().__init__(self.line)
-
-    def _render_traceback_(self) -> list[str]:
-        # IPython calls this instead of formatting a traceback.
-        return [self.line]
+        super().__init__(one_line(error, hint, ref))
 
     @property
     def code(self) -> str:
@@ -87,20 +106,24 @@ class ListingFrame(PachFrame):  # type: ignore[misc,unused-ignore]
     def _note(self, shown: int) -> str:
         return f"{len(self)} rows, showing the first {shown} (PachMagic.display_limit)"
 
-    def _repr_html_(self) -> str | None:
+    def _shown(self) -> tuple[PachFrame, int | None]:
         limit = self._limit()
         if not limit or len(self) <= limit:
-            return super()._repr_html_()
+            whole = PachFrame(self)
+            whole.attrs = dict(self.attrs)
+            return whole, None
         head = PachFrame(self.head(limit))
         head.attrs = dict(self.attrs)
-        body = head._repr_html_() or ""
-        return f"{body}<p>{html.escape(self._note(limit))}</p>"
+        return head, limit
+
+    def _repr_html_(self) -> str | None:
+        shown, limit = self._shown()
+        body = shown._repr_html_() or ""
+        return body if limit is None else f"{body}<p>{html.escape(self._note(limit))}</p>"
 
     def __repr__(self) -> str:
-        limit = self._limit()
-        if not limit or len(self) <= limit:
-            return str(pd.DataFrame(self).__repr__())
-        return f"{pd.DataFrame(self.head(limit)).__repr__()}\n[{self._note(limit)}]"
+        shown, limit = self._shown()
+        return repr(shown) if limit is None else f"{shown!r}\n[{self._note(limit)}]"
 
 
 def limited(frame: pd.DataFrame, limit: int) -> pd.DataFrame:

@@ -2,26 +2,26 @@
 
 ``list job`` returns one row per job (pachctl's ``list job -x``): that is what
 a DataFrame is for; ``--sets`` gives pachctl's job-set view and ``list job ID``
-the jobs of one job set. Waits show a progress bar of datums (processed,
-skipped, failed and recovered over the total) by polling the jobs, or block in
-one call when ``PachMagic.progress`` is off.
+the jobs of one job set; the state comes right after the job's name, the wide
+columns last. Waits (``waits.py``) show the jobs and their datums while they
+run, then a one-line summary, and failures in red.
 """
 
 from __future__ import annotations
 
 import argparse
-import time
 from typing import Callable
 
 import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 
 from pachmagic.client import Job, JobInfo, RecordList, to_frame
 from pachmagic.errors import Unimplemented
+from pachmagic.magics import waits
 from pachmagic.magics.context import Context
 from pachmagic.magics.display import Text
 from pachmagic.magics.parser import Command, MagicParser
 
-__all__ = ["COMMANDS", "wait_job_set", "wait_jobs", "parse_history"]
+__all__ = ["COMMANDS", "wait_job_set", "wait_jobs", "job_frame", "parse_history"]
 
 
 def parse_history(text: str) -> int:
@@ -37,12 +37,8 @@ def parse_history(text: str) -> int:
         raise argparse.ArgumentTypeError(f"invalid history {text!r}: use none, all or a number") from None
 
 
-def _datums_done(job: JobInfo) -> int:
-    return job.data_processed + job.data_skipped + job.data_failed + job.data_recovered
-
-
-def wait_jobs(ctx: Context, fetch: Callable[[bool], list[JobInfo]], desc: str) -> list[JobInfo]:
-    """Wait until every job ``fetch`` returns is done, with a datum progress bar.
+def wait_jobs(ctx: Context, fetch: Callable[[bool], list[JobInfo]], what: str) -> list[JobInfo]:
+    """Wait until every job ``fetch`` returns is done, showing them; then the summary and any failure.
 
     Parameters
     ----------
@@ -50,33 +46,36 @@ def wait_jobs(ctx: Context, fetch: Callable[[bool], list[JobInfo]], desc: str) -
         The command's context.
     fetch:
         ``fetch(wait)`` returns the jobs; with ``wait=True`` it blocks until they are done.
-    desc:
-        The bar's label.
+    what:
+        What is waited for, as the user named it.
     """
-    if not ctx.settings.progress:
-        return fetch(True)
-    jobs = fetch(False)
-    with ctx.bar(total=None, unit="datum", desc=desc) as bar:
-        while True:
-            total = sum(j.data_total for j in jobs)
-            done = sum(_datums_done(j) for j in jobs)
-            if total and bar.total != total:
-                bar.total = total
-            if done > bar.n:
-                bar.update(done - bar.n)
-            finished = sum(1 for j in jobs if j.done)
-            bar.set_postfix_str(f"jobs {finished}/{len(jobs)}", refresh=True)
-            if finished == len(jobs):
-                return jobs
-            time.sleep(ctx.settings.wait_poll_seconds)
-            jobs = fetch(False)
+    jobs = waits.watch(ctx, what, fetch)
+    waits.report(ctx, what, jobs)
+    return jobs
 
 
-def wait_job_set(ctx: Context, job_set_id: str) -> pd.DataFrame:
-    """Wait for every job of a job set (= commit set) and return them as a DataFrame."""
+def wait_job_set(ctx: Context, job_set_id: str, what: str | None = None, *, none_ok: bool = False) -> pd.DataFrame:
+    """Wait for every job of a job set (= commit set) and return them as a DataFrame.
+
+    ``none_ok``: a set without jobs is no error (a commit no pipeline reads).
+    """
     client = ctx.client
-    jobs = wait_jobs(ctx, lambda wait: list(client.pps.inspect_job_set(job_set_id, wait=wait)), f"jobs {job_set_id[:8]}")
-    return ctx.frame(to_frame(RecordList(JobInfo, jobs)))
+
+    def fetch(wait: bool) -> list[JobInfo]:
+        if none_ok:
+            return waits.jobs_of_set(client, job_set_id, wait)
+        return list(client.pps.inspect_job_set(job_set_id, wait=wait))
+
+    jobs = wait_jobs(ctx, fetch,
+                     what or f"job set {job_set_id[:8]}")
+    return ctx.frame(job_frame(RecordList(JobInfo, jobs)))
+
+
+def job_frame(jobs: RecordList[JobInfo]) -> pd.DataFrame:
+    """Jobs as a DataFrame with the state right after the job's name (the wide columns last)."""
+    frame = to_frame(jobs, kind=JobInfo)
+    first = [c for c in ("project", "pipeline", "id", "state", "progress") if c in frame.columns]
+    return frame[first + [c for c in frame.columns if c not in first]]
 
 
 def _build_list(p: MagicParser) -> None:
@@ -115,7 +114,7 @@ def list_job(ctx: Context, args: argparse.Namespace) -> pd.DataFrame:
     else:
         jobs = client.pps.list_job(pipeline=args.pipeline, history=args.history, number=args.number,
                                    all_projects=args.all_projects)
-    frame = to_frame(jobs, kind=JobInfo)
+    frame = job_frame(jobs)
     if args.state:
         wanted = {s.lower().removeprefix("job_") for s in args.state}
         frame = frame[frame["state"].isin(sorted(wanted))].reset_index(drop=True)

@@ -35,6 +35,14 @@ __all__ = ["PachMagic"]
 _VERBOSE_FLAGS = ("--verbose",)
 
 
+def _ref_argument(args: Any) -> str | None:
+    """The command's first ``repo@ref[:path]`` argument, without its path (to name it in an error)."""
+    for value in vars(args).values():
+        if isinstance(value, str) and "@" in value and "://" not in value:
+            return value.partition(":")[0]
+    return None
+
+
 def _cells(shell: Any) -> tuple[str | None, list[str]]:
     """The running cell's id and the ids of cells deleted since, from the front end's request.
 
@@ -68,6 +76,11 @@ class PachMagic(Magics):
         False,
         help="After 'put file' and 'create pipeline', wait for the jobs they trigger "
         "(per command: --wait / --no-wait).",
+    ).tag(config=True)
+    raise_on_failure = Bool(
+        False,
+        help="Make a cell fail when a job it waits for fails (its red line becomes the cell's error, so "
+        "'Run All' stops there). Tests and CI notebooks turn it on.",
     ).tag(config=True)
     verbose_errors = Bool(
         False, help="Show failures with their full traceback instead of one line (per command: %pach --verbose ...)."
@@ -168,4 +181,4 @@ class PachMagic(Magics):
             if verbose:
                 raise
             client = self.session.client() if self.session.connected else None
-            raise MagicError(error, hint_for(error, client)) from None
+            raise MagicError(error, hint_for(error, client), _ref_argument(args)) from None

@@ -60,7 +60,7 @@ def _check_inputs(ctx: Context, specs: list[dict[str, Any]]) -> None:
 
 def wait_first_jobs(ctx: Context, names: list[str]) -> pd.DataFrame:
     """Wait for the newest job of each pipeline; return them as a DataFrame."""
-    from pachmagic.magics.job import wait_jobs
+    from pachmagic.magics.job import job_frame, wait_jobs
 
     client = ctx.client
 
@@ -72,7 +72,7 @@ def wait_first_jobs(ctx: Context, names: list[str]) -> pd.DataFrame:
                 jobs.append(client.pps.inspect_job(latest[0].job, wait=wait))
         return jobs
 
-    return ctx.frame(to_frame(RecordList(JobInfo, wait_jobs(ctx, fetch, ", ".join(names)))))
+    return ctx.frame(job_frame(RecordList(JobInfo, wait_jobs(ctx, fetch, ", ".join(names)))))
 
 
 def create_from_spec(

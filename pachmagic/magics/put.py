@@ -182,7 +182,7 @@ def _upload(ctx: Context, ref: File, plan: list[tuple[str, Any]], sizes: list[in
     if wait:
         from pachmagic.magics.job import wait_job_set
 
-        jobs = wait_job_set(ctx, commit.id)
+        jobs = wait_job_set(ctx, commit.id, f"the jobs of {ref.commit}", none_ok=True)
         if len(jobs):
             states = ", ".join(f"{p} {s}" for p, s in zip(jobs["pipeline"], jobs["state"]))
             text += f"; jobs: {states}"

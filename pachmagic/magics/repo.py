@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 
 from pachmagic.client import ProjectInfo, Repo, RepoInfo, to_frame
+from pachmagic.errors import NotFound
 from pachmagic.magics.context import Context
 from pachmagic.magics.display import Text
 from pachmagic.magics.parser import Command, MagicParser
@@ -43,8 +44,26 @@ def _build_create(p: MagicParser) -> None:
     p.add_argument("-d", "--description", default="", help="the repo's description")
 
 
+def _project_must_exist(ctx: Context, text: str, repo: Repo) -> None:
+    """``project/repo`` is pachctl's reading of a slash; say so when that project does not exist.
+
+    (The one-line error's hint then lists the projects there are.)
+    """
+    if not repo.project:
+        return
+    try:
+        ctx.client.pfs.inspect_project(repo.project)
+    except NotFound:
+        raise NotFound(
+            f'project "{repo.project}" not found: "{text}" is repo "{repo.name}" in project "{repo.project}" '
+            f"(pachctl reads PROJECT/REPO; repo names cannot contain '/')"
+        ) from None
+
+
 def create_repo(ctx: Context, args: argparse.Namespace) -> None:
-    ctx.client.pfs.create_repo(new_repo(args.repo), description=args.description)
+    repo = new_repo(args.repo)
+    _project_must_exist(ctx, args.repo, repo)
+    ctx.client.pfs.create_repo(repo, description=args.description)
     ctx.session.forget()
 
 

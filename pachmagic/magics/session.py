@@ -96,8 +96,18 @@ class Session:
             self._client.project = project
 
     def connect(self, address: str | None) -> Client:
-        """Connect to pachd at ``address`` (None: the usual resolution)."""
-        self._set_client(connect(address, recorder=self.recorder), "address" if address else "resolved")
+        """Connect to pachd at ``address`` (None: the usual resolution), once it answers.
+
+        If the new server does not answer, the error is raised and the session
+        keeps its working connection (a typo does not leave it on a dead address).
+        """
+        candidate = connect(address, recorder=self.recorder)
+        try:
+            candidate.version()
+        except BaseException:
+            candidate.close()
+            raise
+        self._set_client(candidate, "address" if address else "resolved")
         return self.client()
 
     def connect_local(self, *, data_dir: str | None, workdir: str, port: int = 0) -> Client:

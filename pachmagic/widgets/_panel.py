@@ -34,7 +34,7 @@ import ipywidgets as w
 from pachmagic.errors import PachError
 from pachmagic.widgets.logic.style import error_html, esc
 
-__all__ = ["Panel", "Worker", "start_auto_refresh", "describe_client", "close_tree", "close_parts", "replace_children", "ViewTracker"]
+__all__ = ["Panel", "Worker", "start_auto_refresh", "describe_client", "close_tree", "close_parts", "replace_children", "ViewTracker", "with_snapshot"]
 
 T = TypeVar("T")
 
@@ -118,6 +118,18 @@ def start_auto_refresh(owner: _Tickable, stop: threading.Event, interval: float,
     thread = threading.Thread(target=_auto_refresh, args=(weakref.ref(owner), stop, interval), name=name, daemon=True)
     thread.start()
     return thread
+
+
+def with_snapshot(widget: Any, bundle: dict[str, Any] | None, wait: Callable[[float], bool]) -> dict[str, Any] | None:
+    """``bundle`` (a widget's) with a static HTML snapshot of ``widget`` added as ``text/html``."""
+    from pachmagic.widgets._snapshot import snapshot_html
+
+    if bundle is None or getattr(widget, "comm", None) is None:
+        return bundle
+    wait(10.0)  # the first load, so the snapshot shows data (bounded: a slow server gives "loading…")
+    note = f"{type(widget).__name__} of {describe_client(widget.client)}: a snapshot; run the notebook for the live panel"
+    bundle["text/html"] = snapshot_html(widget, note)
+    return bundle
 
 
 def describe_client(client: Any) -> str:
@@ -221,14 +233,14 @@ class Panel(w.VBox):  # type: ignore[misc]
         self._error_text = ""
         self._title = w.HTML(f"<b style='font-size:14px'>{esc(title)}</b>")
         self._refresh_button = w.Button(description="Refresh", icon="refresh", tooltip="Reload now", layout=w.Layout(width="auto"))
-        self._status = w.HTML("<span style='color:#6b7280;font-size:12px'>loading…</span>")
+        self._status = w.HTML("<span style='color:var(--jp-ui-font-color2,#6b7280);font-size:12px'>loading…</span>")
         self._error = w.HTML("")
         self._log = w.Output(layout=w.Layout(max_height="140px", overflow="auto"))
         self._refresh_button.on_click(self._captured(self._on_refresh_button_click))
         toolbar = w.HBox([self._title, self._refresh_button, self._status], layout=w.Layout(align_items="center"))
         body = self._build()
         if "layout" not in kwargs:  # (setdefault would make an orphan Layout model every time)
-            kwargs["layout"] = w.Layout(border="1px solid #d1d5db", padding="6px", min_width="0")
+            kwargs["layout"] = w.Layout(border="1px solid var(--jp-border-color1,#d1d5db)", padding="6px", min_width="0")
         super().__init__(children=[toolbar, *body, self._error, self._log], **kwargs)
         self.add_class("pachmagic-panel")
         self._refresher: threading.Thread | None = None
@@ -267,7 +279,7 @@ class Panel(w.VBox):  # type: ignore[misc]
         return self._worker.submit(guarded)
 
     def _set_status(self, text: str) -> None:
-        self._status.value = f"<span style='color:#6b7280;font-size:12px'>{esc(text)}</span>"
+        self._status.value = f"<span style='color:var(--jp-ui-font-color2,#6b7280);font-size:12px'>{esc(text)}</span>"
 
     def _report(self, exc: BaseException) -> None:
         message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
@@ -288,6 +300,11 @@ class Panel(w.VBox):  # type: ignore[misc]
         # The text/plain fallback of the widget view (saved notebooks, nbval, consoles):
         # static, unlike ipywidgets' repr of every child's current state.
         return f"<{type(self).__name__} of {describe_client(self._client)} (a live widget)>"
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
+        # The live widget, plus a static HTML snapshot for where no kernel brings it to life
+        # (a saved or untrusted notebook): taken once the first load is done.
+        return with_snapshot(self, super()._repr_mimebundle_(**kwargs), self.wait)
 
     @property
     def client(self) -> Any:

@@ -14,7 +14,7 @@ from typing import Any
 import ipywidgets as w
 
 from pachmagic.client import JobInfo
-from pachmagic.widgets._panel import ViewTracker, close_parts, describe_client, start_auto_refresh
+from pachmagic.widgets._panel import ViewTracker, close_parts, describe_client, start_auto_refresh, with_snapshot
 from pachmagic.widgets.job_monitor import JobMonitor
 from pachmagic.widgets.logic.style import esc
 from pachmagic.widgets.pipeline_dag import PipelineDAG
@@ -52,7 +52,7 @@ class Dashboard(w.VBox):  # type: ignore[misc]
         self._refresh_button = w.Button(description="Refresh all", icon="refresh", layout=w.Layout(width="auto"))
         self._refresh_button.on_click(self._on_refresh_button_click)
         address = getattr(client, "address", "")
-        self._header = w.HTML(f"<b style='font-size:15px'>Pachyderm</b> <span style='color:#6b7280'>{esc(address)} · project {esc(getattr(client, 'project', ''))}</span>")
+        self._header = w.HTML(f"<b style='font-size:15px'>Pachyderm</b> <span style='color:var(--jp-ui-font-color2,#6b7280)'>{esc(address)} · project {esc(getattr(client, 'project', ''))}</span>")
         header = w.HBox([self._header, self._refresh_button], layout=w.Layout(align_items="center"))
         top = w.HBox([self._repos, self._dag], layout=w.Layout(flex_flow="row wrap", width="100%"))
         super().__init__(children=[header, top, self._jobs], **kwargs)
@@ -66,6 +66,15 @@ class Dashboard(w.VBox):  # type: ignore[misc]
     def __repr__(self) -> str:
         # A static text fallback for the widget view (see Panel.__repr__).
         return f"<Dashboard of {describe_client(self._client)} (a live widget)>"
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
+        # the live widget, plus a static snapshot for saved and untrusted notebooks (see Panel)
+        return with_snapshot(self, super()._repr_mimebundle_(**kwargs), self.wait)
+
+    @property
+    def client(self) -> Any:
+        """The client the dashboard reads from."""
+        return self._client
 
     @property
     def repo_browser(self) -> RepoBrowser:
@@ -142,7 +151,7 @@ class Dashboard(w.VBox):  # type: ignore[misc]
 
 
 def _panel_layout(flex: str) -> w.Layout:
-    return w.Layout(border="1px solid #d1d5db", padding="6px", flex=flex, min_width="360px")
+    return w.Layout(border="1px solid var(--jp-border-color1,#d1d5db)", padding="6px", flex=flex, min_width="360px")
 
 
 def dashboard(client: Any, **kwargs: Any) -> Dashboard:

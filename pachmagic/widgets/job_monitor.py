@@ -26,7 +26,7 @@ __all__ = ["JobMonitor"]
 
 
 def _no_jobs() -> w.HTML:
-    return w.HTML("<span style='color:#6b7280;font-size:12px'>No jobs yet.</span>")
+    return w.HTML("<span style='color:var(--jp-ui-font-color2,#6b7280);font-size:12px'>No jobs yet.</span>")
 
 
 class _Row:

@@ -24,7 +24,7 @@ from pachmagic.widgets.logic.browse import ago
 from pachmagic.widgets.logic.jobs import progress, progress_html
 from pachmagic.widgets.logic.style import badge, esc, job_colour, short_id
 
-__all__ = ["PipelineDAG"]
+__all__ = ["PipelineDAG", "DagDrawing"]
 
 _BUTTON_STYLES = {"success": "success", "failure": "danger", "killed": "danger", "unrunnable": "danger", "running": "info", "starting": "info"}
 
@@ -74,6 +74,11 @@ class PipelineDAG(Panel):
     def svg(self) -> str:
         """The SVG last drawn."""
         return self._drawn
+
+    @property
+    def drawing(self) -> DagDrawing:
+        """The DAG last drawn as an object a notebook displays, trusted or not (an image, not inline SVG)."""
+        return DagDrawing(self._drawn, self._graph)
 
     @property
     def selected(self) -> str | None:
@@ -200,12 +205,40 @@ class PipelineDAG(Panel):
             self.highlight(change["new"] or None)
 
 
+class DagDrawing:
+    """A drawing of the DAG: ``image/svg+xml``, an ``<img>`` in ``text/html`` and a text outline.
+
+    JupyterLab shows inline SVG only in trusted notebooks (``<IPython.core.display.SVG
+    object>`` otherwise); an image in HTML shows in both.
+    """
+
+    def __init__(self, svg: str, graph: dag.Graph) -> None:
+        self.svg = svg
+        self.graph = graph
+
+    def __repr__(self) -> str:
+        names = {n.id: n.name for n in self.graph.nodes}
+        edges = [f"{names[e.source]} → {names[e.target]}" for e in self.graph.edges]
+        return f"<pipeline DAG: {', '.join(edges) or 'no pipelines'}>"
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        from pachmagic.widgets._snapshot import svg_as_img
+
+        bundle: dict[str, Any] = {"text/plain": repr(self)}
+        if self.svg.startswith("<svg"):
+            bundle["text/html"] = svg_as_img(self.svg, "pipeline DAG")
+            bundle["image/svg+xml"] = self.svg
+        elif self.svg:
+            bundle["text/html"] = self.svg
+        return bundle
+
+
 def _details_html(info: PipelineInfo, jobs: list[JobInfo]) -> str:
     spec = yaml.safe_dump(info.spec, sort_keys=False, default_flow_style=False) if info.spec else "(no spec)"
     rows = "".join(
         f"<tr><td><code>{esc(short_id(j.id))}</code></td><td>{badge(j.state, job_colour(j.state))}</td>"
         f"<td style='min-width:200px'>{progress_html(progress(j), j.state)}</td><td>{esc(ago(j.created))}</td>"
-        f"<td style='color:#b00020'>{esc(j.reason)}</td></tr>"
+        f"<td style='color:var(--jp-error-color1,#b00020)'>{esc(j.reason)}</td></tr>"
         for j in jobs
     )
     return (
@@ -213,6 +246,6 @@ def _details_html(info: PipelineInfo, jobs: list[JobInfo]) -> str:
         f"<b>{esc(info.name)}</b> v{info.version} · {badge(info.state, '#4b5563')} · last job {badge(info.last_job_state, job_colour(info.last_job_state))}"
         f"{f' · {esc(info.reason)}' if info.reason else ''}"
         f"<table class='pachmagic-recent-jobs' style='margin:4px 0'><tr><th>job</th><th>state</th><th>progress</th><th>created</th><th>reason</th></tr>{rows}</table>"
-        f"<pre class='pachmagic-spec' style='max-height:220px;overflow:auto;background:#fafafa;margin:4px 0;padding:4px'>{esc(spec)}</pre>"
+        f"<pre class='pachmagic-spec' style='max-height:220px;overflow:auto;background:var(--jp-layout-color2,#fafafa);margin:4px 0;padding:4px'>{esc(spec)}</pre>"
         f"</div>"
     )

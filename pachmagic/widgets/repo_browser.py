@@ -1,29 +1,35 @@
 """``RepoBrowser``: projects → repos → branches/commits → files, with previews, download and history.
 
-Selecting a directory enters it; selecting a file previews it: images as
-images, text and code as text, CSV/TSV and Parquet as a table of the first
-rows, anything else (or too large) as size and hash. Directories with many
-entries are shown a page at a time. ``Download`` saves the selected file
-under ``download_dir`` (default: the working directory at click time), or with
-no file selected every file of the current directory; ``History`` lists the
-recent commits of the branch that changed the selected file.
+It opens on the repo most recently changed that has data (not the
+alphabetically first, often an empty output repo). Selecting a directory
+enters it; selecting a file previews it: images as images (whole, scaled to
+fit), text and code as text, CSV/TSV and Parquet as a table of the first rows,
+anything else (or too large) as size and hash. Directories with many entries
+are shown a page at a time. The panel is laid out to fit half a screen: the
+listing beside the preview when there is room, above it when not.
 
-What to show is decided by pure functions in ``logic/browse.py``; this module
-only wires widgets to the client. It never imports the server.
+``Download`` (enabled once something is selected) prepares a browser download
+of the selected file, or a zip of the directory shown, and shows a link
+that saves it through the browser, with a line saying what is ready that
+stays until the selection changes; nothing is written on the kernel's machine.
+``History`` lists the recent commits of the branch that changed the selected
+file.
+
+What to show is decided by pure functions in ``logic/browse.py``, the preview
+widget is built by ``_preview.py``; this module only wires widgets to the client. It never imports the server.
 """
 
 from __future__ import annotations
 
-import os
 from itertools import islice
-from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
 
-from pachmagic.client import Commit, File, FileInfo, Repo, human_size, is_commit_id
+from pachmagic.client import Commit, File, FileInfo, Repo, is_commit_id
 from pachmagic.errors import NotFound
 from pachmagic.widgets._panel import Panel, replace_children
+from pachmagic.widgets._preview import hint, preview_widget
 from pachmagic.widgets.logic import browse
 from pachmagic.widgets.logic.browse import HistoryRow
 from pachmagic.widgets.logic.style import esc
@@ -42,15 +48,15 @@ class RepoBrowser(Panel):
         Directory entries per page.
     history_depth:
         How many recent commits of the branch ``History`` looks at.
-    download_dir:
-        Where ``Download`` writes (default: the working directory at click time).
+    max_download_bytes:
+        The largest download prepared for the browser (it travels through the kernel's connection).
     refresh_interval:
         Seconds between background refreshes (None: only on demand).
 
     Attributes
     ----------
-    downloaded:
-        The local paths the last ``Download`` wrote.
+    download:
+        ``(file name, bytes)`` of the last download prepared, or None.
     history:
         The rows the last ``History`` showed (``logic.browse.HistoryRow``).
     """
@@ -61,19 +67,19 @@ class RepoBrowser(Panel):
         *,
         page_size: int = 200,
         history_depth: int = 20,
-        download_dir: str | os.PathLike[str] | None = None,
+        max_download_bytes: int = 64 * 1024 * 1024,
         refresh_interval: float | None = 2.0,
         **kwargs: Any,
     ) -> None:
         self._page_size = page_size
         self._history_depth = history_depth
-        self._download_dir = Path(download_dir) if download_dir is not None else None
+        self._max_download = max_download_bytes
         self._listing: list[FileInfo] = []
         self._listed: tuple[str, str, str, str, str] | None = None  # project, repo, ref, dir, head id
         self._dir = "/"
         self._page = 0
         self._file: FileInfo | None = None
-        self.downloaded: list[Path] = []
+        self.download: tuple[str, bytes] | None = None
         self.history: list[HistoryRow] = []
         super().__init__(client, title="Repos", refresh_interval=refresh_interval, **kwargs)
         self.add_class("pachmagic-repo-browser")
@@ -82,19 +88,23 @@ class RepoBrowser(Panel):
         def small() -> w.Layout:
             return w.Layout(width="auto", flex="0 0 auto")
 
-        self._project = w.Dropdown(description="project", options=[], layout=w.Layout(width="200px"))
-        self._repo = w.Dropdown(description="repo", options=[], layout=w.Layout(width="220px"))
-        self._ref = w.Dropdown(description="ref", options=[], layout=w.Layout(width="300px"))
+        self._project = w.Dropdown(description="project", options=[], layout=w.Layout(width="auto", min_width="170px"))
+        self._repo = w.Dropdown(description="repo", options=[], layout=w.Layout(width="auto", min_width="190px"))
+        self._ref = w.Dropdown(description="ref", options=[], layout=w.Layout(width="auto", min_width="240px"))
+        for picker in (self._project, self._repo, self._ref):
+            picker.style.description_width = "initial"
         self._path = w.HTML("<code>/</code>")
         self._up_button = w.Button(description="Up", icon="arrow-up", layout=small(), tooltip="Parent directory")
-        self._entries = w.Select(options=[], rows=14, layout=w.Layout(width="100%"))
+        self._entries = w.Select(options=[], rows=12, layout=w.Layout(width="100%"))
         self._prev_button = w.Button(description="Prev", icon="chevron-left", layout=small(), disabled=True)
         self._next_button = w.Button(description="Next", icon="chevron-right", layout=small(), disabled=True)
         self._page_label = w.HTML("")
-        self._preview = w.VBox([w.HTML("<span style='color:#6b7280'>Select a file to preview it.</span>")])
-        self._download_button = w.Button(description="Download", icon="download", layout=small(), disabled=True)
+        self._preview = w.VBox([hint("Select a file to preview it.")], layout=w.Layout(width="100%"))
+        self._download_button = w.Button(description="Download", icon="download", layout=small(), disabled=True,
+                                         tooltip="Prepare the selection for your browser to save")
         self._history_button = w.Button(description="History", icon="history", layout=small(), disabled=True)
-        self._history = w.HTML("")
+        self._download_link = w.HTML("")
+        self._history = w.HTML("", layout=w.Layout(width="100%"))
         self._project.observe(self._on_project_change, names="value")
         self._repo.observe(self._on_repo_change, names="value")
         self._ref.observe(self._on_ref_change, names="value")
@@ -107,17 +117,19 @@ class RepoBrowser(Panel):
             (self._history_button, self._on_history_button_click),
         ):
             button.on_click(self._captured(handler))
+        # Side by side when the panel is wide enough (flex-wrap), the listing above the preview when not.
         left = w.VBox(
             [w.HBox([self._up_button, self._path], layout=w.Layout(align_items="center")), self._entries,
              w.HBox([self._prev_button, self._page_label, self._next_button], layout=w.Layout(align_items="center"))],
-            layout=w.Layout(width="40%", min_width="220px"),
+            layout=w.Layout(flex="1 1 220px", min_width="200px", max_width="100%"),
         )
         right = w.VBox(
-            [self._preview, w.HBox([self._download_button, self._history_button]), self._history],
-            layout=w.Layout(width="60%", min_width="0", overflow="hidden"),
+            [self._preview, w.HBox([self._download_button, self._history_button, self._download_link],
+                                   layout=w.Layout(align_items="center", flex_flow="row wrap")), self._history],
+            layout=w.Layout(flex="2 1 300px", min_width="260px", max_width="100%"),
         )
         pickers = w.HBox([self._project, self._repo, self._ref], layout=w.Layout(flex_flow="row wrap"))
-        return [pickers, w.HBox([left, right])]
+        return [pickers, w.HBox([left, right], layout=w.Layout(flex_flow="row wrap", width="100%"))]
 
     # --- current selection ------------------------------------------------------------
 
@@ -147,13 +159,13 @@ class RepoBrowser(Panel):
             target = path or "/"
             directory = target if target.endswith("/") else browse.parent_dir(target)
             self._file = None
-            self._history.value = ""
+            self._clear_selection_extras()
             self._load_dir(directory, force=True)
             if not target.endswith("/"):
                 self._select_file(target)
             else:
                 self._history_button.disabled = True
-                replace_children(self._preview, [w.HTML("<span style='color:#6b7280'>Select a file to preview it.</span>")])
+                replace_children(self._preview, [hint("Select a file to preview it.")])
 
         self._submit(run)
 
@@ -175,12 +187,30 @@ class RepoBrowser(Panel):
 
     def _load_repos(self, want: str | None) -> None:
         project = self._project.value
-        names = [r.name for r in self.client.pfs.list_repo(project=project)] if project else []
+        repos = list(self.client.pfs.list_repo(project=project)) if project else []
+        names = [r.name for r in repos]
         if list(self._repo.options) != names:
             self._repo.options = names
-        chosen = want if want in names else (names[0] if names else None)
+        chosen = want if want in names else (self._latest_with_data(repos) if repos else None)
         if self._repo.value != chosen:
             self._repo.value = chosen
+
+    def _latest_with_data(self, repos: list[Any]) -> str:
+        """The repo whose master head changed last among those holding data (else the first)."""
+        best: tuple[Any, str] | None = None
+        for repo in repos[:50]:  # bounded: one RPC per repo
+            try:
+                head = self.client.pfs.inspect_commit(Commit(repo.repo, "master", None))
+            except NotFound:  # no master: nothing put yet
+                continue
+            # pachd reports a repo's size once its head is finished and sized (real pachd
+            # does that in the background): a head still being written counts as data.
+            if not (repo.size_bytes or head.size_bytes or head.finished is None):
+                continue
+            when = head.finished or head.finishing or head.started
+            if when is not None and (best is None or when > best[0]):
+                best = (when, repo.name)
+        return best[1] if best else str(repos[0].name)
 
     def _load_refs(self, want: str | None) -> None:
         repo = self._repo.value
@@ -218,7 +248,7 @@ class RepoBrowser(Panel):
             self._listing, self._listed, self._dir = listing, key, directory
             self._show_page()
         where = f"{self._repo.value}@{self._ref.value}"
-        self._set_status(f"{where} · {len(self._listing):,} entries in {self._dir}")
+        self._set_status(f"{where} · {browse.count(len(self._listing), 'entry', 'entries')} in {self._dir}")
 
     def _show_page(self) -> None:
         bounds = browse.page(len(self._listing), self._page, self._page_size)
@@ -236,55 +266,27 @@ class RepoBrowser(Panel):
         self._prev_button.disabled = bounds.number == 0
         self._next_button.disabled = bounds.number >= bounds.pages - 1
         self._up_button.disabled = self._dir == "/"
-        self._download_button.disabled = self._listed is None
-        self._download_button.tooltip = f"Save {self._file.path if self._file else self._dir} under the download directory"
+        target = self._file.path if self._file else (self._dir if self._dir != "/" else None)
+        self._download_button.disabled = target is None or self._listed is None
+        self._download_button.tooltip = (f"Prepare {target} for your browser to save" if target
+                                         else "Select a file (or enter a directory) to download it")
+
+    def _clear_selection_extras(self) -> None:
+        """What belonged to the previous selection: its history and its prepared download."""
+        self._history.value = ""
+        self._download_link.value = ""
+        self.download = None
 
     def _select_file(self, path: str) -> None:
         info = self.client.pfs.inspect_file(self._file_ref(path))
         self._file = info
-        self._history.value = ""
+        self._clear_selection_extras()
         self._download_button.disabled = False
         self._history_button.disabled = browse.is_dir(info)
         if browse.is_dir(info):
-            replace_children(self._preview, [w.HTML(browse.summary_html(info, "directory: Download saves every file under it"))])
+            replace_children(self._preview, [w.HTML(browse.summary_html(info, "directory: Download prepares a zip of it"))])
             return
-        replace_children(self._preview, [w.HTML(browse.summary_html(info)), self._render_preview(info)])
-
-    def _render_preview(self, info: FileInfo) -> w.Widget:
-        ref = self._file_ref(info.path)
-        pfs = self.client.pfs
-        head_size = browse.CSV_HEAD_BYTES if browse.preview_kind(info.path, info.size_bytes) == "csv" else browse.HEAD_BYTES
-        with pfs.open_file(ref) as reader:
-            head = reader.read(head_size)
-        kind = browse.preview_kind(info.path, info.size_bytes, head)
-        if kind == "image":
-            data = head if len(head) >= info.size_bytes else pfs.get_file(ref)
-            fmt = browse.IMAGE_FORMATS[os.path.splitext(info.path.lower())[1]]
-            return w.Image(value=data, format=fmt, layout=w.Layout(max_width="100%", max_height="360px", object_fit="contain"))
-        if kind == "text":
-            return w.HTML(browse.text_html(head[: browse.HEAD_BYTES], info.size_bytes))
-        if kind == "csv":
-            frame = browse.csv_frame(head, info.path, truncated=len(head) < info.size_bytes)
-            return w.HTML(browse.table_html(frame, browse.frame_note(frame, browse.PREVIEW_ROWS)))
-        if kind == "parquet":
-            return w.HTML(self._parquet_html(ref, info))
-        note = "binary file" if kind == "binary" else f"too large to preview ({human_size(info.size_bytes)})"
-        return w.HTML(f"<div style='color:#6b7280;font-size:12px'>{esc(note)}: size and hash above</div>")
-
-    def _parquet_html(self, ref: File, info: FileInfo) -> str:
-        try:
-            import pyarrow.parquet as pq  # type: ignore[import-untyped,unused-ignore]
-        except ImportError:
-            return "<div style='color:#6b7280'>Install pyarrow to preview Parquet files.</div>"
-        from pachmagic.fs import PfsFileSystem
-
-        fs = PfsFileSystem(self.client, skip_instance_cache=True)
-        with fs.open(f"{ref.commit}{ref.path}", "rb") as handle:
-            parquet = pq.ParquetFile(handle)
-            batch = next(parquet.iter_batches(batch_size=browse.PREVIEW_ROWS), None)
-            frame = batch.to_pandas() if batch is not None else parquet.schema_arrow.empty_table().to_pandas()
-            rows = parquet.metadata.num_rows
-        return browse.table_html(frame, browse.frame_note(frame, browse.PREVIEW_ROWS, f"{rows:,} rows in all"))
+        replace_children(self._preview, [w.HTML(browse.summary_html(info)), preview_widget(self.client, self._file_ref(info.path), info)])
 
     # --- handlers (kernel thread: queue work only) -------------------------------------
 
@@ -323,7 +325,7 @@ class RepoBrowser(Panel):
     def _enter(self, directory: str) -> None:
         self._file = None
         self._history_button.disabled = True
-        self._history.value = ""
+        self._clear_selection_extras()
         self._load_dir(directory)
 
     def _on_up_button_click(self, _button: w.Button) -> None:
@@ -348,22 +350,29 @@ class RepoBrowser(Panel):
     def _download(self) -> None:
         if not (self._repo.value and self._ref.value):
             return
-        target_dir = self._download_dir or Path.cwd()
         info = self._file
-        if info is None or browse.is_dir(info):
-            directory = info.path if info is not None else self._dir
-            root = browse.parent_dir(directory)
-            files = [f for f in self.client.pfs.walk_file(self._file_ref(directory)) if not browse.is_dir(f)]
+        if info is None and self._dir != "/":  # no file selected: the directory we are in
+            info = self.client.pfs.inspect_file(self._file_ref(self._dir))
+        if info is None:
+            return
+        selected = self._file
+        if browse.is_dir(info):
+            files = [f for f in self.client.pfs.walk_file(self._file_ref(info.path)) if not browse.is_dir(f)]
+            total = sum(f.size_bytes for f in files)
+            name = browse.zip_name(info.path)
         else:
-            root, files = browse.parent_dir(info.path), [info]
-        written = []
-        for f in files:
-            target = browse.download_target(target_dir, f.path, root=root)
-            self.client.pfs.get_file_to_path(self._file_ref(f.path), target)
-            written.append(target)
-        shown = written[0] if len(written) == 1 else target_dir
-        self._set_status(f"downloaded {len(written)} file{'s' if len(written) != 1 else ''} to {shown}")
-        self.downloaded = written
+            files, total, name = [info], info.size_bytes, browse.file_name(info.path)
+        if total > self._max_download:
+            self._download_link.value = browse.download_refused_html(name, total, self._max_download, self._commit(), info.path)
+            return
+        if browse.is_dir(info):
+            data = browse.zip_files([(f.path, self.client.pfs.get_file(self._file_ref(f.path))) for f in files], root=info.path)
+        else:
+            data = self.client.pfs.get_file(self._file_ref(info.path))
+        if self._file is not selected:  # the selection changed meanwhile
+            return
+        self.download = (name, data)
+        self._download_link.value = browse.download_link_html(name, data)
 
     def _show_history(self) -> None:
         info = self._file

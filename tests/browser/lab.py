@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -148,7 +149,11 @@ class JupyterLab:
                 raise AssertionError(f"JupyterLab exited with {self._proc.returncode}:\n{self.log.read_text()[-4000:]}")
             infos = sorted(runtime.glob("jpserver-*.json"))
             if infos:
-                info = json.loads(infos[0].read_text())
+                try:
+                    info = json.loads(infos[0].read_text())
+                except ValueError:  # the server is still writing it
+                    time.sleep(0.25)
+                    continue
                 base = f"http://127.0.0.1:{info['port']}"
                 try:
                     with urllib.request.urlopen(f"{base}/api/status?token={self.token}", timeout=5) as response:
@@ -169,6 +174,15 @@ class JupyterLab:
         """GET a JSON REST endpoint (``/api/kernels``...)."""
         with urllib.request.urlopen(f"{self.base}{path}?token={self.token}", timeout=30) as response:
             return json.loads(response.read())
+
+    def shutdown_kernels(self) -> None:
+        """Shut down every running kernel (a test's notebook must not poll on into the next test)."""
+        for kernel in self.api("/api/kernels"):
+            request = urllib.request.Request(f"{self.base}/api/kernels/{kernel['id']}?token={self.token}", method="DELETE")
+            try:
+                urllib.request.urlopen(request, timeout=30).close()
+            except OSError:
+                pass  # already gone
 
     def stop(self) -> None:
         """Stop JupyterLab; it shuts its kernels down on SIGTERM."""
@@ -227,12 +241,16 @@ class Notebook:
 
     def __init__(self, page: Any) -> None:
         self.page = page
+        self.console: list[str] = []  # the page's console warnings and errors (printed by tests: shown on failure)
+        page.on("console", lambda message: self.console.append(f"{message.type}: {message.text}")
+                if message.type in ("error", "warning") else None)
 
     @classmethod
     def open(cls, context: Any, lab: JupyterLab, path: str) -> Notebook:
         """Open ``path`` in a new page and wait for its kernel to be idle."""
         page = context.new_page()
-        page.goto(lab.url(path))
+        # a workspace of its own: JupyterLab's default one would reopen the other tests' notebooks
+        page.goto(lab.url(f"/lab/workspaces/t{secrets.token_hex(4)}/tree/{path}"))
         notebook = cls(page)
         notebook.wait_loaded()
         return notebook
@@ -251,6 +269,21 @@ class Notebook:
         item = self.page.locator(selector).first
         item.wait_for(state="visible")
         item.click()
+
+    def menu_path(self, menu: str, *labels: str) -> None:
+        """Click a menu bar item, then menu items by their labels (submenus on the way)."""
+        self.page.locator(".lm-MenuBar-item", has_text=menu).first.click()
+        for label in labels:
+            item = self.page.locator(".lm-Menu:visible li.lm-Menu-item .lm-Menu-itemLabel", has_text=re.compile(f"^{re.escape(label)}$")).last
+            item.wait_for(state="visible")
+            item.click()
+
+    def save(self) -> None:
+        """File ▸ Save Notebook, and wait until it is saved."""
+        from playwright.sync_api import expect
+
+        self.menu("File", "docmanager:save")
+        expect(self.page.locator(".jp-mod-current.jp-mod-dirty, .lm-TabBar-tab.lm-mod-current.jp-mod-dirty")).to_have_count(0)
 
     def run_all(self) -> None:
         """Run ▸ Run All Cells."""
@@ -274,7 +307,7 @@ class Notebook:
 
     def output(self, index: int) -> Any:
         """The output area of the ``index``-th cell."""
-        return self.cell(index).locator(".jp-OutputArea")
+        return self.cell(index).locator(".jp-Cell-outputArea")  # not the panels' own Output widgets
 
     def new_cell(self, source: str = "") -> Any:
         """Add a code cell at the end, type ``source`` into it and leave the cursor there."""

@@ -137,7 +137,9 @@ def test_frame_is_a_dataframe_and_html_is_human() -> None:
     assert frame.attrs["pachmagic"]["sizes"] == ["size"]
     html = frame._repr_html_()
     assert html is not None and "3MiB" in html and str(3 * 1024**2) not in html
-    assert "3145728" in repr(frame)  # text repr stays exact
+    assert "3145728" in repr(frame)  # text repr keeps sizes exact
+    assert "2024-05-01 10:00:00 " in repr(frame) + " " and "2024-05-01 10:00:00<" in html  # times to the second
+    assert str(frame["created"].dtype) == "datetime64[ns, UTC]"
     jobs_html = to_frame([SAMPLES[JobInfo]])._repr_html_()
     assert jobs_html is not None and "1m15s" in jobs_html and "4KiB" in jobs_html
     derived = frame[["name", "size"]]

@@ -50,12 +50,15 @@ def test_progress_bars_on_and_off(ip: TestingShell, workdir: Path, capsys: pytes
     ip.run_cell("%pach get file r@master:/a.bin -o got.bin")
     assert capsys.readouterr().err == ""  # the ip fixture turns them off
     ip.run_cell("%config PachMagic.progress = True")
-    ip.run_cell("%pach put file r@master -f a.bin -f b.bin")
+    # In a terminal, a bar on stderr while the work runs; its line is cleared at the end
+    # (what stays is the result: nothing of a bar is left to read).
+    put = ip.value("%pach put file r@master -f a.bin -f b.bin")
     upload = capsys.readouterr().err
-    assert "2 files → r@master" in upload and "100%" in upload and "files 2/2" in upload
+    assert "2 files → r@master" in upload and _cleared(upload)
+    assert str(put) == "put 2 files (7.812KiB) into r@master"
     ip.run_cell("%pach get file r@master:/a.bin -o got.bin")
     download = capsys.readouterr().err
-    assert "got.bin" in download and "100%" in download
+    assert "got.bin" in download and _cleared(download)
     ip.run_cell("%pach get file r@master:/b.bin")
     assert "b.bin" in capsys.readouterr().err
 
@@ -70,8 +73,15 @@ def test_progress_bar_of_a_job_wait(ip: TestingShell, capsys: pytest.CaptureFixt
     jobs = ip.value("%pach list job")
     capsys.readouterr()
     ip.run_cell(f"%pach wait job {jobs['id'][0]}")
-    wait = capsys.readouterr().err
-    assert "datum" in wait and "jobs 1/1" in wait
+    wait = capsys.readouterr()
+    assert "waiting for job set" in wait.err and "datums" in wait.err and _cleared(wait.err)
+    assert wait.out.startswith(f"job set {jobs['id'][0][:8]}: c success (1 processed)\n")  # the summary stays
+
+
+def _cleared(stderr: str) -> bool:
+    """True when the last thing written to a terminal line blanked it (tqdm's leave=False)."""
+    last = stderr.rstrip("\r").rpartition("\r")[2]
+    return stderr.endswith("\r") and last.strip() == ""
 
 
 def test_connect_local_uses_data_dir_and_workdir_options(shell: TestingShell, tmp_path: Path) -> None:

@@ -130,3 +130,51 @@ def test_confirmations_and_blocks_are_one_kind_of_text(ip: TestingShell) -> None
     assert type(done) is Text and type(helped) is Text  # one class for both
     assert done._repr_html_().startswith("<span>") and helped._repr_html_().startswith("<pre>")
     assert done.commit.repo.name == "words" and str(done).startswith("put 1 file")
+
+
+def test_a_failed_connect_keeps_the_working_connection(ip: TestingShell, any_server) -> None:  # type: ignore[no-untyped-def]
+    ip.run_cell("%pach create repo kept")
+    failure = ip.fail("%pach connect grpc://127.0.0.1:1")
+    assert failure.lines[0].startswith("PachError: could not reach pachd at 127.0.0.1:1")
+    assert list(ip.value("%pach list repo")["name"]) == ["kept"]  # still on the server that works
+    import pachmagic.fs
+
+    active = pachmagic.fs.get_default_client()
+    assert active is not None and active.address == any_server.address  # and pfs:// too
+
+
+def test_project_slash_repo_is_explained(ip: TestingShell) -> None:
+    failure = ip.fail("%pach create repo bad/name")
+    assert failure.lines == [
+        'PachError: project "bad" not found: "bad/name" is repo "name" in project "bad" '
+        "(pachctl reads PROJECT/REPO; repo names cannot contain '/') (NOT_FOUND) — existing projects: default"
+    ]
+
+
+def test_a_missing_file_names_the_ref_asked_for(ip: TestingShell) -> None:
+    from pachmagic.errors import NotFound
+    from pachmagic.magics.display import one_line
+
+    # pachd names no commit when a branch was asked for: the line names the ref instead
+    bare = NotFound("file /x not found in repo default/photos at commit ")
+    assert one_line(bare, ref="photos@master") == \
+        "PachError: file /x not found in repo default/photos at commit photos@master (NOT_FOUND)"
+    ip.run_cell("%pach create repo photos")
+    ip.run_cell("%%pach put file photos@master:/a.txt\na")
+    # (not list file: of a missing path real pachd lists nothing, with no error)
+    for command in ("get file photos@master:/x", "inspect file photos@master:/x"):
+        line = ip.fail(f"%pach {command}").lines[0]
+        assert line.startswith("PachError: file /x not found in repo default/photos at commit "), line
+        assert not line.endswith("at commit (NOT_FOUND)"), line
+
+
+def test_pachmagic_connect_follows_the_notebooks_connection(ip: TestingShell, any_server) -> None:  # type: ignore[no-untyped-def]
+    ip.run_cell("%pach create repo followed")
+    ip.run_cell("import pachmagic\nclient = pachmagic.connect()")
+    client = ip.user_ns["client"]
+    try:
+        assert client.address == any_server.address and client.address_source == "the notebook's %pach connection"
+        assert [r.name for r in client.pfs.list_repo()] == ["followed"]
+    finally:
+        client.close()
+    assert list(ip.value("%pach list repo")["name"]) == ["followed"]  # closing it left the notebook's open

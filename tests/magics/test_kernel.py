@@ -37,7 +37,7 @@ def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSer
 
 
 @pytest.fixture(scope="module")
-def kernel(tmp_path_factory: pytest.TempPathFactory, module_server: LocalServer) -> Iterator[Any]:
+def kernel_manager(tmp_path_factory: pytest.TempPathFactory, module_server: LocalServer) -> Iterator[Any]:
     home = tmp_path_factory.mktemp("kernel")
     manager = KernelManager(kernel_name="python3")
     manager.kernel_spec.argv[0] = sys.executable  # this very environment
@@ -50,15 +50,25 @@ def kernel(tmp_path_factory: pytest.TempPathFactory, module_server: LocalServer)
         client.wait_for_ready(timeout=120)
         run(client, "%load_ext pachmagic")
         run(client, f"%pach connect {module_server.address}")
-        yield client
+        run(client, "%config PachMagic.wait_poll_seconds = 0.1")
+        yield manager, client
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)
 
 
+@pytest.fixture(scope="module")
+def kernel(kernel_manager: tuple[Any, Any]) -> Any:
+    return kernel_manager[1]
+
+
 def run(client: Any, code: str, *, cell_id: str | None = None, deleted: list[str] = (),  # type: ignore[assignment]
-        ok: bool = True) -> list[dict[str, Any]]:
-    """Execute ``code`` as JupyterLab does (cell id in the metadata); the iopub outputs."""
+        ok: bool = True, on_output: Any = None) -> list[dict[str, Any]]:
+    """Execute ``code`` as JupyterLab does (cell id in the metadata); the iopub outputs.
+
+    Display updates (``update_display_data``) are outputs too; ``on_output(output)``
+    sees each as it comes.
+    """
     metadata: dict[str, Any] = {"cellId": cell_id or uuid.uuid4().hex}
     if deleted:
         metadata["deletedCells"] = list(deleted)
@@ -74,8 +84,10 @@ def run(client: Any, code: str, *, cell_id: str | None = None, deleted: list[str
         kind = reply["msg_type"]
         if kind == "status" and reply["content"]["execution_state"] == "idle":
             break
-        if kind in ("stream", "display_data", "execute_result", "error"):
+        if kind in ("stream", "display_data", "update_display_data", "execute_result", "error"):
             outputs.append({"type": kind, **reply["content"]})
+            if on_output is not None:
+                on_output(outputs[-1])
     shell = client.get_shell_msg(timeout=120)
     assert (shell["content"]["status"] == "ok") == ok, outputs
     return outputs
@@ -130,3 +142,57 @@ def test_rerunning_a_dashboard_cell_leaves_one_dashboard_polling(kernel: Any) ->
     run(kernel, "1", deleted=[cell, other])
     assert value(kernel, "board.closed") == "True"
     assert value(kernel, POLLERS) == "[]"
+
+
+SLOW = {
+    "pipeline": {"name": "slow"},
+    "transform": {"image": "busybox", "cmd": ["sh", "-c", "sleep $(cat /pfs/nums/*); cp /pfs/nums/* /pfs/out/"]},
+    "input": {"pfs": {"repo": "nums", "glob": "/"}},
+}
+
+
+def test_a_wait_shows_its_jobs_then_leaves_a_summary_and_no_bar(kernel: Any, module_server: LocalServer) -> None:
+    client = module_server.client()
+    try:
+        client.pfs.create_repo("nums")
+        client.pfs.put_file("nums@master", "/n", "2")  # the job takes two seconds
+        client.pps.create_pipeline(SLOW)
+        outputs = run(kernel, "%pach wait commit slow@master")
+    finally:
+        client.close()
+    displays = [o for o in outputs if o["type"] in ("display_data", "update_display_data")]
+    first, last = displays[0], displays[-1]
+    assert first["type"] == "display_data" and first["data"] == {}  # what a test runner records ...
+    assert last["type"] == "update_display_data" and last["data"] == {}  # ... and what a saved notebook keeps
+    assert first["transient"]["display_id"] == last["transient"]["display_id"]
+    shown = [o["data"].get("text/plain", "") for o in displays if o["data"]]
+    assert any(t.startswith("waiting for slow@master: jobs 0/1 · datums 0/1 — slow running") for t in shown), shown
+    assert any("pachmagic-progress-line" in o["data"].get("text/html", "") for o in displays if o["data"])
+    [summary] = [o["text"] for o in outputs if o["type"] == "stream"]
+    assert summary == "slow@master: slow success (1 processed)\n"
+
+
+def test_interrupting_a_wait_says_one_line_and_the_session_goes_on(kernel_manager: tuple[Any, Any],
+                                                                   module_server: LocalServer) -> None:
+    manager, kernel = kernel_manager
+    client = module_server.client()
+    try:
+        client.pfs.put_file("nums@master", "/n", "60")  # a job of a minute
+        interrupted: list[bool] = []
+
+        def interrupt_once_waiting(output: dict[str, Any]) -> None:
+            text = output.get("data", {}).get("text/plain", "")
+            if text.startswith("waiting for slow@master") and not interrupted:
+                interrupted.append(True)
+                manager.interrupt_kernel()  # Kernel > Interrupt
+
+        outputs = run(kernel, "%pach wait commit slow@master", ok=False, on_output=interrupt_once_waiting)
+        [error] = [o for o in outputs if o["type"] == "error"]
+        assert error["traceback"] == ["interrupted: slow@master still has 1 running job"]
+        assert [o for o in outputs if o["type"] == "update_display_data"][-1]["data"] == {}  # no bar left
+        # the session and the server are fine
+        run(kernel, "repos = %pach list repo")
+        assert "nums" in value(kernel, "list(repos['name'])")
+        client.pps.stop_job(client.pps.list_job(pipeline="slow", number=1)[0].job)
+    finally:
+        client.close()

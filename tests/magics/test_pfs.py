@@ -131,8 +131,9 @@ def test_put_cell_needs_a_path(ip: TestingShell) -> None:
 def test_get_file_displays_images_and_text(ip: TestingShell, workdir: Path) -> None:
     (workdir / "dot.png").write_bytes(PNG)
     (workdir / "table.csv").write_text("x,y\n1,2\n3,4\n")
+    (workdir / "notes.txt").write_text("x,y\n1,2\n3,4\n")
     ip.run_cell("%pach create repo r")
-    ip.run_cell("%pach put file r@master -f dot.png -f table.csv")
+    ip.run_cell("%pach put file r@master -f dot.png -f table.csv -f notes.txt")
     image = ip.value("%pach get file r@master:/dot.png")
     assert isinstance(image, FileContent) and image.is_image and image.data == PNG
     bundle = image._repr_mimebundle_()
@@ -140,11 +141,14 @@ def test_get_file_displays_images_and_text(ip: TestingShell, workdir: Path) -> N
     formatted, _ = ip.display_formatter.format(image)
     assert "image/png" in formatted
     table = ip.value("%pach get file r@master:/table.csv")
-    assert table.mimetype == "text/csv" and repr(table) == "x,y\n1,2\n3,4\n"
+    assert table.mimetype == "text/csv" and repr(table).startswith("   x  y\n0  1  2\n1  3  4\n[")
     assert table.to_frame()["y"].tolist() == [2, 4]
-    assert "<pre>" in table._repr_mimebundle_()["text/html"]
+    assert "<table" in table._repr_mimebundle_()["text/html"]
+    text = ip.value("%pach get file r@master:/notes.txt")
+    assert text.mimetype == "text/plain" and repr(text) == "x,y\n1,2\n3,4\n"
+    assert "<pre>" in text._repr_mimebundle_()["text/html"]
     ip.run_cell("%config PachMagic.file_preview_bytes = 4")
-    assert repr(ip.value("%pach get file r@master:/table.csv")).startswith("x,y\n\n[... 8B more")
+    assert repr(ip.value("%pach get file r@master:/notes.txt")).startswith("x,y\n\n[... 8B more")
 
 
 def test_get_file_to_disk_and_recursively(ip: TestingShell, workdir: Path) -> None:
@@ -191,3 +195,23 @@ def test_display_limit_limits_the_view_not_the_data(ip: TestingShell) -> None:
     assert len(files.head(3)) == 3 and "showing" not in repr(files.head(3))
     ip.run_cell("%config PachMagic.display_limit = 0")
     assert "/f4.txt" in ip.value("%pach list file r@master")._repr_html_()
+
+
+def test_get_file_shows_a_csv_as_a_table_and_listings_short_times(ip: TestingShell) -> None:
+    import re
+
+    rows = "".join(f"{i},item {i},{i * 1.5}\n" for i in range(30))
+    ip.run_cell("%pach create repo sales")
+    ip.run_cell(f"%%pach put file sales@master:/sales.csv\nid,name,price\n{rows}")
+    content = ip.value("%pach get file sales@master:/sales.csv")
+    bundle = content._repr_mimebundle_()
+    assert "<table" in bundle["text/html"] and "<td>item 19</td>" in bundle["text/html"]
+    assert "item 20" not in bundle["text/html"]  # the first rows only
+    assert "first 20 of 30 rows · 3 columns" in bundle["text/plain"]
+    assert bundle["text/plain"].splitlines()[0].split() == ["id", "name", "price"]
+    assert len(content.to_frame()) == 30 and content.data.startswith(b"id,name,price\n")
+    repos = ip.value("%pach list repo")
+    assert str(repos["created"].dtype) == "datetime64[ns, UTC]"  # the data keeps full times ...
+    shown = repr(repos) + repos._repr_html_()
+    assert re.search(r"\b\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\b", shown)  # ... the views show them to the second
+    assert not re.search(r"\d\d:\d\d:\d\d\.\d|\+00:00", shown)

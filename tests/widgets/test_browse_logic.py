@@ -99,9 +99,20 @@ def test_ref_options_and_ago() -> None:
     assert browse.ago(None) == "-" and browse.ago(T0, T0 + timedelta(days=2, hours=1)) == "2d ago"
 
 
-def test_download_target_stays_inside(tmp_path: Path) -> None:
-    assert browse.download_target(tmp_path, "/a/b/c.png", root="/a/") == tmp_path / "b" / "c.png"
-    assert browse.download_target(tmp_path, "/c.png") == tmp_path / "c.png"
-    assert browse.download_target(tmp_path, "/../../etc/passwd", root="/") == tmp_path / "etc" / "passwd"
-    with pytest.raises(ValueError):
-        browse.download_target(tmp_path, "/", root="/")
+def test_zip_of_a_directory_stays_inside_it() -> None:
+    import io
+    import zipfile
+
+    data = browse.zip_files([("/a/b/c.png", b"1"), ("/a/d.txt", b"2"), ("/a/../../etc/passwd", b"3")], root="/a/")
+    names = sorted(zipfile.ZipFile(io.BytesIO(data)).namelist())
+    assert names == ["b/c.png", "d.txt", "etc/passwd"]
+    assert browse.zip_name("/images/") == "images.zip" and browse.zip_name("/") == "root.zip"
+    assert browse.file_name("/a/b.png") == "b.png"
+    link = browse.download_link_html("b.png", b"hello")
+    assert "download='b.png'" in link and "data:application/octet-stream;base64,aGVsbG8=" in link and "5B" in link
+
+
+def test_counts_and_short_hashes() -> None:
+    assert browse.count(1, "entry", "entries") == "1 entry" and browse.count(2, "entry", "entries") == "2 entries"
+    assert browse.page(1, 0, 200).label == "page 1 of 1 · 1 entry"
+

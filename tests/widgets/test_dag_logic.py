@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from pachmagic.client import PipelineInfo, RepoInfo
-from pachmagic.widgets.logic import dag
+from pachmagic.widgets.logic import dag, style
 
 
 def pipeline(name: str, spec_input: dict[str, Any] | None, state: str = "running", job: str = "success", project: str = "default") -> PipelineInfo:
@@ -116,8 +116,14 @@ def test_svg_is_well_formed_with_names_globs_states_and_highlight() -> None:
     root = ET.fromstring(svg)
     assert root.tag.endswith("svg")
     text = "".join(root.itertext())
-    for word in ("photos", "contour", "histogram", "/*", "standby · job failure", "running · job running"):
+    for word in ("photos", "contour", "histogram", "/*", "last job failure", "running · job running"):
         assert word in text
+    # a pipeline whose last job failed is drawn as failed (red), not in its own state's colour
+    groups_svg = {g.get("data-name"): ET.tostring(g).decode() for g in root.iter("{http://www.w3.org/2000/svg}g") if g.get("data-name")}
+    assert style.pipeline_fill("failure") in groups_svg["histogram"] and "#b00020" in groups_svg["histogram"]
+    assert style.pipeline_fill("running") in groups_svg["contour"]
+    # theme colours: repos and labels follow JupyterLab's variables (readable in the dark theme)
+    assert "var(--jp-ui-font-color1" in groups_svg["photos"] and "var(--jp-layout-color1" in groups_svg["photos"]
     groups = {g.get("data-name"): g for g in root.iter("{http://www.w3.org/2000/svg}g") if g.get("data-name")}
     assert "highlighted" in (groups["contour"].get("class") or "") and "highlighted" not in (groups["histogram"].get("class") or "")
     assert groups["histogram"].get("data-job-state") == "failure"

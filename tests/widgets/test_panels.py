@@ -59,7 +59,7 @@ def seeded_without_workers(client: Client) -> bool:
 
 @pytest.fixture
 def browser(client: Client, tmp_path: Path) -> Iterator[RepoBrowser]:
-    panel = RepoBrowser(client, refresh_interval=None, page_size=200, download_dir=tmp_path / "downloads")
+    panel = RepoBrowser(client, refresh_interval=None, page_size=200)
     assert panel.wait()
     yield panel
     panel.close()
@@ -140,24 +140,36 @@ def test_repo_browser_download_and_history(browser: RepoBrowser, client: Client,
     client.pfs.put_file("hist@master", "/d/a.txt", "two")
     client.pfs.put_file("hist@master", "/d/other.txt", "x")
     client.pfs.put_file("hist@master", "/d/a.txt", "three!")
+    browser.show(repo="hist", path="/")
+    assert browser.wait()
+    assert button(browser, "Download").disabled  # nothing selected
     browser.show(repo="hist", path="/d/a.txt")
     assert browser.wait()
+    before = sorted(p.name for p in Path.cwd().iterdir())
     button(browser, "Download").click()
     assert browser.wait()
-    assert (tmp_path / "downloads" / "a.txt").read_text() == "three!"
-    assert browser.downloaded == [tmp_path / "downloads" / "a.txt"]
+    assert browser.download == ("a.txt", b"three!")  # prepared for the browser ...
+    assert "download='a.txt'" in html(browser) and "a.txt (6B) is ready" in html(browser)  # ... and it says so
+    assert sorted(p.name for p in Path.cwd().iterdir()) == before  # nothing written on the kernel's machine
     button(browser, "History").click()
     assert browser.wait()
     assert [r.change for r in browser.history] == ["modified", "modified", "added"]
     assert "History of /d/a.txt" in html(browser)
 
-    browser.show(repo="hist", path="/d/")  # no file selected: Download saves the directory
+    assert "is ready" in html(browser)  # the confirmation stays ...
+    browser.show(repo="hist", path="/d/")  # ... until the selection changes; in a directory: a zip of it
     assert browser.wait()
+    assert "is ready" not in html(browser) and browser.download is None
     assert browser.selection["file"] is None and button(browser, "History").disabled
     button(browser, "Download").click()
     assert browser.wait()
-    assert sorted(p.name for p in browser.downloaded) == ["a.txt", "other.txt"]
-    assert (tmp_path / "downloads" / "d" / "other.txt").read_text() == "x"
+    name, data = browser.download
+    import io
+    import zipfile
+
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    assert name == "d.zip" and sorted(archive.namelist()) == ["a.txt", "other.txt"]
+    assert archive.read("other.txt") == b"x"
 
 
 def test_repo_browser_refresh_button_and_background_refresh(client: Client) -> None:
@@ -321,3 +333,18 @@ def test_dashboard_has_three_panels_and_links_jobs_to_the_dag(client: Client) ->
         board.close()
     assert eventually(lambda: not board.auto_refreshing)
     assert board.closed and all(p.closed for p in board.panels)
+
+
+def test_repo_browser_opens_on_the_repo_changed_last_that_has_data(client: Client) -> None:
+    client.pfs.create_repo("aaa-empty")  # first by name, and empty: not where to open
+    client.pfs.create_repo("zz-latest")
+    client.pfs.put_file("zz-latest@master", "/new.txt", "fresh")
+    panel = RepoBrowser(client, refresh_interval=None)
+    try:
+        assert panel.wait()
+        assert panel.selection["repo"] == "zz-latest"
+        assert "zz-latest@master · 1 entry in /" in html(panel)  # one entry, not "1 entries"
+    finally:
+        panel.close()
+        client.pfs.delete_repo("aaa-empty")
+        client.pfs.delete_repo("zz-latest")

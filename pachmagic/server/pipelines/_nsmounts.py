@@ -291,6 +291,14 @@ def host(path: str) -> str:
     return path
 
 
+def environment_root(path: str) -> str:
+    """The virtualenv that ``path`` is the bin/ of (its ``pyvenv.cfg`` beside it), else ``path``."""
+    parent = os.path.dirname(path)
+    if os.path.basename(path) == "bin" and os.path.isfile(os.path.join(host(parent), "pyvenv.cfg")):
+        return parent
+    return path
+
+
 # --- /dev and /proc ---------------------------------------
 
 _DEVICES = ("null", "zero", "full", "random", "urandom", "tty")

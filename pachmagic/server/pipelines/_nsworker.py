@@ -177,7 +177,8 @@ class _Worker:
 
         The working directory, the command's own directory and the PATH entries are
         the command's "image": kept visible (read-only) at their paths even under
-        /tmp, where a notebook's or a test's code often lives.
+        /tmp, where a notebook's or a test's code often lives. A virtualenv's bin/
+        brings its whole environment: its python needs the site-packages beside it.
         """
         assert self.libc is not None
         if not any(prefix == "/tmp" for prefix, _ in ns.HOST_DIRS):
@@ -186,7 +187,7 @@ class _Worker:
         wanted = [str(msg.get("cwd") or ""), os.path.dirname(cmd0) if cmd0.startswith("/") else "",
                   *str((msg.get("env") or {}).get("PATH", "")).split(":")]
         chosen: list[str] = []
-        for path in sorted({os.path.normpath(p) for p in wanted if p.startswith("/tmp/")}):
+        for path in sorted({ns.environment_root(os.path.normpath(p)) for p in wanted if p.startswith("/tmp/")}):
             if any(path.startswith(c + "/") for c in chosen) or os.path.ismount(path):
                 continue
             host = ns.host(path)

@@ -45,8 +45,15 @@ class FsckReport:
             yield f"DAMAGE: {problem}"
         for note in self.notes:
             yield f"note: {note}"
-        summary = ", ".join(f"{v} {k}" for k, v in self.counts.items())
+        summary = ", ".join(f"{v} {_singular(k) if v == 1 else k}" for k, v in self.counts.items())
         yield f"{'ok' if self.ok else f'{len(self.problems)} problem(s)'}: checked {summary}"
+
+
+def _singular(plural: str) -> str:
+    """``1 project``, not ``1 projects`` (``branches`` → ``branch``, ``tree nodes`` → ``tree node``)."""
+    if plural.endswith("ches"):
+        return plural[:-2]
+    return plural[:-1] if plural.endswith("s") else plural
 
 
 def fsck(db: Database, packs: Packs, *, verify_data: bool = True, max_problems: int = 1000) -> FsckReport:

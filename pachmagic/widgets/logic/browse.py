@@ -8,23 +8,25 @@ and hash. No widgets, no RPCs.
 
 from __future__ import annotations
 
+import base64
 import io
 import posixpath
+import zipfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 
 from pachmagic.client import CommitInfo, FileInfo, human_size
-from pachmagic.widgets.logic.style import esc, short_id
+from pachmagic.widgets.logic.style import ERROR, MUTED, esc, short_id
 
 __all__ = [
     "HEAD_BYTES", "MAX_IMAGE_BYTES", "PREVIEW_ROWS", "IMAGE_FORMATS",
     "preview_kind", "looks_like_text", "summary_html", "text_html", "csv_frame", "table_html",
     "Page", "page", "entry_options", "parent_dir", "is_dir",
-    "HistoryRow", "file_history", "history_html", "ref_options", "download_target", "ago", "frame_note",
+    "HistoryRow", "file_history", "history_html", "ref_options", "ago", "frame_note", "count",
+    "file_name", "zip_name", "zip_files", "download_link_html", "download_refused_html",
 ]
 
 HEAD_BYTES = 64 * 1024
@@ -99,23 +101,35 @@ def ago(when: datetime | None, now: datetime | None = None) -> str:
     return f"{seconds}s ago"
 
 
+def count(n: int, one: str, many: str) -> str:
+    """``1 entry``, ``2 entries``."""
+    return f"{n:,} {one if n == 1 else many}"
+
+
 def summary_html(info: FileInfo, note: str = "") -> str:
-    """Name, size, hash, commit and time of a file (the header of every preview)."""
+    """Name, size, hash, commit and time of a file (the header of every preview).
+
+    Long values are shortened to fit (the hash to 16 characters; hover shows it whole).
+    """
+    digest = info.hash or "-"
     rows = [
-        ("path", f"<code>{esc(info.path)}</code>"),
+        ("path", f"<code style='word-break:break-all'>{esc(info.path)}</code>"),
         ("size", f"{esc(human_size(info.size_bytes))} ({info.size_bytes:,} bytes)"),
-        ("hash", f"<code>{esc(info.hash or '-')}</code>"),
-        ("commit", f"<code>{esc(short_id(info.commit_id, 12))}</code> {esc(ago(info.committed))}"),
+        ("hash", f"<code title='{esc(digest)}'>{esc(digest[:16] + ('…' if len(digest) > 16 else ''))}</code>"),
+        ("commit", f"<code title='{esc(info.commit_id)}'>{esc(short_id(info.commit_id, 12))}</code> {esc(ago(info.committed))}"),
     ]
-    cells = "".join(f"<tr><th style='text-align:left;padding-right:8px'>{k}</th><td style='text-align:left'>{v}</td></tr>" for k, v in rows)
-    extra = f"<div style='color:#6b7280;font-size:12px'>{esc(note)}</div>" if note else ""
-    return f"<table class='pachmagic-summary' style='font-size:12px'>{cells}</table>{extra}"
+    cells = "".join(
+        f"<tr><th style='text-align:left;padding:0 8px 0 0;font-weight:600'>{k}</th><td style='text-align:left'>{v}</td></tr>"
+        for k, v in rows
+    )
+    extra = f"<div style='color:{MUTED};font-size:12px'>{esc(note)}</div>" if note else ""
+    return f"<table class='pachmagic-summary' style='font-size:12px;max-width:100%'>{cells}</table>{extra}"
 
 
 def text_html(head: bytes, size: int) -> str:
     """A ``<pre>`` of the head of a text file, saying when it is cut."""
     text = head.decode("utf-8", errors="replace")
-    cut = f"<div style='color:#6b7280;font-size:12px'>first {human_size(len(head))} of {human_size(size)}</div>" if size > len(head) else ""
+    cut = f"<div style='color:{MUTED};font-size:12px'>first {human_size(len(head))} of {human_size(size)}</div>" if size > len(head) else ""
     return f"<pre class='pachmagic-text' style='max-height:320px;overflow:auto;font-size:12px;margin:0'>{esc(text)}</pre>{cut}"
 
 
@@ -130,8 +144,8 @@ def csv_frame(head: bytes, path: str, *, truncated: bool, rows: int = PREVIEW_RO
 def table_html(frame: pd.DataFrame, note: str = "") -> str:
     """A compact HTML table of a frame's first rows."""
     table = frame.head(PREVIEW_ROWS).to_html(classes="pachmagic-table", border=0, max_cols=30)
-    extra = f"<div style='color:#6b7280;font-size:12px'>{esc(note)}</div>" if note else ""
-    return f"<div style='max-height:340px;overflow:auto;font-size:12px'>{table}</div>{extra}"
+    extra = f"<div style='color:{MUTED};font-size:12px'>{esc(note)}</div>" if note else ""
+    return f"<div style='max-height:300px;overflow:auto;font-size:12px'>{table}</div>{extra}"
 
 
 @dataclass(frozen=True)
@@ -147,7 +161,7 @@ class Page:
     @property
     def label(self) -> str:
         """``page 2 of 7 · 650 entries``."""
-        return f"page {self.number + 1} of {self.pages} · {self.total:,} entries"
+        return f"page {self.number + 1} of {self.pages} · {count(self.total, 'entry', 'entries')}"
 
 
 def page(total: int, number: int, size: int) -> Page:
@@ -228,16 +242,21 @@ def file_history(versions: Sequence[tuple[CommitInfo, FileInfo | None]]) -> list
 
 
 def history_html(path: str, rows: Sequence[HistoryRow]) -> str:
-    """A table of a file's history."""
+    """A table of a file's history, compact enough for half a screen (descriptions cut, whole on hover)."""
     if not rows:
-        return f"<div style='font-size:12px;color:#6b7280'>No changes of {esc(path)} in the listed commits.</div>"
+        return f"<div style='font-size:12px;color:{MUTED}'>No changes of {esc(path)} in the listed commits.</div>"
+    cell = "padding:1px 8px 1px 0;white-space:nowrap;text-align:left"
     body = "".join(
-        f"<tr><td><code>{esc(short_id(r.commit, 12))}</code></td><td>{esc(ago(r.when))}</td><td>{esc(r.change)}</td>"
-        f"<td>{esc(human_size(r.size) if r.size is not None else '-')}</td><td>{esc(r.description)}</td></tr>"
+        f"<tr><td style='{cell}'><code title='{esc(r.commit)}'>{esc(short_id(r.commit, 10))}</code></td>"
+        f"<td style='{cell}'>{esc(ago(r.when))}</td><td style='{cell}'>{esc(r.change)}</td>"
+        f"<td style='{cell}'>{esc(human_size(r.size) if r.size is not None else '-')}</td>"
+        f"<td style='padding:1px 0;max-width:14em;overflow:hidden;text-overflow:ellipsis;white-space:nowrap' "
+        f"title='{esc(r.description)}'>{esc(r.description)}</td></tr>"
         for r in rows
     )
-    head = "<tr><th>commit</th><th>when</th><th>change</th><th>size</th><th>description</th></tr>"
-    return f"<div style='font-size:12px'><b>History of {esc(path)}</b><table class='pachmagic-history'>{head}{body}</table></div>"
+    head = "".join(f"<th style='{cell};font-weight:600'>{h}</th>" for h in ("commit", "when", "change", "size", "description"))
+    return (f"<div style='font-size:12px;max-width:100%;overflow-x:auto'><b>History of {esc(path)}</b>"
+            f"<table class='pachmagic-history' style='border-collapse:collapse'><tr>{head}</tr>{body}</table></div>")
 
 
 def ref_options(branches: Sequence[str], commits: Sequence[CommitInfo], now: datetime | None = None) -> list[tuple[str, str]]:
@@ -249,13 +268,45 @@ def ref_options(branches: Sequence[str], commits: Sequence[CommitInfo], now: dat
     return options
 
 
-def download_target(directory: Path, pfs_path: str, *, root: str = "/") -> Path:
-    """Where a download of ``pfs_path`` goes: under ``directory``, relative to ``root``, never outside it."""
-    rel = posixpath.relpath(posixpath.normpath(pfs_path), posixpath.normpath(root)) if root != "/" else pfs_path.lstrip("/")
-    parts = [p for p in rel.split("/") if p not in ("", ".", "..")]
-    if not parts:
-        raise ValueError(f"cannot download {pfs_path!r}: no file name")
-    return directory.joinpath(*parts)
+def file_name(path: str) -> str:
+    """The name a browser saves a file under."""
+    return posixpath.basename(path.rstrip("/")) or "file"
+
+
+def zip_name(path: str) -> str:
+    """The name of a directory's zip (``/images/`` → ``images.zip``, ``/`` → ``root.zip``)."""
+    return f"{posixpath.basename(path.rstrip('/')) or 'root'}.zip"
+
+
+def zip_files(files: Sequence[tuple[str, bytes]], *, root: str) -> bytes:
+    """A zip of ``(pfs path, bytes)`` with paths relative to the directory ``root`` (never outside it)."""
+    base = posixpath.normpath(root.rstrip("/") or "/")
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path, data in files:
+            rel = posixpath.relpath(posixpath.normpath(path), base) if base != "/" else path.lstrip("/")
+            parts = [p for p in rel.split("/") if p not in ("", ".", "..")]
+            if parts:
+                archive.writestr("/".join(parts), data)
+    return out.getvalue()
+
+
+def download_link_html(name: str, data: bytes) -> str:
+    """A link that makes the browser save ``data`` as ``name``, and a line saying what is ready (it stays)."""
+    href = "data:application/octet-stream;base64," + base64.b64encode(data).decode("ascii")
+    return (
+        f"<span class='pachmagic-download' style='font-size:12px'>&#10003; {esc(name)} ({esc(human_size(len(data)))}) is ready: "
+        f"<a download='{esc(name)}' href='{href}' style='font-weight:600'>save it</a> with your browser</span>"
+    )
+
+
+def download_refused_html(name: str, size: int, limit: int, commit: Any, path: str) -> str:
+    """Why a download is not prepared, and the magic that fetches it instead."""
+    return (
+        f"<span class='pachmagic-download' style='font-size:12px;color:{ERROR}'>{esc(name)} is {esc(human_size(size))}, "
+        f"more than a browser download takes here ({esc(human_size(limit))}): use "
+        f"<code>%pach get file {esc(commit)}:{esc(path)} -o {esc(file_name(path))}</code></span>"
+    )
 
 
 def frame_note(frame: pd.DataFrame, shown: int, extra: str = "") -> str:

@@ -6,7 +6,10 @@ Pachyderm's Console). Edges go from the node that owns an input repo to the
 pipeline reading it, labelled with the input's glob. Layers are longest paths
 from the sources; within a layer nodes are ordered by a few barycenter sweeps
 to keep edges from crossing. Pipelines are filled by the pipeline's state and
-outlined by its last job's state; a commit set can be highlighted.
+outlined by its last job's state; a pipeline whose last job failed is drawn as
+failed (red, "last job failure"), whatever the pipeline's own state says.
+Repos, edges and labels take JupyterLab's theme colours, so the drawing reads
+in the dark theme too. A commit set can be highlighted.
 
 Pure: takes ``PipelineInfo``/``RepoInfo`` records and returns values and SVG
 text. No widgets, no RPCs.
@@ -18,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from pachmagic.client import PipelineInfo, RepoInfo
-from pachmagic.widgets.logic.style import esc, job_colour, pipeline_fill
+from pachmagic.widgets.logic.style import LINE, MUTED, SURFACE, TEXT, esc, job_colour, pipeline_fill
 
 __all__ = [
     "InputEdge", "Node", "Edge", "Graph", "Layout",
@@ -27,6 +30,7 @@ __all__ = [
 ]
 
 NODE_W, NODE_H, COL_GAP, ROW_GAP, MARGIN = 156, 48, 96, 22, 14
+FAILED_JOBS = frozenset({"failure", "killed", "unrunnable"})
 HIGHLIGHT = "#f39c12"
 
 
@@ -248,23 +252,27 @@ def _node_svg(node: Node, x: int, y: int, style: _Style) -> str:
         parts.append(f"<rect x='{x - 4}' y='{y - 4}' width='{NODE_W + 8}' height='{NODE_H + 8}' rx='11' fill='none' stroke='{HIGHLIGHT}' stroke-width='3'/>")
     if node.kind == "repo":
         tip = f"repo {title}"
-        parts.append(f"<rect x='{x}' y='{y}' width='{NODE_W}' height='{NODE_H}' rx='8' fill='#ffffff' stroke='#6b7280' stroke-width='1.5'/>")
-        parts.append(f"<text x='{x + 10}' y='{y + 19}' font-size='13' font-weight='600' fill='#1f2937'>{esc(_fit(node.name))}</text>")
-        parts.append(f"<text x='{x + 10}' y='{y + 37}' font-size='11' fill='#6b7280'>repo</text>")
+        parts.append(f"<rect x='{x}' y='{y}' width='{NODE_W}' height='{NODE_H}' rx='8' style='fill:{SURFACE};stroke:{MUTED}' stroke-width='1.5'/>")
+        parts.append(f"<text x='{x + 10}' y='{y + 19}' font-size='13' font-weight='600' style='fill:{TEXT}'>{esc(_fit(node.name))}</text>")
+        parts.append(f"<text x='{x + 10}' y='{y + 37}' font-size='11' style='fill:{MUTED}'>repo</text>")
     else:
         job = style.highlight_states.get(node.id) if lit else None
         job_state = job or node.last_job_state
+        failed = node.last_job_state in FAILED_JOBS
         tip = f"pipeline {title}: {node.state}, last job {node.last_job_state}"
         dashed = " stroke-dasharray='5 3'" if node.id == style.selected else ""
         width = 3 if node.id == style.selected else 2
+        # Pastel fills keep dark text readable in either theme.
+        fill = pipeline_fill("failure") if failed else pipeline_fill(node.state)
         parts.append(
-            f"<rect x='{x}' y='{y}' width='{NODE_W}' height='{NODE_H}' rx='8' fill='{pipeline_fill(node.state)}' "
+            f"<rect x='{x}' y='{y}' width='{NODE_W}' height='{NODE_H}' rx='8' fill='{fill}' "
             f"stroke='{job_colour(node.last_job_state)}' stroke-width='{width}'{dashed}/>"
         )
         parts.append(f"<text x='{x + 10}' y='{y + 19}' font-size='13' font-weight='600' fill='#1f2937'>{esc(_fit(node.name))}</text>")
         parts.append(f"<circle cx='{x + 15}' cy='{y + 33}' r='5' fill='{job_colour(job_state)}'/>")
-        words = f"{node.state or 'unknown'} · job {job_state or 'none'}"
-        parts.append(f"<text x='{x + 25}' y='{y + 37}' font-size='11' fill='#374151'>{esc(_fit(words, 22))}</text>")
+        words = f"last job {job_state}" if failed or not node.state else f"{node.state} · job {job_state or 'none'}"
+        colour = "#b00020" if failed else "#374151"
+        parts.append(f"<text x='{x + 25}' y='{y + 37}' font-size='11' fill='{colour}'>{esc(_fit(words, 22))}</text>")
     parts.append(f"<title>{esc(tip)}</title></g>")
     return "".join(parts)
 
@@ -276,7 +284,7 @@ def _edge_svg(edge: Edge, positions: Mapping[str, tuple[int, int]], style: _Styl
     x2, y2 = tx, ty + NODE_H // 2
     mid = (x1 + x2) / 2
     lit = edge.source in style.highlight and edge.target in style.highlight
-    colour = HIGHLIGHT if lit else "#9ca3af"
+    colour = HIGHLIGHT if lit else LINE
     marker = "pm-arrow-lit" if lit else "pm-arrow"
     path = f"M{x1},{y1} C{mid:.0f},{y1} {mid:.0f},{y2} {x2 - 2},{y2}"
     label = ""
@@ -284,10 +292,10 @@ def _edge_svg(edge: Edge, positions: Mapping[str, tuple[int, int]], style: _Styl
         lx, ly = mid, (y1 + y2) / 2 - 5
         label = (
             f"<text class='pachmagic-glob' x='{lx:.0f}' y='{ly:.0f}' font-size='11' text-anchor='middle' "
-            f"fill='#4b5563' font-family='monospace'>{esc(_fit(edge.label, 16))}</text>"
+            f"style='fill:{MUTED}' font-family='monospace'>{esc(_fit(edge.label, 16))}</text>"
         )
     return (
-        f"<g class='pachmagic-edge'><path d='{path}' fill='none' stroke='{colour}' stroke-width='{2.5 if lit else 1.5}' "
+        f"<g class='pachmagic-edge'><path d='{path}' fill='none' style='stroke:{colour}' stroke-width='{2.5 if lit else 1.5}' "
         f"marker-end='url(#{marker})'/>{label}</g>"
     )
 
@@ -316,13 +324,13 @@ def render_svg(
         For highlighted pipelines, the state of their job in that commit set.
     """
     if not graph.nodes:
-        return "<div class='pachmagic-dag-empty' style='color:#6b7280'>No repos or pipelines yet.</div>"
+        return "<div class='pachmagic-dag-empty' style='color:var(--jp-ui-font-color2,#6b7280)'>No repos or pipelines yet.</div>"
     placed = placed or layout(graph)
     style = _Style(selected, frozenset(highlight), dict(highlight_states or {}))
     defs = "".join(
         f"<marker id='{name}' viewBox='0 0 10 10' refX='9' refY='5' markerWidth='7' markerHeight='7' orient='auto'>"
-        f"<path d='M0,0 L10,5 L0,10 z' fill='{colour}'/></marker>"
-        for name, colour in (("pm-arrow", "#9ca3af"), ("pm-arrow-lit", HIGHLIGHT))
+        f"<path d='M0,0 L10,5 L0,10 z' style='fill:{colour}'/></marker>"
+        for name, colour in (("pm-arrow", LINE), ("pm-arrow-lit", HIGHLIGHT))
     )
     body = "".join(_edge_svg(e, placed.positions, style) for e in graph.edges)
     body += "".join(_node_svg(n, *placed.positions[n.id], style) for n in graph.nodes)

@@ -97,16 +97,16 @@ def job_label_html(job: JobInfo) -> str:
     """Pipeline name and short job id."""
     return (
         f"<div class='pachmagic-job' style='font-size:13px;white-space:nowrap'><b>{esc(job.pipeline)}</b>"
-        f"<span style='color:#6b7280;font-family:monospace'>@{esc(short_id(job.id))}</span></div>"
+        f"<span style='color:var(--jp-ui-font-color2,#6b7280);font-family:monospace'>@{esc(short_id(job.id))}</span></div>"
     )
 
 
 def job_state_html(job: JobInfo, now: datetime | None = None) -> str:
     """State badge, duration and reason of a job."""
     took = duration(job, now)
-    when = f"<span style='color:#374151;font-size:12px'>{esc(human_duration(took))}</span>" if took is not None else ""
+    when = f"<span style='color:var(--jp-ui-font-color1,#374151);font-size:12px'>{esc(human_duration(took))}</span>" if took is not None else ""
     reason = (
-        f"<div style='color:#b00020;font-size:11px;max-width:100%;overflow:hidden;text-overflow:ellipsis;white-space:nowrap' "
+        f"<div style='color:var(--jp-error-color1,#b00020);font-size:11px;max-width:100%;overflow:hidden;text-overflow:ellipsis;white-space:nowrap' "
         f"title='{esc(job.reason)}'>{esc(job.reason)}</div>"
         if job.reason
         else ""
@@ -153,7 +153,7 @@ def datum_details_html(
         f"<div style='margin:4px 0'>{summary}</div>"
     ]
     if job.reason:
-        parts.append(f"<div style='color:#b00020'>{esc(job.reason)}</div>")
+        parts.append(f"<div style='color:var(--jp-error-color1,#b00020)'>{esc(job.reason)}</div>")
     failed = [d for d in datums if d.state == "failed"]
     for d in failed[:max_failed]:
         files = ", ".join(str(f) for f in d.files) or "-"
@@ -162,7 +162,7 @@ def datum_details_html(
         parts.append(
             f"<div class='pachmagic-failed-datum' style='border-left:3px solid #d13b3b;padding-left:6px;margin:6px 0'>"
             f"<div>failed datum <code>{esc(short_id(d.id, 12))}</code> · input {esc(files)}</div>"
-            f"<pre style='max-height:180px;overflow:auto;margin:2px 0;background:#fafafa'>{esc(text)}</pre></div>"
+            f"<pre style='max-height:180px;overflow:auto;margin:2px 0;background:var(--jp-layout-color2,#fafafa)'>{esc(text)}</pre></div>"
         )
     if len(failed) > max_failed:
         parts.append(f"<div>… and {len(failed) - max_failed} more failed datums</div>")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 
-__all__ = ["JOB_COLOURS", "PIPELINE_FILLS", "DATUM_COLOURS", "job_colour", "pipeline_fill", "badge", "esc", "error_html", "short_id"]
+__all__ = ["TEXT", "MUTED", "SURFACE", "LINE", "ERROR", "JOB_COLOURS", "PIPELINE_FILLS", "DATUM_COLOURS", "job_colour", "pipeline_fill", "badge", "esc", "error_html", "short_id"]
 
 JOB_COLOURS: dict[str, str] = {
     "success": "#2e9d57",
@@ -42,6 +42,14 @@ DATUM_COLOURS: dict[str, str] = {
 
 UNKNOWN = "#8a8f98"
 
+# Text and lines follow JupyterLab's theme (light or dark); the values after the comma are for
+# pages without JupyterLab's CSS variables (a saved notebook on GitHub, a standalone SVG).
+TEXT = "var(--jp-ui-font-color1,#1f2937)"
+MUTED = "var(--jp-ui-font-color2,#6b7280)"
+SURFACE = "var(--jp-layout-color1,#ffffff)"
+LINE = "var(--jp-border-color1,#d1d5db)"
+ERROR = "var(--jp-error-color1,#b00020)"
+
 
 def job_colour(state: str) -> str:
     """Colour of a job state word (``success`` → green...)."""
@@ -71,7 +79,7 @@ def error_html(message: str) -> str:
     if not message:
         return ""
     return (
-        "<div class='pachmagic-error' style='color:#b00020;background:#fdecee;border-radius:4px;"
+        f"<div class='pachmagic-error' style='color:{ERROR};background:rgba(209,59,59,0.12);border-radius:4px;"
         f"padding:2px 8px;font-size:12px'>&#9888; {esc(message)}</div>"
     )
 

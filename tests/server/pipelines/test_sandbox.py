@@ -466,6 +466,22 @@ def test_cwd_and_relative_command_paths(any_sandbox: Sandbox, tmp_path: Path) ->
     assert out.of("stdout") == [f"tool ran in {os.getcwd()}"]
 
 
+@needs_ns
+def test_a_virtualenv_under_tmp_on_path_is_whole(sandbox: Sandbox) -> None:
+    # A checkout with its .venv under /tmp runs its pipelines with that venv's python:
+    # the sandbox's own /tmp must not leave it its bin/ and hide its site-packages.
+    env_dir = Path(tempfile.mkdtemp(prefix="pachmagic-venv-", dir="/tmp"))
+    try:
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env_dir)], check=True)
+        site = next(env_dir.glob("lib/python*/site-packages"))
+        (site / "only_in_this_env.py").write_text("WHERE = 'in the venv'\n")
+        _, out = run(sandbox, ["python3", "-c", "import only_in_this_env as m; print(m.WHERE)"],
+                     env={"PATH": f"{env_dir}/bin:{PATH}"})
+        assert out.of("stdout") == ["in the venv"], out.of("stderr")
+    finally:
+        shutil.rmtree(env_dir)
+
+
 def test_a_raising_callback_leaves_the_sandbox_usable(any_sandbox: Sandbox) -> None:
     def boom(stream: str, line: str) -> None:
         raise RuntimeError("callback failed")
