@@ -76,6 +76,10 @@ def jupyter_env(root: Path, kernel: str = KERNEL, extra: dict[str, str] | None =
     notify = dirs["settings"] / "@jupyterlab" / "apputils-extension"
     notify.mkdir(parents=True, exist_ok=True)
     (notify / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    # every cell in the DOM (JupyterLab renders only the cells in view by default): tests read whole notebooks
+    tracker = dirs["settings"] / "@jupyterlab" / "notebook-extension"
+    tracker.mkdir(parents=True, exist_ok=True)
+    (tracker / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
     env = dict(os.environ)
     env.update(
         JUPYTER_CONFIG_DIR=str(dirs["config"]),
