@@ -136,6 +136,9 @@ def history(r: Run) -> None:
     wait_pipeline(r, "first", RUNNING)
     wait_pipeline(r, "second", RUNNING)
     create_v2(r, spec("first", description="v2"), update=True)
+    # Each version settles before the next replaces it: pachd records a version replaced
+    # mid-restart as RESTARTING 'could not get RC.' (its history then depends on timing).
+    wait_pipeline(r, "first", RUNNING)
     create_v2(r, spec("first", description="v3", glob="/"), update=True, reprocess=True)
     wait_pipeline(r, "first", RUNNING)
     ip = r.pps.InspectPipeline

@@ -1,0 +1,1 @@
+"""Browser tests: one JupyterLab and Chromium for this package (its package-scoped fixtures end with it)."""
