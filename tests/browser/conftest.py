@@ -1,8 +1,8 @@
 """One seeded embedded server, one JupyterLab and one Chromium for all the browser tests.
 
-Starting JupyterLab and Chromium is the slow part, so they are shared by the
-package (``scope="package"``); each test opens its own notebook in its own
-page. The server holds the tutorial (photos → contour → histogram), a ``check``
+Starting JupyterLab is the slow part, so it is shared by the package
+(``scope="package"``); Chromium is shared by each module (see ``chromium``).
+Each test opens its own notebook in its own page. The server holds the tutorial (photos → contour → histogram), a ``check``
 pipeline with a failing datum, and a ``slow`` pipeline whose jobs sleep as long
 as its input says (for waits to interrupt).
 """
@@ -89,7 +89,10 @@ def jupyterlab(jupyterlab_server: JupyterLab) -> Iterator[JupyterLab]:
     jupyterlab_server.shutdown_kernels()
 
 
-@pytest.fixture(scope="package")
+# Module scope, unlike the rest: Playwright's sync API keeps an asyncio loop running in this
+# thread while it is open, and a directory without __init__.py makes "package" mean the whole
+# session, so a shared browser broke every later test that runs an event loop (tests/jupyterlab).
+@pytest.fixture(scope="module")
 def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from playwright.sync_api import expect
 
