@@ -236,11 +236,8 @@ class PfsFileSystem(AbstractFileSystem):  # type: ignore[misc]
             if loc is None:
                 entries = self._ls_repo_level(path)
             else:
+                # a missing path raises NotFound (the client checks an empty listing)
                 entries = [_entry(loc, info) for info in self.client.pfs.list_file(loc.file)]
-                if not entries and loc.path != "/":
-                    # pachd lists a missing path as empty (the embedded server says NOT_FOUND); PFS has no
-                    # empty directories, so an empty listing is a missing path unless the path is a file.
-                    entries = [_entry(loc, self.client.pfs.inspect_file(loc.file))]
         except NotFound as exc:
             raise FileNotFoundError(path) from exc
         entries.sort(key=lambda e: e["name"])

@@ -268,9 +268,17 @@ class FileOps:
         return cv.file_info(self._t.unary(self._t.pfs.InspectFile, request))
 
     def list_file(self, file: File | str) -> RecordList[FileInfo]:
-        """List a directory's children (or the file itself); ``"repo@branch"`` lists ``/``."""
+        """List a directory's children (or the file itself); ``"repo@branch"`` lists ``/``.
+
+        A path that is not there raises ``NotFound``. pachd lists such a path as empty;
+        PFS keeps no empty directories, so an empty listing of any path but ``/`` is
+        checked with InspectFile, whose NOT_FOUND is raised.
+        """
         request = pfs_pb2.ListFileRequest(file=self._read_file_pb(file, "list"))
-        return self._wire().list_files("ListFile", request)
+        records = self._wire().list_files("ListFile", request)
+        if len(records) == 0 and request.file.path.strip("/"):
+            self._t.unary(self._t.pfs.InspectFile, pfs_pb2.InspectFileRequest(file=request.file))
+        return records
 
     def walk_file(self, file: File | str) -> RecordList[FileInfo]:
         """List a directory recursively (directories included)."""

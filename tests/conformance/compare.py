@@ -194,7 +194,16 @@ def normalised(ours: list[Outcome], ref: list[Outcome]) -> tuple[list[dict[str, 
     a, b = _resort(a, pairing.ours), _resort(b, pairing.ref)
     pairing.skip_sets = False
     pairing.walk(a, b)
-    return _rename(a, pairing.ours, {}), _rename(b, pairing.ref, {})
+    return _named_brackets(_rename(a, pairing.ours, {})), _named_brackets(_rename(b, pairing.ref, {}))
+
+
+def _named_brackets(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A bracketed list of ids in a message (pachd's subvenant commit sets, in Go's map order)
+    sorted again once its ids carry their paired names: sorted with the ids masked, such a
+    list keeps whatever order it came in."""
+    def sort(match: re.Match[str]) -> str:
+        return "[" + " ".join(sorted(match.group(1).split())) + "]"
+    return [{**r, "message": re.sub(r"\[([^\[\]]*<id\d+>[^\[\]]*)\]", sort, r["message"])} for r in records]
 
 
 def _resort(value: Any, names: dict[str, str]) -> Any:

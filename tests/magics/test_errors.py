@@ -161,10 +161,12 @@ def test_a_missing_file_names_the_ref_asked_for(ip: TestingShell) -> None:
         "PachError: file /x not found in repo default/photos at commit photos@master (NOT_FOUND)"
     ip.run_cell("%pach create repo photos")
     ip.run_cell("%%pach put file photos@master:/a.txt\na")
-    # (not list file: of a missing path real pachd lists nothing, with no error)
-    for command in ("get file photos@master:/x", "inspect file photos@master:/x"):
+    # list file too: real pachd lists nothing there, the client checks an empty listing
+    for command in ("get file photos@master:/x", "inspect file photos@master:/x", "list file photos@master:/x",
+                    "list file photos@master:/a.txt/x"):
         line = ip.fail(f"%pach {command}").lines[0]
-        assert line.startswith("PachError: file /x not found in repo default/photos at commit "), line
+        path = command.partition(":")[2]
+        assert line.startswith(f"PachError: file {path} not found in repo default/photos at commit "), line
         assert not line.endswith("at commit (NOT_FOUND)"), line
 
 

@@ -46,12 +46,13 @@ def remove_commits(catalog: Catalog, rows: list[CommitRow], *, squash: bool) -> 
     db = catalog.db
     if not rows:
         return
-    seqs = {r.seq for r in rows}
-    outside = sorted({catalog.commit_row(s).id for s in _subvenance(catalog, list(seqs)) if s not in seqs})
+    sets = sorted({r.id for r in rows})
+    outside = _subvenant_sets(catalog, rows)
     if outside:
-        sets = sorted({r.id for r in rows})
+        # pachd prints CommitSet messages in protobuf's text form (id:"..."), the first one quoted again (%q)
+        named = " ".join(f'id:"{s}"' for s in outside)
         raise Unknown(
-            f'commit set "{sets[0]}" cannot be dropped because it has subvenant commit sets: [{" ".join(outside)}]'
+            f'commit set "id:\\"{sets[0]}\\"" cannot be dropped because it has subvenant commit sets: [{named}]'
         )
     for row in rows:
         key = catalog.commit_key(row.seq)
@@ -100,6 +101,21 @@ def clear_commit(catalog: Catalog, row: CommitRow) -> None:
         parent = catalog.commit_row(row.parent_seq)
         root, size = parent.root, parent.size_bytes
     catalog.set_commit_root(row.seq, row.root, root, size)
+
+
+def _subvenant_sets(catalog: Catalog, rows: list[CommitRow]) -> list[str]:
+    """The commit sets that depend on ``rows``, as pachd counts them: the sets of every
+    commit downstream of them, then, set by set, the sets downstream of any commit of
+    those sets (a later input commit depends on a pipeline's spec commit, whose set
+    depends on ``rows``: it counts too)."""
+    start = {r.id for r in rows}
+    seqs = [r.seq for r in rows]
+    found: set[str] = set()
+    while seqs:
+        new = {catalog.commit_row(s).id for s in _subvenance(catalog, seqs)} - start - found
+        found |= new
+        seqs = [r.seq for sid in sorted(new) for r in catalog.commit_set(sid)]
+    return sorted(found)
 
 
 def _subvenance(catalog: Catalog, seqs: list[int]) -> list[int]:

@@ -35,6 +35,6 @@ def run_scenario(name: str) -> Callable[[Scenario], Scenario]:
 
 def load_all() -> dict[str, Scenario]:
     """Import every scenario module (they register themselves)."""
-    from . import failures, incremental, inputs, lifecycle, logs  # noqa: F401
+    from . import commit_sets, failures, incremental, inputs, lifecycle, logs  # noqa: F401
 
     return RUN_SCENARIOS

@@ -123,6 +123,23 @@ def test_commit_sets_squash_drop_and_aliases(stubs: tuple[Any, Any]) -> None:
     assert head.id and head.id != only  # the branch keeps a head: a new empty commit
 
 
+def test_a_set_that_later_sets_build_on_names_them_all(stubs: tuple[Any, Any]) -> None:
+    pfs, pps = stubs
+    pfs.CreateRepo(pfs_pb2.CreateRepoRequest(repo=repo("photos")))
+    first = put(pfs, "photos", "/a", b"a")
+    spec = {"pipeline": {"name": "edges"}, "transform": {"cmd": ["true"]}, "input": {"pfs": {"repo": "photos", "glob": "/*"}}}
+    pps.CreatePipelineV2(pps_pb2.CreatePipelineV2Request(create_pipeline_request_json=json.dumps(spec)))
+    created = pfs.InspectCommit(pfs_pb2.InspectCommitRequest(commit=commit("edges", "master"))).commit.id
+    latest = put(pfs, "photos", "/b", b"b")
+    # As pachd: the pipeline's set builds on the first; the latest set on the pipeline's (its spec
+    # commit), so on the first too. The set is printed as protobuf text, then quoted (%q).
+    for call, request in ((pfs.SquashCommitSet, pfs_pb2.SquashCommitSetRequest), (pfs.DropCommitSet, pfs_pb2.DropCommitSetRequest)):
+        code, text = error(call, request(commit_set=pfs_pb2.CommitSet(id=first)))
+        named = " ".join(f'id:"{s}"' for s in sorted([created, latest]))
+        assert (code, text) == (grpc.StatusCode.UNKNOWN, f'commit set "id:\\"{first}\\"" cannot be dropped because it has '
+                                                         f"subvenant commit sets: [{named}]")
+
+
 def test_triggers_follow_their_branch(stubs: tuple[Any, Any]) -> None:
     pfs, _ = stubs
     pfs.CreateRepo(pfs_pb2.CreateRepoRequest(repo=repo("r")))
