@@ -5,7 +5,9 @@ commit set holds the input commit and both pipelines' output and meta commits,
 and depends on the commits of earlier sets (the pipelines' spec commits), which
 pachd's InspectCommitSet shows too. pachd orders those earlier commits as its
 database happens to return them (a SELECT DISTINCT without ORDER BY), so the
-set's listings are compared as sets.
+set's listings are compared as sets. ListCommitSet, whose sets hold such
+commits too, is left to ``../scenarios/pfs_sets.py``: there the earlier
+commits of a set form one chain, which the topological order fixes.
 """
 
 from __future__ import annotations
