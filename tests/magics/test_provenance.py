@@ -1,9 +1,9 @@
 """``%pach provenance REF`` and ``pachmagic.provenance.trace``: back from an output to its photo.
 
-The tutorial's pipelines on each server (``any_server``, workers): the embedded
-server runs them, the reference pachd with its own workers (whose worker writes
-the ``.meta`` commits the trace reads); and on the reference pachd without
-workers, commit provenance only."""
+The tutorial's pipelines, run once per module on each server: the embedded
+server, and the reference pachd with its own workers (whose worker writes the
+``.meta`` commits the trace reads); and on the reference pachd without workers,
+commit provenance only."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from pachmagic import tutorial
 from pachmagic.client import Client, connect
 from pachmagic.magics._testing import TestingShell
 from pachmagic.provenance import Lineage, trace
+from tests.dual_server import SERVER_KINDS, ServerUnderTest, serving
 
 
 def _pipeline(client: Client, name: str, glob: str, repo: str | None = None) -> None:
@@ -47,13 +48,25 @@ def _tutorial(client: Client) -> tuple[str, str]:
     return first, second
 
 
+@pytest.fixture(scope="module", params=SERVER_KINDS)
+def tutorial_run(request: pytest.FixtureRequest,
+                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerUnderTest, str, str]]:
+    """The tutorial run once per server kind for the module (tests trace it; one adds a pipeline of its own)."""
+    with serving(request.param, request, tmp_path_factory, workers=True) as server:
+        with server.client() as client:
+            first, second = _tutorial(client)
+        yield server, first, second
+
+
 @pytest.fixture
-def workflow(ip: TestingShell, any_server: Any) -> Iterator[tuple[TestingShell, Client, str, str]]:
-    """The tutorial's DAG on each server (on the reference pachd its own workers write the .meta commits)."""
-    client = connect(any_server.address)
-    first, second = _tutorial(client)
-    yield ip, client, first, second
-    client.close()
+def workflow(shell: TestingShell,
+             tutorial_run: tuple[ServerUnderTest, str, str]) -> Iterator[tuple[TestingShell, Client, str, str]]:
+    """A shell and a client of the tutorial's server (on the reference pachd its own workers wrote the .meta commits)."""
+    server, first, second = tutorial_run
+    shell.run_cell(f"%pach connect {server.address}")
+    shell.run_cell("%config PachMagic.progress = False")
+    with server.client() as client:
+        yield shell, client, first, second
 
 
 def _chain(lineage: Lineage) -> list[tuple[int, str, str, str]]:
