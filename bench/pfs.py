@@ -372,6 +372,7 @@ FLOORS = {
     ),
     "sdk_small_files_per_s": (
         ("sdk_floor_small_files_per_s", "pachyderm-sdk to a ModifyFile that does nothing"),
+        ("real_pachd_sdk_small_files_per_s", "pachyderm-sdk to the reference pachd, same run"),
         ("grpc_floor_short_calls_per_s", "grpcio client to the same, 4-message calls"),
         ("fdatasync_bound_files_per_s", "1 / the disk's 4 KiB write + fdatasync"),
     ),
