@@ -88,10 +88,10 @@ def test_id_lists_in_messages_are_sorted() -> None:
 
 def test_lists_of_ids_alone_in_messages_compare_as_sets() -> None:
     # pachd's subvenant commit sets come in Go's map order: with the ids masked they all sort alike
-    ours = [out({"a": A1, "b": A2}), out(code="UNKNOWN", message=f'sets: [id:"{A1}" id:"{A2}"]')]
-    ref = [out({"a": B1, "b": B2}), out(code="UNKNOWN", message=f'sets: [id:"{B2}" id:"{B1}"]')]
+    ours = [out([A1, A2]), out(code="UNKNOWN", message=f'sets: [id:"{A1}" id:"{A2}"]')]
+    ref = [out([B1, B2]), out(code="UNKNOWN", message=f'sets: [id:"{B2}" id:"{B1}"]')]
     assert diff(ours, ref) == []
-    ref = [out({"a": B1, "b": B2}), out(code="UNKNOWN", message=f'sets: [id:"{B2}"]')]
+    ref = [out([B1, B2]), out(code="UNKNOWN", message=f'sets: [id:"{B2}"]')]
     assert diff(ours, ref) == [("message", 'sets: [id:"<id1>" id:"<id2>"]', 'sets: [id:"<id2>"]')]
 
 

@@ -126,15 +126,6 @@ def _notebook(address: str) -> list[tuple[str, str]]:
     return shown
 
 
-# Cells (by their first line) whose tables differ, each with the difference pachd 2.12.2 shows. Each is
-# PFS or PPS metadata the conformance corpus (#14) is to settle; everything else must be the same.
-KNOWN = {
-    "%pach list pipeline": "ListPipeline order: pachd lists the newest pipeline first, ours the oldest",
-    "%pach wait commit histogram@master": "ListJob order among jobs created together (after an update): "
-                                          "pachd lists the upstream job first",
-}
-
-
 # Cells whose rows pachd gives in no fixed order, compared as sets of rows: a commit set's commits of
 # earlier sets (the pipelines' spec commits) come first, in the order its database returns them (a
 # SELECT DISTINCT without ORDER BY: it varies run to run); ours come oldest first.
@@ -153,7 +144,7 @@ def test_notebook_2_gives_the_same_tables_and_outputs(server: Any, real_pachd_wo
     assert UNORDERED <= {cell for cell, _ in ours}
     ours = [(cell, "\n".join(_rows(a)) if cell in UNORDERED else a) for cell, a in ours]
     pachd = [(cell, "\n".join(_rows(b)) if cell in UNORDERED else b) for cell, b in pachd]
-    differing = [(cell, a, b) for (cell, a), (_, b) in zip(ours, pachd) if a != b and cell not in KNOWN]
+    differing = [(cell, a, b) for (cell, a), (_, b) in zip(ours, pachd) if a != b]
     assert not differing, "\n\n".join(f"{cell}\n--- ours ---\n{a}\n--- pachd ---\n{b}" for cell, a, b in differing)
     _same_outputs(server.address, real_pachd_workers.address)
 
