@@ -292,6 +292,8 @@ def main(argv: list[str] | None = None) -> int:
                 real = realpachd_peer.measure(server.address, work, repeat=repeat, ours_pid=pid)
                 results.update(realpachd_peer.ratios(real))
                 details.update(realpachd_peer.details(real))
+                per_msg = details.get("server_cpu_us_per_msg_sdk_list") or {}
+                details["real_pachd_server_cpu_us_per_msg"] = per_msg.get("real_pachd")
 
             # --- a 100,000-file repo (1,000,000 in the full run) -----------------------
             list_files, size_name = (100_000, "100k") if args.quick else (1_000_000, "1m")
@@ -369,6 +371,7 @@ FLOORS = {
     "stream_server_cpu_us_per_msg": (
         ("grpc_floor_server_cpu_us_per_msg", "bare grpc.aio server, one plain write per message"),
         ("grpc_floor_hinted_server_cpu_us_per_msg", "bare grpc.aio server, buffer-hinted writes as ours"),
+        ("real_pachd_server_cpu_us_per_msg", "the reference pachd during the same SDK listing"),
     ),
     "sdk_small_files_per_s": (
         ("sdk_floor_small_files_per_s", "pachyderm-sdk to a ModifyFile that does nothing"),
