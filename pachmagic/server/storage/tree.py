@@ -45,6 +45,11 @@ class Entry(NamedTuple):
     chunks: tuple[bytes, ...]
     datum: str = "default"
 
+    @property
+    def is_dir(self) -> bool:
+        """Never: an entry is a regular file (directories are implicit). Lets an entry stand for a glob match."""
+        return False
+
 
 class NodeStore(Protocol):
     """Where tree nodes live: immutable bytes addressed by their SHA-256."""
