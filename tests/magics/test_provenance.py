@@ -1,9 +1,9 @@
 """``%pach provenance REF`` and ``pachmagic.provenance.trace``: back from an output to its photo.
 
-On the embedded server with the tutorial's pipelines (they run), on the
-reference pachd with workers (its own worker writes the ``.meta`` commits the
-trace reads), and on the reference pachd without workers (commit provenance only).
-"""
+The tutorial's pipelines, run once per module on each server: the embedded
+server, and the reference pachd with its own workers (whose worker writes the
+``.meta`` commits the trace reads); and on the reference pachd without workers,
+commit provenance only."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from pachmagic import tutorial
 from pachmagic.client import Client, connect
 from pachmagic.magics._testing import TestingShell
 from pachmagic.provenance import Lineage, trace
+from tests.dual_server import SERVER_KINDS, ServerUnderTest, serving
 
 
 def _pipeline(client: Client, name: str, glob: str, repo: str | None = None) -> None:
@@ -33,10 +34,8 @@ def _photos(client: Client, *names: str) -> str:
     return c.id
 
 
-@pytest.fixture
-def workflow(ip: TestingShell, any_server: Any) -> Iterator[tuple[TestingShell, Client, str, str]]:
+def _tutorial(client: Client) -> tuple[str, str]:
     """photos → contour (/*) → histogram (/*), then one more photo; returns the two photos commits."""
-    client = connect(any_server.address)
     client.pfs.create_repo("photos")
     first = _photos(client, "landscape.png", "hand.png")
     _pipeline(client, "contour", "/*")
@@ -44,8 +43,30 @@ def workflow(ip: TestingShell, any_server: Any) -> Iterator[tuple[TestingShell, 
     client.pfs.wait_commit("histogram@master")
     second = _photos(client, "red_vase.png")
     client.pfs.wait_commit("histogram@master")
-    yield ip, client, first, second
-    client.close()
+    newest = client.pps.list_job(pipeline="histogram")[0]
+    assert (newest.state, newest.data_skipped, newest.data_processed) == ("success", 2, 1)
+    return first, second
+
+
+@pytest.fixture(scope="module", params=SERVER_KINDS)
+def tutorial_run(request: pytest.FixtureRequest,
+                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerUnderTest, str, str]]:
+    """The tutorial run once per server kind for the module (tests trace it; one adds a pipeline of its own)."""
+    with serving(request.param, request, tmp_path_factory, workers=True) as server:
+        with server.client() as client:
+            first, second = _tutorial(client)
+        yield server, first, second
+
+
+@pytest.fixture
+def workflow(shell: TestingShell,
+             tutorial_run: tuple[ServerUnderTest, str, str]) -> Iterator[tuple[TestingShell, Client, str, str]]:
+    """A shell and a client of the tutorial's server (on the reference pachd its own workers wrote the .meta commits)."""
+    server, first, second = tutorial_run
+    shell.run_cell(f"%pach connect {server.address}")
+    shell.run_cell("%config PachMagic.progress = False")
+    with server.client() as client:
+        yield shell, client, first, second
 
 
 def _chain(lineage: Lineage) -> list[tuple[int, str, str, str]]:
@@ -63,6 +84,7 @@ def test_a_histogram_image_back_to_its_photo(workflow: tuple[TestingShell, Clien
         (4, "file", "contour"), (5, "commit", "contour"), (6, "job", "contour"), (7, "datum", "contour"),
         (8, "file", "photos"), (9, "commit", "photos"),
     ]
+    assert _chain(trace(client, "histogram@master:/landscape.png")) == chain  # the library, as the magic
     frame = lineage.frame
     assert chain[8][3] == "/landscape.png" and frame.loc[9, "commit"] == first and frame.loc[9, "state"] == "USER"
     # The newest histogram job skipped this datum: its output was made by the first jobs, from the first photos commit.
@@ -118,55 +140,6 @@ def test_tracing_is_not_a_read_and_bad_input_is_one_line(workflow: tuple[Testing
     assert ip.fail("%pach provenance 'bad name@master'").lines[0].startswith("PachError: invalid repo name")
     assert ip.fail("%pach provenance histogram@master --max-datums 0").lines == [
         "UsageError: %pach provenance: --max-datums must be at least 1"]
-
-
-def test_on_the_reference_pachd_with_workers(real_pachd_workers: Any) -> None:
-    """pachd's own worker writes the .meta commit the trace reads: the same chain as ours."""
-    with connect(real_pachd_workers.address) as client:
-        client.pfs.create_repo("photos")
-        first = _photos(client, "hand.png", "landscape.png")
-        _pipeline(client, "contour", "/*")
-        client.pfs.wait_commit("contour@master")
-        assert client.pps.list_job(pipeline="contour")[0].state == "success"
-        lineage = trace(client, "contour@master:/hand.png")
-    chain = _chain(lineage)
-    assert [(s, k, r) for s, k, r, _ in chain] == [
-        (0, "file", "contour"), (1, "commit", "contour"), (2, "job", "contour"), (3, "datum", "contour"),
-        (4, "file", "photos"), (5, "commit", "photos"),
-    ]
-    assert chain[4][3] == "/hand.png" and lineage.frame.loc[5, "commit"] == first
-
-
-def test_on_the_reference_pachd_with_workers_histogram_back_to_photo(shell: TestingShell, real_pachd_workers: Any) -> None:
-    """The issue's chain on a genuine pachd: histogram -> contour -> photos, a skipped datum, the SVG."""
-    address = real_pachd_workers.address
-    with connect(address) as client:
-        client.pfs.create_repo("photos")
-        first = _photos(client, "landscape.png", "hand.png")
-        _pipeline(client, "contour", "/*")
-        _pipeline(client, "histogram", "/*")
-        client.pfs.wait_commit("histogram@master")
-        second = _photos(client, "red_vase.png")
-        client.pfs.wait_commit("histogram@master")
-        newest = client.pps.list_job(pipeline="histogram")[0]
-        assert (newest.state, newest.data_skipped, newest.data_processed) == ("success", 2, 1)
-    shell.run_cell(f"%pach connect {address}")
-    lineage = shell.value("%pach provenance histogram@master:/landscape.png")
-    chain = _chain(lineage)
-    assert [(s, k, r) for s, k, r, _ in chain] == [
-        (0, "file", "histogram"), (1, "commit", "histogram"), (2, "job", "histogram"), (3, "datum", "histogram"),
-        (4, "file", "contour"), (5, "commit", "contour"), (6, "job", "contour"), (7, "datum", "contour"),
-        (8, "file", "photos"), (9, "commit", "photos"),
-    ]
-    frame = lineage.frame
-    assert chain[8][3] == "/landscape.png" and frame.loc[9, "commit"] == first
-    assert frame.loc[3, "state"] == "skipped" and frame.loc[7, "state"] == "success"
-    assert frame.loc[2, "pipeline_version"] == 1 and frame.loc[2, "spec"].startswith("default/histogram.spec@")
-    assert [n.name for n in lineage.sources] == [f"photos@{first}"]
-    svg = lineage.svg()
-    assert svg.count("class='pachmagic-prov-node") == 10 and svg.count("pachmagic-prov-edge") == 9
-    red = shell.value("%pach provenance histogram@master:/red_vase.png").frame
-    assert red.loc[9, "commit"] == second and set(red[red.kind == "datum"]["state"]) == {"success"}
 
 
 def test_on_the_reference_pachd_without_workers(real_pachd: Any) -> None:

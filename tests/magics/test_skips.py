@@ -1,10 +1,9 @@
 """``%pach preview datums --pipeline NAME``: skip, new or changed per datum — and the job agrees.
 
-The embedded server runs the jobs, so each preview is checked against what the
-next job then really does (its skipped and processed counts). The reference
-pachd runs no workers: there the preview of a pipeline that never ran says every
-datum is new.
-"""
+Each preview is checked against what the next job then really does (its
+skipped and processed counts), on the embedded server and on the reference
+pachd with its own workers. On the reference pachd without workers, the
+preview of a pipeline that never ran says every datum is new."""
 
 from __future__ import annotations
 
@@ -43,7 +42,20 @@ def _next_job(ip: TestingShell) -> Any:
     return ip.value("%pach list job -p copy").iloc[0]
 
 
-@pytest.mark.workers  # the embedded server runs the jobs; the reference pachd has its own test below
+def _pipeline_over(shell: TestingShell, address: str, files: dict[str, dict[str, bytes]], spec: str, output: str) -> None:
+    """Fill the input repos (``{repo: {path: bytes}}``), then create ``spec`` through ``shell`` and wait for its output."""
+    with connect(address) as client:
+        for repo, contents in files.items():
+            client.pfs.create_repo(repo)
+            client.pfs.put_files(f"{repo}@master", contents)
+            client.pfs.wait_commit(f"{repo}@master")
+    shell.run_cell(f"%pach connect {address}")
+    shell.run_cell("%config PachMagic.progress = False")
+    shell.run_cell("%%pach create pipeline\n" + spec)
+    shell.run_cell(f"%pach wait commit {output}@master")
+
+
+@pytest.mark.workers  # on the reference pachd: its own workers run the jobs
 def test_the_preview_says_what_the_next_job_does(copy: TestingShell) -> None:
     ip = copy
     first = ip.value("%pach preview datums --pipeline copy")
@@ -56,6 +68,11 @@ def test_the_preview_says_what_the_next_job_does(copy: TestingShell) -> None:
     ip.run_cell("%pach start commit photos@master")  # one commit, so one job
     ip.run_cell("%%pach put file photos@master:/a.png\nA2")
     ip.run_cell("%%pach put file photos@master:/c.png\nC")
+    # Staged in the open commit: no job starts before this preview (and none races it).
+    staged = ip.value("%pach list commit photos@master").iloc[0]["commit"]
+    assert staged != before
+    assert _statuses(ip.value(f"%pach preview datums --pipeline copy --input-commit photos@{staged}")) == {
+        "/a.png": "changed", "/b.png": "skip", "/c.png": "new"}
     ip.run_cell("%pach finish commit photos@master")
     preview = ip.value("%pach preview datums --pipeline copy")
     assert _statuses(preview) == {"/a.png": "changed", "/b.png": "skip", "/c.png": "new"}
@@ -70,7 +87,7 @@ def test_the_preview_says_what_the_next_job_does(copy: TestingShell) -> None:
     assert _statuses(older) == {"/a.png": "changed", "/b.png": "skip"}
 
 
-@pytest.mark.workers  # the embedded server runs the jobs; the reference pachd has its own test below
+@pytest.mark.workers  # on the reference pachd: its own workers run the jobs
 def test_a_failed_job_is_no_base_and_a_reprocess_runs_everything_again(copy: TestingShell) -> None:
     ip = copy
     base = ip.value("%pach list job -p copy").iloc[0]["id"]
@@ -96,7 +113,7 @@ def test_a_failed_job_is_no_base_and_a_reprocess_runs_everything_again(copy: Tes
     assert (job["skipped"], job["processed"]) == (0, 2)
 
 
-@pytest.mark.workers  # the embedded server runs the jobs; the reference pachd has its own test below
+@pytest.mark.workers  # on the reference pachd: its own workers run the jobs
 def test_bad_input_is_one_line(copy: TestingShell) -> None:
     ip = copy
     assert ip.fail("%pach preview datums --input photos:/* --input-commit photos@master").lines == [
@@ -124,29 +141,6 @@ def test_on_the_reference_pachd_a_pipeline_that_never_ran_is_all_new(shell: Test
         assert set(preview["datum_id"]) == {d.id for d in client.pps.list_datum(input={"pfs": {"repo": "photos", "glob": "/*"}})}
 
 
-def test_on_the_reference_pachd_with_workers_the_preview_matches_its_jobs(shell: TestingShell, real_pachd_workers: Any) -> None:
-    """pachd's own workers decide what to skip: the preview must say what they then do."""
-    address = real_pachd_workers.address
-    with connect(address) as client:
-        client.pfs.create_repo("photos")
-        client.pfs.put_files("photos@master", {"/a.png": b"A", "/b.png": b"B"})
-        client.pfs.wait_commit("photos@master")
-    shell.run_cell(f"%pach connect {address}")
-    shell.run_cell("%config PachMagic.progress = False")
-    shell.run_cell("%%pach create pipeline\n" + SPEC)
-    shell.run_cell("%pach wait commit copy@master")
-    assert _statuses(shell.value("%pach preview datums --pipeline copy")) == {"/a.png": "skip", "/b.png": "skip"}
-    with connect(address) as client:
-        # Staged in an open commit: no job starts before the preview (and none races it).
-        staged = client.pfs.start_commit("photos@master")
-        client.pfs.put_files(staged, {"/a.png": b"A2", "/c.png": b"C"})
-        preview = shell.value(f"%pach preview datums --pipeline copy --input-commit photos@{staged.id}")
-        assert _statuses(preview) == {"/a.png": "changed", "/b.png": "skip", "/c.png": "new"}
-        client.pfs.finish_commit(staged)
-        job = client.pps.inspect_job(f"copy@{staged.id}", wait=True)
-    assert (job.state, job.data_skipped, job.data_processed) == ("success", 1, 2)
-
-
 JOIN = """
 pipeline: {name: joined}
 transform:
@@ -169,16 +163,8 @@ def workers_address(request: pytest.FixtureRequest) -> str:
 def test_a_join_is_previewed_datum_by_datum_and_the_job_agrees(shell: TestingShell, workers_address: str) -> None:
     """Join datums pair files of two repos: changing either side's file changes that datum only."""
     address = workers_address
-    with connect(address) as client:
-        for repo in ("left", "right"):
-            client.pfs.create_repo(repo)
-        client.pfs.put_files("left@master", {"/a.txt": b"a", "/b.txt": b"b"})
-        client.pfs.put_files("right@master", {"/a.csv": b"1", "/b.csv": b"2", "/c.csv": b"3"})
-        client.pfs.wait_commit("right@master")
-    shell.run_cell(f"%pach connect {address}")
-    shell.run_cell("%config PachMagic.progress = False")
-    shell.run_cell("%%pach create pipeline\n" + JOIN)
-    shell.run_cell("%pach wait commit joined@master")
+    _pipeline_over(shell, address, {"left": {"/a.txt": b"a", "/b.txt": b"b"},
+                                    "right": {"/a.csv": b"1", "/b.csv": b"2", "/c.csv": b"3"}}, JOIN, "joined")
     first = shell.value("%pach preview datums --pipeline joined")
     assert first.counts == {"skip": 2, "new": 0, "changed": 0}, first.summary
     with connect(address) as client:
@@ -220,14 +206,7 @@ input:
 def test_a_group_over_a_staged_commit_is_previewed_and_the_job_agrees(shell: TestingShell, workers_address: str) -> None:
     """A group datum's ID is its files': a file added to a group makes that group a new datum."""
     address = workers_address
-    with connect(address) as client:
-        client.pfs.create_repo("g")
-        client.pfs.put_files("g@master", {"/a-1.txt": b"a1", "/a-2.txt": b"a2", "/b-1.txt": b"b1"})
-        client.pfs.wait_commit("g@master")
-    shell.run_cell(f"%pach connect {address}")
-    shell.run_cell("%config PachMagic.progress = False")
-    shell.run_cell("%%pach create pipeline\n" + GROUP)
-    shell.run_cell("%pach wait commit grouped@master")
+    _pipeline_over(shell, address, {"g": {"/a-1.txt": b"a1", "/a-2.txt": b"a2", "/b-1.txt": b"b1"}}, GROUP, "grouped")
     assert shell.value("%pach preview datums --pipeline grouped").counts == {"skip": 2, "new": 0, "changed": 0}
     with connect(address) as client:
         staged = client.pfs.start_commit("g@master")

@@ -15,17 +15,12 @@ pipelines exist with their output repos but their jobs stay ``created``.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
-from pachmagic.client import Client, connect
-from pachmagic.server import LocalServer
-from tests.dual_server import SERVER_KINDS, ServerUnderTest
-from tests.realpachd.launcher import RealPachd, RealPachdError
-
-TUTORIAL = Path(__file__).resolve().parents[2] / "pachmagic" / "tutorial"
+from pachmagic.client import Client
+from tests.dual_server import SERVER_KINDS, TUTORIAL, ServerUnderTest, serving
 
 UPPER = """
 import pathlib, sys
@@ -62,31 +57,13 @@ def seed(client: Client, *, wait: bool = True) -> None:
 
 @pytest.fixture(scope="module", params=SERVER_KINDS)
 def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerUnderTest]:
-    if request.param == "real_pachd":
-        # Worker pods cost time and CPU: only a module whose tests run jobs gets them.
-        runs_jobs = any(item.get_closest_marker("workers") is not None and item.module is request.module
-                        for item in request.session.items)
-        options: dict[str, Any] = {"workers": True, "worker_dir": TUTORIAL} if runs_jobs else {}
-        pachd = RealPachd(request.getfixturevalue("realpachd_binary"), request.getfixturevalue("postgres_server"),
-                          **options)
-        try:
-            pachd.start()
-        except RealPachdError as err:
-            pytest.fail(str(err), pytrace=False)
-        try:
-            with connect(pachd.address) as client:
-                seed(client, wait=runs_jobs)
-            yield ServerUnderTest("real_pachd", pachd.address)
-        finally:
-            pachd.stop()
-        return
-    server = LocalServer(data_dir=tmp_path_factory.mktemp("data"), workdir=TUTORIAL, in_process=True).start()
-    try:
+    # Worker pods cost time and CPU: only a module whose tests run jobs gets them on the reference pachd.
+    runs_jobs = any(item.get_closest_marker("workers") is not None and item.module is request.module
+                    for item in request.session.items)
+    with serving(request.param, request, tmp_path_factory, workers=runs_jobs) as server:
         with server.client() as client:
-            seed(client)
-        yield ServerUnderTest("embedded", server.address)
-    finally:
-        server.stop()
+            seed(client, wait=runs_jobs or not server.is_real_pachd)
+        yield server
 
 
 @pytest.fixture

@@ -25,11 +25,10 @@ from pachmagic.server.pipelines.sandbox import ENV_VAR, Sandbox, sandbox_availab
 from pachmagic.server.pipelines.states import JobState
 from pachmagic.server.storage.fsck import fsck_data_dir
 from tests.server.pipelines.harness import PY, Harness, pfs, spec
-from tests.server.pipelines.test_sandbox import REPO, run_unprivileged
+from tests.server.pipelines.unprivileged import PATH, run_unprivileged, sandbox_script
 
 AVAILABLE, WHY_NOT = sandbox_available()
 pytestmark = pytest.mark.skipif(not AVAILABLE, reason=f"namespaces unavailable: {WHY_NOT}")
-PATH = "/usr/local/bin:/usr/bin:/bin"
 
 # argv: <data dir> <a host directory> <"direct" | "unshare">. Prints one JSON object:
 # the mount calls that succeeded, what it read of the data directory, what it wrote.
@@ -240,21 +239,7 @@ def test_a_hostile_pipeline_leaves_the_store_intact(pps: Harness, tmp_path: Path
 
 def test_an_unprivileged_servers_transform_cannot_undo_its_sandbox_either() -> None:
     """The same attempts, the server run as user pmtest (its transforms in a user namespace of its own)."""
-    script = textwrap.dedent(f"""
-        import importlib.util, json, sys
-        from pathlib import Path
-
-        def load(name, rel):  # by path: the sandbox needs only the standard library
-            spec = importlib.util.spec_from_file_location(name, {str(REPO)!r} + "/" + rel)
-            mod = importlib.util.module_from_spec(spec)
-            sys.modules[name] = mod
-            spec.loader.exec_module(mod)
-            return mod
-
-        load("pachmagic.errors", "pachmagic/errors.py")
-        load("pachmagic.pachyderm.paths", "pachmagic/pachyderm/paths.py")
-        m = load("pachmagic.server.pipelines.sandbox", "pachmagic/server/pipelines/sandbox.py")
-        base = Path(sys.argv[1])
+    script = sandbox_script(f"""
         data = base / "data"
         (data / "packs").mkdir(parents=True)
         (data / "pfs.sqlite").write_text("the store")
