@@ -94,19 +94,31 @@ def cpu_s_per_gib(work: Callable[[bytes], Any], block: bytes, total: int = 1024 
     return (_own_cpu() - before) / (total / (1024 * MiB))
 
 
-def work_the_ceiling_skips(directory: Path, size: int) -> dict[str, float]:
+def read_cpu_s_per_gib(path: Path, chunk: int = 4 * MiB - 64 * 1024) -> float:
+    """CPU seconds per GiB of reading ``path`` (in the page cache) into new buffers, as a client or pack read does."""
+    before, size = _own_cpu(), 0
+    with open(path, "rb", buffering=0) as handle:
+        while data := handle.read(chunk):
+            size += len(data)
+    return (_own_cpu() - before) / (size / (1024 * MiB))
+
+
+def work_the_ceiling_skips(directory: Path, source: Path, size: int) -> dict[str, float]:
     """CPU seconds per GiB of the work our transfers do and the ceiling's do not, and the disk's speed.
 
     ``hash``: BLAKE3 of every byte (uploads: chunk ids; a first read: verification);
-    ``copy``: one copy of every byte (a read from the page cache into a new buffer,
-    the copy into an O_DIRECT buffer); ``disk``: write + fdatasync of ``size``.
+    ``copy``: one copy in memory (an upload's copy into its O_DIRECT buffer);
+    ``read``: reading a file from the page cache into new buffers (an upload's
+    source; a download's pack reads); ``disk``: write + fdatasync of ``size``.
     """
     from blake3 import blake3
 
     block = os.urandom(4 * MiB)
+    read = [read_cpu_s_per_gib(source) for _ in range(3)]
     return {
         "hash_cpu_s_per_gib": cpu_s_per_gib(lambda b: blake3(b).digest(), block),
         "copy_cpu_s_per_gib": cpu_s_per_gib(lambda b: bytearray(b), block),
+        "read_cpu_s_per_gib": statistics.median(read),
         "disk_write_fsync_mib_s": disk_write_mib_s(directory, size),
     }
 
@@ -146,7 +158,7 @@ def transfer_rounds(client: Any, standard: Any, server_pid: int, ceiling: Any, w
         order = [("down", client), ("down_standard", standard)]
         for name, which in order if round_ % 2 == 0 else order[::-1]:
             samples.setdefault(name, []).append(measure(download(which), server_pid))
-    details["work_the_ceiling_skips"] = skipped = work_the_ceiling_skips(work, min(size, 512 * MiB))
+    details["work_the_ceiling_skips"] = skipped = work_the_ceiling_skips(work, source, min(size, 512 * MiB))
 
     def ratio(ceiling_key: str, key: str) -> tuple[float, float]:
         per_round = [c[0] / o[0] for c, o in zip(samples[ceiling_key], samples[key])]
@@ -166,18 +178,19 @@ def transfer_rounds(client: Any, standard: Any, server_pid: int, ceiling: Any, w
 
     # On two shared cores a transfer's wall time follows the CPU time of both
     # ends; the best ratio is the ceiling's CPU over the ceiling's CPU plus what
-    # we must do on top (upload: hash every byte, read the source file, copy into
-    # the O_DIRECT buffer; a repeated download: read from the page cache), and an
+    # we must do on top (upload: read the source file, hash every byte, copy into
+    # the O_DIRECT buffer; a repeated download: read the packs from the page
+    # cache; the ceiling sends one prebuilt buffer and drops what it gets), and an
     # upload can be no faster than the disk writes (its end waits for fdatasync).
     def total(name: str) -> float:
         return float(per_gib[name]["client_cpu_s"] + per_gib[name]["server_cpu_s"])
 
-    hash_, copy = skipped["hash_cpu_s_per_gib"], skipped["copy_cpu_s_per_gib"]
+    hash_, copy, read = (skipped[k] for k in ("hash_cpu_s_per_gib", "copy_cpu_s_per_gib", "read_cpu_s_per_gib"))
     disk_s_per_gib = 1024 / skipped["disk_write_fsync_mib_s"]
     details["bounds"] = {
-        "upload_if_cpu_bound": total("ceiling_up") / (total("ceiling_up") + hash_ + 2 * copy),
+        "upload_if_cpu_bound": total("ceiling_up") / (total("ceiling_up") + read + hash_ + copy),
         "upload_if_disk_bound": per_gib["ceiling_up"]["wall_s"] / disk_s_per_gib,
-        "download_if_cpu_bound": total("ceiling_down") / (total("ceiling_down") + copy),
+        "download_if_cpu_bound": total("ceiling_down") / (total("ceiling_down") + read),
         "cpu_s_per_gib_total": {name: round(total(name), 3) for name in per_gib},
     }
     return results, details
