@@ -65,7 +65,7 @@ from _pfs_support import (  # noqa: E402 - the helpers live next to this script
     python_pachyderm_python,
     sdk_upload,
 )
-from transfers import transfer_rounds  # noqa: E402 - the large-transfer keys, measured once for both benches
+from transfers import transfer_rounds, write_random  # noqa: E402 - the large-transfer keys, measured once for both benches
 import pachctl_peers  # noqa: E402 - pachctl as a peer, when Go or $PACHCTL can provide it
 import realpachd_peer  # noqa: E402 - the reference pachd as a peer, when Go and PostgreSQL can be had
 
@@ -186,9 +186,7 @@ def main(argv: list[str] | None = None) -> int:
 
             standard = server.client()
             standard.pfs._transfer = Transfer(standard.pfs._t)  # noqa: SLF001 - the standard RPCs, as a real pachd gets
-            rss = PeakRss(pid)
             transfer_keys, transfer_details = transfer_rounds(client, standard, pid, ceiling, work, big, repeat)
-            transfer_rss = rss.growth_mb()
             standard.close()
             results["upload_large_vs_grpc_ceiling"] = transfer_keys["upload_large_vs_grpc_ceiling"]
             results["download_large_vs_grpc_ceiling"] = transfer_keys["download_large_vs_grpc_ceiling"]
@@ -199,6 +197,14 @@ def main(argv: list[str] | None = None) -> int:
             down = min(transfer_details["rounds_wall_s"]["down"])
             raw_up = min(transfer_details["rounds_wall_s"]["ceiling_up"])
             raw_down = min(transfer_details["rounds_wall_s"]["ceiling_down"])
+            # Memory: one more upload (of fresh bytes) and download by our client alone.
+            write_random(source, big)
+            rss = PeakRss(pid)
+            client.pfs.put_file_from_path("big@master", "/big.bin", source)
+            up_rss = rss.growth_mb()
+            rss = PeakRss(pid)
+            assert sum(len(chunk) for chunk in client.pfs.iter_file("big@master:/big.bin")) == big
+            down_rss = rss.growth_mb()
             rss = PeakRss(pid)
 
             def read_down() -> None:  # the file-like API: one more copy per read
@@ -209,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
                 assert got == big, got
 
             details["open_file_read_mib_s"] = big / MiB / timed(read_down)
-            down_rss = rss.growth_mb()
+            read_rss = rss.growth_mb()
             target = work / "down.bin"
             to_file = timed(lambda: client.pfs.get_file_to_path("big@master:/big.bin", target))
             if target.read_bytes()[:MiB] != source.read_bytes()[:MiB] or target.stat().st_size != big:
@@ -218,11 +224,11 @@ def main(argv: list[str] | None = None) -> int:
             source.unlink()
             details["download_to_file_mib_s"] = big / MiB / to_file
             details["disk_write_fsync_mib_s"] = big / MiB / disk_write(data_dir, big)
-            results["peak_rss_upload_1g_mb"] = max(*transfer_rss.values(), *down_rss.values())
+            results["peak_rss_upload_1g_mb"] = max(*up_rss.values(), *down_rss.values())
             details.update(
                 grpc_ceiling_upload_mib_s=big / MiB / raw_up, grpc_ceiling_download_mib_s=big / MiB / raw_down,
                 upload_mib_s=big / MiB / up, download_mib_s=big / MiB / down,
-                rss_growth_mb={"upload_and_download": transfer_rss, "open_file_read": down_rss},
+                rss_growth_mb={"upload": up_rss, "download": down_rss, "open_file_read": read_rss},
             )
 
             # --- many small files --------------------------------------------------
