@@ -65,7 +65,7 @@ from _pfs_support import (  # noqa: E402 - the helpers live next to this script
     python_pachyderm_python,
     sdk_upload,
 )
-from transfers import transfer_rounds, write_random  # noqa: E402 - the large-transfer keys, measured once for both benches
+from transfers import transfer_rounds  # noqa: E402 - the large-transfer keys, measured once for both benches
 import pachctl_peers  # noqa: E402 - pachctl as a peer, when Go or $PACHCTL can provide it
 import realpachd_peer  # noqa: E402 - the reference pachd as a peer, when Go and PostgreSQL can be had
 
@@ -186,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
 
             standard = server.client()
             standard.pfs._transfer = Transfer(standard.pfs._t)  # noqa: SLF001 - the standard RPCs, as a real pachd gets
-            transfer_keys, transfer_details = transfer_rounds(client, standard, pid, ceiling, work, big, repeat)
+            transfer_keys, transfer_details = transfer_rounds(client, standard, pid, ceiling, work, big, repeat,
+                                                              rss=lambda: PeakRss(pid))
             standard.close()
             results["upload_large_vs_grpc_ceiling"] = transfer_keys["upload_large_vs_grpc_ceiling"]
             results["download_large_vs_grpc_ceiling"] = transfer_keys["download_large_vs_grpc_ceiling"]
@@ -197,14 +198,7 @@ def main(argv: list[str] | None = None) -> int:
             down = min(transfer_details["rounds_wall_s"]["down"])
             raw_up = min(transfer_details["rounds_wall_s"]["ceiling_up"])
             raw_down = min(transfer_details["rounds_wall_s"]["ceiling_down"])
-            # Memory: one more upload (of fresh bytes) and download by our client alone.
-            write_random(source, big)
-            rss = PeakRss(pid)
-            client.pfs.put_file_from_path("big@master", "/big.bin", source)
-            up_rss = rss.growth_mb()
-            rss = PeakRss(pid)
-            assert sum(len(chunk) for chunk in client.pfs.iter_file("big@master:/big.bin")) == big
-            down_rss = rss.growth_mb()
+            up_rss, down_rss = (transfer_details["rss_growth_mb"][k] for k in ("upload", "download"))
             rss = PeakRss(pid)
 
             def read_down() -> None:  # the file-like API: one more copy per read

@@ -124,12 +124,14 @@ def work_the_ceiling_skips(directory: Path, source: Path, size: int) -> dict[str
 
 
 def transfer_rounds(client: Any, standard: Any, server_pid: int, ceiling: Any, work: Path, size: int,
-                    rounds: int) -> tuple[dict[str, float], dict[str, Any]]:
+                    rounds: int, rss: Callable[[], Any] | None = None) -> tuple[dict[str, float], dict[str, Any]]:
     """The large-transfer keys: ceiling then ours, ``rounds`` times, in repo ``big`` of ``client``'s server.
 
     ``standard`` is a client of the same server forced onto the standard
     ``pfs_v2`` RPCs. The last round's upload stays at ``big@master:/big.bin``,
-    its source at ``work / "big.bin"``. Returns (keys, details); the details hold
+    its source at ``work / "big.bin"``. With ``rss`` (a ``PeakRss`` factory),
+    ``details["rss_growth_mb"]`` holds the growth during the first round's upload
+    and (untimed) download by our client. Returns (keys, details); the details hold
     each side's CPU seconds per GiB beside the ceiling's, the cost of the work the
     ceiling does not do, and the best ratios that leaves (``bounds``).
     """
@@ -149,11 +151,17 @@ def transfer_rounds(client: Any, standard: Any, server_pid: int, ceiling: Any, w
     for round_ in range(rounds):
         write_random(source, size)  # fresh bytes each round: nothing deduplicates
         samples.setdefault("ceiling_up", []).append(measure(lambda: raw_upload(ceiling.address, size), ceiling_pid))
+        peak = rss() if rss is not None and round_ == 0 else None
         samples.setdefault("up", []).append(
             measure(lambda: client.pfs.put_file_from_path("big@master", "/big.bin", source), server_pid))
         if round_ < rounds - 1:
             source.unlink()
+        if peak is not None:
+            details["rss_growth_mb"] = {"upload": peak.growth_mb()}
+            peak = rss() if rss is not None else None
         download(client)()  # from the disk once, untimed
+        if peak is not None:
+            details["rss_growth_mb"]["download"] = peak.growth_mb()
         samples.setdefault("ceiling_down", []).append(measure(lambda: raw_download(ceiling.address, size), ceiling_pid))
         order = [("down", client), ("down_standard", standard)]
         for name, which in order if round_ % 2 == 0 else order[::-1]:
