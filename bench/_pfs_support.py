@@ -7,7 +7,10 @@ Two more handlers give the floor of the standard RPCs' shapes: ``Messages``
 streams small pre-serialized messages (a listing: one message per file) and
 ``Call`` takes a short client stream (pachyderm-sdk's one ModifyFile per file);
 the ceiling process's CPU per message and per call is what grpcio's Python
-server costs before any work of ours.
+server costs before any work of ours. ``HintedMessages`` streams the same
+messages as our listings write them (gRPC's buffer hint, ``servicers/_writes.py``),
+and a ``pfs_v2.API/ModifyFile`` that reads and drops its requests is the floor of
+pachyderm-sdk's small-file uploads: the SDK's own cost per call plus grpcio's.
 """
 
 from __future__ import annotations
@@ -55,6 +58,15 @@ def _serve(port_queue: Any) -> None:
         for _ in range(int(request)):
             yield small
 
+    async def hinted_messages(request: bytes, context: Any) -> None:
+        from pachmagic.server.servicers import _writes
+
+        count = int(request)
+        await context.write(small)
+        write = _writes.writer(context, asyncio.get_running_loop())
+        for i in range(1, count):  # flushed every 1024, as Runtime.send's batches
+            await write(small, i % 1024 == 0 or i == count - 1)
+
     async def call(requests: Any, context: Any) -> bytes:
         async for _ in requests:
             pass
@@ -68,10 +80,14 @@ def _serve(port_queue: Any) -> None:
                 "Upload": grpc.stream_unary_rpc_method_handler(upload),
                 "Download": grpc.unary_stream_rpc_method_handler(download),
                 "Messages": grpc.unary_stream_rpc_method_handler(messages),
+                "HintedMessages": grpc.unary_stream_rpc_method_handler(hinted_messages),
                 "Call": grpc.stream_unary_rpc_method_handler(call),
             },
         )
-        server.add_generic_rpc_handlers((handler,))
+        modify = grpc.method_handlers_generic_handler(
+            "pfs_v2.API", {"ModifyFile": grpc.stream_unary_rpc_method_handler(call)}
+        )
+        server.add_generic_rpc_handlers((handler, modify))
         port = server.add_insecure_port("127.0.0.1:0")
         await server.start()
         port_queue.put(port)
@@ -129,11 +145,14 @@ def process_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def floor_stream_cpu_us(ceiling: Ceiling, count: int, repeat: int = 3) -> float:
-    """The ceiling server's CPU microseconds per small message it streams (best of ``repeat``)."""
+def floor_stream_cpu_us(ceiling: Ceiling, count: int, repeat: int = 3, *, hinted: bool = False) -> float:
+    """The ceiling server's CPU microseconds per small message it streams (best of ``repeat``).
+
+    ``hinted``: written as our listings write them (gRPC's buffer hint).
+    """
     figures = []
     with grpc.insecure_channel(ceiling.address, options=OPTIONS) as channel:
-        call = channel.unary_stream("/bench.Raw/Messages")
+        call = channel.unary_stream("/bench.Raw/HintedMessages" if hinted else "/bench.Raw/Messages")
         for _ in range(repeat):
             before = process_cpu_s(ceiling.process.pid)
             assert sum(1 for _ in call(str(count).encode())) == count
@@ -191,6 +210,46 @@ def sdk_upload(address: str, repo: str, files: list[tuple[str, bytes]]) -> float
         return time.perf_counter() - start
     finally:
         client._channel.close()  # noqa: SLF001 - the SDK has no public close
+
+
+def sdk_floor_calls(address: str, count: int, data: int = 4096) -> float:
+    """pachyderm-sdk's ``put_file_from_bytes`` calls per second to the ceiling's do-nothing ModifyFile.
+
+    What the SDK itself (betterproto + grpclib, one ModifyFile call per file)
+    and grpcio's server cost per file, with no storage behind them.
+    """
+    from pachyderm_sdk import Client
+    from pachyderm_sdk.api import pfs
+
+    host, port = address.rsplit(":", 1)
+    client = Client(host=host, port=int(port))
+    commit = pfs.Commit.from_uri("floor@master=" + "0" * 32)
+    payload = os.urandom(data)
+    try:
+        start = time.perf_counter()
+        for i in range(count):
+            client.pfs.put_file_from_bytes(commit=commit, path=f"/f{i:05d}", data=payload)
+        return count / (time.perf_counter() - start)
+    finally:
+        client._channel.close()  # noqa: SLF001 - the SDK has no public close
+
+
+def fdatasync_ms(directory: Path, count: int = 200) -> float:
+    """Median milliseconds to append 4 KiB and fdatasync in ``directory``: the disk's cost per durable small write."""
+    path = directory / "bench-fdatasync-probe"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    took = []
+    try:
+        for _ in range(count):
+            block = os.urandom(4096)
+            start = time.perf_counter()
+            os.write(fd, block)
+            os.fdatasync(fd)
+            took.append(time.perf_counter() - start)
+    finally:
+        os.close(fd)
+        path.unlink()
+    return sorted(took)[len(took) // 2] * 1e3
 
 
 def python_pachyderm_python() -> Path:

@@ -25,7 +25,10 @@ both servers there too (``list_20k_pachctl_vs_real_pachd`` and the like).
 ``stream_server_cpu_us_per_msg`` is the embedded server's CPU time per FileInfo
 while pachyderm-sdk lists 20,000 files (standard ListFile, one message per file);
 ``sdk_small_files_per_s`` is pachyderm-sdk writing 4 KiB files its usual way, one
-ModifyFile call per file.
+ModifyFile call per file. Under the table, the limits measured in the same run
+stand beside the keys they bound: grpcio's own CPU per streamed message (plain
+writes, and buffer-hinted as ours), pachyderm-sdk's calls per second to a
+ModifyFile that does nothing, and the disk's 4 KiB write + fdatasync.
 
 The full run (not ``--quick``) also lists 1,000,000 files into a DataFrame,
 commits one file into that repo (``*_1m_*``), and moves 10 GiB up and down
@@ -60,9 +63,11 @@ sys.path.insert(0, str(REPO_ROOT / "bench"))
 from _pfs_support import (  # noqa: E402 - the helpers live next to this script
     PeakRss,
     ceiling_server,
+    fdatasync_ms,
     floor_calls,
     floor_stream_cpu_us,
     python_pachyderm_python,
+    sdk_floor_calls,
     sdk_upload,
 )
 from transfers import transfer_rounds  # noqa: E402 - the large-transfer keys, measured once for both benches
@@ -193,6 +198,10 @@ def main(argv: list[str] | None = None) -> int:
             results["download_large_vs_grpc_ceiling"] = transfer_keys["download_large_vs_grpc_ceiling"]
             details["download_standard_rpc_vs_grpc_ceiling"] = transfer_keys["download_standard_rpc_vs_grpc_ceiling"]
             details["transfers"] = transfer_details
+            bounds = transfer_details["bounds"]  # the best ratios this run's figures leave (bench/transfers.py)
+            details["upload_bound_if_cpu_bound"] = bounds["upload_if_cpu_bound"]
+            details["upload_bound_if_disk_bound"] = bounds["upload_if_disk_bound"]
+            details["download_bound_if_cpu_bound"] = bounds["download_if_cpu_bound"]
             source = work / "big.bin"  # the last round's upload, at big@master:/big.bin
             up = min(transfer_details["rounds_wall_s"]["up"])
             down = min(transfer_details["rounds_wall_s"]["down"])
@@ -236,6 +245,11 @@ def main(argv: list[str] | None = None) -> int:
             floor_rate, floor_cpu = floor_calls(ceiling, official_files)
             details["grpc_floor_short_calls_per_s"] = floor_rate
             details["grpc_floor_server_cpu_ms_per_call"] = floor_cpu
+            # The SDK's own limit (the same calls to a server that does nothing) and the disk's (one
+            # fdatasync per ModifyFile: the data is durable before the call answers).
+            details["sdk_floor_small_files_per_s"] = sdk_floor_calls(ceiling.address, official_files)
+            details["disk_fdatasync_4k_ms"] = fdatasync_ms(data_dir)
+            details["fdatasync_bound_files_per_s"] = 1e3 / details["disk_fdatasync_4k_ms"]
             results["upload_vs_pachyderm_sdk"] = (SMALL_FILES / ours) / (official_files / sdk_s)
             results["sdk_small_files_per_s"] = official_files / sdk_s
 
@@ -245,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
             results["stream_server_cpu_us_per_msg"] = stream_cpu_us_per_msg(server.address, pid, "stream", STREAM_FILES)
             # What grpcio's Python server alone costs per small streamed message, in the same run.
             details["grpc_floor_server_cpu_us_per_msg"] = floor_stream_cpu_us(ceiling, STREAM_FILES)
+            details["grpc_floor_hinted_server_cpu_us_per_msg"] = floor_stream_cpu_us(ceiling, STREAM_FILES, hinted=True)
             pp_rate, pp_note = python_pachyderm_rate(server.address, official_files)
             results["upload_vs_python_pachyderm"] = (SMALL_FILES / ours) / pp_rate if pp_rate else None
             details["python_pachyderm_files_per_s"] = pp_rate
@@ -274,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
                 real = realpachd_peer.measure(server.address, work, repeat=repeat, ours_pid=pid)
                 results.update(realpachd_peer.ratios(real))
                 details.update(realpachd_peer.details(real))
+                per_msg = details.get("server_cpu_us_per_msg_sdk_list") or {}
+                details["real_pachd_server_cpu_us_per_msg"] = per_msg.get("real_pachd")
 
             # --- a 100,000-file repo (1,000,000 in the full run) -----------------------
             list_files, size_name = (100_000, "100k") if args.quick else (1_000_000, "1m")
@@ -346,6 +363,29 @@ def python_pachyderm_rate(address: str, count: int) -> tuple[float | None, str]:
     return count / float(out.stdout.split()[-1]), ""
 
 
+# Limits measured in the same run, printed under the goals they bound.
+FLOORS = {
+    "upload_large_vs_grpc_ceiling": (
+        ("upload_bound_if_cpu_bound", "ceiling's CPU / (it + reading the source, hashing, O_DIRECT copy)"),
+        ("upload_bound_if_disk_bound", "ceiling's wall / the disk's write + fdatasync of as much"),
+    ),
+    "download_large_vs_grpc_ceiling": (
+        ("download_bound_if_cpu_bound", "ceiling's CPU / (it + reading the packs from the page cache)"),
+    ),
+    "stream_server_cpu_us_per_msg": (
+        ("grpc_floor_server_cpu_us_per_msg", "bare grpc.aio server, one plain write per message"),
+        ("grpc_floor_hinted_server_cpu_us_per_msg", "bare grpc.aio server, buffer-hinted writes as ours"),
+        ("real_pachd_server_cpu_us_per_msg", "the reference pachd during the same SDK listing"),
+    ),
+    "sdk_small_files_per_s": (
+        ("sdk_floor_small_files_per_s", "pachyderm-sdk to a ModifyFile that does nothing"),
+        ("real_pachd_sdk_small_files_per_s", "pachyderm-sdk to the reference pachd, same run"),
+        ("grpc_floor_short_calls_per_s", "grpcio client to the same, 4-message calls"),
+        ("fdatasync_bound_files_per_s", "1 / the disk's 4 KiB write + fdatasync"),
+    ),
+}
+
+
 def print_table(results: dict[str, float | None], details: dict[str, Any]) -> None:
     print(f"\n{'key':<34} {'value':>12}  {'goal':>9}  met")
     for key, (op, goal) in GOALS.items():
@@ -358,7 +398,16 @@ def print_table(results: dict[str, float | None], details: dict[str, Any]) -> No
     for key in pachctl_peers.RATIO_KEYS:  # peers: no goal, >1 means faster than pachctl
         value = results.get(key)
         print(f"{key:<34} {'n/a' if value is None else f'{value:.3f}':>12}  {'-':>9}  -")
+    print("\nlimits measured in the same run:")
+    for key, floors in FLOORS.items():
+        print(f"  {key} = {_figure(results.get(key))}")
+        for name, what in floors:
+            print(f"    {name:<42} {_figure(details.get(name)):>10}  ({what})")
     print("\ndetails:", json.dumps(details, indent=1, default=str))
+
+
+def _figure(value: Any) -> str:
+    return "n/a" if value is None else f"{value:.1f}" if abs(value) >= 10 else f"{value:.3f}"
 
 
 if __name__ == "__main__":

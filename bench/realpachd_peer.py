@@ -23,7 +23,9 @@ RPCs (one message per file, no extension):
   see ``pachctl_peers.find_pachctl``);
 * ``list_20k_sdk``: pachyderm-sdk ``list_file`` of it, every entry received;
   each server's CPU time during it, per message received, is reported as
-  ``server_cpu_us_per_msg`` (from ``/proc``, both servers being local processes).
+  ``server_cpu_us_per_msg`` (from ``/proc``, both servers being local processes);
+* ``sdk_small_files``: pachyderm-sdk writing 300 files of 4 KiB its usual way
+  (one ModifyFile call per file) in one commit.
 
 "Until FINISHED" matters: pachd finishes commits in the background after
 FinishCommit returns, so a commit is only comparable once finished on both.
@@ -55,10 +57,11 @@ MiB = 1024 * 1024
 BIG = 256 * MiB
 SMALL_FILES, SMALL_SIZE = 2000, 4096
 WIDE_FILES = 20_000
+SDK_SMALL_FILES = 300  # pachd takes ~40 ms per call here: 300 keep the run short
 COMMITS = 15
 OPS = (
     "upload_large", "download_large", "small_files", "list_file_20k", "commit_latency", "glob_20k",
-    "list_20k_pachctl", "glob_20k_pachctl", "list_20k_sdk",
+    "list_20k_pachctl", "glob_20k_pachctl", "list_20k_sdk", "sdk_small_files",
 )
 RATIO_KEYS = tuple(f"{op}_vs_real_pachd" for op in OPS)
 
@@ -188,6 +191,12 @@ class _Side:
         if before is not None and after is not None:
             self.cpu_us_per_msg.append((after - before) / n * 1e6)
 
+    def sdk_small_files(self, i: int) -> None:
+        from _pfs_support import sdk_upload
+
+        files = [(f"/sdk{i}/f{j:05d}", os.urandom(SMALL_SIZE)) for j in range(SDK_SMALL_FILES)]
+        self.seconds["sdk_small_files"].append(sdk_upload(self.address, "peer-small", files))
+
     def one_commit(self, i: int) -> None:
         def run() -> None:
             with self.client.pfs.commit("peer-latency@master") as commit:
@@ -229,6 +238,9 @@ def compare(
         for i in range(repeat):
             for side in sides:
                 side.small_files([(f"/run{i}/f{j:05d}", os.urandom(SMALL_SIZE)) for j in range(SMALL_FILES)])
+        for i in range(repeat):
+            for side in sides:
+                side.sdk_small_files(i)
         for side in sides:
             side.fill_wide()
         for _ in range(max(repeat, 3)):
@@ -319,6 +331,7 @@ def details(peer: dict[str, Any]) -> dict[str, Any]:
         "real_pachd_upload_mib_s": BIG / MiB / real["upload_large"],
         "real_pachd_download_mib_s": BIG / MiB / real["download_large"],
         "real_pachd_commit_ms": real["commit_latency"] * 1e3,
+        "real_pachd_sdk_small_files_per_s": SDK_SMALL_FILES / real["sdk_small_files"] if real["sdk_small_files"] else None,
         "server_cpu_us_per_msg_sdk_list": peer.get("server_cpu_us_per_msg"),
         **({"pachctl_note": peer["pachctl_note"]} if "pachctl_note" in peer else {}),
     }

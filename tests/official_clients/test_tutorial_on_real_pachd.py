@@ -131,9 +131,6 @@ def _notebook(address: str) -> list[tuple[str, str]]:
 # Cells (by their first line) whose tables differ, each with the difference pachd 2.12.2 shows. Each is
 # PFS or PPS metadata the conformance corpus (#14) is to settle; everything else must be the same.
 KNOWN = {
-    "%pach list pipeline": "ListPipeline order: pachd lists the newest pipeline first, ours the oldest",
-    "%pach wait commit histogram@master": "ListJob order among jobs created together (after an update): "
-                                          "pachd lists the upstream job first",
     "commit_set = %pach list commit {histogram_file.commit_id}": "a commit set on pachd also holds the "
         "commits of earlier sets it depends on (the pipelines' spec commits), as InspectCommitSet",
     "output_commit = %pach inspect commit histogram@{histogram_file.commit_id}": "pachd's direct_provenance "

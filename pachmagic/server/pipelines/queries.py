@@ -74,6 +74,20 @@ def page(items: list[T], key: Callable[[T], Any], *, marker: Any = None, reverse
     return items[:number] if number else items
 
 
+def in_listing_order(jobs: list[JobRecord], *, oldest_first: bool = False) -> list[JobRecord]:
+    """Jobs as pachd lists them: by job set, newest first, and the jobs of one set by key.
+
+    pachd creates a set's jobs in one database transaction, so they share their
+    row's creation time and its listing falls back on the row key
+    ``<project>/<pipeline>@<id>``: ascending, whichever way the sets are ordered.
+    """
+    when: dict[str, float] = {}
+    for j in jobs:
+        when[j.id] = min(j.created, when.get(j.id, j.created))
+    sign = 1 if oldest_first else -1
+    return sorted(jobs, key=lambda j: (sign * when[j.id], f"{j.project}/{j.pipeline}@{j.id}"))
+
+
 class Queries:
     """The read API of an ``Engine`` (which provides the attributes below)."""
 
@@ -116,9 +130,9 @@ class Queries:
     def list_jobs(
         self, *, project: str | None = None, pipeline: str | None = None, job_id: str | None = None
     ) -> list[JobRecord]:
-        """Jobs, newest first."""
+        """Jobs, newest job set first (see ``in_listing_order``)."""
         self.ledger.sync()
-        return self.storage.pps.jobs(project=project, pipeline=pipeline, job_id=job_id)
+        return in_listing_order(self.storage.pps.jobs(project=project, pipeline=pipeline, job_id=job_id))
 
     def find_jobs(
         self, *, project: str | None = None, pipeline: str | None = None, projects: Iterable[str] = (),
@@ -148,7 +162,9 @@ class Queries:
             jobs = [j for j in jobs if wanted & self._provenance(j)]
         if marker is not None:
             jobs = [j for j in jobs if (j.created > marker if reverse else j.created < marker)]
-        return page(jobs, key=lambda j: j.created, reverse=reverse, number=number)
+        if reverse:  # oldest set first; within a set still by key, as pachd's "order by createdat asc, key asc"
+            jobs = in_listing_order(jobs, oldest_first=True)
+        return jobs[:number] if number else jobs
 
     def _provenance(self, job: JobRecord) -> set[CommitKey]:
         """Every commit a job's output commit descends from (its inputs, and theirs)."""

@@ -31,6 +31,7 @@ from typing import Any, AsyncIterator, Callable, Iterable, Iterator, TypeVar
 import grpc
 
 from ...errors import Cancelled, DeadlineExceeded, PachError
+from . import _writes
 
 __all__ = ["rpc", "Runtime", "add_raw", "status_code"]
 
@@ -194,9 +195,11 @@ class Runtime:
 
         For handlers registered without a response serializer (their messages are
         already bytes, ``_encode.py``). The next batch is produced on the pool while
-        the current one is written, and each message goes to ``context.write``
-        directly: no async generator stands between the handler and gRPC, so the
-        event loop spends on each message only what gRPC itself costs.
+        the current one is written, and each message goes to gRPC directly: no
+        async generator stands between the handler and gRPC, so the event loop
+        spends on each message only what gRPC itself costs. The messages of a
+        batch but its last are written with gRPC's buffer hint (``_writes.py``),
+        so they leave in few socket writes.
         """
         holder: list[Iterator[bytes]] = []
 
@@ -207,13 +210,22 @@ class Runtime:
 
         loop = asyncio.get_running_loop()
         pending: asyncio.Future[list[bytes]] | None = loop.run_in_executor(self.pool, next_batch)
+        write: _writes.Write | None = None
         try:
             while pending is not None:
                 items = await pending
                 pending = loop.run_in_executor(self.pool, next_batch) if len(items) == batch else None
-                write = context.write
-                for item in items:
-                    await write(item)
+                if write is None:  # the first message goes with the initial metadata
+                    if not items:
+                        break
+                    await context.write(items[0])
+                    write, items = _writes.writer(context, loop), items[1:]
+                # gRPC may hold each message for the ones after it (few socket
+                # writes, as pachd's); the batch's last one sends what is held,
+                # so nothing waits on the pool's next batch.
+                last = len(items) - 1
+                for i, item in enumerate(items):
+                    await write(item, i == last)
         finally:
             if pending is not None and not pending.done():
                 pending.cancel()

@@ -406,9 +406,10 @@ class PpsServicer(PpsDefaultsMixin, pps_pb2_grpc.APIServicer):
         def fetch() -> list[pps_pb2.LogMessage]:
             return [log_message_pb(record, inputs) for record, inputs in cursor.fetch()]
 
+        # ``tail`` is not applied, as by a deployed pachd: its logs come from Loki (the Helm chart's
+        # lokiLogging), and that path reads every line since the job (or the last day) whatever the
+        # tail. Clients wanting the last lines cut them (``%pach logs --tail``).
         messages = await self.rt.blocking(fetch)
-        if request.tail > 0:
-            messages = messages[-request.tail :]
         for message in messages:
             yield message
         if not request.follow:

@@ -26,6 +26,7 @@ from ...pachyderm.globs import _GLOB_CHARS, compile_glob, glob_regex, has_glob
 from ...pachyderm.paths import clean_path
 from .chunks import CHUNK_SIZE, ChunkWriter
 from .model import DIR, FILE, CommitKey, FileInfo, validate_write_path
+from .refusals import Refusal
 from .tree import Changes, Entry, Tree
 
 __all__ = [
@@ -270,6 +271,13 @@ class Reader:
         self.committed = committed
         self.requested_id = requested_id
         self.branch = branch  # the commit's own branch, carried into every FileInfo
+        # Set on an output commit whose datums' outputs clash: the queries below refuse the
+        # reads pachd refuses (its scans are path prefixes: the cleaned path, or a glob's literal part).
+        self.refusal: Refusal | None = None
+
+    def _scan(self, prefix: str) -> None:
+        if self.refusal is not None:
+            self.refusal.check(prefix)
 
     def not_found(self, path: str) -> NotFound:
         # pachd names the commit as requested: no id when the request named a branch.
@@ -299,6 +307,7 @@ class Reader:
 
     def inspect(self, path: str) -> FileInfo:
         cleaned = clean_path(path)
+        self._scan("" if cleaned == "/" else cleaned)
         entry = self.tree.get(cleaned) if cleaned != "/" else None
         if entry is not None:
             return self._file(entry)
@@ -313,6 +322,7 @@ class Reader:
         starts the listing right after it, found by a tree seek.
         """
         cleaned = clean_path(path)
+        self._scan(cleaned)
         entry = self.tree.get(cleaned) if cleaned != "/" else None
         if entry is not None:
             if not after or entry.path > after:
@@ -352,6 +362,7 @@ class Reader:
     def walk(self, path: str) -> Iterator[FileInfo]:
         """The directory itself and everything below it, in path order."""
         cleaned = clean_path(path)
+        self._scan("" if cleaned == "/" else cleaned)
         entry = self.tree.get(cleaned) if cleaned != "/" else None
         if entry is not None:
             yield self._file(entry)
@@ -380,6 +391,7 @@ class Reader:
         commit that matches little does all its work before yielding anything.
         """
         cleaned = clean_path(pattern)
+        self._scan(_literal_prefix(cleaned))
         if cleaned == "/":
             if self.is_dir("/"):
                 yield self._dir("/")
@@ -404,6 +416,7 @@ class Reader:
     def get_entry(self, path: str, stop: Callable[[], None] | None = None) -> Entry:
         """The one regular file ``path`` (a glob allowed) names, as GetFile needs."""
         cleaned = clean_path(path)
+        self._scan(_literal_prefix(cleaned))
         if has_glob(cleaned):
             try:
                 glob_regex(cleaned)

@@ -32,12 +32,14 @@ from .model import (
     BranchInfo,
     BranchKey,
     CommitInfo,
+    ORIGIN_AUTO,
     FileInfo,
     ProjectInfo,
     RepoInfo,
     RepoKey,
 )
 from .nodes import SqliteNodeStore
+from .refusals import refusal
 from .pipeline_tables import PipelineTables
 from .storage_engine import EngineSupport
 from .tree import NodeCache, Tree
@@ -342,7 +344,12 @@ class Storage(EngineSupport):
 
     def reader_for(self, row: CommitRow) -> Reader:
         # Once resolved, a commit's tree is immutable: reading it needs no lock.
-        return Reader(self.tree(row), self._catalog.commit_key(row.seq), row.finishing, branch=row.branch)
+        tree, key = self.tree(row), self._catalog.commit_key(row.seq)
+        reader = Reader(tree, key, row.finishing, branch=row.branch)
+        if row.error and row.origin == ORIGIN_AUTO and key.repo.type == "user":
+            # A job's output commit whose datums' outputs clash: pachd refuses the reads that meet the clash.
+            reader.refusal = refusal(row.error, tree)
+        return reader
 
     def read_chunks(self, chunks: Iterable[bytes], offset: int = 0) -> Iterator[bytes]:
         """Yield a file's bytes chunk by chunk, starting at ``offset``.

@@ -13,7 +13,6 @@ scenarios.
 from __future__ import annotations
 
 import os
-from collections import Counter
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -25,7 +24,6 @@ from tests.realpachd.launcher import RealPachd, RealPachdError
 from ..conftest import ENV
 from ..harness import Side
 from ..tally import Tally
-from .pending import PENDING
 
 TUTORIAL = Path(__file__).resolve().parents[3] / "pachmagic" / "tutorial"
 RUN_TALLY = Tally()
@@ -80,6 +78,3 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_sep("-", "conformance corpus: jobs that run")
         for line in RUN_TALLY.summary():
             terminalreporter.write_line(line)
-        used = Counter(entry.reason for _, entry in RUN_TALLY.allowed)
-        for entry in PENDING:
-            terminalreporter.write_line(f"  pending x{used.get(entry.reason, 0)}: {entry.reason}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..build import pps
+from ..build import commit, pfs, pps
 from ..harness import Run
 from . import run_scenario
 from ._jobs import create, make_repo, outputs, pfs_in, put_commit, read_jobs, settle, shell
@@ -60,12 +60,27 @@ def err_cmd_fails(r: Run) -> None:
 def two_writers(r: Run) -> None:
     make_repo(r, "in")
     put_commit(r, "in", {"/a": b"1", "/b": b"2"})
-    create(r, quiet=True, spec=shell("clash", "cat /pfs/in/* > /pfs/out/same", pfs_in("in", "/*")))
+    clash = "cat /pfs/in/* > /pfs/out/same; mkdir -p /pfs/out/own; cp /pfs/in/* /pfs/out/own/"
+    create(r, quiet=True, spec=shell("clash", clash, pfs_in("in", "/*")))
     create(r, quiet=True, spec=shell("apart", "mkdir -p /pfs/out/d && cat /pfs/in/* > /pfs/out/d/$(ls /pfs/in)", pfs_in("in", "/*")))
-    settle(r, 2)
-    read_jobs(r, "clash")  # its output commit is read here once (ListFile): how it fails is the point
+    collide = "if [ -e /pfs/in/a ]; then echo f > /pfs/out/x; else mkdir /pfs/out/x; echo g > /pfs/out/x/y; fi"
+    create(r, quiet=True, spec=shell("collide", collide, pfs_in("in", "/*")))
+    settle(r, 3)
+    jobs = read_jobs(r, "clash")  # its output commit is read here once (ListFile): how it fails is the point
+    # Which reads of the failed output commit pachd refuses: those whose scan meets /same twice.
+    out = commit("clash", "", id=jobs[0].job.id if jobs else "")
+    for path in ("/same", "/s", "/own", "/own/a"):
+        r.pfs.InspectFile(pfs.InspectFileRequest(file=pfs.File(commit=out, path=path)))
+    for path in ("/", "/own"):
+        r.pfs.WalkFile(pfs.WalkFileRequest(file=pfs.File(commit=out, path=path)))
+    r.pfs.ListFile(pfs.ListFileRequest(file=pfs.File(commit=out, path="/own")))
+    for path in ("/same", "/own/b"):
+        r.pfs.GetFile(pfs.GetFileRequest(file=pfs.File(commit=out, path=path)), join=True)
+    for pattern in ("/*", "/own/*", "/s*"):
+        r.pfs.GlobFile(pfs.GlobFileRequest(commit=out, pattern=pattern))
     read_jobs(r, "apart")
     outputs(r, "apart")
+    read_jobs(r, "collide")
 
 
 @run_scenario("runs: user code that writes nothing, or only directories")

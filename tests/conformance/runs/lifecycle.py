@@ -73,3 +73,29 @@ def counters(r: Run) -> None:
     r.pps.ListJob(pps.ListJobRequest(pipeline=pipeline("mixed"), details=True))
     r.pps.InspectPipeline(pps.InspectPipelineRequest(pipeline=pipeline("mixed"), details=True))
     outputs(r, "mixed")
+
+
+@run_scenario("runs: listing order of pipelines and of the jobs an update creates")
+def listing_order(r: Run) -> None:
+    make_repo(r, "in")
+    put_commit(r, "in", {"/a": b"1"})
+    # Upstream "up" sorts after downstream "down": which decides the order of one set's jobs?
+    create(r, quiet=True, spec=shell("up", COPY, pfs_in("in", "/*")))
+    create(r, quiet=True, spec=shell("down", "cp -r /pfs/up/* /pfs/out/", pfs_in("up", "/*")))
+    create(r, quiet=True, spec=shell("other", COPY, pfs_in("in", "/*")))
+    settle(r, 3)
+    r.pps.ListPipeline(pps.ListPipelineRequest())
+    create(r, quiet=True, spec=shell("up", COPY + " && true", pfs_in("in", "/*")), update=True)
+    settle(r, 5)
+    r.pps.ListPipeline(pps.ListPipelineRequest())
+    r.pps.ListPipeline(pps.ListPipelineRequest(history=-1))
+    r.pps.ListJob(pps.ListJobRequest(history=-1))
+    r.pps.ListJob(pps.ListJobRequest())
+    r.pps.ListJob(pps.ListJobRequest(history=-1, reverse=True, number=10))
+    # The update's job set, in its own order (pachd walks the commit set: upstream first).
+    newest = r.quiet.pps.ListJob(pps.ListJobRequest(history=-1, number=1))
+    r.pps.InspectJobSet(pps.InspectJobSetRequest(job_set=pps.JobSet(id=newest[0].job.id if newest else "")))
+    r.pps.ListJobSet(pps.ListJobSetRequest())
+    put_commit(r, "in", {"/b": b"2"})
+    settle(r, 8)
+    r.pps.ListJob(pps.ListJobRequest(history=-1))

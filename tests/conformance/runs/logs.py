@@ -35,6 +35,13 @@ def logs(r: Run) -> None:
         _user_lines(r, "pps.GetLogs(datum)", pps.GetLogsRequest(job=j, datum=pps.Datum(job=j, id=d.datum.id)))
         r.pps.InspectDatum(pps.InspectDatumRequest(datum=pps.Datum(job=j, id=d.datum.id)))
     _user_lines(r, "pps.GetLogs(data filter)", pps.GetLogsRequest(job=j, data_filters=["/a"]))
+    # The last lines only: by pipeline, job and datum.
+    for tail in (1, 3):
+        _user_lines(r, "pps.GetLogs(pipeline, tail)", pps.GetLogsRequest(pipeline=pipeline("talks"), tail=tail))
+        _user_lines(r, "pps.GetLogs(job, tail)", pps.GetLogsRequest(job=j, tail=tail))
+        for d in sorted(datums, key=lambda d: d.datum.id):
+            _user_lines(r, "pps.GetLogs(datum, tail)",
+                        pps.GetLogsRequest(job=j, datum=pps.Datum(job=j, id=d.datum.id), tail=tail))
     _user_lines(r, "pps.GetLogs(master)", pps.GetLogsRequest(pipeline=pipeline("talks"), master=True))
     r.pps.GetLogs(pps.GetLogsRequest(job=job("talks", "0" * 32)))
     r.pps.GetLogs(pps.GetLogsRequest(pipeline=pipeline("nope")))

@@ -2,8 +2,7 @@
 
 As ``../test_conformance.py``, with the two servers of ``conftest.py`` (both
 run their jobs). A difference is fixed in our server or named in
-``../allowlist.py`` with its reason; ``pending.py`` holds, for now, those the
-rest of the corpus shares and #14 is fixing.
+``../allowlist.py`` with its reason.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ from ..compare import differences, normalised, report
 from ..harness import Run, Side
 from ..tally import Tally
 from . import load_all
-from .pending import pending_for
 
 RUN_SCENARIOS = load_all()
 def _run(side: Side, name: str) -> Run:
@@ -31,8 +29,8 @@ def test_run_scenario(name: str, running_sides: tuple[Side, Side], run_tally: Ta
     with ThreadPoolExecutor(max_workers=2) as pool:
         ours, ref = pool.map(_run, running_sides, (name, name))
     found = differences(name, ours.outcomes, ref.outcomes)
-    allowed = [(d, entry) for d in found if (entry := allowed_by(d) or pending_for(d)) is not None]
-    unexplained = [d for d in found if allowed_by(d) is None and pending_for(d) is None]
+    allowed = [(d, entry) for d in found if (entry := allowed_by(d)) is not None]
+    unexplained = [d for d in found if allowed_by(d) is None]
     a, b = normalised(ours.outcomes, ref.outcomes)
     labelled = [
         [{"call": o.label, "request": o.request, **n} for o, n in zip(run.outcomes, norm)]

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
+from pachmagic.errors import NotFound, Unknown
 from pachmagic.server.pipelines.states import DatumState, JobState
+from pachmagic.server.storage import CommitRef, RepoKey
 from tests.server.pipelines.harness import Harness, pfs, spec
 
 
@@ -96,6 +100,20 @@ def test_duplicate_paths_from_two_datums_fail_the_job(pps: Harness) -> None:
     )
     out = pps.commit("same", job.id)
     assert out.error == job.reason and out.finished is not None
+    # As pachd: reading the output commit where a scan meets the clash fails with the job's
+    # reason (UNKNOWN); the meta commit and reads of other paths are answered.
+    reader = pps.storage.reader(CommitRef(RepoKey("default", "same"), id=job.id))
+    for read in (lambda: list(reader.children("/")), lambda: list(reader.walk("/")), lambda: reader.inspect("/"),
+                 lambda: reader.inspect("/result"), lambda: reader.inspect("/res"), lambda: list(reader.glob("/*")),
+                 lambda: list(reader.glob("/r*")), lambda: reader.get_entry("/result"),
+                 lambda: list(reader.children("/result"))):
+        with pytest.raises(Unknown) as refused:
+            read()
+        assert refused.value.details == job.reason
+    with pytest.raises(NotFound):
+        reader.inspect("/other")
+    assert list(reader.glob("/x*")) == []
+    assert pps.files("same", job.id, repo_type="meta")
     # Embedding the datum ID in names, as Pachyderm's docs advise, works.
     pps.pipeline(spec("unique", "echo x > /pfs/out/result-$PACH_DATUM_ID", pfs("in")))
     assert pps.job("unique").state == JobState.SUCCESS
@@ -120,6 +138,9 @@ def test_file_directory_collision_between_datums(pps: Harness) -> None:
     pps.pipeline(spec("clash", script, pfs("in")))
     job = pps.job("clash")
     assert job.state == JobState.FAILURE and job.reason == "file / directory path collision (/x/y)"
+    reader = pps.storage.reader(CommitRef(RepoKey("default", "clash"), id=job.id))
+    with pytest.raises(Unknown, match=r"^file / directory path collision \(/x/y\)$"):
+        list(reader.walk("/"))
 
 
 def test_downstream_of_a_failed_job_is_unrunnable(pps: Harness) -> None:

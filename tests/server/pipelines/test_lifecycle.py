@@ -68,6 +68,25 @@ def test_versions_and_history(pps: Harness) -> None:
     assert history[0].created == history[2].created and history[0].updated >= history[2].updated
 
 
+def test_jobs_of_one_set_are_listed_by_key_newest_set_first(pps: Harness) -> None:
+    # As pachd (its rows of one job set share a creation time; ties go by "<project>/<pipeline>@<id>"):
+    # "a" (upstream) before "b" (downstream) in each set, either way round.
+    pps.repo("in")
+    pps.put("in", {"/x": "1"})
+    pps.pipeline(spec("a", "cp /pfs/in/* /pfs/out/", pfs("in")))
+    pps.pipeline(spec("b", "cp /pfs/a/* /pfs/out/", pfs("a")))
+    pps.idle()
+    pps.pipeline(spec("a", "cp /pfs/in/* /pfs/out/", pfs("in"), description="two"), update=True)
+    update = pps.wait(lambda: (j := pps.engine.list_jobs(pipeline="b")) and j[0].version == 1 and len(j) == 2 and j[0],
+                      message="the update's job set")
+    pps.idle()
+    listed = [(j.pipeline, j.id) for j in pps.engine.find_jobs(history=-1)]
+    assert listed[:2] == [("a", update.id), ("b", update.id)]
+    oldest_first = [(j.pipeline, j.id) for j in pps.engine.find_jobs(history=-1, reverse=True)]
+    assert oldest_first[-2:] == [("a", update.id), ("b", update.id)]
+    assert sorted(oldest_first) == sorted(listed)
+
+
 def test_delete_pipeline(pps: Harness) -> None:
     pps.repo("in")
     pps.put("in", {"/x": "1"})
