@@ -109,6 +109,8 @@ def test_click_download_reload_rerun_and_dark_theme(jupyterlab: JupyterLab, chro
             expect(repos.locator("select").nth(1)).to_be_visible()
             # click a file: choose the repo, then the file in the listing
             repos.locator("select").nth(1).select_option("photos")
+            # histogram's listing has a hand.png too: wait for the panel to show photos before picking the file
+            expect(repos).to_contain_text(re.compile(r"photos@master · \d+ entries"))
             listing = repos.locator("select[size]")
             expect(listing).to_contain_text("hand.png")
             labels = [o.strip() for o in listing.locator("option").all_inner_texts()]
