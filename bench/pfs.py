@@ -6,8 +6,10 @@ Usage::
 
 Starts the embedded server as a child process (its data directory on the
 default temporary file system unless ``--data-dir``), a bare gRPC server as the
-transport ceiling, and prints one table. Large downloads are read and dropped,
-as the ceiling's client does; ``details`` adds the speed of a download to a
+transport ceiling, and prints one table. The large-transfer keys are measured
+by ``bench/transfers.py``'s ``transfer_rounds`` (ceiling and ours alternating
+round by round; its figures are under ``details.transfers``). Large downloads
+are read and dropped, as the ceiling's client does; ``details`` adds the speed of a download to a
 local file and of the disk itself (write + fdatasync), which bound the large
 transfers on slow disks. ``--quick`` moves 256 MiB instead of
 1 GiB and measures the official clients on fewer files (their rates are
@@ -65,11 +67,10 @@ from _pfs_support import (  # noqa: E402 - the helpers live next to this script
     floor_calls,
     floor_stream_cpu_us,
     python_pachyderm_python,
-    raw_download,
-    raw_upload,
     sdk_floor_calls,
     sdk_upload,
 )
+from transfers import transfer_rounds  # noqa: E402 - the large-transfer keys, measured once for both benches
 import pachctl_peers  # noqa: E402 - pachctl as a peer, when Go or $PACHCTL can provide it
 import realpachd_peer  # noqa: E402 - the reference pachd as a peer, when Go and PostgreSQL can be had
 
@@ -156,12 +157,6 @@ def disk_write(directory: Path, size: int) -> float:
     return time.perf_counter() - start
 
 
-def make_big_file(path: Path, size: int) -> None:
-    with open(path, "wb") as handle:
-        for _ in range(size // (4 * MiB)):
-            handle.write(os.urandom(4 * MiB))  # random: nothing deduplicates
-
-
 def small_files(prefix: str, count: int) -> list[tuple[str, bytes]]:
     return [(f"/{prefix}/f{i:05d}", os.urandom(SMALL_SIZE)) for i in range(count)]
 
@@ -184,11 +179,6 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="pachmagic-bench-") as tmp:
         work = Path(tmp)
-        # One source per timed upload: a second upload of the same bytes would
-        # only find every chunk already stored (deduplication) and prove nothing.
-        sources = [work / f"big{i}.bin" for i in range(repeat)]
-        for source in sources:
-            make_big_file(source, big)
         data_dir = args.data_dir or work / "data"
         server = LocalServer(data_dir, in_process=False).start()
         ceiling = ceiling_server()
@@ -196,20 +186,29 @@ def main(argv: list[str] | None = None) -> int:
             client = server.client()
             pid = server._proc.pid  # type: ignore[union-attr]  # noqa: SLF001 - the child's pid for RSS
 
-            # --- large transfers against the bare transport ------------------------
-            raw_up = best(lambda: raw_upload(ceiling.address, big), repeat)
-            raw_down = best(lambda: raw_download(ceiling.address, big), repeat)
-            client.pfs.create_repo("big")
-            rss = PeakRss(pid)
-            up = min(timed(lambda: client.pfs.put_file_from_path("big@master", "/big.bin", source)) for source in sources)
-            up_rss = rss.growth_mb()
-            rss = PeakRss(pid)
+            # --- large transfers against the bare transport (bench/transfers.py) ----
+            from pachmagic.client._transfer import Transfer
 
-            def stream_down() -> None:  # receive and drop, as the ceiling's client does
-                got = 0
-                for chunk in client.pfs.iter_file("big@master:/big.bin"):
-                    got += len(chunk)
-                assert got == big, got
+            standard = server.client()
+            standard.pfs._transfer = Transfer(standard.pfs._t)  # noqa: SLF001 - the standard RPCs, as a real pachd gets
+            transfer_keys, transfer_details = transfer_rounds(client, standard, pid, ceiling, work, big, repeat,
+                                                              rss=lambda: PeakRss(pid))
+            standard.close()
+            results["upload_large_vs_grpc_ceiling"] = transfer_keys["upload_large_vs_grpc_ceiling"]
+            results["download_large_vs_grpc_ceiling"] = transfer_keys["download_large_vs_grpc_ceiling"]
+            details["download_standard_rpc_vs_grpc_ceiling"] = transfer_keys["download_standard_rpc_vs_grpc_ceiling"]
+            details["transfers"] = transfer_details
+            bounds = transfer_details["bounds"]  # the best ratios this run's figures leave (bench/transfers.py)
+            details["upload_bound_if_cpu_bound"] = bounds["upload_if_cpu_bound"]
+            details["upload_bound_if_disk_bound"] = bounds["upload_if_disk_bound"]
+            details["download_bound_if_cpu_bound"] = bounds["download_if_cpu_bound"]
+            source = work / "big.bin"  # the last round's upload, at big@master:/big.bin
+            up = min(transfer_details["rounds_wall_s"]["up"])
+            down = min(transfer_details["rounds_wall_s"]["down"])
+            raw_up = min(transfer_details["rounds_wall_s"]["ceiling_up"])
+            raw_down = min(transfer_details["rounds_wall_s"]["ceiling_down"])
+            up_rss, down_rss = (transfer_details["rss_growth_mb"][k] for k in ("upload", "download"))
+            rss = PeakRss(pid)
 
             def read_down() -> None:  # the file-like API: one more copy per read
                 got = 0
@@ -218,23 +217,21 @@ def main(argv: list[str] | None = None) -> int:
                         got += len(chunk)
                 assert got == big, got
 
-            down = best(lambda: timed(stream_down), repeat)
             details["open_file_read_mib_s"] = big / MiB / timed(read_down)
-            down_rss = rss.growth_mb()
+            read_rss = rss.growth_mb()
             target = work / "down.bin"
             to_file = timed(lambda: client.pfs.get_file_to_path("big@master:/big.bin", target))
-            if target.read_bytes()[:MiB] != sources[-1].read_bytes()[:MiB] or target.stat().st_size != big:
+            if target.read_bytes()[:MiB] != source.read_bytes()[:MiB] or target.stat().st_size != big:
                 raise SystemExit("download differs from upload")
             target.unlink()
+            source.unlink()
             details["download_to_file_mib_s"] = big / MiB / to_file
             details["disk_write_fsync_mib_s"] = big / MiB / disk_write(data_dir, big)
-            results["upload_large_vs_grpc_ceiling"] = raw_up / up
-            results["download_large_vs_grpc_ceiling"] = raw_down / down
-            results["peak_rss_upload_1g_mb"] = max(up_rss["client"], up_rss["server"], down_rss["client"], down_rss["server"])
+            results["peak_rss_upload_1g_mb"] = max(*up_rss.values(), *down_rss.values())
             details.update(
                 grpc_ceiling_upload_mib_s=big / MiB / raw_up, grpc_ceiling_download_mib_s=big / MiB / raw_down,
                 upload_mib_s=big / MiB / up, download_mib_s=big / MiB / down,
-                rss_growth_mb={"upload": up_rss, "download": down_rss},
+                rss_growth_mb={"upload": up_rss, "download": down_rss, "open_file_read": read_rss},
             )
 
             # --- many small files --------------------------------------------------
@@ -292,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
                 real = realpachd_peer.measure(server.address, work, repeat=repeat, ours_pid=pid)
                 results.update(realpachd_peer.ratios(real))
                 details.update(realpachd_peer.details(real))
+                per_msg = details.get("server_cpu_us_per_msg_sdk_list") or {}
+                details["real_pachd_server_cpu_us_per_msg"] = per_msg.get("real_pachd")
 
             # --- a 100,000-file repo (1,000,000 in the full run) -----------------------
             list_files, size_name = (100_000, "100k") if args.quick else (1_000_000, "1m")
@@ -366,9 +365,17 @@ def python_pachyderm_rate(address: str, count: int) -> tuple[float | None, str]:
 
 # Limits measured in the same run, printed under the goals they bound.
 FLOORS = {
+    "upload_large_vs_grpc_ceiling": (
+        ("upload_bound_if_cpu_bound", "ceiling's CPU / (it + reading the source, hashing, O_DIRECT copy)"),
+        ("upload_bound_if_disk_bound", "ceiling's wall / the disk's write + fdatasync of as much"),
+    ),
+    "download_large_vs_grpc_ceiling": (
+        ("download_bound_if_cpu_bound", "ceiling's CPU / (it + reading the packs from the page cache)"),
+    ),
     "stream_server_cpu_us_per_msg": (
         ("grpc_floor_server_cpu_us_per_msg", "bare grpc.aio server, one plain write per message"),
         ("grpc_floor_hinted_server_cpu_us_per_msg", "bare grpc.aio server, buffer-hinted writes as ours"),
+        ("real_pachd_server_cpu_us_per_msg", "the reference pachd during the same SDK listing"),
     ),
     "sdk_small_files_per_s": (
         ("sdk_floor_small_files_per_s", "pachyderm-sdk to a ModifyFile that does nothing"),
@@ -400,7 +407,7 @@ def print_table(results: dict[str, float | None], details: dict[str, Any]) -> No
 
 
 def _figure(value: Any) -> str:
-    return "n/a" if value is None else f"{value:.1f}"
+    return "n/a" if value is None else f"{value:.1f}" if abs(value) >= 10 else f"{value:.3f}"
 
 
 if __name__ == "__main__":

@@ -86,6 +86,124 @@ def disk_write_mib_s(directory: Path, size: int) -> float:
     return size / MiB / (time.perf_counter() - start)
 
 
+def cpu_s_per_gib(work: Callable[[bytes], Any], block: bytes, total: int = 1024 * MiB) -> float:
+    """This process's CPU seconds for ``work`` over ``total`` bytes, ``block`` at a time, per GiB."""
+    before = _own_cpu()
+    for _ in range(total // len(block)):
+        work(block)
+    return (_own_cpu() - before) / (total / (1024 * MiB))
+
+
+def read_cpu_s_per_gib(path: Path, chunk: int = 4 * MiB - 64 * 1024) -> float:
+    """CPU seconds per GiB of reading ``path`` (in the page cache) into new buffers, as a client or pack read does."""
+    before, size = _own_cpu(), 0
+    with open(path, "rb", buffering=0) as handle:
+        while data := handle.read(chunk):
+            size += len(data)
+    return (_own_cpu() - before) / (size / (1024 * MiB))
+
+
+def work_the_ceiling_skips(directory: Path, source: Path, size: int) -> dict[str, float]:
+    """CPU seconds per GiB of the work our transfers do and the ceiling's do not, and the disk's speed.
+
+    ``hash``: BLAKE3 of every byte (uploads: chunk ids; a first read: verification);
+    ``copy``: one copy in memory (an upload's copy into its O_DIRECT buffer);
+    ``read``: reading a file from the page cache into new buffers (an upload's
+    source; a download's pack reads); ``disk``: write + fdatasync of ``size``.
+    """
+    from blake3 import blake3
+
+    block = os.urandom(4 * MiB)
+    read = [read_cpu_s_per_gib(source) for _ in range(3)]
+    return {
+        "hash_cpu_s_per_gib": cpu_s_per_gib(lambda b: blake3(b).digest(), block),
+        "copy_cpu_s_per_gib": cpu_s_per_gib(lambda b: bytearray(b), block),
+        "read_cpu_s_per_gib": statistics.median(read),
+        "disk_write_fsync_mib_s": disk_write_mib_s(directory, size),
+    }
+
+
+def transfer_rounds(client: Any, standard: Any, server_pid: int, ceiling: Any, work: Path, size: int,
+                    rounds: int, rss: Callable[[], Any] | None = None) -> tuple[dict[str, float], dict[str, Any]]:
+    """The large-transfer keys: ceiling then ours, ``rounds`` times, in repo ``big`` of ``client``'s server.
+
+    ``standard`` is a client of the same server forced onto the standard
+    ``pfs_v2`` RPCs. The last round's upload stays at ``big@master:/big.bin``,
+    its source at ``work / "big.bin"``. With ``rss`` (a ``PeakRss`` factory),
+    ``details["rss_growth_mb"]`` holds the growth during the first round's upload
+    and (untimed) download by our client. Returns (keys, details); the details hold
+    each side's CPU seconds per GiB beside the ceiling's, the cost of the work the
+    ceiling does not do, and the best ratios that leaves (``bounds``).
+    """
+    samples: dict[str, list[tuple[float, float, float]]] = {}
+    results: dict[str, float] = {}
+    details: dict[str, Any] = {"size_mib": size // MiB, "rounds": rounds}
+    ceiling_pid = ceiling.process.pid
+    client.pfs.create_repo("big")
+
+    def download(which: Any) -> Callable[[], None]:
+        def run() -> None:
+            got = sum(len(chunk) for chunk in which.pfs.iter_file("big@master:/big.bin"))
+            assert got == size, got
+        return run
+
+    source = work / "big.bin"
+    for round_ in range(rounds):
+        write_random(source, size)  # fresh bytes each round: nothing deduplicates
+        samples.setdefault("ceiling_up", []).append(measure(lambda: raw_upload(ceiling.address, size), ceiling_pid))
+        peak = rss() if rss is not None and round_ == 0 else None
+        samples.setdefault("up", []).append(
+            measure(lambda: client.pfs.put_file_from_path("big@master", "/big.bin", source), server_pid))
+        if round_ < rounds - 1:
+            source.unlink()
+        if peak is not None:
+            details["rss_growth_mb"] = {"upload": peak.growth_mb()}
+            peak = rss() if rss is not None else None
+        download(client)()  # from the disk once, untimed
+        if peak is not None:
+            details["rss_growth_mb"]["download"] = peak.growth_mb()
+        samples.setdefault("ceiling_down", []).append(measure(lambda: raw_download(ceiling.address, size), ceiling_pid))
+        order = [("down", client), ("down_standard", standard)]
+        for name, which in order if round_ % 2 == 0 else order[::-1]:
+            samples.setdefault(name, []).append(measure(download(which), server_pid))
+    details["work_the_ceiling_skips"] = skipped = work_the_ceiling_skips(work, source, min(size, 512 * MiB))
+
+    def ratio(ceiling_key: str, key: str) -> tuple[float, float]:
+        per_round = [c[0] / o[0] for c, o in zip(samples[ceiling_key], samples[key])]
+        best_ratio = min(c[0] for c in samples[ceiling_key]) / min(o[0] for o in samples[key])
+        return statistics.median(per_round), best_ratio
+
+    results["upload_large_vs_grpc_ceiling"], details["upload_best_vs_best"] = ratio("ceiling_up", "up")
+    results["download_large_vs_grpc_ceiling"], details["download_best_vs_best"] = ratio("ceiling_down", "down")
+    results["download_standard_rpc_vs_grpc_ceiling"], _ = ratio("ceiling_down", "down_standard")
+    gib = size / (1024 * MiB)
+    per_gib = details["per_gib_median"] = {
+        name: {"wall_s": statistics.median(s[0] for s in v) / gib, "client_cpu_s": statistics.median(s[1] for s in v) / gib,
+               "server_cpu_s": statistics.median(s[2] for s in v) / gib}
+        for name, v in samples.items()
+    }
+    details["rounds_wall_s"] = {name: [round(s[0], 3) for s in v] for name, v in samples.items()}
+
+    # On two shared cores a transfer's wall time follows the CPU time of both
+    # ends; the best ratio is the ceiling's CPU over the ceiling's CPU plus what
+    # we must do on top (upload: read the source file, hash every byte, copy into
+    # the O_DIRECT buffer; a repeated download: read the packs from the page
+    # cache; the ceiling sends one prebuilt buffer and drops what it gets), and an
+    # upload can be no faster than the disk writes (its end waits for fdatasync).
+    def total(name: str) -> float:
+        return float(per_gib[name]["client_cpu_s"] + per_gib[name]["server_cpu_s"])
+
+    hash_, copy, read = (skipped[k] for k in ("hash_cpu_s_per_gib", "copy_cpu_s_per_gib", "read_cpu_s_per_gib"))
+    disk_s_per_gib = 1024 / skipped["disk_write_fsync_mib_s"]
+    details["bounds"] = {
+        "upload_if_cpu_bound": total("ceiling_up") / (total("ceiling_up") + read + hash_ + copy),
+        "upload_if_disk_bound": per_gib["ceiling_up"]["wall_s"] / disk_s_per_gib,
+        "download_if_cpu_bound": total("ceiling_down") / (total("ceiling_down") + read),
+        "cpu_s_per_gib_total": {name: round(total(name), 3) for name in per_gib},
+    }
+    return results, details
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, default=1024, help="MiB per large transfer (default 1024)")
@@ -97,55 +215,15 @@ def main(argv: list[str] | None = None) -> int:
     from pachmagic.client._transfer import Transfer
     from pachmagic.server import LocalServer
 
-    size = args.size * MiB
-    samples: dict[str, list[tuple[float, float, float]]] = {}
-    results: dict[str, float] = {}
-    details: dict[str, Any] = {"size_mib": args.size, "rounds": args.rounds}
     with tempfile.TemporaryDirectory(prefix="pachmagic-bench-") as tmp:
         work = Path(tmp)
         server = LocalServer(work / "data", in_process=False).start()
         ceiling = ceiling_server()
         try:
-            pid, ceiling_pid = server._proc.pid, ceiling.process.pid  # type: ignore[union-attr]  # noqa: SLF001
+            pid = server._proc.pid  # type: ignore[union-attr]  # noqa: SLF001
             client, standard = server.client(), server.client()
             standard.pfs._transfer = Transfer(standard.pfs._t)  # noqa: SLF001 - what a real pachd gets
-            client.pfs.create_repo("big")
-
-            def download(which: Any) -> Callable[[], None]:
-                def run() -> None:
-                    got = sum(len(chunk) for chunk in which.pfs.iter_file("big@master:/big.bin"))
-                    assert got == size, got
-                return run
-
-            for round_ in range(args.rounds):
-                source = work / "big.bin"
-                write_random(source, size)  # fresh bytes each round: nothing deduplicates
-                samples.setdefault("ceiling_up", []).append(measure(lambda: raw_upload(ceiling.address, size), ceiling_pid))
-                samples.setdefault("up", []).append(
-                    measure(lambda: client.pfs.put_file_from_path("big@master", "/big.bin", source), pid))
-                source.unlink()
-                download(client)()  # from the disk once, untimed
-                samples.setdefault("ceiling_down", []).append(measure(lambda: raw_download(ceiling.address, size), ceiling_pid))
-                order = [("down", client), ("down_standard", standard)]
-                for name, which in order if round_ % 2 == 0 else order[::-1]:
-                    samples.setdefault(name, []).append(measure(download(which), pid))
-            details["disk_write_fsync_mib_s"] = disk_write_mib_s(work, min(size, 512 * MiB))
-
-            def ratio(ceiling_key: str, key: str) -> tuple[float, float]:
-                per_round = [c[0] / o[0] for c, o in zip(samples[ceiling_key], samples[key])]
-                best_ratio = min(c[0] for c in samples[ceiling_key]) / min(o[0] for o in samples[key])
-                return statistics.median(per_round), best_ratio
-
-            results["upload_large_vs_grpc_ceiling"], details["upload_best_vs_best"] = ratio("ceiling_up", "up")
-            results["download_large_vs_grpc_ceiling"], details["download_best_vs_best"] = ratio("ceiling_down", "down")
-            results["download_standard_rpc_vs_grpc_ceiling"], _ = ratio("ceiling_down", "down_standard")
-            gib = size / (1024 * MiB)
-            details["per_gib_median"] = {
-                name: {"wall_s": statistics.median(s[0] for s in v) / gib, "client_cpu_s": statistics.median(s[1] for s in v) / gib,
-                       "server_cpu_s": statistics.median(s[2] for s in v) / gib}
-                for name, v in samples.items()
-            }
-            details["rounds_wall_s"] = {name: [round(s[0], 3) for s in v] for name, v in samples.items()}
+            results, details = transfer_rounds(client, standard, pid, ceiling, work, args.size * MiB, args.rounds)
 
             if args.files:
                 start = time.perf_counter()
@@ -172,6 +250,10 @@ def main(argv: list[str] | None = None) -> int:
         op, goal = GOALS.get(key, ("", None))
         met = "-" if goal is None else ("yes" if (value >= goal if op == ">=" else value <= goal) else "NO")
         print(f"{key:<40} {value:>10.3f}  {op + ' ' + str(goal) if goal is not None else '-':>9}  {met}")
+    bounds = details["bounds"]
+    print(f"\nbest ratios this run's figures leave (details.bounds): upload {bounds['upload_if_cpu_bound']:.3f} "
+          f"if CPU-bound, {bounds['upload_if_disk_bound']:.3f} if disk-bound; "
+          f"download {bounds['download_if_cpu_bound']:.3f} if CPU-bound")
     print("\ndetails:", json.dumps(details, indent=1))
     if args.json:
         args.json.write_text(json.dumps({**results, "details": details}, indent=2) + "\n")

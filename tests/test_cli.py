@@ -14,6 +14,7 @@ from pachyderm_sdk import Client
 from pachmagic import __version__
 from pachmagic.cli import main
 from pachmagic.server.local import READY_PREFIX
+from tests.cli_runs import pachmagic, serve_on_a_busy_port
 
 
 def test_version() -> None:
@@ -53,14 +54,7 @@ def test_serve_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
 
 def test_demo_runs_the_workflow_end_to_end(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    result = subprocess.run(
-        [sys.executable, "-m", "pachmagic", "demo", "--output", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=tmp_path,
-        env={**os.environ, "HOME": str(tmp_path)},
-    )
+    result = pachmagic("demo", "--output", str(out), timeout=600, cwd=tmp_path, env={**os.environ, "HOME": str(tmp_path)})
     assert result.returncode == 0, result.stdout + result.stderr
     for repo in ("contour", "histogram"):
         for name in ("landscape.png", "hand.png", "brown_vase.png", "red_vase.png"):
@@ -84,11 +78,8 @@ def test_sandbox_run_gives_the_command_real_pfs_paths(tmp_path: Path) -> None:
     inputs.mkdir()
     out.mkdir()
     (inputs / "a.txt").write_text("hello")
-    result = subprocess.run(
-        [sys.executable, "-m", "pachmagic", "sandbox-run", "--mount", f"in={inputs}", "--mount", f"out={out}", "--",
-         "sh", "-c", "cat /pfs/in/a.txt; cp /pfs/in/a.txt /pfs/out/b.txt; exit 3"],
-        capture_output=True, text=True, timeout=60,
-    )
+    result = pachmagic("sandbox-run", "--mount", f"in={inputs}", "--mount", f"out={out}", "--",
+                       "sh", "-c", "cat /pfs/in/a.txt; cp /pfs/in/a.txt /pfs/out/b.txt; exit 3")
     assert result.returncode == 3
     assert result.stdout == "hello\n"  # output is relayed line by line
     assert (out / "b.txt").read_text() == "hello"
@@ -116,16 +107,7 @@ def test_help_with_h_and_version_with_the_api() -> None:
 
 
 def test_serve_on_a_busy_port_says_one_line_and_creates_nothing(tmp_path: Path) -> None:
-    import socket
-
-    with socket.socket() as busy:
-        busy.bind(("127.0.0.1", 0))
-        busy.listen()
-        port = busy.getsockname()[1]
-        result = subprocess.run(
-            [sys.executable, "-m", "pachmagic", "serve", "--port", str(port), "--data-dir", str(tmp_path / "data")],
-            capture_output=True, text=True, timeout=60,
-        )
+    port, result = serve_on_a_busy_port(tmp_path / "data")
     assert result.returncode == 1
     assert result.stderr.splitlines() == [f"Error: cannot listen on 127.0.0.1:{port}: the port is in use "
                                           "(another server? try --port 0)"]

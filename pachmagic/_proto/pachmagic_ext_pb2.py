@@ -28,7 +28,7 @@ from google.protobuf import wrappers_pb2 as google_dot_protobuf_dot_wrappers__pb
 from pachmagic._proto import pfs_pb2 as pfs__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13pachmagic_ext.proto\x12\rpachmagic_ext\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1egoogle/protobuf/wrappers.proto\x1a\tpfs.proto\"\xc2\x01\n\rFileInfoBatch\x12\x1e\n\x06\x63ommit\x18\x01 \x01(\x0b\x32\x0e.pfs_v2.Commit\x12-\n\tcommitted\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04path\x18\x03 \x03(\t\x12#\n\tfile_type\x18\x04 \x03(\x0e\x32\x10.pfs_v2.FileType\x12\x12\n\nsize_bytes\x18\x05 \x03(\x03\x12\x0c\n\x04hash\x18\x06 \x03(\x0c\x12\r\n\x05\x64\x61tum\x18\x07 \x03(\t\"O\n\x0fModifyFileBatch\x12&\n\x03ops\x18\x01 \x03(\x0b\x32\x19.pfs_v2.ModifyFileRequest\x12\x14\n\x0c\x64\x61ta_follows\x18\x02 \x01(\x04\x32\xde\x02\n\x03\x41PI\x12@\n\x07GetFile\x12\x16.pfs_v2.GetFileRequest\x1a\x1b.google.protobuf.BytesValue0\x01\x12\x43\n\x08ListFile\x12\x17.pfs_v2.ListFileRequest\x1a\x1c.pachmagic_ext.FileInfoBatch0\x01\x12\x43\n\x08WalkFile\x12\x17.pfs_v2.WalkFileRequest\x1a\x1c.pachmagic_ext.FileInfoBatch0\x01\x12\x43\n\x08GlobFile\x12\x17.pfs_v2.GlobFileRequest\x1a\x1c.pachmagic_ext.FileInfoBatch0\x01\x12\x46\n\nModifyFile\x12\x1e.pachmagic_ext.ModifyFileBatch\x1a\x16.google.protobuf.Empty(\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13pachmagic_ext.proto\x12\rpachmagic_ext\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1egoogle/protobuf/wrappers.proto\x1a\tpfs.proto\"\xc2\x01\n\rFileInfoBatch\x12\x1e\n\x06\x63ommit\x18\x01 \x01(\x0b\x32\x0e.pfs_v2.Commit\x12-\n\tcommitted\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04path\x18\x03 \x03(\t\x12#\n\tfile_type\x18\x04 \x03(\x0e\x32\x10.pfs_v2.FileType\x12\x12\n\nsize_bytes\x18\x05 \x03(\x03\x12\x0c\n\x04hash\x18\x06 \x03(\x0c\x12\r\n\x05\x64\x61tum\x18\x07 \x03(\t\"\n\n\x08\x46ileData\"O\n\x0fModifyFileBatch\x12&\n\x03ops\x18\x01 \x03(\x0b\x32\x19.pfs_v2.ModifyFileRequest\x12\x14\n\x0c\x64\x61ta_follows\x18\x02 \x01(\x04\x32\xa0\x03\n\x03\x41PI\x12@\n\x07GetFile\x12\x16.pfs_v2.GetFileRequest\x1a\x1b.google.protobuf.BytesValue0\x01\x12@\n\x0bGetFileData\x12\x16.pfs_v2.GetFileRequest\x1a\x17.pachmagic_ext.FileData0\x01\x12\x43\n\x08ListFile\x12\x17.pfs_v2.ListFileRequest\x1a\x1c.pachmagic_ext.FileInfoBatch0\x01\x12\x43\n\x08WalkFile\x12\x17.pfs_v2.WalkFileRequest\x1a\x1c.pachmagic_ext.FileInfoBatch0\x01\x12\x43\n\x08GlobFile\x12\x17.pfs_v2.GlobFileRequest\x1a\x1c.pachmagic_ext.FileInfoBatch0\x01\x12\x46\n\nModifyFile\x12\x1e.pachmagic_ext.ModifyFileBatch\x1a\x16.google.protobuf.Empty(\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,8 +37,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_FILEINFOBATCH']._serialized_start=144
   _globals['_FILEINFOBATCH']._serialized_end=338
-  _globals['_MODIFYFILEBATCH']._serialized_start=340
-  _globals['_MODIFYFILEBATCH']._serialized_end=419
-  _globals['_API']._serialized_start=422
-  _globals['_API']._serialized_end=772
+  _globals['_FILEDATA']._serialized_start=340
+  _globals['_FILEDATA']._serialized_end=350
+  _globals['_MODIFYFILEBATCH']._serialized_start=352
+  _globals['_MODIFYFILEBATCH']._serialized_end=431
+  _globals['_API']._serialized_start=434
+  _globals['_API']._serialized_end=850
 # @@protoc_insertion_point(module_scope)

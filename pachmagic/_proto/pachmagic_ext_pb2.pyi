@@ -30,6 +30,10 @@ class FileInfoBatch(_message.Message):
     datum: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, commit: _Optional[_Union[_pfs_pb2.Commit, _Mapping]] = ..., committed: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., path: _Optional[_Iterable[str]] = ..., file_type: _Optional[_Iterable[_Union[_pfs_pb2.FileType, str]]] = ..., size_bytes: _Optional[_Iterable[int]] = ..., hash: _Optional[_Iterable[bytes]] = ..., datum: _Optional[_Iterable[str]] = ...) -> None: ...
 
+class FileData(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
 class ModifyFileBatch(_message.Message):
     __slots__ = ("ops", "data_follows")
     OPS_FIELD_NUMBER: _ClassVar[int]

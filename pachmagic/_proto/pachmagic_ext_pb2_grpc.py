@@ -42,6 +42,11 @@ class APIStub:
                 request_serializer=pfs__pb2.GetFileRequest.SerializeToString,
                 response_deserializer=google_dot_protobuf_dot_wrappers__pb2.BytesValue.FromString,
                 _registered_method=True)
+        self.GetFileData = channel.unary_stream(
+                '/pachmagic_ext.API/GetFileData',
+                request_serializer=pfs__pb2.GetFileRequest.SerializeToString,
+                response_deserializer=pachmagic__ext__pb2.FileData.FromString,
+                _registered_method=True)
         self.ListFile = channel.unary_stream(
                 '/pachmagic_ext.API/ListFile',
                 request_serializer=pfs__pb2.ListFileRequest.SerializeToString,
@@ -70,6 +75,15 @@ class APIServicer:
     def GetFile(self, request, context):
         """GetFile's chunks, each message exactly a google.protobuf.BytesValue as in
         pfs_v2.API/GetFile; both ends may treat the messages as raw bytes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetFileData(self, request, context):
+        """The same bytes as GetFile, each message the file data as is (see FileData):
+        no copy to wrap a chunk, none to unwrap it. An empty file (or an offset at
+        or past its end) sends no message. Version 2.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -107,6 +121,11 @@ def add_APIServicer_to_server(servicer, server):
                     servicer.GetFile,
                     request_deserializer=pfs__pb2.GetFileRequest.FromString,
                     response_serializer=google_dot_protobuf_dot_wrappers__pb2.BytesValue.SerializeToString,
+            ),
+            'GetFileData': grpc.unary_stream_rpc_method_handler(
+                    servicer.GetFileData,
+                    request_deserializer=pfs__pb2.GetFileRequest.FromString,
+                    response_serializer=pachmagic__ext__pb2.FileData.SerializeToString,
             ),
             'ListFile': grpc.unary_stream_rpc_method_handler(
                     servicer.ListFile,
@@ -156,6 +175,33 @@ class API:
             '/pachmagic_ext.API/GetFile',
             pfs__pb2.GetFileRequest.SerializeToString,
             google_dot_protobuf_dot_wrappers__pb2.BytesValue.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetFileData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/pachmagic_ext.API/GetFileData',
+            pfs__pb2.GetFileRequest.SerializeToString,
+            pachmagic__ext__pb2.FileData.FromString,
             options,
             channel_credentials,
             insecure,

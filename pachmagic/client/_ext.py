@@ -9,9 +9,10 @@ standard ``Transfer``, with identical results.
 
 ``ExtTransfer`` differs from ``Transfer`` only in framing: uploads go as
 ``ModifyFileBatch`` messages (large chunks as bare messages after their
-header), listings arrive columnar and stay so in a ``ColumnarList``. GetFile
-answers are the same ``BytesValue`` messages, sent by the server without
-building protobuf objects.
+header), listings arrive columnar and stay so in a ``ColumnarList``, and from
+version 2 of the service GetFile's chunks arrive as bare messages
+(``GetFileData``): the server sends the bytes it read, with no copy to frame
+them.
 
 This module must not build requests (``_encode.py``) nor be consulted per call.
 """
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Iterator
 
-from pachmagic._proto import admin_pb2, pachmagic_ext_pb2_grpc
+from pachmagic._proto import admin_pb2, pachmagic_ext_pb2_grpc, pfs_pb2
 from pachmagic.client._columns import ColumnarList, FileColumns
 from pachmagic.client._encode import Encoded, batched_stream
 from pachmagic.client._transfer import Transfer
@@ -43,9 +44,25 @@ class ExtTransfer(Transfer):
 
     service = "pachmagic_ext.API"
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Transport, version: int = 2) -> None:
         super().__init__(transport)
         self._stub = pachmagic_ext_pb2_grpc.APIStub(transport.channel)  # type: ignore[no-untyped-call]
+        self._get_file_data = transport.channel.unary_stream(
+            f"/{self.service}/GetFileData", request_serializer=pfs_pb2.GetFileRequest.SerializeToString,
+            response_deserializer=None,
+        ) if version >= 2 else None
+
+    def get_file(self, request: pfs_pb2.GetFileRequest) -> Iterator[memoryview]:
+        """The file's chunks: bare messages from a version 2 server, else as ``Transfer``."""
+        if self._get_file_data is None:
+            yield from super().get_file(request)
+            return
+        stream = self._t.stream(self._get_file_data, request)
+        try:
+            for message in stream:
+                yield memoryview(message)
+        finally:
+            stream.close()  # cancels the call if the reader stopped early
 
     def frames(self, requests: Iterable[Encoded]) -> Iterator[bytes]:
         """``ModifyFileBatch`` messages of many requests each; large chunks bare."""
@@ -68,6 +85,7 @@ def choose(transport: Transport) -> Transfer | None:
         return None
     except PachError:
         return Transfer(transport)  # an answer: this server has no such service
-    if info.metadata.get("pachmagic_ext") == "1":
-        return ExtTransfer(transport)
+    version = info.metadata.get("pachmagic_ext", "")
+    if version.isdigit() and int(version) >= 1:
+        return ExtTransfer(transport, int(version))
     return Transfer(transport)

@@ -288,7 +288,9 @@ class Pps:
         master:
             The pipeline master's logs instead of user code's.
         tail:
-            Only the last lines (0 = all).
+            The request's ``tail``: only a pachd reading its pods' logs honours it (per pod, system
+            lines too); one reading Loki (its Helm chart's default) ignores it, as does the embedded
+            server. For the last lines, cut the result (``%pach logs --tail`` does).
         since:
             Only lines younger than this.
         data_filters:

@@ -102,7 +102,7 @@ def _fetch(ctx: Context, args: argparse.Namespace) -> list[LogMessage]:
     lines = list(messages)
     if not args.master and not args.raw:
         lines = [m for m in lines if m.user]
-    # pachd's own tail counts its lines its way (per stream, system lines too): the last N shown are ours to cut.
+    # A deployed pachd (logs from Loki) ignores the request's tail, and so does ours: the last N shown are ours to cut.
     return lines[-args.tail:] if args.tail > 0 else lines
 
 

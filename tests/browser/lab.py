@@ -10,6 +10,9 @@
 - ``Notebook``: one open notebook page, with what a person does: run all cells
   from the Run menu, wait for the kernel to be idle, type in a cell, press Tab,
   read the completer popup, reload the page, interrupt the kernel.
+- ``opened(context, lab, path, screens_dir, prefix)``: a test's notebook page and
+  its ``Screens``; on exit prints the page's console (pytest shows it with a
+  failure) and closes the page.
 - ``Screens``: screenshots saved under the test's temporary directory, and
   also copied to ``$PACHMAGIC_SCREENSHOTS`` when that is set (for people to look at).
 
@@ -37,7 +40,7 @@ import pytest
 
 __all__ = [
     "CHROMIUM", "CHROMIUM_FLAGS", "TIMEOUT_MS", "find_chromium", "needs_chromium",
-    "jupyter_env", "JupyterLab", "browser", "Notebook", "Screens",
+    "jupyter_env", "JupyterLab", "browser", "Notebook", "Screens", "opened",
 ]
 
 CHROMIUM_FLAGS = [
@@ -355,3 +358,19 @@ class Notebook:
         """Reload the page (F5) and wait for the notebook again."""
         self.page.reload()
         self.wait_loaded()
+
+
+@contextmanager
+def opened(context: Any, lab: JupyterLab, path: str, screens_dir: Path, prefix: str = "") -> Iterator[tuple[Notebook, Screens]]:
+    """``path`` open in a new page of ``context`` (kernel idle), with screenshots under ``screens_dir``.
+
+    On exit the page's console warnings and errors are printed (pytest shows them
+    with a failure) and the page is closed, whatever the test did.
+    """
+    screens = Screens(screens_dir, prefix)
+    nb = Notebook.open(context, lab, path)
+    try:
+        yield nb, screens
+    finally:
+        print("browser console:", *nb.console, sep="\n  ")
+        nb.page.close()

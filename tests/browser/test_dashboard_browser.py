@@ -20,7 +20,7 @@ import pytest
 
 from pachmagic.server import LocalServer
 from tests.browser.conftest import notebook
-from tests.browser.lab import JupyterLab, Notebook, Screens, needs_chromium
+from tests.browser.lab import JupyterLab, needs_chromium, opened
 
 pytestmark = [pytest.mark.slow, needs_chromium]
 
@@ -33,10 +33,8 @@ def test_dashboard_renders_in_jupyterlab(jupyterlab: JupyterLab, chromium: Any, 
              "from pachmagic.client import connect\nfrom pachmagic.widgets import dashboard\n"
              f"client = connect({seeded_server.address!r})\nboard = dashboard(client)\n"
              "board.repo_browser.show(repo='photos', path='/hand.png')\nboard")
-    screens = Screens(tmp_path / "screens", "dashboard-")
-    nb = Notebook.open(chromium, jupyterlab, "dashboard.ipynb")
-    page = nb.page
-    try:
+    with opened(chromium, jupyterlab, "dashboard.ipynb", tmp_path / "screens", "dashboard-") as (nb, screens):
+        page = nb.page
         nb.run_all()  # Run ▸ Run All Cells, as a person would
         board = page.locator(".pachmagic-dashboard")
         expect(board).to_be_visible()
@@ -85,9 +83,6 @@ def test_dashboard_renders_in_jupyterlab(jupyterlab: JupyterLab, chromium: Any, 
         board.scroll_into_view_if_needed()
         screens.take(page, "jupyterlab")
         assert screens.take(board, "panels").stat().st_size > 10_000
-    finally:
-        print("browser console:", *nb.console, sep="\n  ")
-        page.close()
 
 
 POLLERS = ("sorted(t.name for t in __import__('threading').enumerate() "
@@ -104,78 +99,77 @@ def test_click_download_reload_rerun_and_dark_theme(jupyterlab: JupyterLab, chro
              "%pach dashboard --refresh 1",
              "import ipywidgets as w\nw.IntSlider(7, description='unrelated')",
              POLLERS)
-    screens = Screens(tmp_path / "screens", "reload-")
-    nb = Notebook.open(chromium, jupyterlab, "reload.ipynb")
-    page = nb.page
-    try:
-        nb.run_all()
-        nb.wait_idle()
-        board = page.locator(".pachmagic-dashboard")
-        repos = board.locator(".pachmagic-repo-browser")
-        expect(repos.locator("select").nth(1)).to_be_visible()
-        # click a file: choose the repo, then the file in the listing
-        repos.locator("select").nth(1).select_option("photos")
-        listing = repos.locator("select[size]")
-        expect(listing).to_contain_text("hand.png")
-        labels = [o.strip() for o in listing.locator("option").all_inner_texts()]
-        listing.select_option(index=next(i for i, label in enumerate(labels) if label.startswith("hand.png")))
-        expect(repos.locator("img").first).to_be_visible()
-        expect(repos).to_contain_text("44.27KiB")
-        # Download: a browser download, with a line that stays saying what is ready
-        repos.get_by_role("button", name="Download").click()
-        link = repos.locator(".pachmagic-download a")
-        expect(link).to_be_visible()
-        with page.expect_download() as waiting:
-            link.click()
-        download = waiting.value
-        assert download.suggested_filename == "hand.png"
-        saved = tmp_path / "hand.png"
-        download.save_as(saved)
-        assert saved.read_bytes() == (Path(__file__).resolve().parents[2] / "pachmagic/tutorial/photos/hand.png").read_bytes()
-        expect(repos.locator(".pachmagic-download")).to_contain_text("hand.png (44.27KiB) is ready")
-        screens.take(board, "file-clicked")
-
-        # save, reload the page: every widget comes back live
-        nb.save()
-        nb.reload()
-        board = page.locator(".pachmagic-dashboard")
-        expect(board).to_be_visible()
-        expect(page.locator(".widget-slider")).to_be_visible()  # the unrelated IntSlider too
-        expect(page.get_by_text("Loading widget...")).to_have_count(0)
-        expect(page.get_by_text("Error displaying widget")).to_have_count(0)
-        client = seeded_server.client()
+    with opened(chromium, jupyterlab, "reload.ipynb", tmp_path / "screens", "reload-") as (nb, screens):
+        page = nb.page
         try:
-            client.pfs.put_file("photos@master", "/after-reload.txt", "new")
-            # live: the reloaded view follows the kernel's panel (which polls every second)
-            expect(board.locator(".pachmagic-repo-browser select[size]")).to_contain_text("after-reload.txt")
-        finally:
-            client.pfs.delete_file("photos@master", "/after-reload.txt")
-            client.close()
-        screens.take(page, "after-reload")
+            nb.run_all()
+            nb.wait_idle()
+            board = page.locator(".pachmagic-dashboard")
+            repos = board.locator(".pachmagic-repo-browser")
+            expect(repos.locator("select").nth(1)).to_be_visible()
+            # click a file: choose the repo, then the file in the listing
+            repos.locator("select").nth(1).select_option("photos")
+            # histogram's listing has a hand.png too: wait for the panel to show photos before picking the file
+            expect(repos).to_contain_text(re.compile(r"photos@master · \d+ entries"))
+            listing = repos.locator("select[size]")
+            expect(listing).to_contain_text("hand.png")
+            labels = [o.strip() for o in listing.locator("option").all_inner_texts()]
+            listing.select_option(index=next(i for i, label in enumerate(labels) if label.startswith("hand.png")))
+            expect(repos.locator("img").first).to_be_visible()
+            expect(repos).to_contain_text("44.27KiB")
+            # Download: a browser download, with a line that stays saying what is ready
+            repos.get_by_role("button", name="Download").click()
+            link = repos.locator(".pachmagic-download a")
+            expect(link).to_be_visible()
+            with page.expect_download() as waiting:
+                link.click()
+            download = waiting.value
+            assert download.suggested_filename == "hand.png"
+            saved = tmp_path / "hand.png"
+            download.save_as(saved)
+            assert saved.read_bytes() == (Path(__file__).resolve().parents[2] / "pachmagic/tutorial/photos/hand.png").read_bytes()
+            expect(repos.locator(".pachmagic-download")).to_contain_text("hand.png (44.27KiB) is ready")
+            screens.take(board, "file-clicked")
 
-        # re-run the dashboard cell twice: one set of pollers remains
-        for _ in range(2):
-            nb.cell(2).locator(".cm-content").click()
+            # save, reload the page: every widget comes back live
+            nb.save()
+            nb.reload()
+            board = page.locator(".pachmagic-dashboard")
+            expect(board).to_be_visible()
+            expect(page.locator(".widget-slider")).to_be_visible()  # the unrelated IntSlider too
+            expect(page.get_by_text("Loading widget...")).to_have_count(0)
+            expect(page.get_by_text("Error displaying widget")).to_have_count(0)
+            client = seeded_server.client()
+            try:
+                client.pfs.put_file("photos@master", "/after-reload.txt", "new")
+                # live: the reloaded view follows the kernel's panel (which polls every second)
+                expect(board.locator(".pachmagic-repo-browser select[size]")).to_contain_text("after-reload.txt")
+            finally:
+                client.pfs.delete_file("photos@master", "/after-reload.txt")
+                client.close()
+            screens.take(page, "after-reload")
+
+            # re-run the dashboard cell twice: one set of pollers remains
+            for _ in range(2):
+                nb.cell(2).locator(".cm-content").click()
+                page.keyboard.press("Control+Enter")
+                nb.wait_idle()
+            nb.cell(4).locator(".cm-content").click()
             page.keyboard.press("Control+Enter")
             nb.wait_idle()
-        nb.cell(4).locator(".cm-content").click()
-        page.keyboard.press("Control+Enter")
-        nb.wait_idle()
-        expect(nb.output(4)).to_contain_text("['pachmagic-Dashboard-refresh']")
-        expect(page.locator(".pachmagic-dashboard")).to_have_count(1)
+            expect(nb.output(4)).to_contain_text("['pachmagic-Dashboard-refresh']")
+            expect(page.locator(".pachmagic-dashboard")).to_have_count(1)
 
-        # the dark theme: the DAG's repos and labels stay readable
-        nb.menu_path("Settings", "Theme", "JupyterLab Dark")
-        expect(page.locator("body[data-jp-theme-light='false']")).to_have_count(1)
-        label = page.locator(".pachmagic-pipeline-dag svg g[data-name='photos'] text").first
-        expect(label).to_be_visible()
-        fill = label.evaluate("el => getComputedStyle(el).fill")
-        channels = [int(c) for c in re.findall(r"\d+", fill)[:3]]
-        assert min(channels) > 150, f"repo label fill {fill} is too dark for the dark theme"
-        page.locator(".pachmagic-pipeline-dag").scroll_into_view_if_needed()
-        screens.take(page.locator(".pachmagic-dashboard"), "dark-theme")
-    finally:
-        if page.locator("body[data-jp-theme-light='false']").count():
-            nb.menu_path("Settings", "Theme", "JupyterLab Light")
-        print("browser console:", *nb.console, sep="\n  ")
-        page.close()
+            # the dark theme: the DAG's repos and labels stay readable
+            nb.menu_path("Settings", "Theme", "JupyterLab Dark")
+            expect(page.locator("body[data-jp-theme-light='false']")).to_have_count(1)
+            label = page.locator(".pachmagic-pipeline-dag svg g[data-name='photos'] text").first
+            expect(label).to_be_visible()
+            fill = label.evaluate("el => getComputedStyle(el).fill")
+            channels = [int(c) for c in re.findall(r"\d+", fill)[:3]]
+            assert min(channels) > 150, f"repo label fill {fill} is too dark for the dark theme"
+            page.locator(".pachmagic-pipeline-dag").scroll_into_view_if_needed()
+            screens.take(page.locator(".pachmagic-dashboard"), "dark-theme")
+        finally:
+            if page.locator("body[data-jp-theme-light='false']").count():
+                nb.menu_path("Settings", "Theme", "JupyterLab Light")

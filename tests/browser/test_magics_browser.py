@@ -16,7 +16,7 @@ import pytest
 
 from pachmagic.server import LocalServer
 from tests.browser.conftest import notebook
-from tests.browser.lab import JupyterLab, Notebook, Screens, needs_chromium
+from tests.browser.lab import JupyterLab, needs_chromium, opened
 
 pytestmark = [pytest.mark.slow, needs_chromium]
 
@@ -26,10 +26,8 @@ def test_tab_completion_popup_and_interrupting_a_wait(jupyterlab: JupyterLab, ch
     from playwright.sync_api import expect
 
     notebook(lab_root / "magics.ipynb", "%load_ext pachmagic", f"%pach connect {seeded_server.address}")
-    screens = Screens(tmp_path / "screens", "magics-")
-    nb = Notebook.open(chromium, jupyterlab, "magics.ipynb")
-    page = nb.page
-    try:
+    with opened(chromium, jupyterlab, "magics.ipynb", tmp_path / "screens", "magics-") as (nb, screens):
+        page = nb.page
         nb.run_all()
         nb.wait_idle()
         # photos@ + Tab: its branches, as branches (not abs, AbstractSet, ...)
@@ -80,6 +78,3 @@ def test_tab_completion_popup_and_interrupting_a_wait(jupyterlab: JupyterLab, ch
             if not job.done:
                 client.pps.stop_job(job.job)
             client.close()
-    finally:
-        print("browser console:", *nb.console, sep="\n  ")
-        page.close()

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.lab import JupyterLab, Notebook, Screens, needs_chromium
+from tests.browser.lab import JupyterLab, needs_chromium, opened
 
 pytestmark = [pytest.mark.slow, needs_chromium]
 
@@ -27,10 +27,8 @@ RUN_ALL_MS = 900_000  # notebook 2 runs three pipelines several times on a busy 
 def test_notebook_4_as_opened_reads_well_without_trust(jupyterlab: JupyterLab, chromium: Any, tmp_path: Path) -> None:
     from playwright.sync_api import expect
 
-    screens = Screens(tmp_path / "screens", "notebook4-")
-    nb = Notebook.open(chromium, jupyterlab, "04_widgets.ipynb")
-    page = nb.page
-    try:
+    with opened(chromium, jupyterlab, "04_widgets.ipynb", tmp_path / "screens", "notebook4-") as (nb, screens):
+        page = nb.page
         notebook = page.locator(".jp-Notebook")
         dashboard = notebook.locator(".jp-Cell", has_text="dash = %pach dashboard")
         snapshot = dashboard.locator(".jp-OutputArea .pachmagic-snapshot")
@@ -47,19 +45,14 @@ def test_notebook_4_as_opened_reads_well_without_trust(jupyterlab: JupyterLab, c
         assert "0%|" not in text and "?B/s" not in text and "commit/s" not in text  # no saved progress bars
         dashboard.scroll_into_view_if_needed()
         screens.take(page, "as-opened")
-    finally:
-        print("browser console:", *nb.console, sep="\n  ")
-        page.close()
 
 
 @pytest.mark.timeout(RUN_ALL_MS // 1000 + 600)  # beyond pytest's default 600 s: the whole notebook, then the checks
 def test_notebook_2_run_all(jupyterlab: JupyterLab, chromium: Any, tmp_path: Path) -> None:
     from playwright.sync_api import expect
 
-    screens = Screens(tmp_path / "screens", "notebook2-")
-    nb = Notebook.open(chromium, jupyterlab, "02_contour_histogram_magics.ipynb")
-    page = nb.page
-    try:
+    with opened(chromium, jupyterlab, "02_contour_histogram_magics.ipynb", tmp_path / "screens", "notebook2-") as (nb, screens):
+        page = nb.page
         page.locator(".jp-Notebook").click()
         page.keyboard.press("Escape")
         nb.menu("Edit", "editmenu:clear-all", "notebook:clear-all-cell-outputs")  # start from a clean page
@@ -95,6 +88,3 @@ def test_notebook_2_run_all(jupyterlab: JupyterLab, chromium: Any, tmp_path: Pat
         image = notebook.locator(".jp-CodeCell", has_text="%pach get file contour@master:/landscape.png")
         image.scroll_into_view_if_needed()
         screens.take(page, "image")
-    finally:
-        print("browser console:", *nb.console, sep="\n  ")
-        page.close()

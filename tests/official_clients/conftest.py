@@ -2,9 +2,8 @@
 
 * ``python_pachyderm_python``: the interpreter of a separate virtualenv with
   ``python-pachyderm==7.6.0`` (it needs ``protobuf<4``, which cannot live next
-  to pachmagic's generated code). Built once with ``sys.executable -m venv``
-  in ``.venv-python-pachyderm/`` at the repository root (gitignored) and reused
-  while its marker matches; a failed install fails the test with pip's output.
+  to pachmagic's generated code): ``pp_env.py`` builds it once and reuses it;
+  a failed install fails the test with pip's output.
 * ``child_server``: a fresh ``pachmagic serve`` child process (its own data
   directory, ``--workdir`` = the tutorial, so ``python3 contour.py`` resolves).
 * ``run_script``: runs one script as a subprocess with a scrubbed environment
@@ -15,27 +14,22 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any, Callable, Iterator, NoReturn
 
 import pytest
 
 from pachmagic.server import LocalServer
+from tests.official_clients import pp_env
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parents[1]
 TUTORIAL = REPO_ROOT / "pachmagic" / "tutorial"
 PHOTOS = TUTORIAL / "photos"
-PYTHON_PACHYDERM = "python-pachyderm==7.6.0"
-# Overridable for machines that keep caches elsewhere; the default is gitignored (.venv-*/).
-PP_HOME = Path(os.environ.get("PACHMAGIC_PYTHON_PACHYDERM_VENV") or REPO_ROOT / ".venv-python-pachyderm")
 SCRIPT_TIMEOUT = 300
 
 # Variables that would change what the clients or their interpreter do.
@@ -48,55 +42,13 @@ _SCRUBBED = (
 )
 
 
-def _marker_text() -> str:
-    return f"{PYTHON_PACHYDERM}\n{sys.version}\n{sys.base_prefix}\n"
-
-
-def _run_pip_step(cmd: list[str], what: str) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-    if result.returncode != 0:
-        pytest.fail(
-            f"{what} failed (exit {result.returncode}): {' '.join(cmd)}\n"
-            f"--- stdout ---\n{result.stdout}\n--- stderr ---\n{result.stderr}",
-            pytrace=False,
-        )
-    return result
-
-
-def _build_python_pachyderm_env(env_dir: Path) -> Path:
-    shutil.rmtree(env_dir, ignore_errors=True)
-    _run_pip_step([sys.executable, "-m", "venv", str(env_dir)], "creating the python-pachyderm virtualenv")
-    python = env_dir / "bin" / "python"
-    _run_pip_step(
-        [str(python), "-m", "pip", "install", "--disable-pip-version-check", PYTHON_PACHYDERM],
-        f"pip install {PYTHON_PACHYDERM}",
-    )
-    return python
-
-
 @pytest.fixture(scope="session")
 def python_pachyderm_python() -> Path:
     """The interpreter of a virtualenv holding python-pachyderm 7.6.0 (and protobuf 3.x)."""
-    PP_HOME.mkdir(parents=True, exist_ok=True)
-    env_dir = PP_HOME / "env"
-    marker = PP_HOME / "installed.txt"
-    python = env_dir / "bin" / "python"
-    # Another test run (same checkout or same cache) may be building it now: one builder at a time.
-    with open(PP_HOME / "lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (python.exists() and marker.exists() and marker.read_text() == _marker_text()):
-            marker.unlink(missing_ok=True)
-            python = _build_python_pachyderm_env(env_dir)
-            marker.write_text(_marker_text())
-    probe = _run_pip_step(
-        [
-            str(python), "-c",
-            "import google.protobuf, python_pachyderm, importlib.metadata as m; "
-            "print(m.version('python-pachyderm'), google.protobuf.__version__)",
-        ],
-        "importing python_pachyderm in its virtualenv",
-    )
-    pp_version, protobuf_version = probe.stdout.split()
+    try:
+        python, pp_version, protobuf_version = pp_env.python_pachyderm_python()
+    except pp_env.EnvError as err:
+        pytest.fail(str(err), pytrace=False)
     assert pp_version == "7.6.0"
     assert protobuf_version.startswith("3."), f"python-pachyderm's env resolved protobuf {protobuf_version}"
     return python

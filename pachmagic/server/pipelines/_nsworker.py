@@ -7,9 +7,9 @@ mode it builds the transform's view (``_nsmounts.py``: namespaces, a read-only h
 with its own ``/pfs``, ``/tmp``, ``/dev``, ``/proc``, the data directory hidden),
 cuts what its commands may hold (``_nsprivs.py``: nothing to undo the view with),
 and forks the PID namespace's init, which serves; ``plain`` mode (path substitution)
-skips all that. Per request: bind the datum's host directories at ``/pfs/<name>``,
-spawn the command with the caller's pipes as its stdio, report its exit status,
-kill what it left behind, unbind. Refused isolation goes to ``ready``'s ``notes``.
+skips all that. Per request: bind the datum's host directories at ``/pfs/<name>``
+(kept from the previous request when it wanted the same ones), spawn the command with
+the caller's pipes as its stdio, report its exit status, kill what it left behind. Refused isolation goes to ``ready``'s ``notes``.
 
 Wire format, both ways: 4-byte big-endian length + UTF-8 JSON object. A ``run``
 request carries three file descriptors (stdin, stdout, stderr) as SCM_RIGHTS.
@@ -22,6 +22,9 @@ Replies:   ``{"op": "ready", "notes"}`` or ``{"op": "failed", "reason"}`` once a
 This file runs as a script with ``-S`` (no site-packages): it must import only the
 standard library and its two sibling modules, nothing else of pachmagic, and it must
 stay compatible with Python 3.10 (so no ``os.unshare``).
+
+Over 400 lines because the request loop and the view it keeps mounted between requests
+(what to mount, when a kept mount may be reused) are one state machine.
 """
 
 from __future__ import annotations
@@ -103,6 +106,8 @@ class _Worker:
         self.pid_ns = pid_ns
         self.preexec: Callable[[], Any] | None = None  # run in the command's process before exec
         self.child: subprocess.Popen[bytes] | None = None
+        # What is mounted for the commands now, kept from run to run while requests want the same.
+        self.view: list[tuple[str, str, str]] = []
         wake_r, wake_w = os.pipe()
         os.set_blocking(wake_r, False)
         os.set_blocking(wake_w, False)
@@ -156,23 +161,67 @@ class _Worker:
                     os.close(fd)
                 # "kill" for a command that already ended: nothing to do.
 
-    def _mount(self, mounts: dict[str, str]) -> list[str]:
-        assert self.libc is not None
-        done: list[str] = []
+    def _view(self, msg: dict[str, Any]) -> list[tuple[str, str, str]]:
+        """The mounts a request wants, as (target, host source, kind) in mounting order.
+
+        ``kind`` is ``"out"`` (writable), ``"in"`` (an input, read-only) or ``"context"``
+        (``_context_paths``). Validates the request's mounts (KeyError, TypeError).
+        """
+        view = [("/pfs/" + name, ns.host(host), "out" if name == "out" else "in")
+                for name, host in msg["mounts"].items()]
+        view += [(path, ns.host(path), "context") for path in self._context_paths(msg)]
+        return view
+
+    def _prepare(self, msg: dict[str, Any]) -> None:
+        """Make the request's view current: keep the mounts in place if they are the same as last run's.
+
+        A job's datums run one after another with the same slot directories, so their
+        views are equal; unmounting and mounting again per datum cost more than the
+        transform of a small datum (umount waits for an RCU grace period). A mount is
+        kept only while its target still shows the very directory it was made of (same
+        device and inode: a slot directory removed and made again is mounted afresh);
+        nothing of ours runs between two datums (``kill_all``), so no one saw it meanwhile.
+        """
+        wanted = self._view(msg)
+        if wanted == self.view and all(_shows(target, source) for target, source, _ in wanted):
+            return
+        self._unmount(self.view)
+        self.view = []
+        done: list[tuple[str, str, str]] = []
         try:
-            for name, host in mounts.items():
-                target = "/pfs/" + name
-                _make_mount_point(target)
-                done.append(target)
-                self.libc.mount(ns.host(host), target, None, ns.MS_BIND | ns.MS_REC)
-                if name != "out":  # inputs are read, only /pfs/out is written
-                    self.libc.mount(None, target, None, ns.MS_REMOUNT | ns.MS_BIND | ns.MS_RDONLY | ns.MS_NOSUID | ns.MS_NODEV)
+            for item in wanted:
+                self._mount_one(*item)
+                done.append(item)
         except OSError:
             self._unmount(done)
             raise
-        return done
+        self.view = done
 
-    def _bind_context(self, msg: dict[str, Any]) -> list[str]:
+    def _mount_one(self, target: str, source: str, kind: str) -> None:
+        assert self.libc is not None
+        if kind == "context":
+            os.makedirs(target, exist_ok=True)
+            self.libc.mount(source, target, None, ns.MS_BIND | ns.MS_REC)
+            try:
+                for hidden, _ in ns.HOST_DIRS:  # the data directory may lie under the workdir
+                    if hidden != "/tmp" and hidden.startswith(target + "/") and os.path.isdir(hidden):
+                        self.libc.mount("pachmagic-hidden", hidden, "tmpfs",
+                                        ns.MS_RDONLY | ns.MS_NOSUID | ns.MS_NODEV | ns.MS_NOEXEC, "mode=000,size=4k")
+                self.libc.mount(None, target, None, ns.MS_REMOUNT | ns.MS_BIND | ns.MS_RDONLY | ns.MS_NOSUID | ns.MS_NODEV)
+            except OSError:
+                self._unmount([(target, source, kind)])
+                raise
+            return
+        _make_mount_point(target)
+        try:
+            self.libc.mount(source, target, None, ns.MS_BIND | ns.MS_REC)
+            if kind == "in":  # inputs are read, only /pfs/out is written
+                self.libc.mount(None, target, None, ns.MS_REMOUNT | ns.MS_BIND | ns.MS_RDONLY | ns.MS_NOSUID | ns.MS_NODEV)
+        except OSError:
+            self._unmount([(target, source, kind)])
+            raise
+
+    def _context_paths(self, msg: dict[str, Any]) -> list[str]:
         """Host directories the command is run from, where our private /tmp shadows them.
 
         The working directory, the command's own directory and the PATH entries are
@@ -180,58 +229,44 @@ class _Worker:
         /tmp, where a notebook's or a test's code often lives. A virtualenv's bin/
         brings its whole environment: its python needs the site-packages beside it.
         """
-        assert self.libc is not None
         if not any(prefix == "/tmp" for prefix, _ in ns.HOST_DIRS):
             return []
         cmd0 = str(msg["cmd"][0]) if msg.get("cmd") else ""
         wanted = [str(msg.get("cwd") or ""), os.path.dirname(cmd0) if cmd0.startswith("/") else "",
                   *str((msg.get("env") or {}).get("PATH", "")).split(":")]
+        ours = {target for target, _, kind in self.view if kind == "context"}  # kept from the last run
         chosen: list[str] = []
         for path in sorted({ns.environment_root(os.path.normpath(p)) for p in wanted if p.startswith("/tmp/")}):
-            if any(path.startswith(c + "/") for c in chosen) or os.path.ismount(path):
+            if any(path.startswith(c + "/") for c in chosen) or (path not in ours and os.path.ismount(path)):
                 continue
             host = ns.host(path)
             if host == path or not os.path.isdir(host) or ns.hidden(path):
                 continue
             chosen.append(path)
-        done: list[str] = []
-        try:
-            for path in chosen:
-                os.makedirs(path, exist_ok=True)
-                self.libc.mount(ns.host(path), path, None, ns.MS_BIND | ns.MS_REC)
-                done.append(path)
-                for hidden, _ in ns.HOST_DIRS:  # the data directory may lie under the workdir
-                    if hidden != "/tmp" and hidden.startswith(path + "/") and os.path.isdir(hidden):
-                        self.libc.mount("pachmagic-hidden", hidden, "tmpfs",
-                                        ns.MS_RDONLY | ns.MS_NOSUID | ns.MS_NODEV | ns.MS_NOEXEC, "mode=000,size=4k")
-                self.libc.mount(None, path, None, ns.MS_REMOUNT | ns.MS_BIND | ns.MS_RDONLY | ns.MS_NOSUID | ns.MS_NODEV)
-        except OSError:
-            self._unmount(done, remove=False)
-            raise
-        return done
+        return chosen
 
-    def _unmount(self, targets: list[str], remove: bool = True) -> None:
-        assert self.libc is not None
-        for target in targets:
+    def _unmount(self, view: list[tuple[str, str, str]]) -> None:
+        libc = self.libc
+        if libc is None:
+            return
+        for target, _, kind in view:
             try:
-                self.libc.umount2(target, ns.MNT_DETACH)
+                libc.umount2(target, ns.MNT_DETACH)
             except OSError:
                 pass  # never mounted (mkdir succeeded, mount failed)
-            if remove and target.startswith("/pfs/"):
+            if kind != "context":
                 try:
                     os.rmdir(target)
                 except OSError:
                     pass  # what a transform made of it: _make_mount_point clears it next time
 
     def run(self, msg: dict[str, Any], fds: list[int]) -> None:
-        mounted: list[str] = []
         try:
             if len(fds) != 3:
                 raise ValueError(f"expected 3 descriptors, got {len(fds)}")
             if self.libc is not None:
                 try:
-                    mounted = self._mount(msg["mounts"])
-                    mounted += self._bind_context(msg)
+                    self._prepare(msg)
                 except (OSError, ValueError, TypeError, KeyError) as e:
                     self._error("mount", e)
                     return
@@ -254,8 +289,6 @@ class _Worker:
             self.chan.send({"op": "exit", "code": code})
         finally:
             self._close(fds)
-            if mounted:
-                self._unmount(mounted)
 
     def _error(self, stage: str, e: Exception) -> None:
         self.chan.send({"op": "error", "stage": stage, "errno": getattr(e, "errno", None),
@@ -312,6 +345,15 @@ def _make_mount_point(target: str) -> None:
     else:
         shutil.rmtree(target)
     os.mkdir(target, 0o755)
+
+
+def _shows(target: str, source: str) -> bool:
+    """Whether ``target`` shows the directory ``source`` (a mount of it is still in place)."""
+    try:
+        a, b = os.stat(target), os.stat(source)
+    except OSError:
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
 def _others() -> bool:

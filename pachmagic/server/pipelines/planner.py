@@ -10,6 +10,9 @@ ones are built on. Reads only: nothing here writes. No gRPC here.
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Iterator
@@ -22,10 +25,41 @@ from ..storage import CommitRef, RepoKey, Storage
 from ..storage.files import Reader
 from ..storage.model import META, USER, CommitInfo, FileInfo
 from ..storage.pipeline_records import JobKey
+from ..storage.tree import Entry
 from .spec import default_input, input_branches
 from .states import JobState
 
 __all__ = ["CommitSource", "JobPlan", "input_sources", "plan_job", "dry_run"]
+
+
+_gc_lock = threading.Lock()
+_gc_pausers = 0  # planners running now with the cyclic collector paused (guarded by _gc_lock)
+_gc_resume = False  # whether the collector was on when the first of them paused it
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a plan is built (reference counting goes on).
+
+    Planning makes a handful of objects per input file and keeps them all (100,000
+    files: ~600,000): the collector, triggered by allocations, would scan them again
+    and again as they pile up — a third of planning's CPU. None of them is part of a
+    reference cycle. Planners on several threads share one pause; the collector is
+    back on when the last one is done.
+    """
+    global _gc_pausers, _gc_resume
+    with _gc_lock:
+        if _gc_pausers == 0:
+            _gc_resume = gc.isenabled()
+            gc.disable()
+        _gc_pausers += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pausers -= 1
+            if _gc_pausers == 0 and _gc_resume:
+                gc.enable()
 
 
 @dataclass(frozen=True)
@@ -35,8 +69,8 @@ class CommitSource:
     reader: Reader
     commit: str
 
-    def glob(self, pattern: str) -> Iterator[FileInfo]:
-        return self.reader.glob(pattern)
+    def glob(self, pattern: str) -> Iterator[FileInfo | Entry]:
+        return self.reader.glob_matches(pattern)
 
     def is_empty(self) -> bool:
         return next(self.reader.files_under("/"), None) is None
@@ -115,7 +149,8 @@ def _base(storage: Storage, job: JobKey) -> tuple[str, bytes | None, bytes | Non
 def plan_job(storage: Storage, spec: Spec, salt: str, job: JobKey, sources: dict[str, CommitSource]) -> JobPlan:
     """Plan a job's datums over its input commits and decide what it skips."""
     t0 = time.time()
-    datums = plan(spec.input, sources)
+    with _collector_paused():
+        datums = plan(spec.input, sources)
     planned = time.time() - t0
     base_id, out_root, meta_root, base = _base(storage, job)
     hashes = {d.id: d.hash(salt) for d in datums}
@@ -145,4 +180,5 @@ def dry_run(storage: Storage, node: Input, project: str) -> list[Datum]:
         except NotFound:
             raise InvalidArgument(f"cron repo {cron.repo} does not exist yet") from None
         sources[cron.name] = CommitSource(storage.reader_for(row), row.id)
-    return plan(spec_input, sources)
+    with _collector_paused():
+        return plan(spec_input, sources)

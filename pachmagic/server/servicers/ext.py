@@ -25,14 +25,15 @@ from ..storage.model import DIR, FileInfo
 from . import _convert as cv
 from ._base import Runtime, rpc
 from ._wire import Op, read_batch
-from .pfs_files import ModifyFileStream, get_file_entry, glob_infos, list_infos, walk_infos
+from .pfs_files import ModifyFileStream, glob_infos, list_infos, send_file, walk_infos
 
 __all__ = ["ExtServicer", "add_to_server", "BATCH", "ADVERTISED"]
 
 # Files per listing message: ~100 bytes each on the wire, far below the 20 MiB limit.
 BATCH = 5000
-# What the server puts in ClusterInfo.metadata["pachmagic_ext"].
-ADVERTISED = "1"
+# What the server puts in ClusterInfo.metadata["pachmagic_ext"]: the version of
+# the service (2: GetFileData; see ``proto/pachmagic_ext.proto``).
+ADVERTISED = "2"
 
 
 def batches(infos: Iterable[FileInfo], size: int = BATCH) -> Iterator[ext_pb2.FileInfoBatch]:
@@ -130,24 +131,18 @@ class ExtServicer(ext_pb2_grpc.APIServicer):
         return empty_pb2.Empty()
 
     @rpc
-    async def GetFile(self, request: pfs_pb2.GetFileRequest, context: Any) -> AsyncIterator[bytes]:
-        """Sends each chunk as an encoded BytesValue (see ``add_to_server``): one copy, no protobuf."""
-        stop = self.rt.stopper(context)
-        entry = await self.rt.blocking(lambda: get_file_entry(self.storage, request, stop))
-        if entry is None:
-            yield b""  # an empty BytesValue
-            return
+    async def GetFile(self, request: pfs_pb2.GetFileRequest, context: Any) -> None:
+        """Each chunk as an encoded BytesValue (version 1 clients; see ``add_to_server``)."""
+        await send_file(self.rt, self.storage, request, context, bytes_value)
 
-        def messages() -> Iterator[bytes]:
-            for data in self.storage.read_chunks(entry.chunks, request.offset):
-                yield bytes_value(data)
-
-        async for msg in self.rt.stream(messages, batch=1, prefetch=True):
-            yield msg
+    @rpc
+    async def GetFileData(self, request: pfs_pb2.GetFileRequest, context: Any) -> None:
+        """Each chunk as a bare message (version 2): the bytes as read, no copy to frame them."""
+        await send_file(self.rt, self.storage, request, context, None)
 
 
 def add_to_server(servicer: ExtServicer, server: Any) -> None:
-    """Register ``pachmagic_ext.API`` with raw bytes for ModifyFile requests and GetFile responses."""
+    """Register ``pachmagic_ext.API`` with raw bytes for ModifyFile requests and GetFile(Data) responses."""
     handlers = {
         "ListFile": grpc.unary_stream_rpc_method_handler(
             servicer.ListFile, pfs_pb2.ListFileRequest.FromString, ext_pb2.FileInfoBatch.SerializeToString),
@@ -156,6 +151,8 @@ def add_to_server(servicer: ExtServicer, server: Any) -> None:
         "GlobFile": grpc.unary_stream_rpc_method_handler(
             servicer.GlobFile, pfs_pb2.GlobFileRequest.FromString, ext_pb2.FileInfoBatch.SerializeToString),
         "GetFile": grpc.unary_stream_rpc_method_handler(servicer.GetFile, pfs_pb2.GetFileRequest.FromString, None),
+        "GetFileData": grpc.unary_stream_rpc_method_handler(
+            servicer.GetFileData, pfs_pb2.GetFileRequest.FromString, None),
         "ModifyFile": grpc.stream_unary_rpc_method_handler(
             servicer.ModifyFile, None, empty_pb2.Empty.SerializeToString),
     }

@@ -21,6 +21,7 @@ from google.protobuf import empty_pb2, wrappers_pb2
 from ...errors import InvalidArgument, NotFound, Unknown
 from ...pachyderm.globs import has_glob
 from ...pachyderm.paths import clean_path
+from ...pachyderm.wire import bytes_value
 from ..._proto import pfs_pb2
 from ..storage import CommitRef, Storage
 from ..storage.chunks import CHUNK_SIZE
@@ -32,7 +33,8 @@ from . import _encode as encode
 from ._base import Runtime, rpc
 from ._wire import Op
 
-__all__ = ["FileRpcs", "RAW_RESPONSES", "ModifyFileStream", "ended_by_client", "list_infos", "walk_infos", "glob_infos"]
+__all__ = ["FileRpcs", "RAW_RESPONSES", "ModifyFileStream", "ended_by_client", "list_infos", "walk_infos", "glob_infos",
+           "send_file", "CHUNKS_PER_HOP"]
 
 # A ModifyFile stream is handed to the thread pool in batches of this many
 # messages or bytes: fewer hops, and memory stays bounded.
@@ -42,7 +44,7 @@ _BATCH_BYTES = 4 * 1024 * 1024
 _MAX_NUMBER = 100_000
 # Methods of ``pfs_v2.API`` whose handlers write serialized messages (registered without a
 # response serializer by ``add_to_server``).
-RAW_RESPONSES = frozenset({"ListFile", "WalkFile", "GlobFile"})
+RAW_RESPONSES = frozenset({"ListFile", "WalkFile", "GlobFile", "GetFile"})
 
 
 class ModifyFileStream:
@@ -242,6 +244,36 @@ def get_file_entry(storage: Storage, request: pfs_pb2.GetFileRequest,
     return None if entry.size == 0 or request.offset >= entry.size else entry
 
 
+# Chunks read per hop to the thread pool: one 4 MiB chunk per hop cost a thread
+# switch and an event-loop wake-up per chunk; four keep two hops' worth (32 MiB)
+# in memory at most while the next is read during the sending of the current.
+CHUNKS_PER_HOP = 4
+
+
+async def send_file(rt: Runtime, storage: Storage, request: pfs_pb2.GetFileRequest, context: Any,
+                    frame: Callable[[bytes], bytes] | None) -> None:
+    """Write GetFile's answer to ``context``: each chunk through ``frame``, or bare when None.
+
+    The handler must be registered without a response serializer. A file with
+    nothing to send after the offset gets one ``frame(b"")`` message (pachd's
+    empty BytesValue), or none when bare.
+    """
+    stop = rt.stopper(context)
+    entry = await rt.blocking(lambda: get_file_entry(storage, request, stop))
+    if entry is None:
+        if frame is not None:
+            await context.write(frame(b""))
+        return
+    chunks = entry.chunks
+
+    def messages() -> Iterable[bytes]:
+        # On the pool thread: reading (and framing) stays off the event loop.
+        data = storage.read_chunks(chunks, request.offset)
+        return data if frame is None else map(frame, data)
+
+    await rt.send(context, messages, batch=CHUNKS_PER_HOP)
+
+
 def _check_number(number: int, reverse: bool) -> None:
     if reverse and number <= 0:  # pachd's text (a negative number otherwise means all)
         raise Unknown("number must be > 0 when reverse is true")
@@ -325,19 +357,9 @@ class FileRpcs:
         return empty_pb2.Empty()
 
     @rpc
-    async def GetFile(self, request: pfs_pb2.GetFileRequest, context: Any) -> AsyncIterator[wrappers_pb2.BytesValue]:
-        stop = self.rt.stopper(context)
-        entry = await self.rt.blocking(lambda: get_file_entry(self.storage, request, stop))
-        if entry is None:
-            yield wrappers_pb2.BytesValue()
-            return
-        def messages() -> Iterator[wrappers_pb2.BytesValue]:
-            # Built on the pool thread: the 4 MiB copy into the message stays off the event loop.
-            for data in self.storage.read_chunks(entry.chunks, request.offset):
-                yield wrappers_pb2.BytesValue(value=data)
-
-        async for msg in self.rt.stream(messages, batch=1, prefetch=True):
-            yield msg
+    async def GetFile(self, request: pfs_pb2.GetFileRequest, context: Any) -> None:
+        """Each chunk as a serialized BytesValue (``RAW_RESPONSES``): one copy, no protobuf object."""
+        await send_file(self.rt, self.storage, request, context, bytes_value)
 
     @rpc
     async def GetFileTAR(self, request: pfs_pb2.GetFileRequest, context: Any) -> AsyncIterator[wrappers_pb2.BytesValue]:

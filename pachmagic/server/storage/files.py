@@ -390,6 +390,15 @@ class Reader:
         request's deadline passed or its client went away): a glob over a large
         commit that matches little does all its work before yielding anything.
         """
+        for match in self.glob_matches(pattern, stop):
+            yield match if isinstance(match, FileInfo) else self._file(match)
+
+    def glob_matches(self, pattern: str, stop: Callable[[], None] | None = None) -> Iterator[FileInfo | Entry]:
+        """``glob``, with each matching file as its tree ``Entry`` (no ``FileInfo`` made for it).
+
+        Datum planning needs only a match's path, size, hash, datum and ``is_dir``,
+        which an entry has: 100,000 files make 100,000 fewer objects.
+        """
         cleaned = clean_path(pattern)
         self._scan(_literal_prefix(cleaned))
         if cleaned == "/":
@@ -411,7 +420,7 @@ class Reader:
                     if match(d):
                         yield self._dir(d)
             if match(entry.path):
-                yield self._file(entry)
+                yield entry
 
     def get_entry(self, path: str, stop: Callable[[], None] | None = None) -> Entry:
         """The one regular file ``path`` (a glob allowed) names, as GetFile needs."""

@@ -35,7 +35,12 @@ class Refusal:
     message: str
 
     def check(self, prefix: str) -> None:
-        """Refuse a read that scans every path starting with ``prefix`` (pachd's scans are string prefixes)."""
+        """Refuse a read that scans every path starting with ``prefix`` (pachd's scans are string prefixes).
+
+        pachd compares neighbouring entries only, so a path sorting between a file and the
+        path under it (``/x-1`` between ``/x`` and ``/x/y``) hides their collision from it;
+        we refuse whenever the scan covers the pair.
+        """
         if self.first.startswith(prefix):
             raise Unknown(self.message)
 

@@ -20,10 +20,12 @@ structure: each relies on the invariants the others keep.
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import json
 from collections import OrderedDict
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Iterable, Iterator, NamedTuple, Protocol
 
 from ...errors import DataLoss
@@ -42,6 +44,11 @@ class Entry(NamedTuple):
     hash: bytes
     chunks: tuple[bytes, ...]
     datum: str = "default"
+
+    @property
+    def is_dir(self) -> bool:
+        """Never: an entry is a regular file (directories are implicit). Lets an entry stand for a glob match."""
+        return False
 
 
 class NodeStore(Protocol):
@@ -77,9 +84,20 @@ class MemoryNodeStore:
 # JSON keeps nodes inspectable by fsck and decodes fast in C.
 
 
+_PATH = attrgetter("path")
+_SIZE = attrgetter("size")
+_COUNT = attrgetter("count")
+_FIRST_KEY = attrgetter("first_key")
+
+
 @dataclass(frozen=True)
 class _Leaf:
     entries: list[Entry]
+
+    @functools.cached_property
+    def keys(self) -> list[str]:
+        """The entries' paths, for bisecting (made once per decoded node, not per lookup)."""
+        return list(map(_PATH, self.entries))
 
 
 @dataclass(frozen=True)
@@ -94,9 +112,14 @@ class _Child:
 class _Inner:
     children: list[_Child]
 
+    @functools.cached_property
+    def keys(self) -> list[str]:
+        """The children's first keys, for bisecting."""
+        return list(map(_FIRST_KEY, self.children))
+
 
 def _encode_leaf(entries: list[Entry]) -> bytes:
-    rows = [[e.path, e.size, e.hash.hex(), [c.hex() for c in e.chunks], e.datum] for e in entries]
+    rows = [[e.path, e.size, e.hash.hex(), list(map(bytes.hex, e.chunks)), e.datum] for e in entries]
     return json.dumps(["L", rows], separators=(",", ":")).encode()
 
 
@@ -214,16 +237,14 @@ class Tree:
     def _iter(self, node_id: bytes, lo: str, hi: str | None) -> Iterator[Entry]:
         node = self._node(node_id)
         if isinstance(node, _Leaf):
-            keys = [e.path for e in node.entries]
-            start = bisect.bisect_left(keys, lo)
+            start = bisect.bisect_left(node.keys, lo)
             for entry in node.entries[start:]:
                 if hi is not None and entry.path >= hi:
                     return
                 yield entry
             return
         children = node.children
-        keys = [c.first_key for c in children]
-        start = max(bisect.bisect_right(keys, lo) - 1, 0)
+        start = max(bisect.bisect_right(node.keys, lo) - 1, 0)
         for child in children[start:]:
             if hi is not None and child.first_key >= hi:
                 return
@@ -312,10 +333,14 @@ class Tree:
     ) -> list[_Child]:
         node = self._node(node_id)
         if isinstance(node, _Leaf):
-            merged: dict[str, Entry] = {}
-            for entry in node.entries:
-                if not ranges or not any(lo <= entry.path < hi for lo, hi in ranges):
-                    merged[entry.path] = entry
+            merged: dict[str, Entry]
+            if ranges:
+                merged = {}
+                for entry in node.entries:
+                    if not any(lo <= entry.path < hi for lo, hi in ranges):
+                        merged[entry.path] = entry
+            else:
+                merged = dict(zip(node.keys, node.entries))
             for path, new in puts:
                 if new is None:
                     merged.pop(path, None)
@@ -325,6 +350,24 @@ class Tree:
         result: list[_Child] = []
         children = node.children
         put_keys = [p[0] for p in puts]
+        if not ranges:
+            # Only puts: visit just the children they fall in (found by bisecting), and
+            # carry the others over as they are. A one-file commit into a wide node
+            # then costs a few bisects, not a pass over every child.
+            keys = node.keys
+            done = 0
+            start = 0
+            while start < len(puts):
+                i = max(bisect.bisect_right(keys, put_keys[start]) - 1, 0)
+                hi_key = keys[i + 1] if i + 1 < len(children) else upper
+                stop = len(puts) if hi_key is None else bisect.bisect_left(put_keys, hi_key, start)
+                result.extend(children[done:i])
+                result.extend(self._apply(children[i].node_id, puts[start:stop], ranges, hi_key, out))
+                done, start = i + 1, stop
+            result.extend(children[done:])
+            if len(result) <= INNER_MAX:
+                return self._emit_inner(result, out) if result else []
+            return self._build_inners(result, out)
         for i, child in enumerate(children):
             lo_key = child.first_key if i > 0 else ""
             hi_key = children[i + 1].first_key if i + 1 < len(children) else upper
@@ -355,7 +398,7 @@ class Tree:
             node_id = hashlib.sha256(data).digest()
             out[node_id] = data
             self.cache.put(node_id, _Leaf(part))
-            children.append(_Child(part[0].path, node_id, len(part), sum(e.size for e in part)))
+            children.append(_Child(part[0].path, node_id, len(part), sum(map(_SIZE, part))))
         return children
 
     def _emit_inner(self, children: list[_Child], out: dict[bytes, bytes]) -> list[_Child]:
@@ -367,8 +410,8 @@ class Tree:
             _Child(
                 children[0].first_key,
                 node_id,
-                sum(c.count for c in children),
-                sum(c.size for c in children),
+                sum(map(_COUNT, children)),
+                sum(map(_SIZE, children)),
             )
         ]
 

@@ -92,6 +92,10 @@ def listing_order(r: Run) -> None:
     r.pps.ListJob(pps.ListJobRequest(history=-1))
     r.pps.ListJob(pps.ListJobRequest())
     r.pps.ListJob(pps.ListJobRequest(history=-1, reverse=True, number=10))
+    # The update's job set, in its own order (pachd walks the commit set: upstream first).
+    newest = r.quiet.pps.ListJob(pps.ListJobRequest(history=-1, number=1))
+    r.pps.InspectJobSet(pps.InspectJobSetRequest(job_set=pps.JobSet(id=newest[0].job.id if newest else "")))
+    r.pps.ListJobSet(pps.ListJobSetRequest())
     put_commit(r, "in", {"/b": b"2"})
     settle(r, 8)
     r.pps.ListJob(pps.ListJobRequest(history=-1))

@@ -190,3 +190,86 @@ def test_group_members_come_in_datum_id_order(storage: Storage) -> None:
     assert [i.path for i in groups["a"].inputs] == ["/a-3.log", "/a-2.log", "/a-1.log"]
     assert groups["a"].id == "d89ecec54b8db8259452a2b4674e7b54f721848149bc35789bdf0b1ff4cf067d"
     assert groups["b"].id == "6ec5a322ae468a20d2a86375361277241b3bf02143f87f517a2da5cbbfb5248d"
+
+
+# --- planning's speed work leaves its results alone (#19) ---------------------------------
+
+
+class _FileInfoSource:
+    """A source yielding GlobFile's ``FileInfo`` for every match (what planning read before #19)."""
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self.commit = source.commit
+
+    def glob(self, pattern: str) -> Iterator[object]:
+        return iter(self.source.reader.glob(pattern))
+
+    def is_empty(self) -> bool:
+        return self.source.is_empty()
+
+
+@pytest.mark.parametrize("glob", ["/*", "/**", "/a/*", "/", "/*/*.txt"])
+def test_planning_from_tree_entries_gives_the_datums_of_fileinfos(storage: Storage, glob: str) -> None:
+    # Planning reads files as tree entries (no FileInfo per file): the same datums,
+    # inputs, IDs and hashes as from GlobFile's FileInfos, for files and directories.
+    src = commit(storage, "in", {"/a/x.txt": "1", "/a/y": "22", "/b.txt": "333", "/c/d/e.txt": "4", "/top": ""})
+    node = {"pfs": {"repo": "in", "glob": glob}}
+    fast, slow = datums(node, {"in": src}), datums(node, {"in": _FileInfoSource(src)})  # type: ignore[dict-item]
+    assert fast == slow and fast
+    assert [d.hash("salt") for d in fast] == [d.hash("salt") for d in slow]
+    assert [m.path for m in src.reader.glob(glob)] == [m.path for m in src.reader.glob_matches(glob)]
+
+
+def test_a_datums_hash_is_the_formula_for_one_input_and_many(storage: Storage) -> None:
+    # The one-input shortcut hashes the same bytes as the general loop: ID, input hashes, salt.
+    a, b = commit(storage, "a", {"/x": "1"}), commit(storage, "b", {"/y": "2"})
+    one = datums({"pfs": {"repo": "a", "glob": "/*"}}, {"a": a})[0]
+    two = datums({"cross": [{"pfs": {"repo": "a", "glob": "/*"}}, {"pfs": {"repo": "b", "glob": "/*"}}]},
+                 {"a": a, "b": b})[0]
+    for d in (one, two):
+        h = hashlib.blake2b(d.id.encode(), digest_size=32)
+        for item in d.inputs:
+            h.update(item.hash)
+        h.update(b"salt")
+        assert d.hash("salt") == h.hexdigest()
+    assert one.id == go_datum_id(("a", "a", "master", "/x"))
+
+
+def test_the_collector_is_paused_only_while_planning() -> None:
+    import gc
+    import threading
+
+    from pachmagic.server.pipelines.planner import _collector_paused
+
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError):
+        with _collector_paused():
+            assert not gc.isenabled()
+            raise RuntimeError("a planner fails")
+    assert gc.isenabled()  # back on after an error too
+    # Two planners on two threads: the collector is back on when the last one is done.
+    entered, release = threading.Event(), threading.Event()
+
+    def other() -> None:
+        with _collector_paused():
+            entered.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    assert entered.wait(30)
+    with _collector_paused():
+        pass
+    assert not gc.isenabled()  # the other planner is still at work
+    release.set()
+    thread.join(30)
+    assert gc.isenabled()
+    # An application that turned the collector off keeps it off.
+    gc.disable()
+    try:
+        with _collector_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -196,6 +196,44 @@ def test_pfs_is_repointed_between_runs(sandbox: Sandbox, datum: Callable[..., di
     assert out.of("stdout") == []
 
 
+MOUNT_IDS = "import sys\nfor line in open('/proc/self/mountinfo'):\n    f = line.split()\n    if f[4].startswith('/pfs/'): print(f[4], f[0])\n"
+
+
+@needs_ns
+def test_the_same_mounts_stay_in_place_from_run_to_run(sandbox: Sandbox,
+                                                       datum: Callable[..., dict[str, Path]]) -> None:
+    # A job's datums reuse one slot: its view is kept (no unmount and mount per datum).
+    mounts = datum(x="1")
+    _, first = run(sandbox, [sys.executable, "-c", MOUNT_IDS], mounts=mounts)
+    (mounts["in"] / "x").unlink()  # the engine rewrites the slot's contents between datums
+    (mounts["in"] / "y").write_text("2")
+    _, second = run(sandbox, [sys.executable, "-c", MOUNT_IDS + "print(sorted(__import__('os').listdir('/pfs/in')))"],
+                    mounts=mounts)
+    assert sorted(first.of("stdout")) == sorted(second.of("stdout")[:-1]) and len(first.of("stdout")) == 2
+    assert second.of("stdout")[-1] == "['y']"
+    # Kept mounts keep their modes: inputs read-only, /pfs/out writable.
+    _, out = run(sandbox, ["sh", "-c", "echo z > /pfs/in/z; echo o > /pfs/out/o"], mounts=mounts)
+    assert any("Read-only file system" in line for line in out.of("stderr"))
+    assert not (mounts["in"] / "z").exists() and (mounts["out"] / "o").read_text() == "o\n"
+
+
+@needs_ns
+def test_a_slot_directory_made_again_is_mounted_afresh(sandbox: Sandbox,
+                                                       datum: Callable[..., dict[str, Path]]) -> None:
+    # Same host paths, new directories (a job's scratch removed, the next job's made at the
+    # same path): the command must see the new ones, not the removed ones a kept mount shows.
+    mounts = datum(old="1")
+    run(sandbox, [sys.executable, "-c", TRANSFORM], mounts=mounts)
+    for path in mounts.values():
+        shutil.rmtree(path)
+        path.mkdir()
+    (mounts["in"] / "new").write_text("2")
+    result, out = run(sandbox, [sys.executable, "-c", TRANSFORM], mounts=mounts)
+    assert result.exit_code == 0, out.lines
+    assert out.of("stdout")[0] == "new"
+    assert [p.name for p in mounts["out"].iterdir()] == ["new"]
+
+
 @needs_ns
 def test_pfs_entries_are_real_directories(sandbox: Sandbox, datum: Callable[..., dict[str, Path]]) -> None:
     # Bind mounts, not symlinks: `find /pfs/in` descends and realpath stays under /pfs.

@@ -11,7 +11,9 @@ from typing import Any
 import grpc
 import pytest
 
-from pachmagic._proto import pachmagic_ext_pb2, pfs_pb2
+from google.protobuf import wrappers_pb2
+
+from pachmagic._proto import admin_pb2, admin_pb2_grpc, pachmagic_ext_pb2, pfs_pb2
 from pachmagic.client._columns import ColumnarList
 from pachmagic.client._ext import ExtTransfer
 from pachmagic.client._transfer import Transfer
@@ -143,3 +145,74 @@ def test_malformed_out_of_line_data_is_refused_and_changes_nothing(
     assert err is not None and err.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert message in (err.details() or "")
     assert [(i.path, i.hash) for i in fast.pfs.walk_file("data@master:/")] == before
+
+
+_DATA = bytes(range(251)) * 40_000  # ~10 MB: three chunks, the last one short
+
+
+@pytest.mark.parametrize("offset", [0, 1, 4 * 1024 * 1024 - 1, 4 * 1024 * 1024, 8 * 1024 * 1024 + 7,
+                                    len(_DATA) - 1, len(_DATA), len(_DATA) + 10])
+def test_downloads_are_the_same_over_every_framing(both: tuple[Any, Any], offset: int) -> None:
+    """Bare GetFileData (version 2), BytesValue GetFile (version 1) and the standard GetFile give the same bytes."""
+    fast, plain = both
+    fast.pfs.put_files("data@master", {"/big": _DATA, "/empty": b""})
+    version_1 = ExtTransfer(fast.pfs._t, 1)  # noqa: SLF001 - what a version 1 server gets
+    for path in ("/big", "/empty"):
+        request = pfs_pb2.GetFileRequest(offset=offset)
+        request.file.commit.repo.name, request.file.commit.repo.type = "data", "user"
+        request.file.commit.repo.project.name = "default"
+        request.file.commit.branch.repo.CopyFrom(request.file.commit.repo)
+        request.file.commit.branch.name, request.file.path = "master", path
+        want = (_DATA if path == "/big" else b"")[offset:]
+        assert fast.pfs.get_file(f"data@master:{path}", offset=offset) == want
+        assert plain.pfs.get_file(f"data@master:{path}", offset=offset) == want
+        assert b"".join(version_1.get_file(request)) == want
+
+
+def _raw_get(server: LocalServer, method: str, path: str) -> list[bytes]:
+    request = pfs_pb2.GetFileRequest()
+    request.file.commit.branch.repo.name, request.file.commit.branch.repo.type = "data", "user"
+    request.file.commit.branch.repo.project.name = "default"
+    request.file.commit.branch.name, request.file.path = "master", path
+    options = [("grpc.max_receive_message_length", 64 << 20)]
+    with grpc.insecure_channel(server.address, options=options) as channel:
+        call = channel.unary_stream(method, request_serializer=pfs_pb2.GetFileRequest.SerializeToString)
+        return list(call(request))
+
+
+def test_get_file_data_sends_bare_chunks_and_get_file_keeps_bytes_values(server: LocalServer, both: tuple[Any, Any]) -> None:
+    """The version 2 RPC's messages are the file's bytes as is; GetFile's stay BytesValues for version 1 clients."""
+    fast, _plain = both
+    fast.pfs.put_files("data@master", {"/big": _DATA, "/empty": b""})
+    bare = _raw_get(server, "/pachmagic_ext.API/GetFileData", "/big")
+    assert len(bare) > 1 and b"".join(bare) == _DATA
+    framed = _raw_get(server, "/pachmagic_ext.API/GetFile", "/big")
+    assert b"".join(wrappers_pb2.BytesValue.FromString(m).value for m in framed) == _DATA
+    standard = _raw_get(server, "/pfs_v2.API/GetFile", "/big")
+    assert b"".join(wrappers_pb2.BytesValue.FromString(m).value for m in standard) == _DATA
+    assert _raw_get(server, "/pachmagic_ext.API/GetFileData", "/empty") == []  # an empty file sends nothing
+    assert [wrappers_pb2.BytesValue.FromString(m).value for m in _raw_get(server, "/pfs_v2.API/GetFile", "/empty")] == [b""]
+
+
+def test_download_errors_are_the_same_over_every_framing(both: tuple[Any, Any]) -> None:
+    fast, plain = both
+    texts = []
+    for client in (fast, plain):
+        with pytest.raises(NotFound) as missing:
+            client.pfs.get_file("data@master:/no/such/file")
+        with pytest.raises(Unknown) as directory:
+            client.pfs.get_file("data@master:/dir1")
+        texts.append((str(missing.value), str(directory.value)))
+    assert texts[0] == texts[1]
+
+
+def test_the_server_advertises_version_2(server: LocalServer) -> None:
+    with grpc.insecure_channel(server.address) as channel:
+        info = admin_pb2_grpc.APIStub(channel).InspectCluster(admin_pb2.InspectClusterRequest())  # type: ignore[no-untyped-call]
+    assert info.metadata["pachmagic_ext"] == "2"
+    client = server.client()
+    try:
+        transfer = client.pfs._wire()  # noqa: SLF001
+        assert isinstance(transfer, ExtTransfer) and transfer._get_file_data is not None  # noqa: SLF001
+    finally:
+        client.close()

@@ -9,12 +9,15 @@ one-file commit writes a bounded number of nodes whatever the repo's size.
 from __future__ import annotations
 
 import hashlib
+import os
+from pathlib import Path
 
 import pytest
 
 from pachmagic.errors import DataLoss, FailedPrecondition, InvalidArgument, NotFound, Unknown
 from pachmagic.server.storage import BranchKey, CommitRef, RepoKey, Storage
-from pachmagic.server.storage.chunks import CHUNK_SIZE
+from pachmagic.server.storage import chunks
+from pachmagic.server.storage.chunks import CHUNK_SIZE, VERIFY_ONCE_MIN
 from tests.server.storage.helpers import corrupt_byte, parts, put, read
 
 REPO = RepoKey("default", "data")
@@ -128,6 +131,43 @@ def test_corrupt_chunk_is_detected_on_read(storage: Storage, repo: RepoKey) -> N
         read(storage, "data", "master", "/f")
     report = storage.fsck()
     assert not report.ok and any("corrupt" in p for p in report.problems)
+
+
+def test_large_chunks_are_verified_on_their_first_read_small_ones_on_every_read(
+        storage: Storage, repo: RepoKey, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The guarantee that replaced hashing every read (see ``chunks.py``): each large chunk once per process."""
+    big, small = os.urandom(VERIFY_ONCE_MIN + 5), b"small bytes"
+    put(storage, "data", "master", {"/big": big, "/small": small})
+    hashed: list[int] = []
+    real = chunks.chunk_id_of
+    monkeypatch.setattr(chunks, "chunk_id_of", lambda data: hashed.append(len(data)) or real(data))
+    for _ in range(3):
+        assert read(storage, "data", "master", "/big") == big
+        assert read(storage, "data", "master", "/small") == small
+    assert sorted(hashed) == [len(small)] * 3 + [len(big)]
+
+
+def test_a_large_chunk_damaged_after_its_first_read_is_found_by_the_next_process_and_fsck(tmp_path: Path) -> None:
+    store = Storage(tmp_path / "data")
+    store.create_repo(REPO)
+    big = os.urandom(VERIFY_ONCE_MIN * 2)
+    put(store, "data", "master", {"/big": big})
+    with pytest.raises(DataLoss, match="failed verification"):  # damaged before the first read: found at once
+        entry = store.reader(CommitRef(REPO, "master")).get_entry("/big")
+        pack, offset, _size = parts(store).chunks.location(entry.chunks[0])
+        corrupt_byte(store, pack, offset)
+        read(store, "data", "master", "/big")
+    corrupt_byte(store, pack, offset)  # repaired
+    assert read(store, "data", "master", "/big") == big
+    corrupt_byte(store, pack, offset + 7)  # damaged after the chunk was verified in this process
+    assert not store.fsck().ok
+    store.close()
+    store = Storage(tmp_path / "data")
+    try:
+        with pytest.raises(DataLoss, match="failed verification"):
+            read(store, "data", "master", "/big")
+    finally:
+        store.close()
 
 
 def test_corrupt_tree_node_is_detected_on_read(storage: Storage, repo: RepoKey) -> None:
