@@ -18,6 +18,7 @@ deterministic: a difference is the engine's).
 
 from __future__ import annotations
 
+import ast
 import difflib
 import json
 import re
@@ -126,14 +127,18 @@ def _notebook(address: str) -> list[tuple[str, str]]:
     return shown
 
 
-# Cells whose rows pachd gives in no fixed order, compared as sets of rows: a commit set's commits of
-# earlier sets (the pipelines' spec commits) come first, in the order its database returns them (a
-# SELECT DISTINCT without ORDER BY: it varies run to run); ours come oldest first.
-UNORDERED = {"commit_set = %pach list commit {histogram_file.commit_id}"}
+# Cells whose rows pachd gives in no fixed order, compared as sets of rows: pachd reads both from its
+# database with a SELECT DISTINCT without ORDER BY, so their order varies run to run. A commit set's
+# commits of earlier sets (the pipelines' spec commits) come first, ours oldest first; a commit's
+# direct provenance.
+UNORDERED = {"commit_set = %pach list commit {histogram_file.commit_id}",
+             "output_commit = %pach inspect commit histogram@{histogram_file.commit_id}"}
 
 
 def _rows(text: str) -> list[str]:
-    """A table's rows without their index, sorted."""
+    """A table's rows without their index, or a tuple's items, sorted."""
+    if text.startswith("("):
+        return sorted(str(item) for item in ast.literal_eval(text))
     return sorted(re.sub(r"^\d+\s+", "", line) for line in text.splitlines())
 
 
