@@ -55,14 +55,8 @@ class ExtTransfer(Transfer):
     def get_file(self, request: pfs_pb2.GetFileRequest) -> Iterator[memoryview]:
         """The file's chunks: bare messages from a version 2 server, else as ``Transfer``."""
         if self._get_file_data is None:
-            yield from super().get_file(request)
-            return
-        stream = self._t.stream(self._get_file_data, request)
-        try:
-            for message in stream:
-                yield memoryview(message)
-        finally:
-            stream.close()  # cancels the call if the reader stopped early
+            return super().get_file(request)
+        return self._chunks(self._get_file_data, request, memoryview)
 
     def frames(self, requests: Iterable[Encoded]) -> Iterator[bytes]:
         """``ModifyFileBatch`` messages of many requests each; large chunks bare."""

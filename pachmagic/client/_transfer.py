@@ -19,7 +19,7 @@ does) nor build requests (``_encode.py`` does).
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from google.protobuf import empty_pb2
 
@@ -72,10 +72,15 @@ class Transfer:
 
     def get_file(self, request: pfs_pb2.GetFileRequest) -> Iterator[memoryview]:
         """The file's chunks, each a view into its received message (valid until the next one)."""
-        stream = self._t.stream(self._get_file, request)
+        return self._chunks(self._get_file, request, bytes_value_payload)
+
+    def _chunks(self, method: Any, request: pfs_pb2.GetFileRequest,
+                payload: Callable[[bytes], memoryview]) -> Iterator[memoryview]:
+        """Each message of a GetFile-shaped call, as ``payload`` views it (subclasses' framings too)."""
+        stream = self._t.stream(method, request)
         try:
             for message in stream:
-                yield bytes_value_payload(message)
+                yield payload(message)
         finally:
             stream.close()  # cancels the call if the reader stopped early
 
