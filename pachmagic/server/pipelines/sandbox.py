@@ -297,6 +297,10 @@ class _Worker:
         self.buf = b""
         self.command: int | None = None  # the running command's pid (= its process group)
         self.notes: list[str] = []  # isolation the OS refused (namespace mode)
+        # One epoll set for the worker's life (not one per command): the socket stays in it,
+        # each run adds and removes its pipes.
+        self.sel = selectors.DefaultSelector()
+        self.sel.register(sock, selectors.EVENT_READ)
 
     @classmethod
     def start(cls, mode: str, scratch: Path, config: Mapping[str, Any] | None = None) -> _Worker:
@@ -331,6 +335,7 @@ class _Worker:
         return self.proc.poll() is None and self.sock.fileno() >= 0
 
     def close(self) -> None:
+        self.sel.close()
         if self.sock.fileno() >= 0:
             try:
                 self.sock.shutdown(socket.SHUT_RDWR)  # EOF: the worker kills its command, exits
@@ -413,11 +418,10 @@ class _Worker:
             for fd in (in_r, out_w, err_w):
                 os.close(fd)  # the worker has its own copies now
         streams = {out_r: _Lines("stdout", on_output), err_r: _Lines("stderr", on_output)}
-        sel = selectors.DefaultSelector()
+        sel = self.sel
         reply: dict[str, Any] | None = None
         killed = timed_out = False
         try:
-            sel.register(self.sock, selectors.EVENT_READ)
             for fd in streams:
                 sel.register(fd, selectors.EVENT_READ)
             pending = memoryview(stdin)
@@ -484,9 +488,11 @@ class _Worker:
                 self._abandon()
             raise
         finally:
-            sel.close()
+            registered = sel.get_map()  # None once _abandon closed the worker
             for fd in (in_w, out_r, err_r):
                 if fd >= 0:
+                    if registered is not None and fd in registered:
+                        sel.unregister(fd)
                     os.close(fd)
         self.command = None
         return self._result(reply, timed_out, on_output, request["cmd"][0])

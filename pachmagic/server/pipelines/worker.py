@@ -89,7 +89,7 @@ def _remove(dirent: os.DirEntry[str]) -> None:
             pass
 
 
-def _clear(directory: Path) -> None:
+def _clear(directory: str | Path) -> None:
     """Empty ``directory`` but keep it (cheaper than removing and recreating it)."""
     with os.scandir(directory) as it:
         for dirent in it:
@@ -103,6 +103,8 @@ class DatumWorker:
         self.ctx = ctx
         self.sandbox = sandbox
         self.slot = slot
+        self._layout: tuple[str, ...] | None = None  # the slot's directories now: inputs' names and "out"
+        self._mount_map: dict[str, Path] = {}
 
     def run(self, datum: Datum, cancel: threading.Event) -> DatumResult:
         ctx, transform = self.ctx, self.ctx.spec.transform
@@ -188,44 +190,60 @@ class DatumWorker:
 
         The slot's directories stay from datum to datum (emptied, not recreated):
         like Pachyderm, nothing a previous datum left in ``/pfs`` is seen by the next.
+        A job's datums mostly have the same inputs: then the slot's layout is known
+        (``self._layout``) and only the directories' contents are cleared.
         """
         storage = self.ctx.storage
-        mounts: dict[str, Path] = {}
+        layout = (*dict.fromkeys(item.name for item in datum.inputs), "out")
+        if layout != self._layout:
+            self._lay_out(layout)
+        slot = str(self.slot)
         total = 0
-        names = {item.name for item in datum.inputs} | {"out"}
-        if self.slot.is_dir():
-            with os.scandir(self.slot) as it:
-                for dirent in it:
-                    if dirent.name not in names:
-                        _remove(dirent)
+        cleared: set[str] = set()
         for item in datum.inputs:
-            base = self.slot / item.name
+            base = f"{slot}/{item.name}"
             # A group or join datum may hold several files of one input: they share /pfs/<name>.
-            if item.name not in mounts:
-                if base.is_dir():
-                    _clear(base)
-                else:
-                    base.mkdir(parents=True, exist_ok=True)
-            mounts[item.name] = base
+            if item.name not in cleared:
+                self._clear(base)
+                cleared.add(item.name)
             reader = self.ctx.reader(item.project, item.repo, item.repo_type, item.commit)
-            made: set[Path] = {base}
+            made: set[str] = {base}
             for entry in reader.files_under(item.path):
-                target = base / entry.path.lstrip("/")
-                if target.parent not in made:
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    made.add(target.parent)
+                target = base + entry.path
+                parent = target[:target.rindex("/")]
+                if parent not in made:
+                    os.makedirs(parent, exist_ok=True)
+                    made.add(parent)
                 with open(target, "wb") as fh:
                     if not item.empty_files:
                         for data in storage.read_chunks(entry.chunks):
                             fh.write(data)
                         total += entry.size
-        out = self.slot / "out"
-        if out.is_dir():
-            _clear(out)
-        else:
-            out.mkdir(parents=True)
-        mounts["out"] = out
-        return mounts, total
+        self._clear(f"{slot}/out")
+        return dict(self._mount_map), total
+
+    def _lay_out(self, layout: tuple[str, ...]) -> None:
+        """Make the slot hold exactly ``layout``'s directories (emptied by ``_clear`` per datum)."""
+        self._layout = None
+        keep = set(layout)
+        self.slot.mkdir(parents=True, exist_ok=True)
+        with os.scandir(self.slot) as it:
+            for dirent in it:
+                if dirent.name not in keep:
+                    _remove(dirent)
+        for name in keep:
+            (self.slot / name).mkdir(exist_ok=True)
+        self._layout = layout
+        self._mount_map = {name: self.slot / name for name in layout}
+
+    def _clear(self, directory: str) -> None:
+        """Empty one of the slot's directories; lay the slot out again if it went away."""
+        try:
+            _clear(directory)
+        except FileNotFoundError:  # a substitute-mode transform may remove its host directory
+            layout, self._layout = self._layout, None
+            assert layout is not None
+            self._lay_out(layout)
 
     def _env(self, datum: Datum) -> dict[str, str]:
         env = dict(self.ctx.base_env)
