@@ -223,8 +223,13 @@ class Sandbox:
         timeout: float | None,
         on_output: Callable[[str, str], None],
         cancel: threading.Event | None = None,
+        while_running: Callable[[], None] | None = None,
     ) -> RunResult:
         """Run ``cmd`` with ``mounts`` at ``/pfs/<name>``; stream its output lines.
+
+        ``while_running`` is called once on this thread when the command has been
+        handed to the worker, before its output is read (work to overlap with the
+        command; it must be short, as output, timeout and cancel wait for it).
 
         ``cmd[0]`` is looked up on ``env["PATH"]`` (relative paths against ``cwd``)
         and exec'd directly. A command that cannot be started reports the reason on
@@ -257,7 +262,7 @@ class Sandbox:
                 # it (read-only) where its private /tmp would shadow it.
                 request = {"cmd": list(cmd), "env": {**WRITABLE_HOME_DIRS, **env},
                            "cwd": _server_cwd() if cwd is None else cwd, "mounts": hosts}
-            return self._worker.run(request, (stdin or "").encode(), timeout, on_output, cancel)
+            return self._worker.run(request, (stdin or "").encode(), timeout, on_output, cancel, while_running)
 
 
 class _Lines:
@@ -404,7 +409,8 @@ class _Worker:
     # --- one command ---
 
     def run(self, request: dict[str, Any], stdin: bytes, timeout: float | None,
-            on_output: Callable[[str, str], None], cancel: threading.Event | None) -> RunResult:
+            on_output: Callable[[str, str], None], cancel: threading.Event | None,
+            while_running: Callable[[], None] | None = None) -> RunResult:
         in_r, in_w = os.pipe()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
@@ -432,6 +438,8 @@ class _Worker:
                 os.close(in_w)
                 in_w = -1
             deadline = None if timeout is None else time.monotonic() + timeout
+            if while_running is not None:
+                while_running()
             drain_until: float | None = None
             while reply is None or streams:
                 now = time.monotonic()
