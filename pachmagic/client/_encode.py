@@ -17,9 +17,7 @@ per message (``batched_stream``). Pure functions: nothing here talks to gRPC.
 
 from __future__ import annotations
 
-import queue
-import threading
-from typing import Iterable, Iterator, Mapping, NamedTuple, TypeVar
+from typing import Iterable, Iterator, Mapping, NamedTuple
 
 from pachmagic._proto import pfs_pb2
 from pachmagic.client._files import CHUNK_SIZE, Progress, Source, iter_sources, source_chunks
@@ -27,11 +25,8 @@ from pachmagic.pachyderm.wire import varint
 
 __all__ = [
     "Encoded", "set_commit", "delete_file", "copy_file", "file_requests", "encoded_requests",
-    "plain_stream", "batched_stream", "prefetched",
+    "plain_stream", "batched_stream",
 ]
-
-T = TypeVar("T")
-
 
 class Encoded(NamedTuple):
     """One encoded request: ``header + payload`` is the serialized ModifyFileRequest."""
@@ -154,44 +149,3 @@ def batched_stream(
             parts, size, ops = [], 0, 0
     if parts:
         yield b"".join(parts)
-
-
-def prefetched(items: Iterable[T], depth: int = 2) -> Iterator[T]:
-    """Produce ``items`` on a helper thread, at most ``depth`` ahead of the consumer.
-
-    gRPC's request-consuming thread alternates between asking for the next
-    message and sending it; reading the file and encoding on another thread
-    lets both happen at once (the heavy parts release the GIL). Errors of the
-    producer are raised in the consumer; a consumer that stops early stops it.
-    """
-    slots: queue.Queue[tuple[bool, object]] = queue.Queue(depth)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        slots.put((True, item), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            slots.put((False, None))
-        except BaseException as err:  # noqa: BLE001 - handed to the consumer
-            slots.put((False, err))
-
-    thread = threading.Thread(target=produce, name="pachmagic-upload", daemon=True)
-    thread.start()
-    try:
-        while True:
-            ok, value = slots.get()
-            if ok:
-                yield value  # type: ignore[misc]
-                continue
-            if isinstance(value, BaseException):
-                raise value
-            return
-    finally:
-        stop.set()

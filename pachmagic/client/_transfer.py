@@ -25,7 +25,7 @@ from google.protobuf import empty_pb2
 
 from pachmagic._proto import pfs_pb2
 from pachmagic.client import _convert as cv
-from pachmagic.client._encode import Encoded, plain_stream, prefetched
+from pachmagic.client._encode import Encoded, plain_stream
 from pachmagic.client._transport import Transport
 from pachmagic.client.records import FileInfo, RecordList
 from pachmagic.pachyderm.wire import bytes_value_payload
@@ -64,11 +64,11 @@ class Transfer:
 
     def modify_file(self, requests: Iterable[Encoded]) -> None:
         """Send one ModifyFile stream (``set_commit`` first; see ``_encode.py``)."""
-        messages = self.frames(requests)
-        if not isinstance(requests, (list, tuple)):
-            # Requests that read files: read and encode on a helper thread while gRPC sends.
-            messages = prefetched(messages)
-        self._t.client_stream(self._modify_file, messages)
+        # gRPC's own sending thread pulls each message, reading the file as it goes: no
+        # helper thread. A reader thread handing chunks over through a queue cost more
+        # CPU (a GIL and futex hand-off per message) than its overlap saved: measured
+        # 0.69 -> 0.56 client CPU-s and 2.5 -> 1.6 s per GiB uploaded (#19, session 6).
+        self._t.client_stream(self._modify_file, self.frames(requests))
 
     def get_file(self, request: pfs_pb2.GetFileRequest) -> Iterator[memoryview]:
         """The file's chunks, each a view into its received message (valid until the next one)."""

@@ -10,7 +10,6 @@ from pachmagic.client._encode import (
     batched_stream,
     encoded_requests,
     plain_stream,
-    prefetched,
 )
 from pachmagic.server.servicers._wire import read_batch
 
@@ -33,7 +32,7 @@ def test_streams_decode_to_the_same_requests(files: list[tuple[str, bytes]], app
     assert plain == batched
     assert plain[0].set_commit == COMMIT
     # The server's zero-copy reader sees the same operations.
-    zero_copy = [op for m in prefetched(batched_stream(requests, max_bytes, max_ops)) for op in read_batch(m)[0]]
+    zero_copy = [op for m in batched_stream(requests, max_bytes, max_ops) for op in read_batch(m)[0]]
     for message, op in zip(plain, zero_copy):
         if op.request is None:
             assert (message.add_file.path, bytes(op.data or b"")) == (op.path, message.add_file.raw.value)

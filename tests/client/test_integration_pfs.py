@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -171,6 +172,32 @@ def test_one_transfer_is_chosen_for_the_server(photos: Client, any_server: Any) 
     assert photos.pfs.get_file("photos@master:/c.txt") == b"alpha"
     assert [f.path for f in photos.pfs.list_file("photos@master")] == ["/c.txt", "/dir/"]
     assert photos.pfs._wire() is chosen  # noqa: SLF001 - never asked again
+
+
+def test_uploads_read_the_source_and_report_progress_on_grpcs_sending_thread(photos: Client) -> None:
+    """``progress``'s documented thread, and no hand-off per chunk: gRPC's own thread reads the source."""
+    import grpc._channel
+
+    def through_grpc() -> bool:
+        frame = sys._getframe(1)
+        while frame is not None and frame.f_code.co_filename != grpc._channel.__file__:
+            frame = frame.f_back
+        return frame is not None
+
+    seen: list[tuple[str, bool]] = []
+
+    class Parts:
+        def __init__(self) -> None:
+            self.parts = [b"ab", b"cd"]
+
+        def read(self, size: int) -> bytes:
+            seen.append(("read", through_grpc()))
+            return self.parts.pop(0) if self.parts else b""
+
+    photos.pfs.put_file("photos@master", "/parts", Parts(), progress=lambda *_: seen.append(("progress", through_grpc())))
+    assert photos.pfs.get_file("photos@master:/parts") == b"abcd"
+    assert {what for what, _ in seen} == {"read", "progress"}
+    assert all(on_grpcs_thread for _, on_grpcs_thread in seen), seen
 
 
 def test_copy_file_and_diff(photos: Client) -> None:
