@@ -213,7 +213,7 @@ def test_every_layer_has_files() -> None:
 # (_nsworker.py is a script run in its own process, with its helpers _nsmounts.py and _nsprivs.py:
 # they import nothing else of pachmagic.)
 ENGINE_ORDER = [
-    "states", "cron", "spec", "environment", "sandbox", "pool", "worker", "merge", "planner", "outcome",
+    "states", "cron", "spec", "environment", "sandbox", "pool", "slot", "worker", "merge", "planner", "outcome",
     "ledger", "runner", "scheduler", "lifecycle", "queries", "engine", "__init__",
 ]
 ENGINE = PKG / "server" / "pipelines"

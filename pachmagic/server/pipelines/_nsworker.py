@@ -9,14 +9,17 @@ cuts what its commands may hold (``_nsprivs.py``: nothing to undo the view with)
 and forks the PID namespace's init, which serves; ``plain`` mode (path substitution)
 skips all that. Per request: bind the datum's host directories at ``/pfs/<name>``
 (kept from the previous request when it wanted the same ones), spawn the command with
-the caller's pipes as its stdio, report its exit status, kill what it left behind. Refused isolation goes to ``ready``'s ``notes``.
+the caller's pipes as its stdio (``posix_spawn``: no copy of this process is made, nor
+Python run in the child; plain mode forks, as it sets a death signal first), report its
+exit status, kill what it left behind. Refused isolation goes to ``ready``'s ``notes``.
 
 Wire format, both ways: 4-byte big-endian length + UTF-8 JSON object. A ``run``
 request carries three file descriptors (stdin, stdout, stderr) as SCM_RIGHTS.
 
 Requests:  ``{"op": "run", "cmd", "env", "cwd", "mounts"}``, ``{"op": "kill"}``.
 Replies:   ``{"op": "ready", "notes"}`` or ``{"op": "failed", "reason"}`` once at start;
-           per run ``{"op": "exit", "code"}`` or
+           per run, outside a PID namespace, ``{"op": "started", "pid"}`` first (the server
+           kills that process group if we die mid-run); then ``{"op": "exit", "code"}`` or
            ``{"op": "error", "stage": "mount"|"spawn", "errno", "message"}``.
 
 This file runs as a script with ``-S`` (no site-packages): it must import only the
@@ -51,6 +54,10 @@ else:  # run as a script with -I -S: its sibling modules, found by path (after t
 
 _HEADER = struct.Struct(">I")
 _MAX_FDS = 3
+_CMSG_CLOEXEC = getattr(socket, "MSG_CMSG_CLOEXEC", 0)
+# Python ignores these; a command must get the default (``yes | head`` ends on SIGPIPE), as Popen's
+# restore_signals gives it.
+_RESET_SIGNALS = tuple(getattr(signal, name) for name in ("SIGPIPE", "SIGXFSZ") if hasattr(signal, name))
 # The parent dies -> this signal; a handler tells "the server process is gone"
 # (exit) from "only the thread that spawned us ended" (PDEATHSIG fires on thread
 # exit too, and then getppid() is unchanged).
@@ -70,8 +77,9 @@ class _Channel:
     def _recv_exact(self, n: int, fds: list[int]) -> bytes | None:
         buf = b""
         while len(buf) < n:
+            # Close-on-exec from the start: a command gets the descriptors as its stdio, never twice.
             data, ancdata, _flags, _addr = self.sock.recvmsg(
-                n - len(buf), socket.CMSG_SPACE(_MAX_FDS * 4))
+                n - len(buf), socket.CMSG_SPACE(_MAX_FDS * 4), _CMSG_CLOEXEC)
             for level, kind, payload in ancdata:
                 if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
                     usable = len(payload) - len(payload) % 4
@@ -105,7 +113,11 @@ class _Worker:
         # processes its commands started, however they detached (setsid, daemons).
         self.pid_ns = pid_ns
         self.preexec: Callable[[], Any] | None = None  # run in the command's process before exec
-        self.child: subprocess.Popen[bytes] | None = None
+        self.child: _Spawned | subprocess.Popen[bytes] | None = None
+        try:
+            self.home: str | None = os.getcwd()  # where a command runs when the request names no cwd
+        except OSError:
+            self.home = None
         # What is mounted for the commands now, kept from run to run while requests want the same.
         self.view: list[tuple[str, str, str]] = []
         wake_r, wake_w = os.pipe()
@@ -128,7 +140,7 @@ class _Worker:
             _killpg(self.child.pid)
         os._exit(0)  # as a PID namespace's init, this also kills everything in it
 
-    def kill_all(self, child: subprocess.Popen[bytes]) -> None:
+    def kill_all(self, child: _Spawned | subprocess.Popen[bytes]) -> None:
         """End every process the command started: the whole PID namespace but us, else its group."""
         if self.pid_ns:
             if child.returncode is None:
@@ -198,25 +210,22 @@ class _Worker:
         self.view = done
 
     def _mount_one(self, target: str, source: str, kind: str) -> None:
-        assert self.libc is not None
+        """Bind ``source`` at ``target``: read-only but for ``/pfs/out``; undone if any step fails."""
+        libc = self.libc
+        assert libc is not None
         if kind == "context":
             os.makedirs(target, exist_ok=True)
-            self.libc.mount(source, target, None, ns.MS_BIND | ns.MS_REC)
-            try:
+        else:
+            _make_mount_point(target)
+        try:
+            libc.mount(source, target, None, ns.MS_BIND | ns.MS_REC)
+            if kind == "context":
                 for hidden, _ in ns.HOST_DIRS:  # the data directory may lie under the workdir
                     if hidden != "/tmp" and hidden.startswith(target + "/") and os.path.isdir(hidden):
-                        self.libc.mount("pachmagic-hidden", hidden, "tmpfs",
-                                        ns.MS_RDONLY | ns.MS_NOSUID | ns.MS_NODEV | ns.MS_NOEXEC, "mode=000,size=4k")
-                self.libc.mount(None, target, None, ns.MS_REMOUNT | ns.MS_BIND | ns.MS_RDONLY | ns.MS_NOSUID | ns.MS_NODEV)
-            except OSError:
-                self._unmount([(target, source, kind)])
-                raise
-            return
-        _make_mount_point(target)
-        try:
-            self.libc.mount(source, target, None, ns.MS_BIND | ns.MS_REC)
-            if kind == "in":  # inputs are read, only /pfs/out is written
-                self.libc.mount(None, target, None, ns.MS_REMOUNT | ns.MS_BIND | ns.MS_RDONLY | ns.MS_NOSUID | ns.MS_NODEV)
+                        libc.mount("pachmagic-hidden", hidden, "tmpfs",
+                                   ns.MS_RDONLY | ns.MS_NOSUID | ns.MS_NODEV | ns.MS_NOEXEC, "mode=000,size=4k")
+            if kind != "out":  # inputs and context are read, only /pfs/out is written
+                libc.mount(None, target, None, ns.MS_REMOUNT | ns.MS_BIND | ns.MS_RDONLY | ns.MS_NOSUID | ns.MS_NODEV)
         except OSError:
             self._unmount([(target, source, kind)])
             raise
@@ -271,24 +280,46 @@ class _Worker:
                     self._error("mount", e)
                     return
             try:
-                child = subprocess.Popen(
-                    msg["cmd"], stdin=fds[0], stdout=fds[1], stderr=fds[2],
-                    env=msg["env"], cwd=msg["cwd"], close_fds=True, preexec_fn=self.preexec,
-                    start_new_session=True)  # own process group, killed as one
+                child = self._start(msg, fds)
             except (OSError, ValueError, TypeError) as e:  # e.g. a NUL in an argument
                 self._error("spawn", e)
                 return
             self._close(fds)  # the child has its copies; EOF must reach the server
             self.child = child
-            # The server kills this process group itself if we die mid-run (SIGKILL, OOM);
-            # in a PID namespace the kernel does, and our pid numbers mean nothing outside.
-            self.chan.send({"op": "started", "pid": None if self.pid_ns else child.pid})
+            if not self.pid_ns:
+                # The server kills this process group itself if we die mid-run (SIGKILL, OOM);
+                # in a PID namespace the kernel does (and our pid numbers mean nothing outside).
+                self.chan.send({"op": "started", "pid": child.pid})
             code = self._wait(child)
             self.kill_all(child)  # what it left running in the background ends with the datum
             self.child = None
             self.chan.send({"op": "exit", "code": code})
         finally:
             self._close(fds)
+
+    def _start(self, msg: dict[str, Any], fds: list[int]) -> _Spawned | subprocess.Popen[bytes]:
+        """Start the request's command in its own session (process group), ``fds`` as its stdio."""
+        if self.preexec is not None:  # needs a forked copy of us to run in
+            return subprocess.Popen(
+                msg["cmd"], stdin=fds[0], stdout=fds[1], stderr=fds[2], env=msg["env"], cwd=msg["cwd"],
+                close_fds=True, preexec_fn=self.preexec, start_new_session=True)
+        cmd, env, cwd = msg["cmd"], msg["env"], msg["cwd"]
+        if not isinstance(cmd, list) or not cmd or not isinstance(env, dict) or not isinstance(cwd, (str, type(None))):
+            raise TypeError("cmd must be a non-empty list, env an object and cwd a string")
+        # posix_spawn has no cwd of its own: the worker (one thread) goes there for the spawn.
+        # Relative programs and PATH entries are then taken from it, as Popen's child does.
+        where: str | None = cwd if cwd is not None else self.home
+        moved = where is not None and where != self.home
+        if where is not None and moved:
+            os.chdir(where)
+        try:
+            return _Spawned(_spawn(cmd, env, fds))
+        finally:
+            if moved:
+                try:
+                    os.chdir(self.home or "/")
+                except OSError:
+                    pass  # the server's directory went away: commands without a cwd start here
 
     def _error(self, stage: str, e: Exception) -> None:
         self.chan.send({"op": "error", "stage": stage, "errno": getattr(e, "errno", None),
@@ -299,7 +330,7 @@ class _Worker:
         while fds:
             os.close(fds.pop())
 
-    def _wait(self, child: subprocess.Popen[bytes]) -> int:
+    def _wait(self, child: _Spawned | subprocess.Popen[bytes]) -> int:
         while True:
             sock = self.chan.sock.fileno()
             readable, _, _ = select.select([sock, self.wake_r], [], [], 1.0)
@@ -325,6 +356,60 @@ class _Worker:
                             self.kill_all(child)
             if self.parent_gone():
                 self.shutdown()
+
+
+class _Spawned:
+    """A command started by ``_spawn``: what the worker uses of a ``Popen`` (pid, poll, wait)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self) -> int:
+        if self.returncode is None:
+            self.returncode = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
+        return self.returncode
+
+
+def _spawn(cmd: list[Any], env: dict[str, Any], fds: list[int]) -> int:
+    """``posix_spawn`` ``cmd`` (looked up on ``env``'s PATH, as Popen does) with ``fds`` as 0, 1, 2.
+
+    Errors are Popen's: the first failure other than "no such file" along the PATH,
+    else FileNotFoundError; both name ``cmd[0]``. Our own descriptors are all
+    close-on-exec (Python's default; the control socket and the received ones made so).
+    """
+    program = cmd[0]
+    if not isinstance(program, str):
+        raise TypeError(f"expected str, not {type(program).__name__}")
+    if os.path.dirname(program):
+        candidates = [program]
+    else:
+        candidates = [os.path.join(d, program) for d in os.get_exec_path(env)]
+    actions = [(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(fds)]
+    first: OSError | None = None
+    for path in candidates:
+        if len(candidates) > 1:  # skip what is not there without trying to run it
+            try:
+                os.stat(path)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            except OSError:
+                pass  # let the exec say why
+        try:
+            return os.posix_spawn(path, cmd, env, file_actions=actions, setsid=True, setsigdef=_RESET_SIGNALS)
+        except OSError as e:
+            if e.errno not in (errno.ENOENT, errno.ENOTDIR) and first is None:
+                first = e
+    if first is not None:
+        raise type(first)(first.errno, first.strerror, program)
+    raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), program)
 
 
 def _make_mount_point(target: str) -> None:
@@ -375,6 +460,7 @@ def main(argv: list[str]) -> int:
     fd, mode, root_dir = int(argv[1]), argv[2], argv[3]
     config: dict[str, Any] = json.loads(argv[4]) if len(argv) > 4 else {}
     parent = os.getppid()
+    os.set_inheritable(fd, False)  # passed to us to keep, not to hand to the commands we spawn
     chan = _Channel(socket.socket(fileno=fd))
     libc: ns.Libc | None = None
     plain_libc: ns.Libc | None = None

@@ -247,15 +247,26 @@ class JobRunner:
 
         def work(index: int) -> None:
             worker = DatumWorker(ctx, sandboxes[index], self.scratch / f"slot{index}")
+            upcoming: Datum | None = None
             while not self.cancel.is_set():
-                datum = todo.get()
+                datum, upcoming = (upcoming, None) if upcoming is not None else (todo.get(), None)
                 if datum is None:
                     return
+                # Take this worker's next datum now, so its input is staged while this one runs;
+                # only while the queue holds more than one per worker (near the end a worker
+                # must not sit idle while another holds a datum it took early).
+                if todo.qsize() > workers:
+                    try:
+                        upcoming = todo.get_nowait()
+                    except queue.Empty:
+                        pass
+                    if upcoming is None:
+                        todo.put(None)  # an end marker is not ours to take
                 event = threading.Event()
                 with self._lock:
                     self._active[datum.id] = event
                 try:
-                    result = worker.run(datum, event)
+                    result = worker.run(datum, event, upcoming)
                 finally:
                     with self._lock:
                         self._active.pop(datum.id, None)

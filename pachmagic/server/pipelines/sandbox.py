@@ -223,8 +223,13 @@ class Sandbox:
         timeout: float | None,
         on_output: Callable[[str, str], None],
         cancel: threading.Event | None = None,
+        while_running: Callable[[], None] | None = None,
     ) -> RunResult:
         """Run ``cmd`` with ``mounts`` at ``/pfs/<name>``; stream its output lines.
+
+        ``while_running`` is called once on this thread when the command has been
+        handed to the worker, before its output is read (work to overlap with the
+        command; it must be short, as output, timeout and cancel wait for it).
 
         ``cmd[0]`` is looked up on ``env["PATH"]`` (relative paths against ``cwd``)
         and exec'd directly. A command that cannot be started reports the reason on
@@ -257,7 +262,7 @@ class Sandbox:
                 # it (read-only) where its private /tmp would shadow it.
                 request = {"cmd": list(cmd), "env": {**WRITABLE_HOME_DIRS, **env},
                            "cwd": _server_cwd() if cwd is None else cwd, "mounts": hosts}
-            return self._worker.run(request, (stdin or "").encode(), timeout, on_output, cancel)
+            return self._worker.run(request, (stdin or "").encode(), timeout, on_output, cancel, while_running)
 
 
 class _Lines:
@@ -297,6 +302,10 @@ class _Worker:
         self.buf = b""
         self.command: int | None = None  # the running command's pid (= its process group)
         self.notes: list[str] = []  # isolation the OS refused (namespace mode)
+        # One epoll set for the worker's life (not one per command): the socket stays in it,
+        # each run adds and removes its pipes.
+        self.sel = selectors.DefaultSelector()
+        self.sel.register(sock, selectors.EVENT_READ)
 
     @classmethod
     def start(cls, mode: str, scratch: Path, config: Mapping[str, Any] | None = None) -> _Worker:
@@ -331,6 +340,7 @@ class _Worker:
         return self.proc.poll() is None and self.sock.fileno() >= 0
 
     def close(self) -> None:
+        self.sel.close()
         if self.sock.fileno() >= 0:
             try:
                 self.sock.shutdown(socket.SHUT_RDWR)  # EOF: the worker kills its command, exits
@@ -399,7 +409,8 @@ class _Worker:
     # --- one command ---
 
     def run(self, request: dict[str, Any], stdin: bytes, timeout: float | None,
-            on_output: Callable[[str, str], None], cancel: threading.Event | None) -> RunResult:
+            on_output: Callable[[str, str], None], cancel: threading.Event | None,
+            while_running: Callable[[], None] | None = None) -> RunResult:
         in_r, in_w = os.pipe()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
@@ -413,11 +424,10 @@ class _Worker:
             for fd in (in_r, out_w, err_w):
                 os.close(fd)  # the worker has its own copies now
         streams = {out_r: _Lines("stdout", on_output), err_r: _Lines("stderr", on_output)}
-        sel = selectors.DefaultSelector()
+        sel = self.sel
         reply: dict[str, Any] | None = None
         killed = timed_out = False
         try:
-            sel.register(self.sock, selectors.EVENT_READ)
             for fd in streams:
                 sel.register(fd, selectors.EVENT_READ)
             pending = memoryview(stdin)
@@ -428,6 +438,8 @@ class _Worker:
                 os.close(in_w)
                 in_w = -1
             deadline = None if timeout is None else time.monotonic() + timeout
+            if while_running is not None:
+                while_running()
             drain_until: float | None = None
             while reply is None or streams:
                 now = time.monotonic()
@@ -484,9 +496,11 @@ class _Worker:
                 self._abandon()
             raise
         finally:
-            sel.close()
+            registered = sel.get_map()  # None once _abandon closed the worker
             for fd in (in_w, out_r, err_r):
                 if fd >= 0:
+                    if registered is not None and fd in registered:
+                        sel.unregister(fd)
                     os.close(fd)
         self.command = None
         return self._result(reply, timed_out, on_output, request["cmd"][0])

@@ -16,8 +16,8 @@ job's end. No gRPC here.
 
 from __future__ import annotations
 
+import functools
 import os
-import shutil
 import stat
 import threading
 import time
@@ -35,6 +35,7 @@ from ..storage.files import Reader, file_hash
 from ..storage.model import validate_write_path
 from ..storage.tree import Entry
 from .sandbox import Sandbox
+from .slot import Slot
 from .states import DatumState
 
 __all__ = ["DatumResult", "DatumWorker", "OUTPUT_NAME_ERROR"]
@@ -79,36 +80,21 @@ class JobContext:
         return found
 
 
-def _remove(dirent: os.DirEntry[str]) -> None:
-    if dirent.is_dir(follow_symlinks=False):
-        shutil.rmtree(dirent.path, ignore_errors=True)
-    else:
-        try:
-            os.unlink(dirent.path)
-        except FileNotFoundError:
-            pass
-
-
-def _clear(directory: Path) -> None:
-    """Empty ``directory`` but keep it (cheaper than removing and recreating it)."""
-    with os.scandir(directory) as it:
-        for dirent in it:
-            _remove(dirent)
-
-
 class DatumWorker:
     """One datum slot of a job: a sandbox and a scratch directory, used one datum at a time."""
 
     def __init__(self, ctx: JobContext, sandbox: Sandbox, slot: Path) -> None:
         self.ctx = ctx
         self.sandbox = sandbox
-        self.slot = slot
+        self.slot = Slot(slot, ctx.storage, ctx.reader)
 
-    def run(self, datum: Datum, cancel: threading.Event) -> DatumResult:
+    def run(self, datum: Datum, cancel: threading.Event, upcoming: Datum | None = None) -> DatumResult:
+        """Run ``datum``; while its command runs, stage ``upcoming`` (this slot's next datum), if given."""
         ctx, transform = self.ctx, self.ctx.spec.transform
         t0 = time.time()
-        mounts, download_bytes = self._materialize(datum)
+        mounts, download_bytes, staging_s = self.slot.materialize(datum)
         t1 = time.time()
+        stage = None if upcoming is None else functools.partial(self.slot.stage, upcoming)
         env = self._env(datum)
         tries = max(1, int(ctx.spec.datum_tries or 1))
         timeout = ctx.spec.datum_timeout.ToNanoseconds() / 1e9 if ctx.spec.HasField("datum_timeout") else None
@@ -116,8 +102,9 @@ class DatumWorker:
         state, reason, recovered = DatumState.FAILED, "", False
         for attempt in range(1, tries + 1):
             if attempt > 1:
-                _clear(mounts["out"])
-            code, why = self._run(list(transform.cmd), transform.stdin, env, mounts, timeout, datum, cancel)
+                self.slot.clear_out()
+            code, why = self._run(list(transform.cmd), transform.stdin, env, mounts, timeout, datum, cancel, stage)
+            stage = None  # once, beside the first command
             if cancel.is_set():
                 return DatumResult(datum, DatumState.FAILED, reason="job killed", restarted=True)
             if why is None and (code == 0 or code in accept):
@@ -144,7 +131,7 @@ class DatumWorker:
             state = DatumState.RECOVERED
         t3 = time.time()
         stats = {
-            "download_time": t1 - t0,
+            "download_time": t1 - t0 + staging_s,
             "process_time": t2 - t1,
             "upload_time": t3 - t2,
             "download_bytes": download_bytes,
@@ -163,6 +150,7 @@ class DatumWorker:
         timeout: float | None,
         datum: Datum,
         cancel: threading.Event,
+        while_running: Callable[[], None] | None = None,
     ) -> tuple[int, str | None]:
         """Run one command; return (exit code, failure reason or None)."""
         lines = list(stdin_lines)
@@ -175,57 +163,13 @@ class DatumWorker:
             result = self.sandbox.run(
                 cmd=cmd, stdin=stdin, env=env, cwd=self.ctx.cwd, mounts=mounts, timeout=timeout,
                 on_output=lambda stream, line: self.ctx.log(line, datum=datum.id, user=True),
-                cancel=cancel,
+                cancel=cancel, while_running=while_running,
             )
         except PachError as err:
             return -1, f"could not run the transform: {err.details}"
         if result.timed_out:
             return result.exit_code, "datum timed out"
         return result.exit_code, None
-
-    def _materialize(self, datum: Datum) -> tuple[dict[str, Path], int]:
-        """Write each input's files for this datum under ``slot/<name>``; empty ``slot/out``.
-
-        The slot's directories stay from datum to datum (emptied, not recreated):
-        like Pachyderm, nothing a previous datum left in ``/pfs`` is seen by the next.
-        """
-        storage = self.ctx.storage
-        mounts: dict[str, Path] = {}
-        total = 0
-        names = {item.name for item in datum.inputs} | {"out"}
-        if self.slot.is_dir():
-            with os.scandir(self.slot) as it:
-                for dirent in it:
-                    if dirent.name not in names:
-                        _remove(dirent)
-        for item in datum.inputs:
-            base = self.slot / item.name
-            # A group or join datum may hold several files of one input: they share /pfs/<name>.
-            if item.name not in mounts:
-                if base.is_dir():
-                    _clear(base)
-                else:
-                    base.mkdir(parents=True, exist_ok=True)
-            mounts[item.name] = base
-            reader = self.ctx.reader(item.project, item.repo, item.repo_type, item.commit)
-            made: set[Path] = {base}
-            for entry in reader.files_under(item.path):
-                target = base / entry.path.lstrip("/")
-                if target.parent not in made:
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    made.add(target.parent)
-                with open(target, "wb") as fh:
-                    if not item.empty_files:
-                        for data in storage.read_chunks(entry.chunks):
-                            fh.write(data)
-                        total += entry.size
-        out = self.slot / "out"
-        if out.is_dir():
-            _clear(out)
-        else:
-            out.mkdir(parents=True)
-        mounts["out"] = out
-        return mounts, total
 
     def _env(self, datum: Datum) -> dict[str, str]:
         env = dict(self.ctx.base_env)

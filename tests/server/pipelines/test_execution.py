@@ -204,6 +204,18 @@ def test_path_substitution_fallback_warns_in_the_logs(pps: Harness, monkeypatch:
                for m in warnings)
 
 
+def test_a_substitute_transform_removing_its_pfs_directories_spoils_no_later_datum(pps: Harness, monkeypatch: Any) -> None:
+    # Substituted, /pfs/<name> are the slot's host directories: a transform can remove them.
+    # The worker keeps the slot's layout between datums; the next datum must get them back.
+    monkeypatch.setenv(ENV_VAR, "substitute")
+    pps.repo("in")
+    pps.put("in", {"/a": "1", "/b": "2", "/c": "3"})
+    pps.pipeline(spec("rm", 'cp "$in" /pfs/out/; rm -rf /pfs/in', pfs("in")))
+    job = pps.job("rm")
+    assert job.state == JobState.SUCCESS, job.reason
+    assert pps.files("rm") == {"/a": b"1", "/b": b"2", "/c": b"3"}
+
+
 def test_datums_of_a_running_job_and_scratch_cleanup(pps: Harness, tmp_path: Path) -> None:
     gate = tmp_path / "gate"
     pps.repo("in")

@@ -469,6 +469,34 @@ def test_env_is_exactly_what_was_given(any_sandbox: Sandbox) -> None:
     assert "XDG_CACHE_HOME=/x" in out.of("stdout")
 
 
+def test_the_command_holds_only_its_stdio_with_default_signals(any_sandbox: Sandbox) -> None:
+    # Nothing of the worker's (its control socket, the pipes as they arrived) reaches the
+    # command, and what Python ignores (SIGPIPE, SIGXFSZ) is the default again for it.
+    listing = "import os\nfor fd in range(3, 1024):\n    try:\n        print(fd, os.readlink(f'/proc/self/fd/{fd}'))\n    except OSError:\n        pass\n"
+    result, out = run(any_sandbox, [sys.executable, "-I", "-S", "-c", listing])
+    assert result == RunResult(0) and out.lines == []
+    _, out = run(any_sandbox, ["grep", "^SigIgn", "/proc/self/status"])
+    # (Signals 1-31; glibc's posix_spawn leaves its own 32 and 33 ignored, and a program's
+    # glibc installs its handlers for them where it uses them.)
+    assert out.of("stdout")[0].startswith("SigIgn:") and int(out.of("stdout")[0].split()[1], 16) & 0x7FFFFFFF == 0
+    _, out = run(any_sandbox, ["sh", "-c", "yes | head -n 1"])
+    assert out.lines == [("stdout", "y")]  # yes ended on SIGPIPE, no "Broken pipe" message
+
+
+def test_path_lookup_passes_over_what_cannot_run(any_sandbox: Sandbox, tmp_path: Path) -> None:
+    # As a shell and Popen: a name not executable in one PATH directory is taken from the next;
+    # found only where it cannot run, it exits 126 with the reason (127 is "not found").
+    for where, mode in (("first", 0o644), ("second", 0o755)):
+        (tmp_path / where).mkdir()
+        (tmp_path / where / "tool").write_text(f"#!/bin/sh\necho {where}\n")
+        (tmp_path / where / "tool").chmod(mode)
+    _, out = run(any_sandbox, ["tool"], env={"PATH": f"{tmp_path}/missing:{tmp_path}/first:{tmp_path}/second:{PATH}"})
+    assert out.of("stdout") == ["second"]
+    result, out = run(any_sandbox, ["tool"], env={"PATH": f"{tmp_path}/first:{PATH}"})
+    assert result == RunResult(126)
+    assert "Permission denied" in out.of("stderr")[0] and "'tool'" in out.of("stderr")[0]
+
+
 def test_cwd_and_relative_command_paths(any_sandbox: Sandbox, tmp_path: Path) -> None:
     tool = tmp_path / "code" / "bin" / "tool.sh"
     tool.parent.mkdir(parents=True)
