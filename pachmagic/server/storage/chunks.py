@@ -125,9 +125,13 @@ class ChunkStore:
         Only a large chunk already verified in this process qualifies (any other
         read may need hashing), and only when all its bytes are in memory.
         """
-        if piece.skip or piece.size < VERIFY_ONCE_MIN or (piece.chunk_id, piece.pack, piece.offset) not in self._verified:
+        if piece.skip or not self.verified(piece):
             return None
         return self.packs.read_cached(piece.pack, piece.offset, piece.size)
+
+    def verified(self, piece: Piece) -> bool:
+        """Whether a read of this chunk needs no hashing: a large chunk already verified in this process."""
+        return piece.size >= VERIFY_ONCE_MIN and (piece.chunk_id, piece.pack, piece.offset) in self._verified
 
     def advise(self, pieces: list[Piece]) -> None:
         """Tell the kernel these chunks will be read soon (a hint; never fails)."""

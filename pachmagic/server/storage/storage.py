@@ -364,6 +364,10 @@ class Storage(EngineSupport):
         """``read_piece`` when it can answer at once from memory, else None: never waits (the event loop's read)."""
         return self._chunks.read_piece_cached(piece)
 
+    def verified(self, piece: Piece) -> bool:
+        """Whether reading this piece again needs no hashing (``read_piece_cached`` may answer it)."""
+        return self._chunks.verified(piece)
+
     def advise(self, pieces: list[Piece]) -> None:
         """Ask the kernel to start reading these pieces into the page cache (a hint)."""
         self._chunks.advise(pieces)

@@ -76,3 +76,38 @@ def test_a_warm_download_is_read_on_the_event_loop(server: LocalServer, tmp_path
         offset = CHUNK_SIZE + 5  # a first chunk cut by the offset comes from the pool, the rest from memory
         assert download(offset) == _DATA[offset:], name
         assert hops.count("read_from") == 1, (name, hops)
+
+
+def test_a_chunk_that_left_the_page_cache_comes_from_the_pool_and_the_rest_from_memory(
+        server: LocalServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not _answers_nowait(tmp_path):
+        pytest.skip(f"{tmp_path}'s file system does not answer RWF_NOWAIT reads (e.g. tmpfs): every read goes to the pool")
+    data = os.urandom(9 * CHUNK_SIZE)  # more than two pool batches of chunks
+    client = server.client()
+    client.pfs.create_repo("data")
+    client.pfs.put_file("data@master", "/nine", data)
+    assert client.pfs.get_file("data@master:/nine") == data  # verified, and in the page cache
+    app = server._threaded.app  # noqa: SLF001 - the in-process server: its storage and pool
+    first = app.storage.file_pieces(app.storage.reader(_ref()).get_entry("/nine").chunks)[0]
+    fd = os.open(Path(server.data_dir) / "packs" / f"{first.pack:06d}.pack", os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, first.offset, first.size, os.POSIX_FADV_DONTNEED)  # clean pages: dropped
+        try:
+            os.preadv(fd, [bytearray(4096)], first.offset, os.RWF_NOWAIT)
+            pytest.skip("the kernel kept the chunk's pages cached")
+        except BlockingIOError:
+            pass
+    finally:
+        os.close(fd)
+    hops: list[str] = []
+    submit = app.runtime.pool.submit
+    monkeypatch.setattr(app.runtime.pool, "submit",
+                        lambda fn, *a, **k: hops.append(getattr(fn, "__name__", "?")) or submit(fn, *a, **k))
+    assert client.pfs.get_file("data@master:/nine") == data
+    assert hops.count("read_from") == 1, hops  # the first batch from the disk, then from memory again
+
+
+def _ref() -> Any:
+    from pachmagic.server.storage import CommitRef, RepoKey
+
+    return CommitRef(RepoKey("default", "data"), "master")
