@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Iterable, Iterator, Mapping, NamedTuple
 
 from pachmagic._proto import pfs_pb2
-from pachmagic.client._files import CHUNK_SIZE, Progress, Source, iter_sources, source_chunks
+from pachmagic.client._files import CHUNK_SIZE, Progress, Source, iter_sources, sized_chunks
 from pachmagic.pachyderm.wire import varint
 
 __all__ = [
@@ -34,6 +34,10 @@ class Encoded(NamedTuple):
     header: bytes
     payload: bytes = b""  # a file chunk (add_file) or empty
     path: bytes | None = None  # the add_file's path, so a framing can re-encode the header
+    # A file's first chunk, where the file's size is known before reading it: that
+    # size (this chunk's bytes and those of the chunks that follow it, all the file's
+    # next requests), so a framing may announce them once (``batched_stream``).
+    span: int = 0
 
 
 # ModifyFileRequest fields (pfs.proto): add_file = 2; AddFile: path = 1, raw = 3; BytesValue: value = 1.
@@ -85,10 +89,11 @@ def file_requests(
         if not append:
             yield delete_file(path)
         sent = False
-        for chunk in source_chunks(source, chunk_size):
+        total, chunks = sized_chunks(source, chunk_size)
+        for chunk in chunks:
             if not chunk:
                 continue
-            yield Encoded(add_file_header(raw_path, len(chunk)), chunk, raw_path)
+            yield Encoded(add_file_header(raw_path, len(chunk)), chunk, raw_path, 0 if sent else total or 0)
             sent = True
             bytes_done += len(chunk)
             if progress is not None:
@@ -115,28 +120,41 @@ def encoded_requests(
 
 def plain_stream(requests: Iterable[Encoded]) -> Iterator[bytes]:
     """One serialized ``ModifyFileRequest`` per message (the standard RPC)."""
-    for header, payload, _ in requests:
+    for header, payload, _, _ in requests:
         yield header + payload if payload else header
 
 
 def batched_stream(
-    requests: Iterable[Encoded], max_bytes: int, max_ops: int, out_of_line: int | None = None
+    requests: Iterable[Encoded], max_bytes: int, max_ops: int, out_of_line: int | None = None, spans: bool = False
 ) -> Iterator[bytes]:
     """Serialized ``ModifyFileBatch`` messages of many requests each (``pachmagic_ext``).
 
     File chunks of at least ``out_of_line`` bytes go as their own bare message
     after a batch with ``data_follows`` (see ``proto/pachmagic_ext.proto``):
-    the chunk read from the file is the message, not copied into one.
+    the chunk read from the file is the message, not copied into one. With
+    ``spans`` (version 3 of the service), a file of known size whose first chunk
+    goes out of line is announced once: ``data_follows`` is the file's size and
+    all its chunks follow as bare messages, one header for the whole file
+    instead of a message per chunk.
     """
     parts: list[bytes] = []
     size = ops = 0
-    for header, payload, path in requests:
+    left = 0  # bytes still to come as bare messages of the announced file
+    for header, payload, path, span in requests:
+        if left:
+            if path is None or not 0 < len(payload) <= left:
+                raise RuntimeError(f"an announced file's data ended {left} bytes short")  # sized_chunks prevents it
+            left -= len(payload)
+            yield payload
+            continue
         if out_of_line is not None and path is not None and len(payload) >= out_of_line:
+            announced = span if spans and span > len(payload) else len(payload)
             empty = add_file_header(path, 0)
             parts.append(_OPS + varint(len(empty)) + empty)
-            parts.append(_DATA_FOLLOWS + varint(len(payload)))
+            parts.append(_DATA_FOLLOWS + varint(announced))
             yield b"".join(parts)
             yield payload
+            left = announced - len(payload)
             parts, size, ops = [], 0, 0
             continue
         parts.append(_OPS + varint(len(header) + len(payload)) + header)
@@ -147,5 +165,7 @@ def batched_stream(
         if size >= max_bytes or ops >= max_ops:
             yield b"".join(parts)
             parts, size, ops = [], 0, 0
+    if left:
+        raise RuntimeError(f"an announced file's data ended {left} bytes short")
     if parts:
         yield b"".join(parts)

@@ -12,7 +12,8 @@ standard ``Transfer``, with identical results.
 header), listings arrive columnar and stay so in a ``ColumnarList``, and from
 version 2 of the service GetFile's chunks arrive as bare messages
 (``GetFileData``): the server sends the bytes it read, with no copy to frame
-them.
+them. From version 3 a file of known size is announced once and all its
+chunks follow bare (one message per chunk instead of two).
 
 This module must not build requests (``_encode.py``) nor be consulted per call.
 """
@@ -51,6 +52,7 @@ class ExtTransfer(Transfer):
             f"/{self.service}/GetFileData", request_serializer=pfs_pb2.GetFileRequest.SerializeToString,
             response_deserializer=None,
         ) if version >= 2 else None
+        self._spans = version >= 3  # a known-size file's chunks follow one announcement
 
     def get_file(self, request: pfs_pb2.GetFileRequest) -> Iterator[memoryview]:
         """The file's chunks: bare messages from a version 2 server, else as ``Transfer``."""
@@ -60,7 +62,7 @@ class ExtTransfer(Transfer):
 
     def frames(self, requests: Iterable[Encoded]) -> Iterator[bytes]:
         """``ModifyFileBatch`` messages of many requests each; large chunks bare."""
-        return batched_stream(requests, BATCH_BYTES, BATCH_OPS, OUT_OF_LINE)
+        return batched_stream(requests, BATCH_BYTES, BATCH_OPS, OUT_OF_LINE, self._spans)
 
     def list_files(self, method: str, request: Any) -> RecordList[FileInfo]:
         """A columnar listing: records are built only if someone looks at them."""

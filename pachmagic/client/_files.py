@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 from typing import Callable, Iterable, Iterator, Mapping, Protocol, Union
 
-__all__ = ["CHUNK_SIZE", "Source", "SupportsRead", "Progress", "iter_sources", "source_chunks", "ChunkReader"]
+__all__ = ["CHUNK_SIZE", "Source", "SupportsRead", "Progress", "iter_sources", "sized_chunks", "ChunkReader"]
 
 # Below gRPC's default 4 MiB message limit even with the path and framing added,
 # so uploads also work against servers that keep the default.
@@ -45,25 +46,50 @@ def iter_sources(files: Mapping[str, Source] | Iterable[tuple[str, Source]]) -> 
             yield path, source
 
 
-def source_chunks(source: Source, size: int) -> Iterator[bytes]:
-    """The bytes of an upload source, at most ``size`` at a time (bytes of at most ``size`` as they are)."""
+def sized_chunks(source: Source, size: int) -> tuple[int | None, Iterator[bytes]]:
+    """How many bytes ``source`` holds where that is known before reading it, and its chunks.
+
+    The chunks are at most ``size`` bytes each (bytes of at most ``size`` as they are).
+
+    Known for bytes, text and a local path to a regular file (its size when its
+    turn comes); a path is read up to that size and no further, and reading
+    fewer raises ``OSError``: the chunks always add up to the size announced.
+    File objects and other paths (pipes, devices) are read to their end: None.
+    """
     if isinstance(source, bytes) and len(source) <= size:
-        yield source  # as is: no copy
-    elif isinstance(source, (bytes, bytearray, memoryview)):
+        return len(source), iter((source,))  # as is: no copy
+    if isinstance(source, (bytes, bytearray, memoryview)):
         view = memoryview(source).cast("B")
-        for start in range(0, len(view), size):
-            yield bytes(view[start : start + size])
-    elif isinstance(source, str):
-        yield from source_chunks(source.encode("utf-8"), size)
-    elif isinstance(source, os.PathLike):
-        with open(os.fspath(source), "rb") as handle:
-            yield from _read_chunks(handle, size)
-    elif hasattr(source, "read"):
-        yield from _read_chunks(source, size)
-    else:
-        raise TypeError(
-            f"cannot upload a {type(source).__name__}: pass bytes, str, a pathlib.Path or a file object"
-        )
+        return len(view), (bytes(view[start : start + size]) for start in range(0, len(view), size))
+    if isinstance(source, str):
+        return sized_chunks(source.encode("utf-8"), size)
+    if isinstance(source, os.PathLike):
+        path = os.fspath(source)
+        status = os.stat(path)
+        if stat.S_ISREG(status.st_mode):
+            return status.st_size, _sized_file_chunks(path, status.st_size, size)
+        return None, _file_chunks(path, size)
+    if hasattr(source, "read"):
+        return None, _read_chunks(source, size)
+    raise TypeError(
+        f"cannot upload a {type(source).__name__}: pass bytes, str, a pathlib.Path or a file object"
+    )
+
+
+def _file_chunks(path: str, size: int) -> Iterator[bytes]:
+    with open(path, "rb") as handle:
+        yield from _read_chunks(handle, size)
+
+
+def _sized_file_chunks(path: str, total: int, size: int) -> Iterator[bytes]:
+    left = total
+    with open(path, "rb", buffering=0) as handle:  # whole chunks: Python's buffer would only copy
+        while left:
+            data = handle.read(min(size, left))
+            if not data:
+                raise OSError(f"{path} shrank while it was being uploaded: {total - left} of its {total} bytes read")
+            left -= len(data)
+            yield data
 
 
 def _read_chunks(handle: SupportsRead, size: int) -> Iterator[bytes]:

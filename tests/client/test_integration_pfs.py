@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -198,6 +199,27 @@ def test_uploads_read_the_source_and_report_progress_on_grpcs_sending_thread(pho
     assert photos.pfs.get_file("photos@master:/parts") == b"abcd"
     assert {what for what, _ in seen} == {"read", "progress"}
     assert all(on_grpcs_thread for _, on_grpcs_thread in seen), seen
+
+
+def test_a_local_file_that_shrinks_during_its_upload_fails_it_and_writes_nothing(photos: Client, tmp_path: Path) -> None:
+    """A path is uploaded as its size when its turn came: a file that grows is cut there, one that shrinks fails."""
+    from pachmagic.client._files import CHUNK_SIZE
+
+    local = tmp_path / "big.bin"
+    local.write_bytes(b"x" * (2 * CHUNK_SIZE + 10))  # three chunks
+    with pytest.raises(OSError, match="shrank while it was being uploaded"):
+        photos.pfs.put_file_from_path("photos@master", "/big.bin", local,
+                                      progress=lambda done, _: os.truncate(local, CHUNK_SIZE + 5))
+    with pytest.raises(errors.NotFound):
+        photos.pfs.inspect_file("photos@master:/big.bin")
+    local.write_bytes(b"y" * (CHUNK_SIZE + 10))
+
+    def grow(done: int, _: int) -> None:
+        with open(local, "ab") as handle:
+            handle.write(b"z" * 10)
+
+    photos.pfs.put_file_from_path("photos@master", "/big.bin", local, progress=grow)
+    assert photos.pfs.get_file("photos@master:/big.bin") == b"y" * (CHUNK_SIZE + 10)
 
 
 def test_copy_file_and_diff(photos: Client) -> None:

@@ -32,8 +32,9 @@ __all__ = ["ExtServicer", "add_to_server", "BATCH", "ADVERTISED"]
 # Files per listing message: ~100 bytes each on the wire, far below the 20 MiB limit.
 BATCH = 5000
 # What the server puts in ClusterInfo.metadata["pachmagic_ext"]: the version of
-# the service (2: GetFileData; see ``proto/pachmagic_ext.proto``).
-ADVERTISED = "2"
+# the service (2: GetFileData; 3: data_follows may span several messages; see
+# ``proto/pachmagic_ext.proto``).
+ADVERTISED = "3"
 
 
 def batches(infos: Iterable[FileInfo], size: int = BATCH) -> Iterator[ext_pb2.FileInfoBatch]:
@@ -107,16 +108,20 @@ class ExtServicer(ext_pb2_grpc.APIServicer):
     async def ModifyFile(self, request_iterator: Any, context: Any) -> empty_pb2.Empty:
         """Takes raw ``ModifyFileBatch`` bytes and bare data messages (see ``add_to_server``): no copies."""
         stream = ModifyFileStream(self.storage, self.rt)
-        waiting: Op | None = None  # an add whose data is the next message (data_follows)
-        expected = 0
+        waiting: Op | None = None  # an add whose data are the next messages (data_follows)
+        expected = 0  # bytes of it still to come
         try:
             async for message in request_iterator:
                 if waiting is not None:
-                    if len(message) != expected:
+                    # Version 3: the announced bytes may come in several messages, each
+                    # appended as its own add (as consecutive add_file requests are).
+                    if not 0 < len(message) <= expected:
                         raise InvalidArgument(
-                            f"ModifyFile: expected {expected} bytes of file data, got a message of {len(message)}")
+                            f"ModifyFile: expected {expected} more bytes of file data, got a message of {len(message)}")
                     await stream.feed_op(waiting._replace(data=memoryview(message)))
-                    waiting = None
+                    expected -= len(message)
+                    if not expected:
+                        waiting = None
                     continue
                 ops, expected = read_batch(message)
                 if expected:
@@ -124,7 +129,7 @@ class ExtServicer(ext_pb2_grpc.APIServicer):
                 for op in ops:
                     await stream.feed_op(op)
             if waiting is not None:
-                raise InvalidArgument(f"ModifyFile: the stream ended before {expected} announced bytes of file data")
+                raise InvalidArgument(f"ModifyFile: the stream ended with {expected} announced bytes of file data still to come")
             await stream.finish(context)
         finally:
             await stream.abandon()

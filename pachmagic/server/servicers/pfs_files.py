@@ -24,12 +24,13 @@ from ...pachyderm.paths import clean_path
 from ...pachyderm.wire import bytes_value
 from ..._proto import pfs_pb2
 from ..storage import CommitRef, Storage
-from ..storage.chunks import CHUNK_SIZE
+from ..storage.chunks import CHUNK_SIZE, Piece
 from ..storage.files import WriteSession
 from ..storage.model import FileInfo
 from ..storage.tree import Entry
 from . import _convert as cv
 from . import _encode as encode
+from . import _writes
 from ._base import Runtime, rpc
 from ._wire import Op
 
@@ -244,9 +245,10 @@ def get_file_entry(storage: Storage, request: pfs_pb2.GetFileRequest,
     return None if entry.size == 0 or request.offset >= entry.size else entry
 
 
-# Chunks read per hop to the thread pool: one 4 MiB chunk per hop cost a thread
-# switch and an event-loop wake-up per chunk; four keep two hops' worth (32 MiB)
-# in memory at most while the next is read during the sending of the current.
+# Chunks read per hop to the thread pool (when they must come from the disk): one
+# 4 MiB chunk per hop cost a thread switch and an event-loop wake-up per chunk; four
+# keep two hops' worth (32 MiB) in memory at most while the next is read during the
+# sending of the current.
 CHUNKS_PER_HOP = 4
 
 
@@ -257,21 +259,63 @@ async def send_file(rt: Runtime, storage: Storage, request: pfs_pb2.GetFileReque
     The handler must be registered without a response serializer. A file with
     nothing to send after the offset gets one ``frame(b"")`` message (pachd's
     empty BytesValue), or none when bare.
+
+    Chunks whose bytes are in memory (verified before, in the page cache) are read
+    on the event loop, one kernel copy each and no thread hop (``Storage.read_piece_cached``
+    never waits for the disk); the others are read on the pool ``CHUNKS_PER_HOP`` at a
+    time (chunks not verified yet: the next batch while the current one is sent), and
+    the disk is asked for the batch after it. Measured on a warm 1 GiB download: the pool hops (two thread
+    switches and an event-loop wake-up per hop) cost about a quarter of the server's CPU.
     """
     stop = rt.stopper(context)
-    entry = await rt.blocking(lambda: get_file_entry(storage, request, stop))
-    if entry is None:
+
+    def plan() -> list[Piece]:
+        entry = get_file_entry(storage, request, stop)
+        return [] if entry is None else storage.file_pieces(entry.chunks, request.offset)
+
+    pieces = await rt.blocking(plan)
+    if not pieces:
         if frame is not None:
             await context.write(frame(b""))
         return
-    chunks = entry.chunks
 
-    def messages() -> Iterable[bytes]:
-        # On the pool thread: reading (and framing) stays off the event loop.
-        data = storage.read_chunks(chunks, request.offset)
-        return data if frame is None else map(frame, data)
+    def framed(data: bytes) -> bytes:
+        return data if frame is None else frame(data)
 
-    await rt.send(context, messages, batch=CHUNKS_PER_HOP)
+    def read_from(start: int) -> list[bytes]:
+        # On the pool thread: reading (and framing) what is not in memory stays off the event loop.
+        end = start + CHUNKS_PER_HOP
+        storage.advise(pieces[end : end + CHUNKS_PER_HOP])
+        return [framed(storage.read_piece(piece)) for piece in pieces[start:end]]
+
+    loop = asyncio.get_running_loop()
+    write: _writes.Write | None = None
+    pending: asyncio.Future[list[bytes]] | None = None
+    index = 0
+    try:
+        while index < len(pieces):
+            data = None if pending is not None else storage.read_piece_cached(pieces[index])
+            if data is not None:
+                items, index = [framed(data)], index + 1
+            else:
+                if pending is None:
+                    pending = loop.run_in_executor(rt.pool, read_from, index)
+                items = await pending
+                index += len(items)
+                # Chunks never read in this process (a first download) are likely on the disk
+                # too, and must be hashed: read them while these are sent. Others (a chunk
+                # that left the page cache) are tried from memory again first.
+                more = index < len(pieces) and not storage.verified(pieces[index])
+                pending = loop.run_in_executor(rt.pool, read_from, index) if more else None
+            for item in items:
+                if write is None:  # the first message goes with the initial metadata
+                    await context.write(item)
+                    write = _writes.writer(context, loop)
+                else:
+                    await write(item, True)
+    finally:
+        if pending is not None and not pending.done():
+            pending.cancel()
 
 
 def _check_number(number: int, reverse: bool) -> None:

@@ -22,13 +22,15 @@ by ``fsck``, which hashes every chunk.
 
 from __future__ import annotations
 
+from typing import Iterable, Iterator, NamedTuple
+
 from blake3 import blake3
 
 from ...errors import DataLoss
 from .db import Database
 from .packs import DiskPacks, MemoryPacks, Packs
 
-__all__ = ["CHUNK_SIZE", "Packs", "DiskPacks", "MemoryPacks", "ChunkStore", "ChunkWriter", "chunk_id_of"]
+__all__ = ["CHUNK_SIZE", "Packs", "DiskPacks", "MemoryPacks", "ChunkStore", "ChunkWriter", "Piece", "chunk_id_of"]
 
 
 def chunk_id_of(data: bytes | memoryview) -> bytes:
@@ -48,6 +50,18 @@ _WRITE_BUFFER = 1024 * 1024
 # ``_VERIFIED_MAX`` entries (some chunks are then verified twice, never none).
 VERIFY_ONCE_MIN = 1024 * 1024
 _VERIFIED_MAX = 1 << 16
+# Chunks announced to the kernel ahead of a sequential read (4 MiB each).
+_READ_AHEAD = 4
+
+
+class Piece(NamedTuple):
+    """One chunk of a file read, located once: its id, where it is, and the bytes to drop at its start."""
+
+    chunk_id: bytes
+    pack: int
+    offset: int
+    size: int
+    skip: int = 0
 
 
 class ChunkStore:
@@ -64,17 +78,65 @@ class ChunkStore:
         return None if row is None else (row[0], row[1], row[2])
 
     def read(self, chunk_id: bytes) -> bytes:
+        return self.read_piece(self.piece(chunk_id))
+
+    def piece(self, chunk_id: bytes, skip: int = 0) -> Piece:
+        """Where a chunk is (looked up once per read; ``DataLoss`` when the index has no row)."""
         loc = self.location(chunk_id)
         if loc is None:
             raise DataLoss(f"chunk {chunk_id.hex()} is missing from the store")
-        return self._read_verified(chunk_id, *loc)
+        return Piece(chunk_id, *loc, skip)
 
-    def advise(self, chunk_ids: list[bytes]) -> None:
-        """Tell the kernel these chunks will be read soon (a hint; never fails)."""
+    def pieces(self, chunk_ids: Iterable[bytes], offset: int = 0) -> list[Piece]:
+        """Where each chunk of a file read from ``offset`` is, looked up once (chunks before it left out).
+
+        Locations do not change while a server runs (garbage collection needs
+        it stopped), so a read may locate all its chunks first.
+        """
+        pieces = []
         for chunk_id in chunk_ids:
-            loc = self.location(chunk_id)
-            if loc is not None:
-                self.packs.advise(*loc)
+            piece = self.piece(chunk_id, offset)
+            if offset >= piece.size:
+                offset -= piece.size  # skip whole chunks without reading them
+                continue
+            pieces.append(piece)
+            offset = 0
+        return pieces
+
+    def read_file(self, chunk_ids: Iterable[bytes], offset: int = 0) -> Iterator[bytes]:
+        """Yield a file's bytes chunk by chunk from ``offset``, asking the disk a few chunks ahead.
+
+        (Large chunks are written with O_DIRECT, so a fresh upload is usually not in the page cache.)
+        """
+        pieces = self.pieces(chunk_ids, offset)
+        for index, piece in enumerate(pieces):
+            # each chunk is announced once, ``_READ_AHEAD`` chunks before it is read
+            self.advise(pieces[1 : 1 + _READ_AHEAD] if index == 0 else pieces[index + _READ_AHEAD : index + _READ_AHEAD + 1])
+            yield self.read_piece(piece)
+
+    def read_piece(self, piece: Piece) -> bytes:
+        """A located chunk's bytes after ``piece.skip``, verified (may wait for the disk)."""
+        data = self._read_verified(piece.chunk_id, piece.pack, piece.offset, piece.size)
+        return data[piece.skip:] if piece.skip else data
+
+    def read_piece_cached(self, piece: Piece) -> bytes | None:
+        """A located chunk's bytes if they can be had at once, else None; never waits for the disk.
+
+        Only a large chunk already verified in this process qualifies (any other
+        read may need hashing), and only when all its bytes are in memory.
+        """
+        if piece.skip or not self.verified(piece):
+            return None
+        return self.packs.read_cached(piece.pack, piece.offset, piece.size)
+
+    def verified(self, piece: Piece) -> bool:
+        """Whether a read of this chunk needs no hashing: a large chunk already verified in this process."""
+        return piece.size >= VERIFY_ONCE_MIN and (piece.chunk_id, piece.pack, piece.offset) in self._verified
+
+    def advise(self, pieces: list[Piece]) -> None:
+        """Tell the kernel these chunks will be read soon (a hint; never fails)."""
+        for piece in pieces:
+            self.packs.advise(piece.pack, piece.offset, piece.size)
 
     def _read_verified(self, chunk_id: bytes, pack: int, offset: int, size: int) -> bytes:
         data = self.packs.read(pack, offset, size)

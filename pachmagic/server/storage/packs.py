@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Iterable, Protocol
 
 from ...errors import DataLoss
+from . import _nowait
 
 __all__ = ["Packs", "DiskPacks", "MemoryPacks"]
 
@@ -44,6 +45,8 @@ class Packs(Protocol):
     def append_parts(self, parts: list[memoryview]) -> tuple[int, int]: ...
 
     def read(self, pack: int, offset: int, size: int) -> bytes: ...
+
+    def read_cached(self, pack: int, offset: int, size: int) -> bytes | None: ...
 
     def advise(self, pack: int, offset: int, size: int) -> None: ...
 
@@ -138,6 +141,9 @@ class MemoryPacks:
 
     def read(self, pack: int, offset: int, size: int) -> bytes:
         return bytes(self._data[offset : offset + size])
+
+    def read_cached(self, pack: int, offset: int, size: int) -> bytes | None:
+        return self.read(pack, offset, size) if offset + size <= len(self._data) else None
 
     def sync(self, locations: Iterable[tuple[int, int]] = ()) -> None:
         pass
@@ -417,6 +423,17 @@ class DiskPacks:
         if len(data) != size:
             raise DataLoss(f"pack {pack} is shorter than the index says (offset {offset}, size {size})")
         return data
+
+    def read_cached(self, pack: int, offset: int, size: int) -> bytes | None:
+        """The bytes if all are in the page cache (``_nowait``), else None; never waits.
+
+        None too while background writes are queued (the chunk may be one of
+        them) or before the pack has been opened for reading (opening takes the lock).
+        """
+        fd = self._read_fds.get(pack)
+        if fd is None or self._queued:
+            return None
+        return _nowait.read_cached(fd, size, offset)
 
     def sync(self, locations: Iterable[tuple[int, int]] = ()) -> None:
         """Make every byte appended so far durable; raise if a write at ``locations`` failed.

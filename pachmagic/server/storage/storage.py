@@ -23,7 +23,7 @@ from ...errors import FailedPrecondition, InvalidArgument, NotFound, Unknown
 from . import history
 from .catalog import Catalog, CommitRef, CommitRow
 from .catalog_base import BranchNotFound
-from .chunks import ChunkStore, DiskPacks, MemoryPacks, Packs
+from .chunks import ChunkStore, DiskPacks, MemoryPacks, Packs, Piece
 from .datadir import lock_data_dir, private_dir, private_file
 from .db import DATABASE_FILE, Database
 from .files import Reader, WriteSession, diff, replay
@@ -45,9 +45,6 @@ from .storage_engine import EngineSupport
 from .tree import NodeCache, Tree
 
 __all__ = ["Storage"]
-
-# Chunks announced to the kernel ahead of a sequential read (4 MiB each).
-_READ_AHEAD = 4
 
 Listener = Callable[[], None]
 
@@ -352,28 +349,28 @@ class Storage(EngineSupport):
         return reader
 
     def read_chunks(self, chunks: Iterable[bytes], offset: int = 0) -> Iterator[bytes]:
-        """Yield a file's bytes chunk by chunk, starting at ``offset``.
+        """Yield a file's bytes chunk by chunk, starting at ``offset`` (see ``ChunkStore.read_file``)."""
+        return self._chunks.read_file(chunks, offset)
 
-        The disk is asked to read a few chunks ahead (large chunks are written
-        with O_DIRECT, so a fresh upload is usually not in the page cache).
-        """
-        ids = list(chunks)
-        advised = 0  # chunks before this index have been announced
-        for index, chunk_id in enumerate(ids):
-            if offset:
-                loc = self._chunks.location(chunk_id)
-                if loc is not None and offset >= loc[2]:
-                    offset -= loc[2]  # skip whole chunks without reading them
-                    continue
-            ahead = index + 1 + _READ_AHEAD
-            self._chunks.advise(ids[max(advised, index + 1) : ahead])
-            advised = max(advised, ahead)
-            data = self._chunks.read(chunk_id)
-            if offset >= len(data):
-                offset -= len(data)
-                continue
-            yield data[offset:] if offset else data
-            offset = 0
+    def file_pieces(self, chunks: Iterable[bytes], offset: int = 0) -> list[Piece]:
+        """Where each chunk of a file read from ``offset`` is, located once (``ChunkStore.pieces``)."""
+        return self._chunks.pieces(chunks, offset)
+
+    def read_piece(self, piece: Piece) -> bytes:
+        """A located chunk's bytes (after its ``skip``), verified; may wait for the disk."""
+        return self._chunks.read_piece(piece)
+
+    def read_piece_cached(self, piece: Piece) -> bytes | None:
+        """``read_piece`` when it can answer at once from memory, else None: never waits (the event loop's read)."""
+        return self._chunks.read_piece_cached(piece)
+
+    def verified(self, piece: Piece) -> bool:
+        """Whether reading this piece again needs no hashing (``read_piece_cached`` may answer it)."""
+        return self._chunks.verified(piece)
+
+    def advise(self, pieces: list[Piece]) -> None:
+        """Ask the kernel to start reading these pieces into the page cache (a hint)."""
+        self._chunks.advise(pieces)
 
     def diff(self, new: CommitRef, new_path: str, old: CommitRef | None, old_path: str | None) -> Iterator[tuple[FileInfo | None, FileInfo | None]]:
         with self.snapshot():

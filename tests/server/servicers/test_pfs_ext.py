@@ -123,8 +123,10 @@ def _raw_modify_file(server: LocalServer, messages: list[bytes]) -> grpc.RpcErro
 
 
 @pytest.mark.parametrize("case, message", [
-    ("short", "expected 5 bytes of file data, got a message of 3"),
-    ("missing", "the stream ended before 5 announced bytes"),
+    ("long", "expected 5 more bytes of file data, got a message of 7"),
+    ("empty", "expected 5 more bytes of file data, got a message of 0"),
+    ("short", "the stream ended with 2 announced bytes of file data still to come"),
+    ("missing", "the stream ended with 5 announced bytes of file data still to come"),
     ("not_an_add", "data_follows needs an add_file without data"),
 ])
 def test_malformed_out_of_line_data_is_refused_and_changes_nothing(
@@ -139,12 +141,25 @@ def test_malformed_out_of_line_data_is_refused_and_changes_nothing(
         add = pfs_pb2.ModifyFileRequest(delete_file=pfs_pb2.DeleteFile(path="/top.bin"))
     header = pachmagic_ext_pb2.ModifyFileBatch(ops=[add], data_follows=5)
     messages = [start.SerializeToString(), header.SerializeToString()]
-    if case == "short":
-        messages.append(b"abc")
+    messages += {"long": [b"abcdefg"], "empty": [b""], "short": [b"abc"]}.get(case, [])
     err = _raw_modify_file(server, messages)
     assert err is not None and err.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert message in (err.details() or "")
     assert [(i.path, i.hash) for i in fast.pfs.walk_file("data@master:/")] == before
+
+
+def test_announced_data_may_come_in_several_messages(both: tuple[Any, Any], server: LocalServer) -> None:
+    """Version 3: ``data_follows`` bytes as several bare messages, each appended; other ops around them as usual."""
+    fast, _ = both
+    commit = pfs_pb2.Commit(branch=pfs_pb2.Branch(repo=pfs_pb2.Repo(name="data"), name="master"))
+    start = pachmagic_ext_pb2.ModifyFileBatch(ops=[pfs_pb2.ModifyFileRequest(set_commit=commit)])
+    add = pfs_pb2.ModifyFileRequest(add_file=pfs_pb2.AddFile(path="/x", raw={}))
+    after = pfs_pb2.ModifyFileRequest(add_file=pfs_pb2.AddFile(path="/y", raw={"value": b"y"}))
+    messages = [start.SerializeToString(), pachmagic_ext_pb2.ModifyFileBatch(ops=[add], data_follows=10).SerializeToString(),
+                b"abcd", b"ef", b"ghij", pachmagic_ext_pb2.ModifyFileBatch(ops=[after]).SerializeToString()]
+    assert _raw_modify_file(server, messages) is None
+    assert fast.pfs.get_file("data@master:/x") == b"abcdefghij"
+    assert fast.pfs.get_file("data@master:/y") == b"y"
 
 
 _DATA = bytes(range(251)) * 40_000  # ~10 MB: three chunks, the last one short
@@ -206,13 +221,14 @@ def test_download_errors_are_the_same_over_every_framing(both: tuple[Any, Any]) 
     assert texts[0] == texts[1]
 
 
-def test_the_server_advertises_version_2(server: LocalServer) -> None:
+def test_the_server_advertises_version_3(server: LocalServer) -> None:
     with grpc.insecure_channel(server.address) as channel:
         info = admin_pb2_grpc.APIStub(channel).InspectCluster(admin_pb2.InspectClusterRequest())  # type: ignore[no-untyped-call]
-    assert info.metadata["pachmagic_ext"] == "2"
+    assert info.metadata["pachmagic_ext"] == "3"
     client = server.client()
     try:
         transfer = client.pfs._wire()  # noqa: SLF001
         assert isinstance(transfer, ExtTransfer) and transfer._get_file_data is not None  # noqa: SLF001
+        assert transfer._spans  # noqa: SLF001
     finally:
         client.close()

@@ -18,6 +18,7 @@ from pachmagic.errors import DataLoss, FailedPrecondition, InvalidArgument, NotF
 from pachmagic.server.storage import BranchKey, CommitRef, RepoKey, Storage
 from pachmagic.server.storage import chunks
 from pachmagic.server.storage.chunks import CHUNK_SIZE, VERIFY_ONCE_MIN
+from pachmagic.server.storage.packs import DiskPacks
 from tests.server.storage.helpers import corrupt_byte, parts, put, read
 
 REPO = RepoKey("default", "data")
@@ -145,6 +146,36 @@ def test_large_chunks_are_verified_on_their_first_read_small_ones_on_every_read(
         assert read(storage, "data", "master", "/big") == big
         assert read(storage, "data", "master", "/small") == small
     assert sorted(hashed) == [len(small)] * 3 + [len(big)]
+
+
+def test_a_read_locates_each_chunk_once(storage: Storage, repo: RepoKey, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One index lookup per chunk read (announcing chunks ahead of the read used to look each up again)."""
+    data = os.urandom(CHUNK_SIZE * 2 + 10)
+    put(storage, "data", "master", {"/f": data})
+    entry = storage.reader(CommitRef(repo, "master")).get_entry("/f")
+    store = parts(storage).chunks
+    looked_up: list[bytes] = []
+    real = store.location
+    monkeypatch.setattr(store, "location", lambda chunk_id: looked_up.append(chunk_id) or real(chunk_id))
+    assert b"".join(storage.read_chunks(entry.chunks)) == data
+    assert looked_up == list(entry.chunks)
+
+
+def test_only_verified_large_chunks_are_read_without_waiting(storage: Storage, repo: RepoKey) -> None:
+    """``read_piece_cached`` (the event loop's read) answers only what needs no hashing and no disk."""
+    big, small = os.urandom(VERIFY_ONCE_MIN + 5), b"small bytes"
+    put(storage, "data", "master", {"/big": big, "/small": small})
+    reader = storage.reader(CommitRef(repo, "master"))
+    [big_piece] = storage.file_pieces(reader.get_entry("/big").chunks)
+    [small_piece] = storage.file_pieces(reader.get_entry("/small").chunks)
+    assert storage.read_piece_cached(big_piece) is None  # not verified yet in this process
+    assert read(storage, "data", "master", "/big") == big and read(storage, "data", "master", "/small") == small
+    if storage.read_piece_cached(big_piece) is None and isinstance(parts(storage).packs, DiskPacks):
+        pytest.skip("this file system does not answer RWF_NOWAIT reads (e.g. tmpfs): every read goes to the pool")
+    assert storage.read_piece_cached(big_piece) == big
+    assert storage.read_piece_cached(small_piece) is None  # small chunks are hashed on every read
+    [skipping] = storage.file_pieces(reader.get_entry("/big").chunks, 3)
+    assert storage.read_piece_cached(skipping) is None and storage.read_piece(skipping) == big[3:]
 
 
 def test_a_large_chunk_damaged_after_its_first_read_is_found_by_the_next_process_and_fsck(tmp_path: Path) -> None:
