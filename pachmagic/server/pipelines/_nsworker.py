@@ -19,7 +19,9 @@ request carries three file descriptors (stdin, stdout, stderr) as SCM_RIGHTS.
 Requests:  ``{"op": "run", "cmd", "env", "cwd", "mounts"}``, ``{"op": "kill"}``.
 Replies:   ``{"op": "ready", "notes"}`` or ``{"op": "failed", "reason"}`` once at start;
            per run, outside a PID namespace, ``{"op": "started", "pid"}`` first (the server
-           kills that process group if we die mid-run); then ``{"op": "exit", "code"}`` or
+           kills that process group if we die mid-run); then ``{"op": "exit", "code"}`` (with
+           ``"drained": true`` when every process that could write the command's stdout and
+           stderr is gone: what the pipes hold is all there is) or
            ``{"op": "error", "stage": "mount"|"spawn", "errno", "message"}``.
 
 This file runs as a script with ``-S`` (no site-packages): it must import only the
@@ -114,6 +116,7 @@ class _Worker:
         self.pid_ns = pid_ns
         self.preexec: Callable[[], Any] | None = None  # run in the command's process before exec
         self.child: _Spawned | subprocess.Popen[bytes] | None = None
+        self.held: list[int] = []  # the last command's stdout and stderr (write ends), closed at the next run
         try:
             self.home: str | None = os.getcwd()  # where a command runs when the request names no cwd
         except OSError:
@@ -140,8 +143,11 @@ class _Worker:
             _killpg(self.child.pid)
         os._exit(0)  # as a PID namespace's init, this also kills everything in it
 
-    def kill_all(self, child: _Spawned | subprocess.Popen[bytes]) -> None:
-        """End every process the command started: the whole PID namespace but us, else its group."""
+    def kill_all(self, child: _Spawned | subprocess.Popen[bytes]) -> bool:
+        """End every process the command started: the whole PID namespace but us, else its group.
+
+        True when every one of them is known to be gone (the namespace holds only us).
+        """
         if self.pid_ns:
             if child.returncode is None:
                 child.wait()  # killed already (a kill request): Popen must reap its own child
@@ -153,12 +159,13 @@ class _Worker:
                 try:
                     if os.waitpid(-1, os.WNOHANG)[0] == 0:
                         if child.returncode is not None and not _others():
-                            break
+                            return True
                         select.select([], [], [], 0.01)
                 except ChildProcessError:
-                    break
+                    return True  # no child left: every process of the namespace descended from us
         else:
             _killpg(child.pid)
+        return False
 
     def serve(self) -> None:
         while True:
@@ -270,6 +277,7 @@ class _Worker:
                     pass  # what a transform made of it: _make_mount_point clears it next time
 
     def run(self, msg: dict[str, Any], fds: list[int]) -> None:
+        self._close(self.held)
         try:
             if len(fds) != 3:
                 raise ValueError(f"expected 3 descriptors, got {len(fds)}")
@@ -291,12 +299,20 @@ class _Worker:
                 # in a PID namespace the kernel does (and our pid numbers mean nothing outside).
                 self.chan.send({"op": "started", "pid": child.pid})
             code = self._wait(child)
-            self.kill_all(child)  # what it left running in the background ends with the datum
+            gone = self.kill_all(child)  # what it left running in the background ends with the datum
             self.child = None
-            # Our copies of its stdout and stderr go last: their EOF then reaches the server
-            # with the exit status, not as a wake-up of its own while we still reap the command.
-            self._close(fds)
-            self.chan.send({"op": "exit", "code": code})
+            # Our copies of its stdout and stderr are kept until here: the server is not woken
+            # by their EOF at the command's exit while we still reap it. When every other writer
+            # is known to be gone, all they wrote is in the pipes: "drained" tells the server to
+            # read that and not wait for EOF (no wake-up of its own for it at all).
+            if gone:
+                # Closed at the next request, by when the server has closed its ends: closing
+                # them now would wake it, and sending must be the last thing we do before waiting.
+                self.held, fds[:] = fds[:], []
+                self.chan.send({"op": "exit", "code": code, "drained": True})
+            else:
+                self._close(fds)
+                self.chan.send({"op": "exit", "code": code})
         finally:
             self._close(fds)
 

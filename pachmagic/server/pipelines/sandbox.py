@@ -494,6 +494,12 @@ class _Worker:
                                 self.command = None if msg.get("pid") is None else int(msg["pid"])
                             else:
                                 reply = msg
+                        if reply is not None and reply.get("drained"):
+                            # No writer is left: the output is what the pipes hold; no EOF to wait for.
+                            for out_fd in list(streams):
+                                self._drain(out_fd, streams.pop(out_fd))
+                                sel.unregister(out_fd)
+                                registered.discard(out_fd)
             for lines in streams.values():
                 lines.flush()
         except BaseException:
@@ -509,6 +515,17 @@ class _Worker:
                     os.close(fd)
         self.command = None
         return self._result(reply, timed_out, on_output, request["cmd"][0])
+
+    @staticmethod
+    def _drain(fd: int, lines: _Lines) -> None:
+        """Pass on what a pipe holds now, without waiting for more."""
+        os.set_blocking(fd, False)
+        try:
+            while data := os.read(fd, 65536):
+                lines.feed(data)
+        except BlockingIOError:
+            pass
+        lines.flush()
 
     def _abandon(self) -> None:
         """A run is being left early (callback raised, worker died): stop the worker.
