@@ -284,7 +284,7 @@ class _Worker:
             except (OSError, ValueError, TypeError) as e:  # e.g. a NUL in an argument
                 self._error("spawn", e)
                 return
-            self._close(fds)  # the child has its copies; EOF must reach the server
+            os.close(fds.pop(0))  # stdin's read end: the command has its copy, and must see EOF
             self.child = child
             if not self.pid_ns:
                 # The server kills this process group itself if we die mid-run (SIGKILL, OOM);
@@ -293,6 +293,9 @@ class _Worker:
             code = self._wait(child)
             self.kill_all(child)  # what it left running in the background ends with the datum
             self.child = None
+            # Our copies of its stdout and stderr go last: their EOF then reaches the server
+            # with the exit status, not as a wake-up of its own while we still reap the command.
+            self._close(fds)
             self.chan.send({"op": "exit", "code": code})
         finally:
             self._close(fds)

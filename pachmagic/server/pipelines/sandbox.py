@@ -425,15 +425,18 @@ class _Worker:
                 os.close(fd)  # the worker has its own copies now
         streams = {out_r: _Lines("stdout", on_output), err_r: _Lines("stderr", on_output)}
         sel = self.sel
+        registered: set[int] = set()  # this run's descriptors in the worker's epoll set
         reply: dict[str, Any] | None = None
         killed = timed_out = False
         try:
             for fd in streams:
                 sel.register(fd, selectors.EVENT_READ)
+                registered.add(fd)
             pending = memoryview(stdin)
             if pending:
                 os.set_blocking(in_w, False)
                 sel.register(in_w, selectors.EVENT_WRITE)
+                registered.add(in_w)
             else:
                 os.close(in_w)
                 in_w = -1
@@ -470,6 +473,7 @@ class _Worker:
                             pending = pending[:0]
                         if not pending:
                             sel.unregister(in_w)
+                            registered.discard(in_w)
                             os.close(in_w)
                             in_w = -1
                     elif fd in streams:
@@ -478,6 +482,7 @@ class _Worker:
                             streams[fd].feed(data)
                         else:
                             sel.unregister(fd)
+                            registered.discard(fd)
                             streams.pop(fd).flush()
                     elif reply is None:
                         if not self._read():
@@ -496,11 +501,11 @@ class _Worker:
                 self._abandon()
             raise
         finally:
-            registered = sel.get_map()  # None once _abandon closed the worker
+            if sel.get_map() is not None:  # None once _abandon closed the worker (and its epoll set)
+                for fd in registered:
+                    sel.unregister(fd)
             for fd in (in_w, out_r, err_r):
                 if fd >= 0:
-                    if registered is not None and fd in registered:
-                        sel.unregister(fd)
                     os.close(fd)
         self.command = None
         return self._result(reply, timed_out, on_output, request["cmd"][0])

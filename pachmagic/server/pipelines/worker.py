@@ -80,6 +80,12 @@ class JobContext:
         return found
 
 
+def _stdin(lines: Iterable[str]) -> str | None:
+    """A transform's ``stdin`` lines as the text its command reads."""
+    lines = list(lines)
+    return "\n".join(lines) + "\n" if lines else None
+
+
 class DatumWorker:
     """One datum slot of a job: a sandbox and a scratch directory, used one datum at a time."""
 
@@ -87,23 +93,28 @@ class DatumWorker:
         self.ctx = ctx
         self.sandbox = sandbox
         self.slot = Slot(slot, ctx.storage, ctx.reader)
+        # What every datum of the job runs with, read from the spec once.
+        spec, transform = ctx.spec, ctx.spec.transform
+        self._tries = max(1, int(spec.datum_tries or 1))
+        self._timeout = spec.datum_timeout.ToNanoseconds() / 1e9 if spec.HasField("datum_timeout") else None
+        self._accept = frozenset(transform.accept_return_code)
+        self._cmd = (list(transform.cmd), _stdin(transform.stdin))
+        self._err_cmd = (list(transform.err_cmd), _stdin(transform.err_stdin)) if transform.err_cmd else None
 
     def run(self, datum: Datum, cancel: threading.Event, upcoming: Datum | None = None) -> DatumResult:
         """Run ``datum``; while its command runs, stage ``upcoming`` (this slot's next datum), if given."""
-        ctx, transform = self.ctx, self.ctx.spec.transform
+        ctx = self.ctx
         t0 = time.time()
         mounts, download_bytes, staging_s = self.slot.materialize(datum)
         t1 = time.time()
         stage = None if upcoming is None else functools.partial(self.slot.stage, upcoming)
         env = self._env(datum)
-        tries = max(1, int(ctx.spec.datum_tries or 1))
-        timeout = ctx.spec.datum_timeout.ToNanoseconds() / 1e9 if ctx.spec.HasField("datum_timeout") else None
-        accept = set(transform.accept_return_code)
+        tries, timeout, accept = self._tries, self._timeout, self._accept
         state, reason, recovered = DatumState.FAILED, "", False
         for attempt in range(1, tries + 1):
             if attempt > 1:
                 self.slot.clear_out()
-            code, why = self._run(list(transform.cmd), transform.stdin, env, mounts, timeout, datum, cancel, stage)
+            code, why = self._run(*self._cmd, env, mounts, timeout, datum, cancel, stage)
             stage = None  # once, beside the first command
             if cancel.is_set():
                 return DatumResult(datum, DatumState.FAILED, reason="job killed", restarted=True)
@@ -112,10 +123,8 @@ class DatumWorker:
                 break
             reason = why or f"exit code {code}"
             ctx.log(f"datum {datum.id} failed ({reason}), attempt {attempt} of {tries}", datum=datum.id)
-            if transform.err_cmd:
-                err_code, err_why = self._run(
-                    list(transform.err_cmd), transform.err_stdin, env, mounts, timeout, datum, cancel
-                )
+            if self._err_cmd is not None:
+                err_code, err_why = self._run(*self._err_cmd, env, mounts, timeout, datum, cancel)
                 if err_why is None and err_code == 0:
                     recovered = True
         t2 = time.time()
@@ -144,7 +153,7 @@ class DatumWorker:
     def _run(
         self,
         cmd: list[str],
-        stdin_lines: Iterable[str],
+        stdin: str | None,
         env: dict[str, str],
         mounts: dict[str, Path],
         timeout: float | None,
@@ -153,8 +162,6 @@ class DatumWorker:
         while_running: Callable[[], None] | None = None,
     ) -> tuple[int, str | None]:
         """Run one command; return (exit code, failure reason or None)."""
-        lines = list(stdin_lines)
-        stdin = "\n".join(lines) + "\n" if lines else None
         deadline = self.ctx.deadline
         if deadline is not None:
             left = max(0.0, deadline - time.monotonic())
@@ -186,6 +193,9 @@ class DatumWorker:
     def _collect(self, datum: Datum, mounts: dict[str, Path]) -> tuple[list[Entry], int]:
         """Upload everything the datum left in /pfs/out, tagged with its ID."""
         out = mounts["out"]
+        with os.scandir(out) as it:
+            if next(it, None) is None:  # nothing to upload (a quick look: the usual case of some pipelines)
+                return [], 0
         files: list[tuple[str, Path]] = []
         self._walk(out, "", mounts, files, 0)
         entries: list[Entry] = []
