@@ -67,6 +67,50 @@ def measure(fn: Callable[[], Any], server_pid: int) -> tuple[float, float, float
     return time.perf_counter() - start, _own_cpu() - own, _process_cpu(server_pid) - server
 
 
+class DiskWatch:
+    """The disk under ``directory`` during a stretch of time: how busy it was, how much everyone wrote.
+
+    From ``/proc/diskstats`` (time with I/O in flight, sectors written) and the
+    system's I/O pressure (``/proc/pressure/io``: time some task waited on I/O);
+    whatever a machine does not have reads as None.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        dev = os.stat(directory).st_dev
+        self._key = (str(os.major(dev)), str(os.minor(dev)))
+
+    def _disk(self) -> tuple[int, int] | None:
+        try:
+            for line in Path("/proc/diskstats").read_text().splitlines():
+                fields = line.split()
+                if (fields[0], fields[1]) == self._key:
+                    return int(fields[12]), int(fields[9])  # ms with I/O in flight, sectors written
+        except OSError:
+            pass
+        return None
+
+    @staticmethod
+    def _pressure() -> int | None:
+        try:
+            return int(Path("/proc/pressure/io").read_text().split()[4].split("=")[1])  # 'some' total, us
+        except (OSError, IndexError, ValueError):
+            return None
+
+    def around(self, fn: Callable[[], Any]) -> dict[str, float | None]:
+        """Run ``fn`` and return the disk's busy share, MiB written (by all) and I/O-pressure share meanwhile."""
+        disk, pressure, start = self._disk(), self._pressure(), time.perf_counter()
+        fn()
+        wall = time.perf_counter() - start
+        disk_after, pressure_after = self._disk(), self._pressure()
+        busy = written = waited = None
+        if disk is not None and disk_after is not None:
+            busy = round(min(1.0, (disk_after[0] - disk[0]) / 1000 / wall), 2)
+            written = round((disk_after[1] - disk[1]) * 512 / MiB)
+        if pressure is not None and pressure_after is not None:
+            waited = round(min(1.0, (pressure_after - pressure) / 1e6 / wall), 2)
+        return {"disk_busy": busy, "mib_written_by_all": written, "io_pressure": waited}
+
+
 def write_random(path: Path, size: int) -> None:
     with open(path, "wb") as handle:
         for _ in range(size // (4 * MiB)):
@@ -158,12 +202,21 @@ def transfer_rounds(client: Any, standard: Any, server_pid: int, ceiling: Any, w
         return run
 
     source = work / "big.bin"
+    watch = DiskWatch(work)
     for round_ in range(rounds):
         write_random(source, size)  # fresh bytes each round: nothing deduplicates
         samples.setdefault("ceiling_up", []).append(measure(lambda: raw_upload(ceiling.address, size), ceiling_pid))
         peak = rss() if rss is not None and round_ == 0 else None
-        samples.setdefault("up", []).append(
-            measure(lambda: client.pfs.put_file_from_path("big@master", "/big.bin", source), server_pid))
+        disk: dict[str, float | None] = {}
+
+        def upload() -> None:
+            disk.update(watch.around(lambda: client.pfs.put_file_from_path("big@master", "/big.bin", source)))
+
+        samples.setdefault("up", []).append(measure(upload, server_pid))
+        details.setdefault("upload_rounds", []).append({
+            "ratio": round(samples["ceiling_up"][-1][0] / samples["up"][-1][0], 3),
+            "wall_s": round(samples["up"][-1][0], 3), "client_cpu_s": round(samples["up"][-1][1], 3),
+            "server_cpu_s": round(samples["up"][-1][2], 3), **disk})
         if round_ < rounds - 1:
             source.unlink()
         if peak is not None:
@@ -230,7 +283,12 @@ def evidence(details: dict[str, Any]) -> str:
             f"work the ceiling skips, CPU-s per GiB: read {skipped['read_cpu_s_per_gib']:.3f} (upload: the source; "
             f"download: the packs), hash {skipped['hash_cpu_s_per_gib']:.3f} and copy {skipped['copy_cpu_s_per_gib']:.3f}"
             f" (upload: chunk ids, the O_DIRECT buffer); disk {skipped['disk_write_fsync_mib_s']:.0f} MiB/s "
-            f"(O_DIRECT write + fdatasync); per-round wall s: {details['rounds_wall_s']}; load {os.getloadavg()}")
+            f"(O_DIRECT write + fdatasync); per-round wall s: {details['rounds_wall_s']}; load {os.getloadavg()}\n"
+            "upload rounds (ratio, our wall and CPU s, the data disk meanwhile: busy share, MiB written by all, "
+            "I/O-pressure share): " + "; ".join(
+                f"{r['ratio']:.2f} wall {r['wall_s']:.2f} cpu {r['client_cpu_s']:.2f}+{r['server_cpu_s']:.2f} "
+                f"disk {r['disk_busy']} {r['mib_written_by_all']} MiB io {r['io_pressure']}"
+                for r in details.get("upload_rounds", [])))
 
 
 def main(argv: list[str] | None = None) -> int:
