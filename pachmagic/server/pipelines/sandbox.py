@@ -148,6 +148,7 @@ class Sandbox:
         self._config: dict[str, Any] = {"hide": [os.path.abspath(p) for p in hidden], "tmp": str(tmp)}
         self._lock = threading.Lock()
         self._closed = False
+        self._last_mounts: tuple[dict[str, Path], dict[str, str]] = ({}, {})  # (mounts, their host paths)
         want = (os.environ.get(ENV_VAR) or "auto").strip().lower()
         if want not in ("auto", "namespace", "substitute"):
             raise ValueError(f"{ENV_VAR} must be 'namespace', 'substitute' or 'auto', not {want!r}")
@@ -237,10 +238,13 @@ class Sandbox:
         """
         if not cmd:
             raise ValueError("empty command")
-        for name in mounts:
-            if not _NAME.fullmatch(name) or name in (".", ".."):
-                raise ValueError(f"invalid /pfs name {name!r}")
-        hosts = {name: os.path.abspath(os.fspath(p)) for name, p in mounts.items()}
+        known, hosts = self._last_mounts
+        if mounts != known:  # a job's datums mostly come with the same mounts: checked once
+            for name in mounts:
+                if not _NAME.fullmatch(name) or name in (".", ".."):
+                    raise ValueError(f"invalid /pfs name {name!r}")
+            hosts = {name: os.path.abspath(os.fspath(p)) for name, p in mounts.items()}
+            self._last_mounts = (dict(mounts), hosts)
         with self._lock:
             if self._closed:
                 raise FailedPrecondition("sandbox is closed")

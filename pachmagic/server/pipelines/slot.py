@@ -64,7 +64,8 @@ class Slot:
         self.staging = path.with_name(path.name + ".next")
         self._layout: tuple[str, ...] | None = None  # the slot's directories now: inputs' names and "out"
         self._mounts: dict[str, Path] = {}
-        self._staged: tuple[str, int, float] | None = None  # (datum id, bytes, seconds) under self.staging
+        # (datum id, bytes, seconds, top-level entries by input name) under self.staging
+        self._staged: tuple[str, int, float, dict[str, set[str]]] | None = None
 
     def materialize(self, datum: Datum) -> tuple[dict[str, Path], int, float]:
         """Lay out ``datum``'s input (moved in if it was staged) and empty ``out``.
@@ -82,11 +83,10 @@ class Slot:
         for name in layout:
             self._clear(f"{slot}/{name}")
         if staged is not None:
-            for name in layout[:-1]:
-                source = f"{self.staging}/{name}"
-                with os.scandir(source) as it:
-                    for dirent in it:
-                        os.rename(dirent.path, f"{slot}/{name}/{dirent.name}")
+            root = str(self.staging)
+            for name, tops in staged[3].items():
+                for top in tops:
+                    os.rename(f"{root}/{name}/{top}", f"{slot}/{name}/{top}")
             return dict(self._mounts), staged[1], staged[2]
         total = 0
         for item in datum.inputs:
@@ -123,9 +123,12 @@ class Slot:
                 except FileNotFoundError:
                     os.makedirs(f"{root}/{name}")
             total = sum(self._write(item, entries, f"{root}/{item.name}") for item, entries in wanted)
+            tops: dict[str, set[str]] = {}
+            for item, entries in wanted:
+                tops.setdefault(item.name, set()).update(e.path.split("/", 2)[1] for e in entries)
         except Exception:  # noqa: BLE001 - staging is only a head start
             return
-        self._staged = (datum.id, total, time.monotonic() - started)
+        self._staged = (datum.id, total, time.monotonic() - started, tops)
 
     # --- helpers --------------------------------------------------------------------
 
