@@ -60,6 +60,8 @@ _CMSG_CLOEXEC = getattr(socket, "MSG_CMSG_CLOEXEC", 0)
 # Python ignores these; a command must get the default (``yes | head`` ends on SIGPIPE), as Popen's
 # restore_signals gives it.
 _RESET_SIGNALS = tuple(getattr(signal, name) for name in ("SIGPIPE", "SIGXFSZ") if hasattr(signal, name))
+# glibc's posix_spawn reports exec errors and has POSIX_SPAWN_SETSID; elsewhere the worker forks (Popen).
+_POSIX_SPAWN = sys.platform.startswith("linux") and hasattr(os, "POSIX_SPAWN_DUP2")
 # The parent dies -> this signal; a handler tells "the server process is gone"
 # (exit) from "only the thread that spawned us ended" (PDEATHSIG fires on thread
 # exit too, and then getppid() is unchanged).
@@ -318,7 +320,7 @@ class _Worker:
 
     def _start(self, msg: dict[str, Any], fds: list[int]) -> _Spawned | subprocess.Popen[bytes]:
         """Start the request's command in its own session (process group), ``fds`` as its stdio."""
-        if self.preexec is not None:  # needs a forked copy of us to run in
+        if self.preexec is not None or not _POSIX_SPAWN:  # a preexec needs a forked copy of us to run in
             return subprocess.Popen(
                 msg["cmd"], stdin=fds[0], stdout=fds[1], stderr=fds[2], env=msg["env"], cwd=msg["cwd"],
                 close_fds=True, preexec_fn=self.preexec, start_new_session=True)
