@@ -11,6 +11,9 @@ server costs before any work of ours. ``HintedMessages`` streams the same
 messages as our listings write them (gRPC's buffer hint, ``servicers/_writes.py``),
 and a ``pfs_v2.API/ModifyFile`` that reads and drops its requests is the floor of
 pachyderm-sdk's small-file uploads: the SDK's own cost per call plus grpcio's.
+``pfs_v2.API/ListFile`` streams ``WIDE_LISTING`` prebuilt FileInfos (as a
+20,000-file listing looks on the wire) with buffer-hinted writes: the floor of
+pachyderm-sdk's ``list_file``, the SDK's own parsing plus grpcio's cheapest send.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import grpc
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CHUNK = 4 * 1024 * 1024 - 64 * 1024  # pachmagic.client._files.CHUNK_SIZE
 SMALL_MESSAGE = 100  # about a FileInfo of a short path
+WIDE_LISTING = 20_000  # bench/realpachd_peer.py's WIDE_FILES
 OPTIONS = [("grpc.max_receive_message_length", 64 << 20), ("grpc.max_send_message_length", 64 << 20)]
 # The same location the official-client tests build (tests/official_clients/conftest.py).
 PP_HOME = Path(os.environ.get("PACHMAGIC_PYTHON_PACHYDERM_VENV") or REPO_ROOT / ".venv-python-pachyderm")
@@ -72,6 +76,16 @@ def _serve(port_queue: Any) -> None:
             pass
         return b""
 
+    infos = _wide_listing()
+
+    async def list_file(request: bytes, context: Any) -> None:
+        from pachmagic.server.servicers import _writes
+
+        await context.write(infos[0])
+        write = _writes.writer(context, asyncio.get_running_loop())
+        for i in range(1, len(infos)):
+            await write(infos[i], i % 1024 == 0 or i == len(infos) - 1)
+
     async def main() -> None:
         server = grpc.aio.server(options=OPTIONS)
         handler = grpc.method_handlers_generic_handler(
@@ -85,7 +99,10 @@ def _serve(port_queue: Any) -> None:
             },
         )
         modify = grpc.method_handlers_generic_handler(
-            "pfs_v2.API", {"ModifyFile": grpc.stream_unary_rpc_method_handler(call)}
+            "pfs_v2.API", {
+                "ModifyFile": grpc.stream_unary_rpc_method_handler(call),
+                "ListFile": grpc.unary_stream_rpc_method_handler(list_file),
+            }
         )
         server.add_generic_rpc_handlers((handler, modify))
         port = server.add_insecure_port("127.0.0.1:0")
@@ -94,6 +111,25 @@ def _serve(port_queue: Any) -> None:
         await server.wait_for_termination()
 
     asyncio.run(main())
+
+
+def _wide_listing() -> list[bytes]:
+    """Serialized FileInfos of ``/f00000.txt`` ... of a one-byte-file directory, shaped as ours lists them (141 bytes)."""
+    from pachmagic._proto import pfs_pb2
+
+    commit = pfs_pb2.Commit(
+        repo=pfs_pb2.Repo(name="peer-wide", type="user", project=pfs_pb2.Project(name="default")),
+        id="0" * 32,
+    )
+    infos = []
+    for i in range(WIDE_LISTING):
+        info = pfs_pb2.FileInfo(
+            file=pfs_pb2.File(commit=commit, path=f"/f{i:05d}.txt", datum="default"), file_type=pfs_pb2.FILE,
+            size_bytes=1, hash=os.urandom(32),
+        )
+        info.committed.GetCurrentTime()
+        infos.append(info.SerializeToString())
+    return infos
 
 
 @dataclass
@@ -232,6 +268,30 @@ def sdk_floor_calls(address: str, count: int, data: int = 4096) -> float:
         return count / (time.perf_counter() - start)
     finally:
         client._channel.close()  # noqa: SLF001 - the SDK has no public close
+
+
+def sdk_floor_list_s(address: str, rounds: int = 3) -> float:
+    """Best seconds for pachyderm-sdk's ``list_file`` to receive the ceiling's prebuilt listing.
+
+    What the SDK itself (grpclib + betterproto parsing each FileInfo) costs for
+    ``WIDE_LISTING`` entries from the cheapest server grpcio allows.
+    """
+    from pachyderm_sdk import Client
+    from pachyderm_sdk.api import pfs
+
+    host, port = address.rsplit(":", 1)
+    client = Client(host=host, port=int(port))
+    times = []
+    try:
+        for _ in range(rounds):
+            start = time.perf_counter()
+            n = sum(1 for _ in client.pfs.list_file(file=pfs.File.from_uri("peer-wide@master:/")))
+            times.append(time.perf_counter() - start)
+            if n != WIDE_LISTING:
+                raise RuntimeError(f"the SDK floor listed {n} files, expected {WIDE_LISTING}")
+    finally:
+        client._channel.close()  # noqa: SLF001 - the SDK has no public close
+    return min(times)
 
 
 def fdatasync_ms(directory: Path, count: int = 200) -> float:
