@@ -28,7 +28,9 @@ while pachyderm-sdk lists 20,000 files (standard ListFile, one message per file)
 ModifyFile call per file. Under the table, the limits measured in the same run
 stand beside the keys they bound: grpcio's own CPU per streamed message (plain
 writes, and buffer-hinted as ours), pachyderm-sdk's calls per second to a
-ModifyFile that does nothing, and the disk's 4 KiB write + fdatasync.
+ModifyFile that does nothing, pachyderm-sdk's listing of 20,000 prebuilt
+FileInfos from a server that only sends them, and the disk's 4 KiB write +
+fdatasync.
 
 The full run (not ``--quick``) also lists 1,000,000 files into a DataFrame,
 commits one file into that repo (``*_1m_*``), and moves 10 GiB up and down
