@@ -13,7 +13,9 @@ and a ``pfs_v2.API/ModifyFile`` that reads and drops its requests is the floor o
 pachyderm-sdk's small-file uploads: the SDK's own cost per call plus grpcio's.
 ``pfs_v2.API/ListFile`` streams ``WIDE_LISTING`` prebuilt FileInfos (as a
 20,000-file listing looks on the wire) with buffer-hinted writes: the floor of
-pachyderm-sdk's ``list_file``, the SDK's own parsing plus grpcio's cheapest send.
+pachyderm-sdk's ``list_file``, the SDK's own parsing plus grpcio's cheapest send,
+and (with the InspectCluster and GetVersion answers pachctl asks for first, and
+``GlobFile`` sending the same) of ``pachctl list file`` and ``glob file``.
 """
 
 from __future__ import annotations
@@ -77,6 +79,13 @@ def _serve(port_queue: Any) -> None:
         return b""
 
     infos = _wide_listing()
+    cluster, version = _bootstrap_answers()
+
+    async def inspect_cluster(request: bytes, context: Any) -> bytes:
+        return cluster
+
+    async def get_version(request: bytes, context: Any) -> bytes:
+        return version
 
     async def list_file(request: bytes, context: Any) -> None:
         from pachmagic.server.servicers import _writes
@@ -102,15 +111,30 @@ def _serve(port_queue: Any) -> None:
             "pfs_v2.API", {
                 "ModifyFile": grpc.stream_unary_rpc_method_handler(call),
                 "ListFile": grpc.unary_stream_rpc_method_handler(list_file),
+                "GlobFile": grpc.unary_stream_rpc_method_handler(list_file),  # "/**" of that flat directory
             }
         )
-        server.add_generic_rpc_handlers((handler, modify))
+        bootstrap = (  # what pachctl asks before any command
+            grpc.method_handlers_generic_handler(
+                "admin_v2.API", {"InspectCluster": grpc.unary_unary_rpc_method_handler(inspect_cluster)}),
+            grpc.method_handlers_generic_handler(
+                "versionpb_v2.API", {"GetVersion": grpc.unary_unary_rpc_method_handler(get_version)}),
+        )
+        server.add_generic_rpc_handlers((handler, modify, *bootstrap))
         port = server.add_insecure_port("127.0.0.1:0")
         await server.start()
         port_queue.put(port)
         await server.wait_for_termination()
 
     asyncio.run(main())
+
+
+def _bootstrap_answers() -> tuple[bytes, bytes]:
+    """InspectCluster's and GetVersion's answers, serialized: enough for pachctl to go on to its command."""
+    from pachmagic._proto import admin_pb2, version_pb2
+
+    cluster = admin_pb2.ClusterInfo(id="ceiling", deployment_id="ceiling", warnings_ok=True)
+    return cluster.SerializeToString(), version_pb2.Version(major=2, minor=12, micro=2).SerializeToString()
 
 
 def _wide_listing() -> list[bytes]:
@@ -292,6 +316,31 @@ def sdk_floor_list_s(address: str, rounds: int = 3) -> float:
     finally:
         client._channel.close()  # noqa: SLF001 - the SDK has no public close
     return min(times)
+
+
+def pachctl_floor(ceiling: Ceiling, pachctl_exe: Path, work: Path, rounds: int = 3) -> dict[str, float]:
+    """pachctl's best seconds to list and to glob the ceiling's prebuilt listing, and the ceiling's CPU per message.
+
+    A fast client (Go) takes each message as it comes, so grpc.aio wakes its event
+    loop once per message; this is what that costs with no server work at all.
+    """
+    sys.path.insert(0, str(REPO_ROOT))  # tests/go holds the pachctl runner
+    from tests.go import pachctl_runner
+
+    pachctl = pachctl_runner.Pachctl(pachctl_exe, ceiling.address, work / "pachctl-ceiling", timeout=600)
+    best: dict[str, float] = {}
+    cpu_per_msg = []
+    for _ in range(rounds):
+        for op, args in (("list", ("list", "file", "peer-wide@master:/")), ("glob", ("glob", "file", "peer-wide@master:/**"))):
+            cpu = process_cpu_s(ceiling.process.pid)
+            start = time.perf_counter()
+            lines = pachctl.run(*args).lines
+            took = time.perf_counter() - start
+            if len(lines) != WIDE_LISTING + 1:  # a header, then one line per file
+                raise RuntimeError(f"pachctl {op} of the ceiling gave {len(lines) - 1} files, expected {WIDE_LISTING}")
+            best[op] = min(best.get(op, took), took)
+            cpu_per_msg.append((process_cpu_s(ceiling.process.pid) - cpu) / WIDE_LISTING * 1e6)
+    return {"list_s": best["list"], "glob_s": best["glob"], "server_cpu_us_per_msg": min(cpu_per_msg)}
 
 
 def fdatasync_ms(directory: Path, count: int = 200) -> float:

@@ -29,8 +29,8 @@ ModifyFile call per file. Under the table, the limits measured in the same run
 stand beside the keys they bound: grpcio's own CPU per streamed message (plain
 writes, and buffer-hinted as ours), pachyderm-sdk's calls per second to a
 ModifyFile that does nothing, pachyderm-sdk's listing of 20,000 prebuilt
-FileInfos from a server that only sends them, and the disk's 4 KiB write +
-fdatasync.
+FileInfos from a server that only sends them, pachctl's listing and glob of the
+same, and the disk's 4 KiB write + fdatasync.
 
 The full run (not ``--quick``) also lists 1,000,000 files into a DataFrame,
 commits one file into that repo (``*_1m_*``), and moves 10 GiB up and down
@@ -73,6 +73,7 @@ from _pfs_support import (  # noqa: E402 - the helpers live next to this script
     python_pachyderm_python,
     sdk_floor_calls,
     sdk_floor_list_s,
+    pachctl_floor,
     sdk_upload,
 )
 from transfers import transfer_rounds  # noqa: E402 - the large-transfer keys, measured once for both benches
@@ -84,12 +85,6 @@ GOALS = {
     "download_large_vs_grpc_ceiling": (">=", 0.85),
     "small_files_per_s": (">=", 3000),
     "stream_server_cpu_us_per_msg": ("<=", 10),
-    "list_20k_sdk_vs_real_pachd": (
-        ("list_20k_sdk_bound_vs_real_pachd", "pachd's seconds / the SDK floor's: the best ratio any server reaches"),
-        ("sdk_floor_list_20k_s", "pachyderm-sdk listing 20,000 prebuilt FileInfos from a bare grpc.aio server"),
-        ("ours_list_20k_sdk_s", "pachyderm-sdk listing them from ours, best round"),
-        ("real_pachd_list_20k_sdk_s", "pachyderm-sdk listing them from the reference pachd, best round"),
-    ),
     "sdk_small_files_per_s": (">=", 1000),
     "list_100k_to_dataframe_s": ("<=", 1.0),
     "commit_cost_100k_vs_empty": ("<=", 2.0),
@@ -317,6 +312,19 @@ def main(argv: list[str] | None = None) -> int:
                 details["ours_list_20k_sdk_s"] = (details.get("ours_vs_real_pachd_seconds") or {}).get("list_20k_sdk")
                 if seconds.get("list_20k_sdk"):
                     details["list_20k_sdk_bound_vs_real_pachd"] = seconds["list_20k_sdk"] / floor_s
+                # pachctl's: the same listing, and its glob, from the bare server (its CPU per message is
+                # grpc.aio's wake-up per message when the client keeps up).
+                pachctl_exe, _ = pachctl_peers.find_pachctl(build=False)
+                if pachctl_exe is not None:
+                    floor = pachctl_floor(ceiling, pachctl_exe, work)
+                    details["pachctl_floor_server_cpu_us_per_msg"] = floor["server_cpu_us_per_msg"]
+                    ours_s = details.get("ours_vs_real_pachd_seconds") or {}
+                    for op in ("list", "glob"):
+                        details[f"pachctl_floor_{op}_20k_s"] = floor[f"{op}_s"]
+                        details[f"ours_{op}_20k_pachctl_s"] = ours_s.get(f"{op}_20k_pachctl")
+                        details[f"real_pachd_{op}_20k_pachctl_s"] = seconds.get(f"{op}_20k_pachctl")
+                        if seconds.get(f"{op}_20k_pachctl"):
+                            details[f"{op}_20k_pachctl_floor_vs_real_pachd"] = seconds[f"{op}_20k_pachctl"] / floor[f"{op}_s"]
 
             # --- a 100,000-file repo (1,000,000 in the full run) -----------------------
             list_files, size_name = (100_000, "100k") if args.quick else (1_000_000, "1m")
@@ -403,6 +411,19 @@ FLOORS = {
         ("grpc_floor_server_cpu_us_per_msg", "bare grpc.aio server, one plain write per message"),
         ("grpc_floor_hinted_server_cpu_us_per_msg", "bare grpc.aio server, buffer-hinted writes as ours"),
         ("real_pachd_server_cpu_us_per_msg", "the reference pachd during the same SDK listing"),
+    ),
+    "list_20k_pachctl_vs_real_pachd": (
+        ("list_20k_pachctl_floor_vs_real_pachd", "pachd's seconds / the bare server's: where a grpc.aio server doing no work stands"),
+        ("pachctl_floor_list_20k_s", "pachctl listing 20,000 prebuilt FileInfos from a bare grpc.aio server"),
+        ("pachctl_floor_server_cpu_us_per_msg", "that bare server's CPU per message (a wake-up per message)"),
+        ("ours_list_20k_pachctl_s", "pachctl listing them from ours, best round"),
+        ("real_pachd_list_20k_pachctl_s", "pachctl listing them from the reference pachd, best round"),
+    ),
+    "glob_20k_pachctl_vs_real_pachd": (
+        ("glob_20k_pachctl_floor_vs_real_pachd", "pachd's seconds / the bare server's: where a grpc.aio server doing no work stands"),
+        ("pachctl_floor_glob_20k_s", "pachctl globbing them from the bare grpc.aio server"),
+        ("ours_glob_20k_pachctl_s", "pachctl globbing them from ours, best round"),
+        ("real_pachd_glob_20k_pachctl_s", "pachctl globbing them from the reference pachd, best round"),
     ),
     "list_20k_sdk_vs_real_pachd": (
         ("list_20k_sdk_bound_vs_real_pachd", "pachd's seconds / the SDK floor's: the best ratio any server reaches"),
