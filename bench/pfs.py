@@ -303,15 +303,15 @@ def main(argv: list[str] | None = None) -> int:
                 per_msg = details.get("server_cpu_us_per_msg_sdk_list") or {}
                 details["real_pachd_server_cpu_us_per_msg"] = per_msg.get("real_pachd")
                 # The SDK's own limit on a listing: the same 20,000 entries from a server that only sends
-                # them. No server can make the SDK list faster than that, so pachd's time over it is the best
-                # list_20k_sdk_vs_real_pachd any server reaches.
+                # them. The SDK's own parsing is nearly all of it, for every server (ours has come out ahead of
+                # this bare server, whose flushes differ: it marks where a server doing no work stands).
                 seconds = details.get("real_pachd_seconds") or {}
                 floor_s = sdk_floor_list_s(ceiling.address)
                 details["sdk_floor_list_20k_s"] = floor_s
                 details["real_pachd_list_20k_sdk_s"] = seconds.get("list_20k_sdk")
                 details["ours_list_20k_sdk_s"] = (details.get("ours_vs_real_pachd_seconds") or {}).get("list_20k_sdk")
                 if seconds.get("list_20k_sdk"):
-                    details["list_20k_sdk_bound_vs_real_pachd"] = seconds["list_20k_sdk"] / floor_s
+                    details["list_20k_sdk_floor_vs_real_pachd"] = seconds["list_20k_sdk"] / floor_s
                 # pachctl's: the same listing, and its glob, from the bare server (its CPU per message is
                 # grpc.aio's wake-up per message when the client keeps up).
                 pachctl_exe, _ = pachctl_peers.find_pachctl(build=False)
@@ -426,7 +426,7 @@ FLOORS = {
         ("real_pachd_glob_20k_pachctl_s", "pachctl globbing them from the reference pachd, best round"),
     ),
     "list_20k_sdk_vs_real_pachd": (
-        ("list_20k_sdk_bound_vs_real_pachd", "pachd's seconds / the SDK floor's: the best ratio any server reaches"),
+        ("list_20k_sdk_floor_vs_real_pachd", "pachd's seconds / the bare server's: where a server doing no work stands"),
         ("sdk_floor_list_20k_s", "pachyderm-sdk listing 20,000 prebuilt FileInfos from a bare grpc.aio server"),
         ("ours_list_20k_sdk_s", "pachyderm-sdk listing them from ours, best round"),
         ("real_pachd_list_20k_sdk_s", "pachyderm-sdk listing them from the reference pachd, best round"),
