@@ -1,4 +1,4 @@
-"""Engine-level fixtures: ``pps``, a ``Harness`` over a real engine on a data directory, and ``make_pps``."""
+"""Engine-level fixtures: ``storage`` (no engine), ``pps``, a ``Harness`` over a real engine on a data directory, and ``make_pps``."""
 
 from __future__ import annotations
 
@@ -32,6 +32,14 @@ def _harness(tmp_path: Path, **engine_options: Any) -> Iterator[Harness]:
     finally:
         engine.stop()
         storage.close()
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> Iterator[Storage]:
+    """A bare Storage on a data directory, no engine (planning and slot tests)."""
+    store = Storage(tmp_path / "data")
+    yield store
+    store.close()
 
 
 @pytest.fixture

@@ -17,13 +17,6 @@ from pachmagic.server.pipelines.spec import default_input
 from pachmagic.server.storage import CommitRef, RepoKey, Storage
 
 
-@pytest.fixture
-def storage(tmp_path: Path) -> Iterator[Storage]:
-    store = Storage(tmp_path / "data")
-    yield store
-    store.close()
-
-
 def commit(storage: Storage, repo: str, files: dict[str, str]) -> Source:
     key = RepoKey("default", repo)
     try:

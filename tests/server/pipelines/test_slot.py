@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -12,13 +11,6 @@ from pachmagic.pachyderm.datums import Datum, DatumInput
 from pachmagic.server.pipelines import slot as slot_module
 from pachmagic.server.pipelines.slot import Slot
 from pachmagic.server.storage import CommitRef, RepoKey, Storage
-
-
-@pytest.fixture
-def storage(tmp_path: Path) -> Iterator[Storage]:
-    store = Storage(tmp_path / "data")
-    yield store
-    store.close()
 
 
 def commit(storage: Storage, repo: str, files: dict[str, bytes]) -> str:
