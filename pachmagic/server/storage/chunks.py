@@ -131,7 +131,11 @@ class ChunkStore:
 
     def verified(self, piece: Piece) -> bool:
         """Whether a read of this chunk needs no hashing: a large chunk already verified in this process."""
-        return piece.size >= VERIFY_ONCE_MIN and (piece.chunk_id, piece.pack, piece.offset) in self._verified
+        return self._known_good(piece.chunk_id, piece.pack, piece.offset, piece.size)
+
+    def _known_good(self, chunk_id: bytes, pack: int, offset: int, size: int) -> bool:
+        # The verify-once rule (VERIFY_ONCE_MIN), for ``verified`` and ``_read_verified`` alike.
+        return size >= VERIFY_ONCE_MIN and (chunk_id, pack, offset) in self._verified
 
     def advise(self, pieces: list[Piece]) -> None:
         """Tell the kernel these chunks will be read soon (a hint; never fails)."""
@@ -140,15 +144,14 @@ class ChunkStore:
 
     def _read_verified(self, chunk_id: bytes, pack: int, offset: int, size: int) -> bytes:
         data = self.packs.read(pack, offset, size)
-        key = (chunk_id, pack, offset)
-        if size >= VERIFY_ONCE_MIN and key in self._verified:
+        if self._known_good(chunk_id, pack, offset, size):
             return data
         if chunk_id_of(data) != chunk_id:
             raise DataLoss(f"chunk {chunk_id.hex()} failed verification (pack {pack} offset {offset})")
         if size >= VERIFY_ONCE_MIN:
             if len(self._verified) >= _VERIFIED_MAX:
                 self._verified.clear()
-            self._verified.add(key)  # a set's add is atomic under the GIL; readers run on many threads
+            self._verified.add((chunk_id, pack, offset))  # a set's add is atomic under the GIL; readers run on many threads
         return data
 
     def writer(self) -> "ChunkWriter":
