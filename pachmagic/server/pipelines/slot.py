@@ -90,8 +90,7 @@ class Slot:
             return dict(self._mounts), staged[1], staged[2]
         total = 0
         for item in datum.inputs:
-            total += self._write(item, list(self.reader(item.project, item.repo, item.repo_type, item.commit)
-                                            .files_under(item.path)), f"{slot}/{item.name}")
+            total += self._write(item, self._entries(item), f"{slot}/{item.name}")
         return dict(self._mounts), total, 0.0
 
     def clear_out(self) -> None:
@@ -110,7 +109,7 @@ class Slot:
             wanted: list[tuple[DatumInput, list[Entry]]] = []
             files = size = 0
             for item in datum.inputs:
-                entries = list(self.reader(item.project, item.repo, item.repo_type, item.commit).files_under(item.path))
+                entries = self._entries(item)
                 files += len(entries)
                 size += 0 if item.empty_files else sum(e.size for e in entries)
                 if files > STAGE_MAX_FILES or size > STAGE_MAX_BYTES:
@@ -131,6 +130,10 @@ class Slot:
         self._staged = (datum.id, total, time.monotonic() - started, tops)
 
     # --- helpers --------------------------------------------------------------------
+
+    def _entries(self, item: DatumInput) -> list[Entry]:
+        """The files of one datum input (its path in its commit)."""
+        return list(self.reader(item.project, item.repo, item.repo_type, item.commit).files_under(item.path))
 
     def _write(self, item: DatumInput, entries: list[Entry], base: str) -> int:
         """Write one input's files under ``base``; their bytes."""
