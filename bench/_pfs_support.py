@@ -43,6 +43,19 @@ PP_HOME = Path(os.environ.get("PACHMAGIC_PYTHON_PACHYDERM_VENV") or REPO_ROOT / 
 PYTHON_PACHYDERM = "python-pachyderm==7.6.0"
 
 
+async def _write_hinted(context: Any, messages: list[bytes]) -> None:
+    """Send ``messages`` as our listings do: buffer-hinted writes, flushed every 1024 (Runtime.send's batches)."""
+    from pachmagic.server.servicers import _writes
+
+    if not messages:
+        return
+    await context.write(messages[0])  # the first goes with the initial metadata
+    write = _writes.writer(context, asyncio.get_running_loop())
+    last = len(messages) - 1
+    for i in range(1, len(messages)):
+        await write(messages[i], i % 1024 == 0 or i == last)
+
+
 def _serve(port_queue: Any) -> None:
     payload = os.urandom(CHUNK)
 
@@ -65,13 +78,7 @@ def _serve(port_queue: Any) -> None:
             yield small
 
     async def hinted_messages(request: bytes, context: Any) -> None:
-        from pachmagic.server.servicers import _writes
-
-        count = int(request)
-        await context.write(small)
-        write = _writes.writer(context, asyncio.get_running_loop())
-        for i in range(1, count):  # flushed every 1024, as Runtime.send's batches
-            await write(small, i % 1024 == 0 or i == count - 1)
+        await _write_hinted(context, [small] * int(request))
 
     async def call(requests: Any, context: Any) -> bytes:
         async for _ in requests:
@@ -88,12 +95,7 @@ def _serve(port_queue: Any) -> None:
         return version
 
     async def list_file(request: bytes, context: Any) -> None:
-        from pachmagic.server.servicers import _writes
-
-        await context.write(infos[0])
-        write = _writes.writer(context, asyncio.get_running_loop())
-        for i in range(1, len(infos)):
-            await write(infos[i], i % 1024 == 0 or i == len(infos) - 1)
+        await _write_hinted(context, infos)
 
     async def main() -> None:
         server = grpc.aio.server(options=OPTIONS)
