@@ -80,13 +80,14 @@ def _write_random(path: Path, size: int) -> None:
 
 def process_cpu_s(pid: int | None) -> float | None:
     """User + system CPU seconds of process ``pid`` so far (None when unknown)."""
+    from _pfs_support import process_cpu_s as cpu_of  # next to this script, as sdk_upload
+
     if pid is None:
         return None
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return cpu_of(pid)
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class _Side:

@@ -39,7 +39,7 @@ from typing import Any, Callable
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "bench"))
 
-from _pfs_support import ceiling_server, raw_download, raw_upload  # noqa: E402 - next to this script
+from _pfs_support import ceiling_server, process_cpu_s, raw_download, raw_upload  # noqa: E402 - next to this script
 
 MiB = 1024 * 1024
 GOALS = {
@@ -47,12 +47,6 @@ GOALS = {
     "download_large_vs_grpc_ceiling": (">=", 0.85),
     "list_1m_to_dataframe_s": ("<=", 5.0),
 }
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-def _process_cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICK
 
 
 def _own_cpu() -> float:
@@ -62,9 +56,9 @@ def _own_cpu() -> float:
 
 def measure(fn: Callable[[], Any], server_pid: int) -> tuple[float, float, float]:
     """Wall seconds, this process's CPU seconds and the server's CPU seconds of ``fn()``."""
-    own, server, start = _own_cpu(), _process_cpu(server_pid), time.perf_counter()
+    own, server, start = _own_cpu(), process_cpu_s(server_pid), time.perf_counter()
     fn()
-    return time.perf_counter() - start, _own_cpu() - own, _process_cpu(server_pid) - server
+    return time.perf_counter() - start, _own_cpu() - own, process_cpu_s(server_pid) - server
 
 
 class DiskWatch:
