@@ -107,7 +107,10 @@ def _take() -> bool:
 def _give_back() -> None:
     global _users
     _users -= 1
-    if _users == 0 and signal.getsignal(signal.SIGINT) is _on_sigint:
+    # A stream may be closed on another thread (by the garbage collector): only the main thread
+    # may set handlers, and ours, left in place, raises as the default one does.
+    if (_users == 0 and threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is _on_sigint):
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
@@ -130,12 +133,14 @@ class Guard:
     def inside(self) -> None:
         """The main thread enters gRPC for this call: SIGINT marks it from now on."""
         global _inside
-        _inside = self
+        if threading.current_thread() is threading.main_thread():  # a stream may move to another thread
+            _inside = self
 
     def outside(self) -> None:
         """The main thread is back in our code: a mark made meanwhile raises KeyboardInterrupt now."""
         global _inside
-        _inside = None
+        if _inside is self:
+            _inside = None
         if self.interrupted:
             self.cancel()
             raise KeyboardInterrupt from None  # not "during handling of" the call's CANCELLED

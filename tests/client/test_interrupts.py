@@ -168,3 +168,20 @@ def test_a_deferred_block_holds_sigint_back_until_it_ends() -> None:
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     with interrupts.deferred():  # nothing held over from the block before
         pass
+
+
+def test_a_stream_closed_on_another_thread_leaves_sigint_alone(server: LocalServer) -> None:
+    with connect(server.address) as client:
+        client.pfs.create_repo("big")
+        client.pfs.put_file("big@master", "/f", b"x" * (8 << 20))
+        chunks = client.pfs.open_file("big@master:/f")  # a stream left open on the main thread
+        chunks.read(1)
+        closed: list[bool] = []
+        closer = threading.Thread(target=lambda: (chunks.close(), closed.append(True)), daemon=True)
+        closer.start()
+        closer.join(timeout=120)  # a hang guard, not a timing assertion
+        assert closed == [True]  # closing it there raised nothing (handlers are the main thread's)
+        with pytest.raises(KeyboardInterrupt):  # and SIGINT still interrupts the main thread
+            signal.raise_signal(signal.SIGINT)
+            time.sleep(5)
+        assert client.pfs.inspect_repo("big").name == "big"
