@@ -14,6 +14,9 @@ into a DataFrame (a ``PachFrame``: sizes and durations shown for humans;
 ``is_commit_id`` tells a commit id from a branch name. Every failure is a ``pachmagic.errors.PachError``.
 ``Client(recorder=ReadRecorder())`` records every file read (ref, commit,
 paths) and reads through a ``DataLock`` once ``recorder.use(lock)``.
+Ctrl-C (Kernel > Interrupt) during a call cancels it and raises
+KeyboardInterrupt with the client still usable; ``defer_interrupts()`` holds
+SIGINT back around code that must not stop halfway (the magics' displays).
 
 Everything outside this package (magics, widgets, ``pfs://``, the CLI) uses
 only these names (``tests/client/test_exports.py`` forbids deeper imports).
@@ -23,6 +26,7 @@ third-party libraries: never the server, magics or widgets.
 
 from __future__ import annotations
 
+from pachmagic.client._interrupts import deferred as defer_interrupts
 from pachmagic.client.client import Client, connect
 from pachmagic.client.frames import PachFrame, to_frame
 from pachmagic.client.lockfile import DataLock, LockFileError
@@ -80,4 +84,6 @@ __all__ = [
     # formatting, as pachctl prints
     "human_size",
     "human_duration",
+    # Ctrl-C
+    "defer_interrupts",
 ]

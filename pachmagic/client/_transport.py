@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Callable, Generator, Iterable, TypeVar
 
 import grpc
+import grpc.experimental
 
 from pachmagic._proto import (
     admin_pb2_grpc,
@@ -33,6 +34,11 @@ _CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
     ("grpc.primary_user_agent", "pachmagic"),
+    # Server streams wait for their messages on the calling thread, in gRPC's core, instead of
+    # being handed over by the channel's one shared "spin" thread: one thread hand-off less per
+    # message (measured: 0.67x the client CPU for short listings), and no thread that one call
+    # whose lock was left taken (see _interrupts.py) can stall for every other call.
+    (grpc.experimental.ChannelOptions.SingleThreadedUnaryStream, 1),
 ]
 
 
@@ -66,10 +72,10 @@ class Transport:
         if self.closed:
             raise RuntimeError(f"this client of {self.endpoint.target} is closed")
 
-    def unary(self, method: Callable[..., T], request: Any) -> T:
-        """Call a unary method; errors become ``PachError``."""
+    def unary(self, method: Callable[..., T], request: Any, *, cancellable: bool = False) -> T:
+        """Call a unary method; errors become ``PachError``; ``cancellable`` for one that may wait long."""
         self._check_open()
-        return _errors.unary(method, request, metadata=self._metadata, context=self._context)
+        return _errors.unary(method, request, metadata=self._metadata, context=self._context, cancellable=cancellable)
 
     def stream(self, method: Callable[..., Any], request: Any) -> Generator[Any, None, None]:
         """Iterate a server-streaming method lazily; errors (also mid-stream) become ``PachError``."""

@@ -287,7 +287,7 @@ class Pfs(FileOps):
         request = pfs_pb2.InspectCommitRequest(
             commit=cv.commit_pb(to_commit(commit), self._project()), wait=state
         )
-        return cv.commit_info(self._t.unary(self._t.pfs.InspectCommit, request))
+        return cv.commit_info(self._t.unary(self._t.pfs.InspectCommit, request, cancellable=wait is not None))
 
     def wait_commit(self, commit: CommitLike) -> CommitInfo:
         """Block until a commit is finished and return its info."""

@@ -200,7 +200,7 @@ class Pps:
     def inspect_job(self, job: JobLike, *, wait: bool = False, details: bool = False) -> JobInfo:
         """Return a job's info; ``wait=True`` blocks until the job is done."""
         request = pps_pb2.InspectJobRequest(job=self._job_pb(job), wait=wait, details=details)
-        return cv.job_info(self._t.unary(self._t.pps.InspectJob, request))
+        return cv.job_info(self._t.unary(self._t.pps.InspectJob, request, cancellable=wait))
 
     def wait_job(self, job: JobLike) -> JobInfo:
         """Block until a job reaches a terminal state; return its info."""

@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 from IPython.core.error import UsageError
 
-from pachmagic.client import Job, LogMessage, RecordList, to_frame
+from pachmagic.client import Job, LogMessage, RecordList, defer_interrupts, to_frame
 from pachmagic.magics.context import Context
 from pachmagic.magics.parser import Command, MagicParser
 
@@ -114,8 +114,9 @@ def _follow(ctx: Context, args: argparse.Namespace) -> None:
         while True:
             done = job is not None and client.pps.inspect_job(job).done
             lines = _fetch(ctx, args)
-            for message in lines[shown:]:
-                print(_line(message, args.raw), flush=True)
+            with defer_interrupts():  # a flushing print waits on ipykernel's IOPub thread
+                for message in lines[shown:]:
+                    print(_line(message, args.raw), flush=True)
             shown = max(shown, len(lines))
             if done:
                 return

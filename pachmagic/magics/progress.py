@@ -23,6 +23,8 @@ import time
 from types import TracebackType
 from typing import Any, Protocol
 
+from pachmagic.client import defer_interrupts
+
 __all__ = ["Bar", "NullBar", "DisplayBar", "bar", "ByteCounter", "in_kernel", "Status", "status", "bar_html"]
 
 _MIN_INTERVAL = 0.15  # seconds between two redraws of a display (callbacks may come far more often)
@@ -137,13 +139,14 @@ class Status:
 
             # Empty from the start: what a test runner records (the first message) is what a
             # saved notebook keeps (the last update), and neither holds a bar.
-            self._handle = display({}, raw=True, display_id=True)  # type: ignore[no-untyped-call,unused-ignore]
+            with defer_interrupts():
+                self._handle = display({}, raw=True, display_id=True)  # type: ignore[no-untyped-call,unused-ignore]
         else:
             self._line = _text_bar()(total=None, bar_format="{desc}", leave=False)
 
     def show(self, html_text: str, text: str, *, force: bool = False) -> None:
         """Replace the line (at most every 0.15 s unless ``force``)."""
-        with self._lock:
+        with defer_interrupts(), self._lock:
             now = time.monotonic()
             if self._closed or (not force and now - self._last < _MIN_INTERVAL):
                 return
@@ -155,7 +158,7 @@ class Status:
 
     def close(self) -> None:
         """Erase the line (in a kernel, its output keeps no data)."""
-        with self._lock:
+        with defer_interrupts(), self._lock:
             if not self._closed:
                 if self._handle is not None:
                     self._handle.update({}, raw=True)

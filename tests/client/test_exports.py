@@ -22,6 +22,7 @@ PUBLIC = {
     "RecordList", "ProjectInfo", "RepoInfo", "BranchInfo", "CommitInfo", "FileInfo", "FileDiff",
     "PipelineInfo", "JobInfo", "DatumInfo", "LogMessage", "Version", "ClusterInfo",
     "human_size", "human_duration",
+    "defer_interrupts",
 }
 PACKAGE = Path(client_pkg.__file__).resolve().parents[1]  # pachmagic/
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any, Iterator
@@ -177,22 +178,26 @@ def test_interrupting_a_wait_says_one_line_and_the_session_goes_on(kernel_manage
     manager, kernel = kernel_manager
     client = module_server.client()
     try:
-        client.pfs.put_file("nums@master", "/n", "60")  # a job of a minute
-        interrupted: list[bool] = []
+        # Each time at another moment of the wait's loop (a gRPC call, a display update, a sleep):
+        # in CI one interrupt once left a lock of gRPC's taken and the kernel never answered again.
+        for delay in (0.0, 0.04, 0.09, 0.17):
+            client.pfs.put_file("nums@master", "/n", "60")  # a job of a minute
+            interrupted: list[bool] = []
 
-        def interrupt_once_waiting(output: dict[str, Any]) -> None:
-            text = output.get("data", {}).get("text/plain", "")
-            if text.startswith("waiting for slow@master") and not interrupted:
-                interrupted.append(True)
-                manager.interrupt_kernel()  # Kernel > Interrupt
+            def interrupt_once_waiting(output: dict[str, Any]) -> None:
+                text = output.get("data", {}).get("text/plain", "")
+                if text.startswith("waiting for slow@master") and not interrupted:
+                    interrupted.append(True)
+                    time.sleep(delay)
+                    manager.interrupt_kernel()  # Kernel > Interrupt
 
-        outputs = run(kernel, "%pach wait commit slow@master", ok=False, on_output=interrupt_once_waiting)
-        [error] = [o for o in outputs if o["type"] == "error"]
-        assert error["traceback"] == ["interrupted: slow@master still has 1 running job"]
-        assert [o for o in outputs if o["type"] == "update_display_data"][-1]["data"] == {}  # no bar left
-        # the session and the server are fine
-        run(kernel, "repos = %pach list repo")
-        assert "nums" in value(kernel, "list(repos['name'])")
-        client.pps.stop_job(client.pps.list_job(pipeline="slow", number=1)[0].job)
+            outputs = run(kernel, "%pach wait commit slow@master", ok=False, on_output=interrupt_once_waiting)
+            [error] = [o for o in outputs if o["type"] == "error"]
+            assert error["traceback"] == ["interrupted: slow@master still has 1 running job"]
+            assert [o for o in outputs if o["type"] == "update_display_data"][-1]["data"] == {}  # no bar left
+            # the session and the server are fine
+            run(kernel, "repos = %pach list repo")
+            assert "nums" in value(kernel, "list(repos['name'])")
+            client.pps.stop_job(client.pps.list_job(pipeline="slow", number=1)[0].job)
     finally:
         client.close()
