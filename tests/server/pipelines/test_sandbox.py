@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import random
+import shlex
 import shutil
 import signal
 import subprocess
@@ -568,13 +569,18 @@ def test_sandbox_made_in_a_finished_thread_keeps_working(tmp_path: Path,
 
 def test_worker_and_command_die_with_the_server(tmp_path: Path) -> None:
     marker = unique_sleep()
+    # The detached child says "started" itself, once its command line (with the marker) is
+    # there for good: a shell's echo raced that child's execs (setsid, then sleep), while which
+    # /proc/<pid>/cmdline reads empty.
+    child = f"import time; print('started', flush=True); time.sleep({marker})"
+    cmd = ["sh", "-c", f"(setsid {shlex.quote(sys.executable)} -c {shlex.quote(child)} &); exec sleep 100"]
     script = textwrap.dedent(f"""
         import sys, threading
         from pathlib import Path
         from pachmagic.server.pipelines.sandbox import Sandbox
         sb = Sandbox(Path(sys.argv[1]))
         print(sb._worker.proc.pid, flush=True)
-        sb.run(cmd=["sh", "-c", "(setsid sleep {marker} &); echo started; exec sleep 100"], stdin=None,
+        sb.run(cmd={cmd!r}, stdin=None,
                env={{"PATH": "/usr/bin:/bin"}}, cwd=None, mounts={{}}, timeout=None,
                on_output=lambda s, l: print(l, flush=True))
     """)
