@@ -477,6 +477,15 @@ def _killpg(pid: int) -> None:
         pass
 
 
+def _die_with(libc: ns.Libc, worker: int) -> None:
+    """Run in a plain-mode command's process before exec: it ends when the worker does."""
+    libc.set_pdeathsig(signal.SIGKILL)
+    # The death signal only covers a death after it is set: a worker killed between our fork
+    # and here already left us with another parent, and nobody else knows our pid yet.
+    if os.getppid() != worker:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def main(argv: list[str]) -> int:
     fd, mode, root_dir = int(argv[1]), argv[2], argv[3]
     config: dict[str, Any] = json.loads(argv[4]) if len(argv) > 4 else {}
@@ -528,7 +537,7 @@ def main(argv: list[str]) -> int:
     worker = _Worker(chan, libc, parent, pid_ns)
     if mode == "plain" and plain_libc is not None:
         # Killed before it could tell the server the command's pid, the worker takes the command along.
-        worker.preexec = functools.partial(plain_libc.set_pdeathsig, signal.SIGKILL)
+        worker.preexec = functools.partial(_die_with, plain_libc, os.getpid())
 
     def on_parent_death(signum: int, frame: Any) -> None:
         if worker.parent_gone():
