@@ -687,9 +687,14 @@ def test_a_killed_worker_takes_its_command_along(any_sandbox: Sandbox) -> None:
     started = threading.Event()
     errors: list[BaseException] = []
 
+    # "started" must come from the process holding the marker once its command line is there
+    # for good. (A shell's "echo started; exec sleep" raced its exec: while the kernel builds
+    # the new image, /proc/<pid>/cmdline of the live process reads empty.)
+    script = f"import time; print('started', flush=True); time.sleep({marker})"
+
     def run_long() -> None:
         try:
-            any_sandbox.run(cmd=["sh", "-c", f"echo started; exec sleep {marker}"], stdin=None, env={"PATH": PATH},
+            any_sandbox.run(cmd=[sys.executable, "-c", script], stdin=None, env={"PATH": PATH},
                             cwd=None, mounts={}, timeout=60, on_output=lambda s, l: started.set())
         except BaseException as err:  # noqa: BLE001 - looked at below
             errors.append(err)
