@@ -57,6 +57,7 @@ logging.getLogger("grpc._channel").addFilter(_not_an_interrupted_upload)
 
 _inside: Guard | None = None  # the guarded call the main thread now waits on in gRPC
 _users = 0  # guarded calls and deferred blocks still open (a stream stays open between its messages)
+_count_lock = threading.Lock()
 _deferring = 0  # deferred blocks open
 _held = False  # a SIGINT held back by a deferred block
 _wake_fd: int | None = None  # the watcher's pipe (write end); None until the first guard
@@ -100,24 +101,27 @@ def _take() -> bool:
         signal.signal(signal.SIGINT, _on_sigint)
     elif current is not _on_sigint:
         return False  # the program handles SIGINT itself
-    _users += 1
+    with _count_lock:
+        _users += 1
     return True
 
 
 def _give_back() -> None:
     global _users
-    _users -= 1
-    # A stream may be closed on another thread (by the garbage collector): only the main thread
-    # may set handlers, and ours, left in place, raises as the default one does.
-    if (_users == 0 and threading.current_thread() is threading.main_thread()
+    with _count_lock:  # a stream may be closed on another thread (by the garbage collector) ...
+        _users -= 1
+        left = _users
+    # ... where handlers cannot be set: ours, left in place, raises as the default one does
+    if (left == 0 and threading.current_thread() is threading.main_thread()
             and signal.getsignal(signal.SIGINT) is _on_sigint):
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _forget() -> None:
     """In a forked child the watcher thread is gone and no call is open: start afresh."""
-    global _wake_fd, _inside, _users, _deferring, _held
+    global _wake_fd, _inside, _users, _deferring, _held, _count_lock
     _wake_fd, _inside, _users, _deferring, _held = None, None, 0, 0, False
+    _count_lock = threading.Lock()  # another thread may have held it at the fork
 
 
 os.register_at_fork(after_in_child=_forget)
