@@ -19,7 +19,9 @@ request carries three file descriptors (stdin, stdout, stderr) as SCM_RIGHTS.
 Requests:  ``{"op": "run", "cmd", "env", "cwd", "mounts"}``, ``{"op": "kill"}``.
 Replies:   ``{"op": "ready", "notes"}`` or ``{"op": "failed", "reason"}`` once at start;
            per run, outside a PID namespace, ``{"op": "started", "pid"}`` first (the server
-           kills that process group if we die mid-run); then ``{"op": "exit", "code"}`` (with
+           kills that process group if we die mid-run; on Linux the command's own process sends
+           it, before its exec, so it is there before the command can start anything);
+           then ``{"op": "exit", "code"}`` (with
            ``"drained": true`` when every process that could write the command's stdout and
            stderr is gone: what the pipes hold is all there is) or
            ``{"op": "error", "stage": "mount"|"spawn", "errno", "message"}``.
@@ -117,6 +119,7 @@ class _Worker:
         # processes its commands started, however they detached (setsid, daemons).
         self.pid_ns = pid_ns
         self.preexec: Callable[[], Any] | None = None  # run in the command's process before exec
+        self.child_announces = False  # the preexec sends "started" itself
         self.child: _Spawned | subprocess.Popen[bytes] | None = None
         self.held: list[int] = []  # the last command's stdout and stderr (write ends), closed at the next run
         try:
@@ -296,7 +299,7 @@ class _Worker:
                 return
             os.close(fds.pop(0))  # stdin's read end: the command has its copy, and must see EOF
             self.child = child
-            if not self.pid_ns:
+            if not self.pid_ns and not self.child_announces:
                 # The server kills this process group itself if we die mid-run (SIGKILL, OOM);
                 # in a PID namespace the kernel does (and our pid numbers mean nothing outside).
                 self.chan.send({"op": "started", "pid": child.pid})
@@ -477,12 +480,19 @@ def _killpg(pid: int) -> None:
         pass
 
 
-def _die_with(libc: ns.Libc, worker: int) -> None:
+def _die_with(libc: ns.Libc, worker: int, chan: _Channel) -> None:
     """Run in a plain-mode command's process before exec: it ends when the worker does."""
     libc.set_pdeathsig(signal.SIGKILL)
     # The death signal only covers a death after it is set: a worker killed between our fork
     # and here already left us with another parent, and nobody else knows our pid yet.
     if os.getppid() != worker:
+        os.kill(os.getpid(), signal.SIGKILL)
+    # The death signal reaches only us, not what the command will start: the server kills our
+    # process group if the worker dies, so it must have our pid before the command runs (the
+    # worker could only send it after our exec, behind the command's own first steps).
+    try:
+        chan.send({"op": "started", "pid": os.getpid()})
+    except OSError:  # the server is gone
         os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -537,7 +547,8 @@ def main(argv: list[str]) -> int:
     worker = _Worker(chan, libc, parent, pid_ns)
     if mode == "plain" and plain_libc is not None:
         # Killed before it could tell the server the command's pid, the worker takes the command along.
-        worker.preexec = functools.partial(_die_with, plain_libc, os.getpid())
+        worker.preexec = functools.partial(_die_with, plain_libc, os.getpid(), chan)
+        worker.child_announces = True
 
     def on_parent_death(signum: int, frame: Any) -> None:
         if worker.parent_gone():

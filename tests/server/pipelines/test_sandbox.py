@@ -750,3 +750,23 @@ def test_a_worker_killed_as_it_starts_a_command_takes_it_along(any_sandbox: Sand
         for pid in host_pids_of(*markers):
             os.kill(pid, signal.SIGKILL)
         pytest.fail(f"commands outlived their worker: {left}")
+
+
+def test_a_worker_killed_at_the_first_output_takes_the_whole_command_along(any_sandbox: Sandbox) -> None:
+    """Outside a PID namespace the server kills the command's process group: it must know it
+    before the command can start another process (in ~1 in 40 of these runs it did not: the
+    worker told it only once back from the fork, and the background sleep lived on)."""
+    markers: list[str] = []
+    for _ in range(40):
+        run(any_sandbox, ["true"])
+        worker = worker_pid(any_sandbox)
+        markers.append(unique_sleep())
+        with pytest.raises(Internal):
+            any_sandbox.run(cmd=["sh", "-c", f"sleep {markers[-1]} & echo started; wait"], stdin=None,
+                            env={"PATH": PATH}, cwd=None, mounts={}, timeout=60,
+                            on_output=lambda s, l, w=worker: os.kill(w, signal.SIGKILL))
+    if not wait_no_process(*markers):
+        left = [describe(pid) for pid in host_pids_of(*markers)]
+        for pid in host_pids_of(*markers):
+            os.kill(pid, signal.SIGKILL)
+        pytest.fail(f"background children outlived their worker: {left}")
